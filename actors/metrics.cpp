@@ -1,0 +1,181 @@
+// Metric families (names follow the Go driver so existing dashboards keep working, plus the CSI
+// sidecars' csi_plugin_operations_seconds) and the handlers that move them.
+#include "actors/metrics.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+
+#include "services/log/log.hpp"
+
+namespace rds::actors {
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+
+struct metric_families {
+  explicit metric_families(prometheus::Registry& r);
+
+  Family<Counter>& attach_total;
+  Family<Counter>& detach_total;
+  Family<Counter>& conflicts_total;
+  Family<Histogram>& attachment_duration;
+  Family<Counter>& migrations_total;
+  Family<Counter>& migrations_started_total;
+  Family<Histogram>& migration_duration;
+  Family<Gauge>& active_migrations;
+  Family<Gauge>& attached_volumes;
+  Family<Counter>& volume_restarts_total;
+  Family<Histogram>& csi_operations;
+};
+
+namespace {
+
+const Histogram::BucketBoundaries attachment_buckets{0.01, 0.025, 0.05, 0.1, 0.25,
+                                                     0.5,  1,     2.5,  5};
+const Histogram::BucketBoundaries migration_buckets{15,  30,  60,   90,   120, 180,
+                                                    300, 600, 1200, 1800, 3600};
+// The buckets of kubernetes-csi/csi-lib-utils, so sidecar dashboards read the same histogram.
+const Histogram::BucketBoundaries csi_buckets{0.1, 0.25, 0.5, 1,  2.5, 5,  10,
+                                              15,  25,   50,  120, 300, 600};
+
+double seconds_of(caf::timespan t) {
+  return std::chrono::duration<double>(t).count();
+}
+
+} // namespace
+
+metric_families::metric_families(prometheus::Registry& r)
+  : attach_total(prometheus::BuildCounter()
+                   .Name("rds_csi_attachment_attach_total")
+                   .Help("Volumes attached to their first node")
+                   .Register(r)),
+    detach_total(prometheus::BuildCounter()
+                   .Name("rds_csi_attachment_detach_total")
+                   .Help("Volumes detached from their last node")
+                   .Register(r)),
+    conflicts_total(prometheus::BuildCounter()
+                      .Name("rds_csi_attachment_conflicts_total")
+                      .Help("Publishes refused because the volume is attached elsewhere")
+                      .Register(r)),
+    attachment_duration(prometheus::BuildHistogram()
+                          .Name("rds_csi_attachment_operation_duration_seconds")
+                          .Help("Time a volume actor took for an attachment change")
+                          .Register(r)),
+    migrations_total(prometheus::BuildCounter()
+                       .Name("rds_csi_migration_migrations_total")
+                       .Help("Live migrations by result; each migration has exactly one")
+                       .Register(r)),
+    migrations_started_total(prometheus::BuildCounter()
+                               .Name("rds_csi_migration_started_total")
+                               .Help("Live migrations started (second node attached)")
+                               .Register(r)),
+    migration_duration(prometheus::BuildHistogram()
+                         .Name("rds_csi_migration_duration_seconds")
+                         .Help("Time volumes stayed attached to two nodes")
+                         .Register(r)),
+    active_migrations(prometheus::BuildGauge()
+                        .Name("rds_csi_migration_active_migrations")
+                        .Help("Volumes attached to two nodes now")
+                        .Register(r)),
+    attached_volumes(prometheus::BuildGauge()
+                       .Name("rds_csi_attachment_attached_volumes")
+                       .Help("Volumes attached to at least one node now")
+                       .Register(r)),
+    volume_restarts_total(prometheus::BuildCounter()
+                            .Name("rds_csi_volume_actor_restarts_total")
+                            .Help("Volume actors restarted from their last state after a crash")
+                            .Register(r)),
+    csi_operations(prometheus::BuildHistogram()
+                     .Name("csi_plugin_operations_seconds")
+                     .Help("Duration of CSI operations, by method and gRPC status code")
+                     .Register(r)) {
+  // Every fixed series exists from the start, so a dashboard sees 0 rather than nothing.
+  attach_total.Add({{"status", "success"}});
+  detach_total.Add({{"status", "success"}});
+  conflicts_total.Add({});
+  for (auto op : {attachment_operation::attach, attachment_operation::attach_secondary,
+                  attachment_operation::detach, attachment_operation::detach_partial})
+    attachment_duration.Add({{"operation", to_string(op)}}, attachment_buckets);
+  for (auto result : {migration_result::success, migration_result::failed,
+                      migration_result::timeout})
+    migrations_total.Add({{"result", to_string(result)}});
+  migrations_started_total.Add({});
+  migration_duration.Add({}, migration_buckets);
+  active_migrations.Add({});
+  attached_volumes.Add({});
+  volume_restarts_total.Add({});
+}
+
+metrics_state::metrics_state() : registry(std::make_shared<prometheus::Registry>()) {
+  families = std::make_unique<metric_families>(*registry);
+}
+
+metrics_state::~metrics_state() = default;
+
+metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_state> self,
+                                     metrics_config config) {
+  auto& st = self->state;
+  if (!config.listen_address.empty()) {
+    try {
+      st.exposer = std::make_unique<prometheus::Exposer>(config.listen_address, 2);
+      st.exposer->RegisterCollectable(st.registry);
+      auto ports = st.exposer->GetListeningPorts();
+      auto host = config.listen_address.substr(0, config.listen_address.rfind(':'));
+      st.status.listen_address =
+        host + ":" + (ports.empty() ? std::string{"?"} : std::to_string(ports.front()));
+      log::info("metrics served at http://", st.status.listen_address, "/metrics");
+    } catch (const std::exception& e) {
+      st.status.error = "cannot serve metrics on " + config.listen_address + ": " + e.what();
+      log::error(st.status.error);
+    }
+  }
+  auto& f = *st.families;
+  auto driver = config.driver_name;
+  return {
+    [&f](const attachment_recorded& e) {
+      if (e.operation == attachment_operation::attach)
+        f.attach_total.Add({{"status", "success"}}).Increment();
+      else if (e.operation == attachment_operation::detach)
+        f.detach_total.Add({{"status", "success"}}).Increment();
+      f.attachment_duration.Add({{"operation", to_string(e.operation)}}, attachment_buckets)
+        .Observe(seconds_of(e.duration));
+    },
+    [&f](conflict_atom) { f.conflicts_total.Add({}).Increment(); },
+    [&f](migration_started_atom) { f.migrations_started_total.Add({}).Increment(); },
+    [&f](const migration_result_recorded& e) {
+      f.migrations_total.Add({{"result", to_string(e.result)}}).Increment();
+    },
+    [&f](const migration_ended& e) {
+      f.migration_duration.Add({}, migration_buckets).Observe(seconds_of(e.duration));
+    },
+    [&f](const volume_counts& c) {
+      f.attached_volumes.Add({}).Set(static_cast<double>(c.attached));
+      f.active_migrations.Add({}).Set(static_cast<double>(c.migrating));
+    },
+    [&f](volume_restarted_atom) { f.volume_restarts_total.Add({}).Increment(); },
+    [&f, driver](const rpc_recorded& e) {
+      f.csi_operations
+        .Add({{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},
+             csi_buckets)
+        .Observe(seconds_of(e.duration));
+    },
+    [self](scrape_atom) {
+      return prometheus::TextSerializer{}.Serialize(self->state.registry->Collect());
+    },
+    [self](status_atom) { return self->state.status; },
+  };
+}
+
+} // namespace rds::actors

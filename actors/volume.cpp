@@ -1,0 +1,199 @@
+// Transitions of the volume actor; see the diagram in volume.hpp.
+#include "actors/volume.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "services/log/log.hpp"
+
+namespace rds::actors {
+
+namespace {
+
+using self_pointer = volume_actor::stateful_pointer<volume_state>;
+
+clock_offset now_of(self_pointer self) {
+  return std::chrono::duration_cast<caf::timespan>(self->clock().now().time_since_epoch());
+}
+
+double seconds_of(caf::timespan t) {
+  return std::chrono::duration<double>(t).count();
+}
+
+void arm_migration_timer(self_pointer self, caf::timespan delay) {
+  if (delay < caf::timespan{0})
+    delay = caf::timespan{0};
+  self->delayed_send(self, delay, migration_timer_atom_v, self->state.attachment.migration.generation);
+}
+
+outcome attach_first(self_pointer self, const publish_request& req, clock_offset now,
+                     const metrics_actor& metrics) {
+  auto& st = self->state.attachment;
+  st.access = req.capability.access;
+  st.nodes.push_back({req.node_id, req.capability, now});
+  self->send(metrics, attachment_recorded{attachment_operation::attach, now_of(self) - now});
+  log::info("volume ", st.volume_id, " attached to node ", req.node_id);
+  return outcome::success();
+}
+
+outcome refuse(self_pointer self, const publish_request& req, const metrics_actor& metrics) {
+  auto& st = self->state.attachment;
+  self->send(metrics, conflict_atom_v);
+  std::string message = "volume " + st.volume_id + " is attached to node ";
+  if (st.nodes.size() >= 2)
+    message = "volume " + st.volume_id + " is already attached to nodes " + st.node_list()
+              + " (a live migration is in progress); node " + req.node_id
+              + " would be a third node";
+  else if (st.access == access_kind::single_node)
+    message += st.node_list() + "; it cannot also attach to node " + req.node_id
+               + " because its access mode allows a single node (for two nodes during a "
+                 "live migration use MULTI_NODE_MULTI_WRITER with a block volume)";
+  else
+    message += st.node_list() + " as an RWX block volume; node " + req.node_id
+               + " asked for a single-node access mode";
+  log::warning("refused publish: ", message);
+  return outcome::failure(ec::attached_elsewhere, std::move(message));
+}
+
+outcome start_migration(self_pointer self, const publish_request& req, clock_offset now,
+                        const metrics_actor& metrics) {
+  auto& st = self->state.attachment;
+  st.nodes.push_back({req.node_id, req.capability, now});
+  st.migrating = true;
+  st.migration.generation += 1;
+  st.migration.started_at = now;
+  st.migration.timeout = req.migration_timeout;
+  st.migration.timed_out = false;
+  arm_migration_timer(self, req.migration_timeout);
+  self->send(metrics, attachment_recorded{attachment_operation::attach_secondary,
+                                          now_of(self) - now});
+  self->send(metrics, migration_started_atom_v);
+  log::info("volume ", st.volume_id, " migration started: source ", st.nodes[0].node_id,
+            ", target ", req.node_id, ", timeout ", seconds_of(req.migration_timeout), "s");
+  return outcome::success();
+}
+
+/// Ends the running migration; `result` is counted only if the timer has not counted one.
+void end_migration(self_pointer self, migration_result result, clock_offset now,
+                   const metrics_actor& metrics) {
+  auto& st = self->state.attachment;
+  auto duration = now - st.migration.started_at;
+  if (!st.migration.timed_out)
+    self->send(metrics, migration_result_recorded{result});
+  self->send(metrics, migration_ended{duration});
+  st.migrating = false;
+  log::info("volume ", st.volume_id, " migration ended: ", to_string(result),
+            st.migration.timed_out ? " (after timing out)" : "", ", after ",
+            seconds_of(duration), "s");
+}
+
+outcome publish(self_pointer self, const publish_request& req, const metrics_actor& metrics) {
+  auto now = now_of(self);
+  auto& st = self->state.attachment;
+  for (auto& n : st.nodes) {
+    if (n.node_id != req.node_id)
+      continue;
+    if (n.capability != req.capability)
+      return outcome::failure(ec::incompatible_attachment,
+                              "volume " + st.volume_id + " is already published to node "
+                                + req.node_id + " with a different capability");
+    return outcome::success();
+  }
+  if (!st.attached())
+    return attach_first(self, req, now, metrics);
+  if (st.access != access_kind::multi_node_block
+      || req.capability.access != access_kind::multi_node_block || st.nodes.size() >= 2)
+    return refuse(self, req, metrics);
+  return start_migration(self, req, now, metrics);
+}
+
+outcome unpublish_all(self_pointer self, const metrics_actor& metrics) {
+  auto now = now_of(self);
+  auto& st = self->state.attachment;
+  if (!st.attached())
+    return outcome::success();
+  if (st.migrating)
+    end_migration(self, migration_result::failed, now, metrics);
+  st.nodes.clear();
+  self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
+  log::info("volume ", st.volume_id, " detached from every node");
+  return outcome::success();
+}
+
+outcome unpublish(self_pointer self, const unpublish_request& req, const metrics_actor& metrics) {
+  if (req.node_id.empty())
+    return unpublish_all(self, metrics);
+  auto now = now_of(self);
+  auto& st = self->state.attachment;
+  auto i = std::find_if(st.nodes.begin(), st.nodes.end(),
+                        [&](const attached_node& n) { return n.node_id == req.node_id; });
+  if (i == st.nodes.end())
+    return outcome::success();
+  if (st.nodes.size() == 1) {
+    st.nodes.clear();
+    self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
+    log::info("volume ", st.volume_id, " detached from node ", req.node_id);
+    return outcome::success();
+  }
+  auto source_left = i == st.nodes.begin();
+  end_migration(self, source_left ? migration_result::success : migration_result::failed, now,
+                metrics);
+  st.nodes.erase(i);
+  self->send(metrics,
+             attachment_recorded{attachment_operation::detach_partial, now_of(self) - now});
+  return outcome::success();
+}
+
+void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metrics) {
+  auto& st = self->state.attachment;
+  if (!st.migrating || st.migration.generation != generation || st.migration.timed_out)
+    return;
+  st.migration.timed_out = true;
+  self->send(metrics, migration_result_recorded{migration_result::timeout});
+  log::warning("volume ", st.volume_id, " migration from ", st.nodes[0].node_id, " to ",
+               st.nodes[1].node_id, " exceeded its timeout of ",
+               seconds_of(st.migration.timeout),
+               "s; both nodes stay attached until Kubernetes detaches one");
+}
+
+} // namespace
+
+volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
+                                   attachment_state initial, volume_state_listener listener,
+                                   metrics_actor metrics) {
+  self->state.attachment = std::move(initial);
+  auto& st = self->state.attachment;
+  if (st.migrating && !st.migration.timed_out)
+    arm_migration_timer(self, st.migration.started_at + st.migration.timeout - now_of(self));
+  auto report = [self, listener] {
+    self->send(listener, volume_state_atom_v, self->state.attachment);
+  };
+  return {
+    [=](publish_atom, const publish_request& req) {
+      auto before = self->state.attachment.nodes.size();
+      auto result = publish(self, req, metrics);
+      if (self->state.attachment.nodes.size() != before)
+        report();
+      return result;
+    },
+    [=](unpublish_atom, const unpublish_request& req) {
+      auto before = self->state.attachment.nodes.size();
+      auto result = unpublish(self, req, metrics);
+      if (self->state.attachment.nodes.size() != before)
+        report();
+      return result;
+    },
+    [=](migration_timer_atom, uint64_t generation) {
+      auto was_timed_out = self->state.attachment.migration.timed_out;
+      on_timer(self, generation, metrics);
+      if (self->state.attachment.migration.timed_out != was_timed_out)
+        report();
+    },
+    [=](status_atom) { return self->state.attachment; },
+  };
+}
+
+} // namespace rds::actors

@@ -1,0 +1,171 @@
+// Routing, restarting and retiring of volume actors.
+#include "actors/volume_supervisor.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/volume.hpp"
+#include "services/log/log.hpp"
+
+namespace rds::actors {
+
+namespace {
+
+using self_pointer = volume_supervisor_actor::stateful_pointer<volume_supervisor_state>;
+
+volume_actor spawn_volume(self_pointer self, const attachment_state& state,
+                          const metrics_actor& metrics) {
+  auto listener = caf::actor_cast<volume_state_listener>(self);
+  auto handle = self->spawn<caf::monitored>(volume, state, listener, metrics);
+  self->state.volume_of_actor[handle.address()] = state.volume_id;
+  return handle;
+}
+
+volume_entry& entry_for(self_pointer self, const std::string& volume_id,
+                        const metrics_actor& metrics) {
+  auto i = self->state.volumes.find(volume_id);
+  if (i != self->state.volumes.end())
+    return i->second;
+  attachment_state fresh;
+  fresh.volume_id = volume_id;
+  auto& entry = self->state.volumes[volume_id];
+  entry.last_known = fresh;
+  entry.handle = spawn_volume(self, fresh, metrics);
+  return entry;
+}
+
+void publish_counts(self_pointer self, const metrics_actor& metrics) {
+  volume_counts now{self->state.attached.size(), self->state.migrating.size()};
+  if (now.attached == self->state.reported.attached
+      && now.migrating == self->state.reported.migrating)
+    return;
+  self->state.reported = now;
+  self->send(metrics, now);
+}
+
+void record_state(self_pointer self, const attachment_state& state,
+                  const metrics_actor& metrics) {
+  auto& st = self->state;
+  auto i = st.volumes.find(state.volume_id);
+  if (i == st.volumes.end())
+    return;
+  i->second.last_known = state;
+  if (state.attached())
+    st.attached.insert(state.volume_id);
+  else
+    st.attached.erase(state.volume_id);
+  if (state.migrating)
+    st.migrating.insert(state.volume_id);
+  else
+    st.migrating.erase(state.volume_id);
+  publish_counts(self, metrics);
+}
+
+/// Called when a forwarded request is answered: a volume that no node uses and that has no
+/// request pending has nothing to own any more.
+void settle(self_pointer self, const std::string& volume_id) {
+  auto& st = self->state;
+  --st.in_flight;
+  auto i = st.volumes.find(volume_id);
+  if (i == st.volumes.end())
+    return;
+  auto& entry = i->second;
+  --entry.in_flight;
+  if (entry.in_flight > 0 || entry.last_known.attached())
+    return;
+  st.volume_of_actor.erase(entry.handle.address());
+  self->send_exit(entry.handle, caf::exit_reason::user_shutdown);
+  st.volumes.erase(i);
+}
+
+template <class Request, class Atom>
+caf::result<outcome> forward(self_pointer self, volume_entry& entry, Atom atom,
+                             const Request& req, caf::timespan timeout) {
+  ++entry.in_flight;
+  ++self->state.in_flight;
+  auto rp = self->make_response_promise<outcome>();
+  auto volume_id = req.volume_id;
+  self->request(entry.handle, timeout, atom, req)
+    .then(
+      [=](outcome& result) mutable {
+        settle(self, volume_id);
+        rp.deliver(std::move(result));
+      },
+      [=](caf::error& err) mutable {
+        settle(self, volume_id);
+        rp.deliver(std::move(err));
+      });
+  return rp;
+}
+
+bool is_crash(const caf::error& reason) {
+  return reason && reason != caf::exit_reason::normal
+         && reason != caf::exit_reason::user_shutdown;
+}
+
+} // namespace
+
+volume_supervisor_actor::behavior_type
+volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
+                  volume_supervisor_config config, metrics_actor metrics) {
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto i = st.volume_of_actor.find(msg.source);
+    if (i == st.volume_of_actor.end())
+      return;
+    auto volume_id = i->second;
+    st.volume_of_actor.erase(i);
+    auto entry = st.volumes.find(volume_id);
+    if (entry == st.volumes.end() || entry->second.handle.address() != msg.source)
+      return;
+    if (!is_crash(msg.reason)) {
+      st.volumes.erase(entry);
+      return;
+    }
+    ++st.restarts;
+    self->send(metrics, volume_restarted_atom_v);
+    log::warning("volume actor for ", volume_id, " crashed (", to_string(msg.reason),
+                 "); restarting it from its last known state");
+    entry->second.handle = spawn_volume(self, entry->second.last_known, metrics);
+  });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& [id, entry] : self->state.volumes)
+      self->send_exit(entry.handle, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [=](publish_atom atom, const publish_request& req) -> caf::result<outcome> {
+      auto& entry = entry_for(self, req.volume_id, metrics);
+      return forward(self, entry, atom, req, config.request_timeout);
+    },
+    [=](unpublish_atom atom, const unpublish_request& req) -> caf::result<outcome> {
+      auto i = self->state.volumes.find(req.volume_id);
+      if (i == self->state.volumes.end())
+        return outcome::success();
+      return forward(self, i->second, atom, req, config.request_timeout);
+    },
+    [=](volume_state_atom, const attachment_state& state) { record_state(self, state, metrics); },
+    [=](status_atom) {
+      auto& st = self->state;
+      return supervisor_status{st.volumes.size(), st.attached.size(), st.migrating.size(),
+                               st.restarts, st.in_flight};
+    },
+    [=](status_atom, const std::string& volume_id) -> caf::result<attachment_state> {
+      auto i = self->state.volumes.find(volume_id);
+      if (i == self->state.volumes.end()) {
+        attachment_state detached;
+        detached.volume_id = volume_id;
+        return detached;
+      }
+      return self->delegate(i->second.handle, status_atom_v);
+    },
+    [=](lookup_atom, const std::string& volume_id) {
+      auto i = self->state.volumes.find(volume_id);
+      return i == self->state.volumes.end() ? volume_actor{} : i->second.handle;
+    },
+  };
+}
+
+} // namespace rds::actors

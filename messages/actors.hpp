@@ -1,0 +1,125 @@
+// Every typed actor interface of the driver, with the atoms they speak. Implementations include
+// this header and never redeclare a signature.
+#pragma once
+
+#include <caf/typed_actor.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "messages/attachment.hpp"
+#include "messages/error_code.hpp"
+#include "messages/metric_events.hpp"
+
+namespace rds {
+
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+constexpr publish_atom publish_atom_v{};
+using unpublish_atom = caf::atom_constant<caf::atom("unpublish")>;
+constexpr unpublish_atom unpublish_atom_v{};
+using status_atom = caf::atom_constant<caf::atom("status")>;
+constexpr status_atom status_atom_v{};
+using migration_timer_atom = caf::atom_constant<caf::atom("mig_timer")>;
+constexpr migration_timer_atom migration_timer_atom_v{};
+using volume_state_atom = caf::atom_constant<caf::atom("vol_state")>;
+constexpr volume_state_atom volume_state_atom_v{};
+using conflict_atom = caf::atom_constant<caf::atom("conflict")>;
+constexpr conflict_atom conflict_atom_v{};
+using migration_started_atom = caf::atom_constant<caf::atom("mig_start")>;
+constexpr migration_started_atom migration_started_atom_v{};
+using volume_restarted_atom = caf::atom_constant<caf::atom("vol_restrt")>;
+constexpr volume_restarted_atom volume_restarted_atom_v{};
+using scrape_atom = caf::atom_constant<caf::atom("scrape")>;
+constexpr scrape_atom scrape_atom_v{};
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+constexpr lookup_atom lookup_atom_v{};
+
+/// What the metrics actor reports about itself.
+struct metrics_status {
+  /// host:port the /metrics endpoint listens on (the real port when 0 was asked), or empty.
+  std::string listen_address;
+  /// Why the endpoint could not be served (e.g. the address is in use), or empty.
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metrics_status& x) {
+  return f(caf::meta::type_name("rds.metrics_status"), x.listen_address, x.error);
+}
+
+/// What the volume supervisor reports about itself.
+struct supervisor_status {
+  /// Volume actors alive.
+  uint64_t volume_actors = 0;
+  /// Volumes attached to at least one node.
+  uint64_t attached = 0;
+  /// Volumes attached to two nodes.
+  uint64_t migrating = 0;
+  /// Volume actors restarted after a crash.
+  uint64_t restarts = 0;
+  /// Requests forwarded to volume actors and not answered yet.
+  uint64_t in_flight = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
+  return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached,
+           x.migrating, x.restarts, x.in_flight);
+}
+
+/// metrics: owns the Prometheus registry and every metric family; serves /metrics.
+using metrics_actor = caf::typed_actor<
+  // A publish or unpublish changed a volume's attachments.
+  caf::reacts_to<attachment_recorded>,
+  // A publish was refused because the volume is attached elsewhere.
+  caf::reacts_to<conflict_atom>,
+  // A second node was attached to an RWX block volume.
+  caf::reacts_to<migration_started_atom>,
+  // A migration reached its result (success, failed or timeout).
+  caf::reacts_to<migration_result_recorded>,
+  // A migration ended after the given time.
+  caf::reacts_to<migration_ended>,
+  // The supervisor's current counts of attached and migrating volumes.
+  caf::reacts_to<volume_counts>,
+  // A crashed volume actor was restarted.
+  caf::reacts_to<volume_restarted_atom>,
+  // A CSI RPC finished.
+  caf::reacts_to<rpc_recorded>,
+  // The Prometheus text exposition of every metric.
+  caf::replies_to<scrape_atom>::with<std::string>,
+  caf::replies_to<status_atom>::with<metrics_status>>;
+
+/// Whoever wants to know each state a volume actor moves to (its supervisor).
+using volume_state_listener = caf::typed_actor<
+  // The volume's state after a change.
+  caf::reacts_to<volume_state_atom, attachment_state>>;
+
+/// volume: one per volume on the controller; owns its attachments and migration timer and
+/// serialises everything that happens to that volume.
+using volume_actor = caf::typed_actor<
+  // Attach the volume to a node (idempotent).
+  caf::replies_to<publish_atom, publish_request>::with<outcome>,
+  // Detach the volume from a node, or from every node (idempotent).
+  caf::replies_to<unpublish_atom, unpublish_request>::with<outcome>,
+  // The migration timer of the given generation fired.
+  caf::reacts_to<migration_timer_atom, uint64_t>,
+  caf::replies_to<status_atom>::with<attachment_state>>;
+
+/// volume_supervisor: maps volume ids to volume actors, spawns them on demand, restarts crashed
+/// ones from their last known state and retires detached ones.
+using volume_supervisor_actor = caf::typed_actor<
+  // Route a publish to the volume's actor.
+  caf::replies_to<publish_atom, publish_request>::with<outcome>,
+  // Route an unpublish to the volume's actor; unknown volumes are already unpublished.
+  caf::replies_to<unpublish_atom, unpublish_request>::with<outcome>,
+  // A volume actor's state after a change.
+  caf::reacts_to<volume_state_atom, attachment_state>,
+  caf::replies_to<status_atom>::with<supervisor_status>,
+  // The state of one volume (detached and empty if it has no actor).
+  caf::replies_to<status_atom, std::string>::with<attachment_state>,
+  // The actor of one volume, or an invalid handle if it has none (for inspection and tests).
+  caf::replies_to<lookup_atom, std::string>::with<volume_actor>>;
+
+} // namespace rds

@@ -1,0 +1,87 @@
+// What actors tell the metrics actor. Each event names something that happened in the domain;
+// the metrics actor decides which Prometheus series it moves.
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+#include <caf/timespan.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace rds {
+
+enum class attachment_operation : uint8_t {
+  /// First node attached.
+  attach = 0,
+  /// Second node attached to an RWX block volume: a migration started.
+  attach_secondary,
+  /// Last node detached.
+  detach,
+  /// One of two nodes detached: a migration ended.
+  detach_partial,
+};
+
+const char* to_string(attachment_operation op);
+
+struct attachment_recorded {
+  attachment_operation operation = attachment_operation::attach;
+  caf::timespan duration{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attachment_recorded& x) {
+  return f(caf::meta::type_name("rds.attachment_recorded"), x.operation, x.duration);
+}
+
+enum class migration_result : uint8_t { success = 0, failed, timeout };
+
+const char* to_string(migration_result result);
+
+/// A migration reached a result. Each migration reaches exactly one: a migration that timed out
+/// is not counted again when it ends later.
+struct migration_result_recorded {
+  migration_result result = migration_result::success;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, migration_result_recorded& x) {
+  return f(caf::meta::type_name("rds.migration_result_recorded"), x.result);
+}
+
+/// A migration ended (one of its two nodes detached) after `duration`.
+struct migration_ended {
+  caf::timespan duration{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, migration_ended& x) {
+  return f(caf::meta::type_name("rds.migration_ended"), x.duration);
+}
+
+/// Gauges derived from the supervisor's view of every volume actor's state.
+struct volume_counts {
+  uint64_t attached = 0;
+  uint64_t migrating = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, volume_counts& x) {
+  return f(caf::meta::type_name("rds.volume_counts"), x.attached, x.migrating);
+}
+
+/// One finished CSI RPC, as the CSI sidecars record it.
+struct rpc_recorded {
+  /// Full gRPC method path, e.g. "/csi.v1.Controller/ControllerPublishVolume".
+  std::string method;
+  /// gRPC status code as the CSI sidecars name it (Go's codes.Code names): "OK",
+  /// "InvalidArgument", "FailedPrecondition", ...
+  std::string code;
+  caf::timespan duration{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rpc_recorded& x) {
+  return f(caf::meta::type_name("rds.rpc_recorded"), x.method, x.code, x.duration);
+}
+
+} // namespace rds

@@ -1,0 +1,187 @@
+// The volume actor's state machine as a table of transitions, driven through the supervisor
+// (the real path) on the test coordinator: publishes, unpublishes and migration timers.
+#include <map>
+#include <vector>
+
+#include "actors/volume_supervisor.hpp"
+#include "unit/actor_fixture.hpp"
+
+using namespace rds;
+using namespace std::chrono_literals;
+
+namespace {
+
+enum class act { publish_rwo, publish_rwo_readonly, publish_rwx, unpublish, unpublish_all, wait };
+
+struct step {
+  act action;
+  std::string node; // for wait: ignored
+  ec expect = ec::none;
+  std::vector<std::string> nodes_after;
+  bool migrating_after = false;
+  bool timed_out_after = false;
+  int wait_seconds = 0;
+};
+
+struct scenario {
+  const char* name;
+  std::vector<step> steps;
+  std::map<std::string, double> metrics_after;
+};
+
+publish_capability rwo(bool readonly = false) {
+  return {access_kind::single_node, 1, false, readonly};
+}
+
+publish_capability rwx_block() {
+  return {access_kind::multi_node_block, 5, true, false};
+}
+
+const std::string attach = "rds_csi_attachment_attach_total{status=\"success\"}";
+const std::string detach = "rds_csi_attachment_detach_total{status=\"success\"}";
+const std::string conflicts = "rds_csi_attachment_conflicts_total";
+const std::string started = "rds_csi_migration_started_total";
+const std::string success = "rds_csi_migration_migrations_total{result=\"success\"}";
+const std::string failed = "rds_csi_migration_migrations_total{result=\"failed\"}";
+const std::string timeout = "rds_csi_migration_migrations_total{result=\"timeout\"}";
+const std::string active = "rds_csi_migration_active_migrations";
+const std::string attached = "rds_csi_attachment_attached_volumes";
+const std::string durations = "rds_csi_migration_duration_seconds_count";
+
+const std::vector<scenario> scenarios = {
+  {"RWO: publish, repeat, conflict, unknown node, detach",
+   {{act::publish_rwo, "a", ec::none, {"a"}},
+    {act::publish_rwo, "a", ec::none, {"a"}},
+    {act::publish_rwo, "b", ec::attached_elsewhere, {"a"}},
+    {act::unpublish, "b", ec::none, {"a"}},
+    {act::unpublish, "a", ec::none, {}},
+    {act::unpublish, "a", ec::none, {}}},
+   {{attach, 1}, {detach, 1}, {conflicts, 1}, {started, 0}, {attached, 0}}},
+  {"RWO: same node with another capability",
+   {{act::publish_rwo, "a", ec::none, {"a"}},
+    {act::publish_rwo_readonly, "a", ec::incompatible_attachment, {"a"}}},
+   {{attach, 1}, {conflicts, 0}, {attached, 1}}},
+  {"RWO attached, RWX block asked on another node",
+   {{act::publish_rwo, "a", ec::none, {"a"}}, {act::publish_rwx, "b", ec::attached_elsewhere, {"a"}}},
+   {{conflicts, 1}, {started, 0}}},
+  {"RWX attached, RWO asked on another node",
+   {{act::publish_rwx, "a", ec::none, {"a"}}, {act::publish_rwo, "b", ec::attached_elsewhere, {"a"}}},
+   {{conflicts, 1}, {started, 0}}},
+  {"RWX: migration succeeds when the source detaches",
+   {{act::publish_rwx, "a", ec::none, {"a"}},
+    {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
+    {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
+    {act::publish_rwx, "a", ec::none, {"a", "b"}, true},
+    {act::wait, "", ec::none, {"a", "b"}, true, false, 42},
+    {act::unpublish, "a", ec::none, {"b"}},
+    {act::unpublish, "b", ec::none, {}}},
+   {{attach, 1},
+    {detach, 1},
+    {started, 1},
+    {success, 1},
+    {failed, 0},
+    {timeout, 0},
+    {active, 0},
+    {durations, 1},
+    {"rds_csi_migration_duration_seconds_sum", 42},
+    {"rds_csi_migration_duration_seconds_bucket{le=\"60\"}", 1},
+    {"rds_csi_migration_duration_seconds_bucket{le=\"30\"}", 0}}},
+  {"RWX: migration rolls back when the target detaches",
+   {{act::publish_rwx, "a", ec::none, {"a"}},
+    {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
+    {act::unpublish, "b", ec::none, {"a"}},
+    {act::unpublish, "b", ec::none, {"a"}}},
+   {{started, 1}, {success, 0}, {failed, 1}, {active, 0}, {attached, 1}, {durations, 1}}},
+  {"RWX: a third node is refused",
+   {{act::publish_rwx, "a", ec::none, {"a"}},
+    {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
+    {act::publish_rwx, "c", ec::attached_elsewhere, {"a", "b"}, true}},
+   {{conflicts, 1}, {started, 1}, {active, 1}, {attached, 1}}},
+  {"RWX: the timer records a timeout once and detaches nothing",
+   {{act::publish_rwx, "a", ec::none, {"a"}},
+    {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
+    {act::wait, "", ec::none, {"a", "b"}, true, false, 299},
+    {act::wait, "", ec::none, {"a", "b"}, true, true, 1},
+    {act::wait, "", ec::none, {"a", "b"}, true, true, 600},
+    {act::unpublish, "a", ec::none, {"b"}}},
+   {{timeout, 1}, {success, 0}, {failed, 0}, {active, 0}, {durations, 1}}},
+  {"RWX: a timer of an earlier migration is ignored",
+   {{act::publish_rwx, "a", ec::none, {"a"}},
+    {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
+    {act::unpublish, "b", ec::none, {"a"}},
+    {act::wait, "", ec::none, {"a"}, false, false, 100},
+    {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
+    {act::wait, "", ec::none, {"a", "b"}, true, false, 250},
+    {act::wait, "", ec::none, {"a", "b"}, true, true, 50}},
+   {{started, 2}, {failed, 1}, {timeout, 1}, {active, 1}}},
+  {"RWX: unpublish from every node during a migration",
+   {{act::publish_rwx, "a", ec::none, {"a"}},
+    {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
+    {act::unpublish_all, "", ec::none, {}}},
+   {{failed, 1}, {detach, 1}, {active, 0}, {attached, 0}}},
+  {"unknown volume and node: unpublish succeeds",
+   {{act::unpublish, "a", ec::none, {}}, {act::unpublish_all, "", ec::none, {}}},
+   {{attach, 0}, {detach, 0}}},
+};
+
+} // namespace
+
+TEST_CASE("volume state machine") {
+  for (auto& sc : scenarios) {
+    SUBCASE(sc.name) {
+      test::actor_fixture fx;
+      auto supervisor = fx.sys.spawn(actors::volume_supervisor,
+                                     actors::volume_supervisor_config{}, fx.metrics);
+      fx.sched.run();
+      size_t index = 0;
+      for (auto& s : sc.steps) {
+        CAPTURE(index);
+        publish_request pub{"vol-1", s.node, rwo(), 300s};
+        if (s.action == act::publish_rwo_readonly)
+          pub.capability = rwo(true);
+        else if (s.action == act::publish_rwx)
+          pub.capability = rwx_block();
+        switch (s.action) {
+          case act::publish_rwo:
+          case act::publish_rwo_readonly:
+          case act::publish_rwx: {
+            auto result = fx.ask<outcome>(supervisor, publish_atom_v, pub);
+            REQUIRE(result);
+            CHECK(result->code == s.expect);
+            if (s.expect == ec::attached_elsewhere)
+              for (auto& n : s.nodes_after)
+                CHECK(result->message.find(n) != std::string::npos);
+            break;
+          }
+          case act::unpublish:
+          case act::unpublish_all: {
+            unpublish_request req{"vol-1", s.action == act::unpublish ? s.node : ""};
+            auto result = fx.ask<outcome>(supervisor, unpublish_atom_v, req);
+            REQUIRE(result);
+            CHECK(result->code == s.expect);
+            break;
+          }
+          case act::wait:
+            fx.advance(std::chrono::seconds{s.wait_seconds});
+            break;
+        }
+        auto state = fx.ask<attachment_state>(supervisor, status_atom_v, std::string{"vol-1"});
+        REQUIRE(state);
+        std::vector<std::string> nodes;
+        for (auto& n : state->nodes)
+          nodes.push_back(n.node_id);
+        CHECK(nodes == s.nodes_after);
+        CHECK(state->migrating == s.migrating_after);
+        if (state->migrating)
+          CHECK(state->migration.timed_out == s.timed_out_after);
+        ++index;
+      }
+      for (auto& [series, value] : sc.metrics_after) {
+        CAPTURE(series);
+        CHECK(fx.metric(series) == doctest::Approx(value));
+      }
+      fx.self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+      fx.sched.run();
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// rds-csi-plugin: starts the actors, serves CSI on a unix socket and metrics over HTTP, and
+// shuts down cleanly on SIGTERM (gRPC first, then the actors).
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+#include "actors/metrics.hpp"
+#include "actors/volume_supervisor.hpp"
+#include "cmd/rds-csi-plugin/plugin_options.hpp"
+#include "services/csi/server.hpp"
+#include "services/log/log.hpp"
+
+using namespace rds;
+
+namespace {
+
+const char* mode_name(plugin_mode m) {
+  switch (m) {
+    case plugin_mode::controller:
+      return "controller";
+    case plugin_mode::node:
+      return "node";
+    case plugin_mode::all:
+      return "all";
+  }
+  return "?";
+}
+
+/// Blocks the stop signals in this thread and every thread it starts, so sigwait() gets them.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int run(const plugin_options& opts) {
+  auto stop_signals = block_stop_signals();
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads",
+          static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+
+  auto metrics = sys.spawn(actors::metrics, actors::metrics_config{opts.metrics_address,
+                                                                   opts.driver_name});
+  metrics_status metrics_info;
+  self->request(metrics, std::chrono::seconds{10}, status_atom_v)
+    .receive([&](const metrics_status& s) { metrics_info = s; },
+             [&](caf::error& e) { metrics_info.error = to_string(e); });
+  auto stop_actors = [&](const volume_supervisor_actor& supervisor) {
+    if (supervisor)
+      self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    self->send_exit(metrics, caf::exit_reason::user_shutdown);
+  };
+  if (!metrics_info.error.empty()) {
+    log::error(metrics_info.error);
+    stop_actors({});
+    return 1;
+  }
+
+  volume_supervisor_actor supervisor;
+  if (opts.runs_controller())
+    supervisor = sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, metrics);
+
+  services::csi::server_config server_cfg;
+  server_cfg.endpoint = opts.endpoint;
+  server_cfg.driver_name = opts.driver_name;
+  server_cfg.vendor_version = RDS_CSI_VERSION;
+  server_cfg.controller = opts.runs_controller();
+  server_cfg.migrations = opts.migrations;
+  services::csi::server server{sys, server_cfg, {metrics, supervisor}};
+  if (auto err = server.start(); !err.empty()) {
+    log::error(err);
+    stop_actors(supervisor);
+    return 1;
+  }
+  // Tests and operators read where the plugin listens from these lines.
+  std::cout << "rds-csi-plugin " << RDS_CSI_VERSION << " mode " << mode_name(opts.mode)
+            << "\ncsi endpoint: " << opts.endpoint << "\nmetrics: "
+            << (metrics_info.listen_address.empty()
+                  ? std::string{"disabled"}
+                  : "http://" + metrics_info.listen_address + "/metrics")
+            << std::endl;
+  log::info("serving CSI driver ", opts.driver_name, " on ", opts.endpoint);
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  log::info("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+            ": stopping gRPC, then the actors");
+  server.shutdown(std::chrono::seconds{opts.shutdown_grace_seconds});
+  stop_actors(supervisor);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const char* env_endpoint = std::getenv("CSI_ENDPOINT");
+  auto parsed = parse_plugin_options(args, env_endpoint ? env_endpoint : "");
+  if (!parsed.error.empty()) {
+    std::fprintf(stderr, "rds-csi-plugin: %s (see --help)\n", parsed.error.c_str());
+    return 2;
+  }
+  if (parsed.help) {
+    std::cout << plugin_usage();
+    return 0;
+  }
+  if (parsed.version) {
+    std::cout << "rds-csi-plugin " << RDS_CSI_VERSION << "\n";
+    return 0;
+  }
+  log::set_threshold(parsed.options.log_level);
+  return run(parsed.options);
+}

@@ -1,0 +1,125 @@
+// Controller RPCs. Each one validates its arguments (INVALID_ARGUMENT, nothing changes), then
+// hands a typed request to the volume supervisor from a one-shot actor and finishes the RPC from
+// the reply.
+#include "services/csi/controller_service.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "messages/validation.hpp"
+#include "services/csi/capability.hpp"
+#include "services/csi/rpc_call.hpp"
+
+namespace rds::services::csi {
+
+namespace {
+
+/// Sends `xs...` to the supervisor and finishes `call` with the outcome.
+template <class... Ts>
+void ask_supervisor(caf::actor_system& sys, const volume_supervisor_actor& supervisor,
+                    const rpc_call_ptr& call, caf::timespan timeout, Ts... xs) {
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(supervisor, timeout, xs...)
+      .then([=](const outcome& result) { call->finish(result); },
+            [=](caf::error& failure) { call->finish(failure); });
+  });
+}
+
+} // namespace
+
+controller_service::controller_service(caf::actor_system& sys, const server_config& config,
+                                       server_actors actors)
+  : sys_(sys), config_(config), actors_(std::move(actors)) {
+}
+
+grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
+  grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerGetCapabilitiesRequest*,
+  ::csi::v1::ControllerGetCapabilitiesResponse* response) {
+  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+                                         "/csi.v1.Controller/ControllerGetCapabilities");
+  // Only what is implemented: volumes are created by a later part of the driver.
+  response->add_capabilities()->mutable_rpc()->set_type(
+    ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME);
+  call->finish(grpc::Status::OK);
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
+  grpc::CallbackServerContext* ctx, const ::csi::v1::ValidateVolumeCapabilitiesRequest* request,
+  ::csi::v1::ValidateVolumeCapabilitiesResponse* response) {
+  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+                                         "/csi.v1.Controller/ValidateVolumeCapabilities");
+  if (auto id = check_volume_id(request->volume_id()); !id.ok()) {
+    call->finish(id);
+    return call->reactor();
+  }
+  if (request->volume_capabilities().empty()) {
+    call->finish(outcome::failure(ec::invalid_argument, "volume_capabilities is required"));
+    return call->reactor();
+  }
+  for (auto& capability : request->volume_capabilities()) {
+    publish_capability ignored;
+    if (auto r = read_capability(capability, false, ignored); !r.ok()) {
+      response->set_message(r.message);
+      call->finish(grpc::Status::OK);
+      return call->reactor();
+    }
+  }
+  auto* confirmed = response->mutable_confirmed();
+  *confirmed->mutable_volume_context() = request->volume_context();
+  *confirmed->mutable_volume_capabilities() = request->volume_capabilities();
+  *confirmed->mutable_parameters() = request->parameters();
+  *confirmed->mutable_mutable_parameters() = request->mutable_parameters();
+  call->finish(grpc::Status::OK);
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
+  grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerPublishVolumeRequest* request,
+  ::csi::v1::ControllerPublishVolumeResponse*) {
+  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+                                         "/csi.v1.Controller/ControllerPublishVolume");
+  publish_request req;
+  req.volume_id = request->volume_id();
+  req.node_id = request->node_id();
+  auto checked = check_volume_id(req.volume_id);
+  if (checked.ok())
+    checked = check_node_id(req.node_id);
+  if (checked.ok() && !request->has_volume_capability())
+    checked = outcome::failure(ec::invalid_argument, "volume_capability is required");
+  if (checked.ok())
+    checked = read_capability(request->volume_capability(), request->readonly(), req.capability);
+  if (checked.ok()) {
+    auto& context = request->volume_context();
+    auto entry = context.find(migration_timeout_key);
+    checked = parse_migration_timeout(entry == context.end() ? nullptr : &entry->second,
+                                      config_.migrations, req.migration_timeout);
+  }
+  if (!checked.ok()) {
+    call->finish(checked);
+    return call->reactor();
+  }
+  ask_supervisor(sys_, actors_.supervisor, call, call->timeout(config_.request_timeout),
+                 publish_atom_v, std::move(req));
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* controller_service::ControllerUnpublishVolume(
+  grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerUnpublishVolumeRequest* request,
+  ::csi::v1::ControllerUnpublishVolumeResponse*) {
+  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+                                         "/csi.v1.Controller/ControllerUnpublishVolume");
+  unpublish_request req{request->volume_id(), request->node_id()};
+  auto checked = check_volume_id(req.volume_id);
+  // An empty node_id is allowed: it means every node.
+  if (checked.ok() && !req.node_id.empty())
+    checked = check_node_id(req.node_id);
+  if (!checked.ok()) {
+    call->finish(checked);
+    return call->reactor();
+  }
+  ask_supervisor(sys_, actors_.supervisor, call, call->timeout(config_.request_timeout),
+                 unpublish_atom_v, std::move(req));
+  return call->reactor();
+}
+
+} // namespace rds::services::csi

@@ -1,0 +1,72 @@
+// Identity RPCs. Probe is a round trip through the actors the plugin depends on.
+#include "services/csi/identity_service.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "services/csi/rpc_call.hpp"
+
+namespace rds::services::csi {
+
+namespace {
+
+constexpr auto probe_timeout = std::chrono::seconds{5};
+
+} // namespace
+
+identity_service::identity_service(caf::actor_system& sys, const server_config& config,
+                                   server_actors actors)
+  : sys_(sys), config_(config), actors_(std::move(actors)) {
+}
+
+grpc::ServerUnaryReactor*
+identity_service::GetPluginInfo(grpc::CallbackServerContext* ctx,
+                                const ::csi::v1::GetPluginInfoRequest*,
+                                ::csi::v1::GetPluginInfoResponse* response) {
+  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics, "/csi.v1.Identity/GetPluginInfo");
+  response->set_name(config_.driver_name);
+  response->set_vendor_version(config_.vendor_version);
+  call->finish(grpc::Status::OK);
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+identity_service::GetPluginCapabilities(grpc::CallbackServerContext* ctx,
+                                        const ::csi::v1::GetPluginCapabilitiesRequest*,
+                                        ::csi::v1::GetPluginCapabilitiesResponse* response) {
+  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+                                         "/csi.v1.Identity/GetPluginCapabilities");
+  if (config_.controller)
+    response->add_capabilities()->mutable_service()->set_type(
+      ::csi::v1::PluginCapability::Service::CONTROLLER_SERVICE);
+  call->finish(grpc::Status::OK);
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* identity_service::Probe(grpc::CallbackServerContext* ctx,
+                                                  const ::csi::v1::ProbeRequest*,
+                                                  ::csi::v1::ProbeResponse* response) {
+  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics, "/csi.v1.Identity/Probe");
+  auto timeout = call->timeout(probe_timeout);
+  auto answer = [call, response](bool ready) {
+    response->mutable_ready()->set_value(ready);
+    call->finish(grpc::Status::OK);
+  };
+  auto actors = actors_;
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(actors.metrics, timeout, status_atom_v)
+      .then(
+        [=](const metrics_status&) {
+          if (!actors.supervisor) {
+            answer(true);
+            return;
+          }
+          self->request(actors.supervisor, timeout, status_atom_v)
+            .then([=](const supervisor_status&) { answer(true); },
+                  [=](caf::error&) { answer(false); });
+        },
+        [=](caf::error&) { answer(false); });
+  });
+  return call->reactor();
+}
+
+} // namespace rds::services::csi

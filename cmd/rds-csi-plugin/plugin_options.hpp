@@ -1,0 +1,44 @@
+// Command-line flags of rds-csi-plugin: parsing, defaults and validation.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "messages/attachment.hpp"
+#include "services/log/log.hpp"
+
+namespace rds {
+
+enum class plugin_mode { controller, node, all };
+
+struct plugin_options {
+  std::string endpoint;
+  std::string driver_name = "rds.csi.srvlab.io";
+  plugin_mode mode = plugin_mode::controller;
+  std::string node_id;
+  /// host:port for /metrics; empty disables it. Loopback unless told otherwise.
+  std::string metrics_address = "127.0.0.1:9809";
+  log::level log_level = log::level::info;
+  migration_policy migrations;
+  /// How long SIGTERM waits for in-flight RPCs.
+  int shutdown_grace_seconds = 5;
+
+  bool runs_controller() const { return mode != plugin_mode::node; }
+  bool runs_node() const { return mode != plugin_mode::controller; }
+};
+
+struct parsed_options {
+  plugin_options options;
+  bool help = false;
+  bool version = false;
+  /// One line saying what is wrong; empty when the flags are fine.
+  std::string error;
+};
+
+/// `env_endpoint` is $CSI_ENDPOINT (or empty): the default when --endpoint is not given.
+parsed_options parse_plugin_options(const std::vector<std::string>& args,
+                                    const std::string& env_endpoint);
+
+std::string plugin_usage();
+
+} // namespace rds

@@ -1,0 +1,52 @@
+// The CSI gRPC server on a unix socket: identity always, controller when the plugin runs it.
+// This header is light on purpose: callers never see gRPC or generated code.
+#pragma once
+
+#include <caf/actor_system.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "messages/actors.hpp"
+
+namespace rds::services::csi {
+
+struct server_config {
+  /// unix:///absolute/path.sock
+  std::string endpoint;
+  std::string driver_name;
+  std::string vendor_version;
+  bool controller = true;
+  migration_policy migrations;
+  /// Upper bound for one actor request, whatever the client's deadline.
+  caf::timespan request_timeout = std::chrono::seconds{60};
+};
+
+/// The actors the services talk to. `supervisor` is valid exactly when config.controller is.
+struct server_actors {
+  metrics_actor metrics;
+  volume_supervisor_actor supervisor;
+};
+
+class server {
+public:
+  server(caf::actor_system& sys, server_config config, server_actors actors);
+  ~server();
+
+  /// Binds the endpoint and starts serving; an error message if that failed.
+  std::string start();
+
+  /// Stops accepting RPCs and waits up to `grace` for in-flight ones to finish.
+  void shutdown(std::chrono::milliseconds grace);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// "unix:///a/b.sock" or "unix:/a/b.sock" -> "/a/b.sock"; empty if not a unix endpoint with an
+/// absolute path.
+std::string socket_path_of(const std::string& endpoint);
+
+} // namespace rds::services::csi

@@ -1,0 +1,147 @@
+// ControllerPublish/Unpublish through the real plugin binary over its unix socket, with the
+// exact /metrics after every step: a full migration, a rollback, a timeout, an RWO conflict, a
+// third-node refusal and bad input. This is the end-to-end check whose absence let the Go
+// driver ship migration metrics that were always zero.
+#include <chrono>
+#include <thread>
+
+#include "integration/metric_expectations.hpp"
+#include "integration/plugin_process.hpp"
+
+using namespace rds::test;
+
+namespace {
+
+const std::string a = "node-a", b = "node-b", c = "node-c";
+const std::string attach = "rds_csi_attachment_attach_total{status=\"success\"}";
+const std::string detach = "rds_csi_attachment_detach_total{status=\"success\"}";
+const std::string conflicts = "rds_csi_attachment_conflicts_total";
+const std::string op_attach =
+  "rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}";
+const std::string op_secondary =
+  "rds_csi_attachment_operation_duration_seconds_count{operation=\"attach_secondary\"}";
+const std::string op_detach =
+  "rds_csi_attachment_operation_duration_seconds_count{operation=\"detach\"}";
+const std::string op_partial =
+  "rds_csi_attachment_operation_duration_seconds_count{operation=\"detach_partial\"}";
+const std::string attached = "rds_csi_attachment_attached_volumes";
+const std::string success = "rds_csi_migration_migrations_total{result=\"success\"}";
+const std::string failed = "rds_csi_migration_migrations_total{result=\"failed\"}";
+const std::string timeout = "rds_csi_migration_migrations_total{result=\"timeout\"}";
+const std::string started = "rds_csi_migration_started_total";
+const std::string durations = "rds_csi_migration_duration_seconds_count";
+const std::string active = "rds_csi_migration_active_migrations";
+const std::string publish_method = "/csi.v1.Controller/ControllerPublishVolume";
+
+} // namespace
+
+TEST_CASE("migrations, conflicts and their metrics through the real binary") {
+  plugin_process plugin{{"--migration-timeout-min=1"}};
+  csi_client client{plugin.endpoint()};
+  auto m = initial_series();
+  check_series(plugin.metrics_url(), m);
+
+  {
+    INFO("full migration: publish A, publish B, unpublish A");
+    REQUIRE(client.publish("pvc-migrate", a, volume_access::rwx_block).ok());
+    m[attach] = 1, m[op_attach] = 1, m[attached] = 1;
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.publish("pvc-migrate", b, volume_access::rwx_block).ok());
+    m[started] = 1, m[op_secondary] = 1, m[active] = 1;
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.publish("pvc-migrate", b, volume_access::rwx_block).ok()); // retried: no change
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.unpublish("pvc-migrate", a).ok());
+    m[success] = 1, m[durations] = 1, m[op_partial] = 1, m[active] = 0;
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.unpublish("pvc-migrate", a).ok()); // already gone: idempotent
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.unpublish("pvc-migrate", b).ok());
+    m[detach] = 1, m[op_detach] = 1, m[attached] = 0;
+    check_series(plugin.metrics_url(), m);
+
+    INFO("rollback: publish A, publish B, unpublish B");
+    REQUIRE(client.publish("pvc-rollback", a, volume_access::rwx_block).ok());
+    REQUIRE(client.publish("pvc-rollback", b, volume_access::rwx_block).ok());
+    m[attach] = 2, m[op_attach] = 2, m[attached] = 1, m[started] = 2, m[op_secondary] = 2;
+    m[active] = 1;
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.unpublish("pvc-rollback", b).ok());
+    m[failed] = 1, m[durations] = 2, m[op_partial] = 2, m[active] = 0;
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.unpublish("pvc-rollback", a).ok());
+    m[detach] = 2, m[op_detach] = 2, m[attached] = 0;
+    check_series(plugin.metrics_url(), m);
+
+    INFO("timeout: migrationTimeoutSeconds=1 and nobody detaches");
+    std::map<std::string, std::string> one_second{{"migrationTimeoutSeconds", "1"}};
+    REQUIRE(client.publish("pvc-timeout", a, volume_access::rwx_block, one_second).ok());
+    REQUIRE(client.publish("pvc-timeout", b, volume_access::rwx_block, one_second).ok());
+    m[attach] = 3, m[op_attach] = 3, m[attached] = 1, m[started] = 3, m[op_secondary] = 3;
+    m[active] = 1;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+    while (metric_value(http_get(plugin.metrics_url()), timeout) < 1
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    m[timeout] = 1;
+    check_series(plugin.metrics_url(), m); // nothing detached: still active, still attached
+    auto third = client.publish("pvc-timeout", c, volume_access::rwx_block, one_second);
+    CHECK(third.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+    m[conflicts] = 1;
+    REQUIRE(client.unpublish("pvc-timeout", a).ok());
+    // The migration already has its result (timeout); it is not counted a second time.
+    m[durations] = 3, m[op_partial] = 3, m[active] = 0;
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.unpublish("pvc-timeout", b).ok());
+    m[detach] = 3, m[op_detach] = 3, m[attached] = 0;
+    check_series(plugin.metrics_url(), m);
+
+    INFO("RWO conflict");
+    REQUIRE(client.publish("pvc-rwo", a, volume_access::rwo).ok());
+    REQUIRE(client.publish("pvc-rwo", a, volume_access::rwo).ok());
+    auto conflict = client.publish("pvc-rwo", b, volume_access::rwo);
+    CHECK(conflict.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+    CHECK(conflict.error_message().find("node-a") != std::string::npos);
+    auto incompatible = client.publish("pvc-rwo", a, volume_access::rwo_readonly_mode);
+    CHECK(incompatible.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+    m[attach] = 4, m[op_attach] = 4, m[attached] = 1, m[conflicts] = 2;
+    check_series(plugin.metrics_url(), m);
+    REQUIRE(client.unpublish("pvc-rwo", a).ok());
+    m[detach] = 4, m[op_detach] = 4, m[attached] = 0;
+    check_series(plugin.metrics_url(), m);
+
+    INFO("a third node is refused, naming both attached nodes");
+    REQUIRE(client.publish("pvc-third", a, volume_access::rwx_block).ok());
+    REQUIRE(client.publish("pvc-third", b, volume_access::rwx_block).ok());
+    auto refused = client.publish("pvc-third", c, volume_access::rwx_block);
+    CHECK(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+    CHECK(refused.error_message().find("node-a") != std::string::npos);
+    CHECK(refused.error_message().find("node-b") != std::string::npos);
+    m[attach] = 5, m[op_attach] = 5, m[attached] = 1, m[started] = 4, m[op_secondary] = 4;
+    m[active] = 1, m[conflicts] = 3;
+    check_series(plugin.metrics_url(), m);
+
+    INFO("bad input: INVALID_ARGUMENT and nothing changes");
+    CHECK(client.publish("pvc-third", c, volume_access::rwx_mount).error_code()
+          == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(client.publish("pvc-third", c, volume_access::multi_reader).error_code()
+          == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(client.publish("bad/volume", a, volume_access::rwo).error_code()
+          == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(client.publish("pvc-new", "", volume_access::rwo).error_code()
+          == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(client.publish("pvc-new", a, volume_access::rwx_block, {{"migrationTimeoutSeconds", "5000"}})
+            .error_code()
+          == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(client.unpublish("", a).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    check_series(plugin.metrics_url(), m);
+    auto text = http_get(plugin.metrics_url());
+    CHECK(metric_value(text, rpc_count(publish_method, "InvalidArgument")) == 5);
+    CHECK(metric_value(text, rpc_count(publish_method, "FailedPrecondition")) == 3);
+    CHECK(metric_value(text, rpc_count(publish_method, "AlreadyExists")) == 1);
+    CHECK(metric_value(text, rpc_count(publish_method, "OK")) == 11);
+    CHECK(metric_value(text, rpc_count("/csi.v1.Controller/ControllerUnpublishVolume", "OK"))
+          == 8);
+  }
+  CHECK(plugin.terminate() == 0);
+}

@@ -1,0 +1,130 @@
+// CSI stubs over the unix socket, and a libcurl GET for /metrics.
+#include "integration/csi_client.hpp"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <sstream>
+#include <stdexcept>
+
+namespace rds::test {
+
+namespace {
+
+constexpr auto rpc_deadline = std::chrono::seconds{30};
+
+void set_deadline(grpc::ClientContext& ctx) {
+  ctx.set_deadline(std::chrono::system_clock::now() + rpc_deadline);
+}
+
+size_t append_body(char* data, size_t size, size_t count, void* target) {
+  static_cast<std::string*>(target)->append(data, size * count);
+  return size * count;
+}
+
+} // namespace
+
+csi_client::csi_client(const std::string& endpoint)
+  : channel_(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials())),
+    identity_(::csi::v1::Identity::NewStub(channel_)),
+    controller_(::csi::v1::Controller::NewStub(channel_)) {
+}
+
+::csi::v1::VolumeCapability csi_client::capability(volume_access mode) {
+  using m = ::csi::v1::VolumeCapability::AccessMode;
+  ::csi::v1::VolumeCapability cap;
+  switch (mode) {
+    case volume_access::rwo:
+      cap.mutable_mount()->set_fs_type("ext4");
+      cap.mutable_access_mode()->set_mode(m::SINGLE_NODE_WRITER);
+      break;
+    case volume_access::rwo_readonly_mode:
+      cap.mutable_mount()->set_fs_type("ext4");
+      cap.mutable_access_mode()->set_mode(m::SINGLE_NODE_READER_ONLY);
+      break;
+    case volume_access::rwx_block:
+      cap.mutable_block();
+      cap.mutable_access_mode()->set_mode(m::MULTI_NODE_MULTI_WRITER);
+      break;
+    case volume_access::rwx_mount:
+      cap.mutable_mount()->set_fs_type("ext4");
+      cap.mutable_access_mode()->set_mode(m::MULTI_NODE_MULTI_WRITER);
+      break;
+    case volume_access::multi_reader:
+      cap.mutable_block();
+      cap.mutable_access_mode()->set_mode(m::MULTI_NODE_READER_ONLY);
+      break;
+  }
+  return cap;
+}
+
+grpc::Status csi_client::publish(const std::string& volume, const std::string& node, volume_access mode,
+                                 const std::map<std::string, std::string>& context) {
+  ::csi::v1::ControllerPublishVolumeRequest req;
+  req.set_volume_id(volume);
+  req.set_node_id(node);
+  *req.mutable_volume_capability() = capability(mode);
+  for (auto& [k, v] : context)
+    (*req.mutable_volume_context())[k] = v;
+  ::csi::v1::ControllerPublishVolumeResponse resp;
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  return controller_->ControllerPublishVolume(&ctx, req, &resp);
+}
+
+grpc::Status csi_client::unpublish(const std::string& volume, const std::string& node) {
+  ::csi::v1::ControllerUnpublishVolumeRequest req;
+  req.set_volume_id(volume);
+  req.set_node_id(node);
+  ::csi::v1::ControllerUnpublishVolumeResponse resp;
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  return controller_->ControllerUnpublishVolume(&ctx, req, &resp);
+}
+
+grpc::Status csi_client::probe(bool& ready) {
+  ::csi::v1::ProbeRequest req;
+  ::csi::v1::ProbeResponse resp;
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  auto status = identity_->Probe(&ctx, req, &resp);
+  ready = resp.has_ready() && resp.ready().value();
+  return status;
+}
+
+std::string http_get(const std::string& url) {
+  std::string body;
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr)
+    throw std::runtime_error("curl_easy_init failed");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  auto rc = curl_easy_perform(curl);
+  long code = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK)
+    throw std::runtime_error("GET " + url + ": " + curl_easy_strerror(rc));
+  if (code != 200)
+    throw std::runtime_error("GET " + url + ": HTTP " + std::to_string(code));
+  return body;
+}
+
+double metric_value(const std::string& text, const std::string& series) {
+  std::istringstream lines{text};
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0
+        && line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  return -1;
+}
+
+} // namespace rds::test

@@ -1,0 +1,101 @@
+// Identity and the controller's capability RPCs through the real binary.
+#include <vector>
+
+#include "integration/metric_expectations.hpp"
+#include "integration/plugin_process.hpp"
+
+using namespace rds::test;
+
+namespace {
+
+template <class Call>
+grpc::Status call_with_deadline(Call call) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds{10});
+  return call(ctx);
+}
+
+} // namespace
+
+TEST_CASE("identity: name, version, capabilities, probe") {
+  plugin_process plugin{{"--driver-name=rds.example.org"}};
+  csi_client client{plugin.endpoint()};
+
+  ::csi::v1::GetPluginInfoResponse info;
+  REQUIRE(call_with_deadline([&](grpc::ClientContext& ctx) {
+            return client.identity().GetPluginInfo(&ctx, {}, &info);
+          }).ok());
+  CHECK(info.name() == "rds.example.org");
+  CHECK(info.vendor_version() == RDS_CSI_VERSION);
+
+  ::csi::v1::GetPluginCapabilitiesResponse caps;
+  REQUIRE(call_with_deadline([&](grpc::ClientContext& ctx) {
+            return client.identity().GetPluginCapabilities(&ctx, {}, &caps);
+          }).ok());
+  REQUIRE(caps.capabilities_size() == 1);
+  CHECK(caps.capabilities(0).service().type()
+        == ::csi::v1::PluginCapability::Service::CONTROLLER_SERVICE);
+
+  bool ready = false;
+  REQUIRE(client.probe(ready).ok());
+  CHECK(ready);
+
+  ::csi::v1::ControllerGetCapabilitiesResponse controller_caps;
+  REQUIRE(call_with_deadline([&](grpc::ClientContext& ctx) {
+            return client.controller().ControllerGetCapabilities(&ctx, {}, &controller_caps);
+          }).ok());
+  REQUIRE(controller_caps.capabilities_size() == 1);
+  CHECK(controller_caps.capabilities(0).rpc().type()
+        == ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME);
+
+  // Not implemented yet: the CO must be told so, and must not retry.
+  ::csi::v1::CreateVolumeRequest create;
+  create.set_name("pvc-x");
+  ::csi::v1::CreateVolumeResponse created;
+  CHECK(call_with_deadline([&](grpc::ClientContext& ctx) {
+          return client.controller().CreateVolume(&ctx, create, &created);
+        }).error_code()
+        == grpc::StatusCode::UNIMPLEMENTED);
+
+  auto text = http_get(plugin.metrics_url());
+  for (auto method : {"/csi.v1.Identity/GetPluginInfo", "/csi.v1.Identity/GetPluginCapabilities",
+                      "/csi.v1.Identity/Probe", "/csi.v1.Controller/ControllerGetCapabilities"}) {
+    CAPTURE(method);
+    CHECK(metric_value(text, rpc_count(method, "OK", "rds.example.org")) == 1);
+  }
+  CHECK(plugin.terminate() == 0);
+}
+
+TEST_CASE("ValidateVolumeCapabilities") {
+  plugin_process plugin;
+  csi_client client{plugin.endpoint()};
+  auto validate = [&](const std::string& volume, std::vector<volume_access> modes,
+                      ::csi::v1::ValidateVolumeCapabilitiesResponse& resp) {
+    ::csi::v1::ValidateVolumeCapabilitiesRequest req;
+    req.set_volume_id(volume);
+    for (auto mode : modes)
+      *req.add_volume_capabilities() = csi_client::capability(mode);
+    (*req.mutable_volume_context())["migrationTimeoutSeconds"] = "600";
+    return call_with_deadline([&](grpc::ClientContext& ctx) {
+      return client.controller().ValidateVolumeCapabilities(&ctx, req, &resp);
+    });
+  };
+  ::csi::v1::ValidateVolumeCapabilitiesResponse resp;
+  REQUIRE(validate("pvc-1", {volume_access::rwx_block, volume_access::rwo}, resp).ok());
+  CHECK(resp.has_confirmed());
+  CHECK(resp.confirmed().volume_capabilities_size() == 2);
+  CHECK(resp.confirmed().volume_context().at("migrationTimeoutSeconds") == "600");
+
+  resp.Clear();
+  REQUIRE(validate("pvc-1", {volume_access::rwo, volume_access::rwx_mount}, resp).ok());
+  CHECK_FALSE(resp.has_confirmed());
+  CHECK(resp.message().find("block") != std::string::npos);
+
+  resp.Clear();
+  REQUIRE(validate("pvc-1", {volume_access::multi_reader}, resp).ok());
+  CHECK_FALSE(resp.has_confirmed());
+
+  CHECK(validate("pvc-1", {}, resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(validate("", {volume_access::rwo}, resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(plugin.terminate() == 0);
+}

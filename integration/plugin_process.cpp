@@ -1,0 +1,166 @@
+// fork/exec of the plugin, with its stdout on a pipe.
+#include "integration/plugin_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+namespace rds::test {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+pid_t spawn(const std::vector<std::string>& args, int& read_fd, bool merge_stderr) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0)
+    throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    if (merge_stderr)
+      ::dup2(fds[1], STDERR_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  read_fd = fds[0];
+  return pid;
+}
+
+/// Reads what is available on `fd` within `limit`; false at end of file.
+bool read_some(int fd, std::string& into, std::chrono::milliseconds limit) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0)
+    return true;
+  char buf[4096];
+  auto n = ::read(fd, buf, sizeof(buf));
+  if (n <= 0)
+    return false;
+  into.append(buf, static_cast<size_t>(n));
+  return true;
+}
+
+int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
+  auto deadline = clock_type::now() + limit;
+  while (clock_type::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+bool socket_accepts(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+} // namespace
+
+std::string plugin_binary() {
+  if (const char* env = std::getenv("RDS_CSI_PLUGIN"))
+    return env;
+  char self[PATH_MAX] = {};
+  auto n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  auto dir = std::filesystem::path{std::string(self, n > 0 ? static_cast<size_t>(n) : 0)}
+               .parent_path();
+  return (dir / "rds-csi-plugin").string();
+}
+
+temp_dir::temp_dir() {
+  char pattern[] = "/tmp/rds-csi-test-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+plugin_process::plugin_process(std::vector<std::string> extra) {
+  endpoint_ = "unix://" + dir_.path() + "/csi.sock";
+  std::vector<std::string> args{plugin_binary(), "--endpoint=" + endpoint_,
+                                "--metrics-address=127.0.0.1:0", "--log-level=error"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  pid_ = spawn(args, stdout_fd_, false);
+  std::string out;
+  auto deadline = clock_type::now() + std::chrono::seconds{20};
+  const std::string marker = "metrics: ";
+  while (clock_type::now() < deadline) {
+    auto pos = out.find(marker);
+    if (pos != std::string::npos && out.find('\n', pos) != std::string::npos) {
+      metrics_url_ = out.substr(pos + marker.size(), out.find('\n', pos) - pos - marker.size());
+      break;
+    }
+    if (!read_some(stdout_fd_, out, std::chrono::milliseconds{100}))
+      break;
+  }
+  if (metrics_url_.empty()) {
+    terminate(std::chrono::seconds{2});
+    throw std::runtime_error("the plugin did not start; it printed: " + out);
+  }
+  while (!socket_accepts(dir_.path() + "/csi.sock")) {
+    if (clock_type::now() > deadline)
+      throw std::runtime_error("the plugin's socket does not accept connections");
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+}
+
+plugin_process::~plugin_process() {
+  if (pid_ > 0)
+    terminate(std::chrono::seconds{10});
+  if (stdout_fd_ >= 0)
+    ::close(stdout_fd_);
+}
+
+int plugin_process::terminate(std::chrono::milliseconds limit) {
+  if (pid_ <= 0)
+    return -1;
+  ::kill(pid_, SIGTERM);
+  auto code = wait_exit(pid_, limit);
+  pid_ = -1;
+  return code;
+}
+
+int run_plugin(const std::vector<std::string>& args, std::string& output,
+               std::chrono::milliseconds limit) {
+  std::vector<std::string> argv{plugin_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  int fd = -1;
+  auto pid = spawn(argv, fd, true);
+  auto deadline = clock_type::now() + limit;
+  while (clock_type::now() < deadline && read_some(fd, output, std::chrono::milliseconds{100})) {
+  }
+  ::close(fd);
+  return wait_exit(pid, std::chrono::seconds{5});
+}
+
+} // namespace rds::test

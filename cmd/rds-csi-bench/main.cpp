@@ -1,0 +1,147 @@
+// rds-csi-bench: starts the real plugin and measures, over its unix socket, ControllerPublish
+// and ControllerUnpublish latency and throughput with many volumes published concurrently,
+// beside a bare Probe round trip on the same socket. Prints figures; asserts nothing.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/csi_client.hpp"
+#include "integration/plugin_process.hpp"
+
+using namespace rds::test;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct figures {
+  double p50_us = 0, p99_us = 0, max_us = 0;
+};
+
+figures summarize(std::vector<double> samples_us) {
+  figures f;
+  if (samples_us.empty())
+    return f;
+  std::sort(samples_us.begin(), samples_us.end());
+  auto at = [&](double q) {
+    return samples_us[std::min(samples_us.size() - 1, static_cast<size_t>(q * samples_us.size()))];
+  };
+  f.p50_us = at(0.50);
+  f.p99_us = at(0.99);
+  f.max_us = samples_us.back();
+  return f;
+}
+
+double micros_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::micro>(clock_type::now() - t).count();
+}
+
+std::string cpu_model() {
+  std::ifstream in{"/proc/cpuinfo"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0)
+      return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+void print(const char* what, const figures& f) {
+  std::printf("  %-28s p50 %8.1f us   p99 %8.1f us   max %8.1f us\n", what, f.p50_us, f.p99_us,
+              f.max_us);
+}
+
+struct run_result {
+  figures publish, unpublish;
+  double seconds = 0;
+  int failures = 0;
+};
+
+/// Each of `concurrency` client threads takes the next volume, publishes it to a node and
+/// unpublishes it again, until `volumes` volumes are done.
+run_result publish_unpublish(const std::string& endpoint, int volumes, int concurrency,
+                             const std::string& prefix) {
+  std::atomic<int> next{0}, failures{0};
+  std::vector<std::vector<double>> pub(concurrency), unpub(concurrency);
+  auto begin = clock_type::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < concurrency; ++t)
+    workers.emplace_back([&, t] {
+      csi_client client{endpoint};
+      for (int i = next++; i < volumes; i = next++) {
+        auto volume = prefix + std::to_string(i);
+        auto t0 = clock_type::now();
+        if (!client.publish(volume, "node-" + std::to_string(t % 8), volume_access::rwx_block).ok())
+          ++failures;
+        pub[t].push_back(micros_since(t0));
+        auto t1 = clock_type::now();
+        if (!client.unpublish(volume, "node-" + std::to_string(t % 8)).ok())
+          ++failures;
+        unpub[t].push_back(micros_since(t1));
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  run_result r;
+  r.seconds = micros_since(begin) / 1e6;
+  std::vector<double> all_pub, all_unpub;
+  for (int t = 0; t < concurrency; ++t) {
+    all_pub.insert(all_pub.end(), pub[t].begin(), pub[t].end());
+    all_unpub.insert(all_unpub.end(), unpub[t].begin(), unpub[t].end());
+  }
+  r.publish = summarize(all_pub);
+  r.unpublish = summarize(all_unpub);
+  r.failures = failures;
+  return r;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int volumes = 5000, concurrency = 32, probes = 2000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    int value = std::atoi(argv[i + 1]);
+    if (flag == "--volumes")
+      volumes = value;
+    else if (flag == "--concurrency")
+      concurrency = value;
+    else if (flag == "--probes")
+      probes = value;
+    else {
+      std::fprintf(stderr, "usage: rds-csi-bench [--volumes N] [--concurrency N] [--probes N]\n");
+      return 2;
+    }
+  }
+  if (volumes <= 0 || concurrency <= 0 || probes <= 0) {
+    std::fprintf(stderr, "rds-csi-bench: every count must be positive\n");
+    return 2;
+  }
+  plugin_process plugin;
+  csi_client client{plugin.endpoint()};
+  std::printf("rds-csi-bench: %u cores, %s\n", std::thread::hardware_concurrency(),
+              cpu_model().c_str());
+
+  std::vector<double> probe_us;
+  bool ready = false;
+  for (int i = 0; i < probes; ++i) {
+    auto t0 = clock_type::now();
+    client.probe(ready);
+    probe_us.push_back(micros_since(t0));
+  }
+  std::printf("Probe, sequential, %d calls:\n", probes);
+  print("Probe round trip", summarize(probe_us));
+
+  for (int c : {1, concurrency}) {
+    auto r = publish_unpublish(plugin.endpoint(), volumes, c, "pvc-bench-" + std::to_string(c) + "-");
+    std::printf("%d volumes, %d concurrent clients: %.0f RPC/s (%d publish + %d unpublish in "
+                "%.2f s, %d failed)\n",
+                volumes, c, 2 * volumes / r.seconds, volumes, volumes, r.seconds, r.failures);
+    print("ControllerPublishVolume", r.publish);
+    print("ControllerUnpublishVolume", r.unpublish);
+  }
+  return plugin.terminate() == 0 ? 0 : 1;
+}

@@ -98,7 +98,9 @@ int run(const plugin_options& opts) {
   log::info("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
             ": stopping gRPC, then the actors");
   server.shutdown(std::chrono::seconds{opts.shutdown_grace_seconds});
+  log::debug("gRPC stopped; stopping the actors");
   stop_actors(supervisor);
+  log::debug("actors told to stop");
   return 0;
 }
 
@@ -121,5 +123,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   log::set_threshold(parsed.options.log_level);
-  return run(parsed.options);
+  auto rc = run(parsed.options);
+  log::debug("actors stopped; exiting with ", rc);
+  return rc;
 }

@@ -27,15 +27,17 @@ void ask_supervisor(caf::actor_system& sys, const volume_supervisor_actor& super
 } // namespace
 
 controller_service::controller_service(caf::actor_system& sys, const server_config& config,
-                                       server_actors actors)
-  : sys_(sys), config_(config), actors_(std::move(actors)) {
+                                       server_actors actors, call_tracker& tracker)
+  : sys_(sys), config_(config), actors_(std::move(actors)), tracker_(tracker) {
 }
 
 grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerGetCapabilitiesRequest*,
   ::csi::v1::ControllerGetCapabilitiesResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
                                          "/csi.v1.Controller/ControllerGetCapabilities");
+  if (call->refused_while_draining())
+    return call->reactor();
   // Only what is implemented: volumes are created by a later part of the driver.
   response->add_capabilities()->mutable_rpc()->set_type(
     ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME);
@@ -46,8 +48,10 @@ grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
 grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ValidateVolumeCapabilitiesRequest* request,
   ::csi::v1::ValidateVolumeCapabilitiesResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
                                          "/csi.v1.Controller/ValidateVolumeCapabilities");
+  if (call->refused_while_draining())
+    return call->reactor();
   if (auto id = check_volume_id(request->volume_id()); !id.ok()) {
     call->finish(id);
     return call->reactor();
@@ -76,8 +80,10 @@ grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
 grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerPublishVolumeRequest* request,
   ::csi::v1::ControllerPublishVolumeResponse*) {
-  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
                                          "/csi.v1.Controller/ControllerPublishVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
   publish_request req;
   req.volume_id = request->volume_id();
   req.node_id = request->node_id();
@@ -106,8 +112,10 @@ grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
 grpc::ServerUnaryReactor* controller_service::ControllerUnpublishVolume(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerUnpublishVolumeRequest* request,
   ::csi::v1::ControllerUnpublishVolumeResponse*) {
-  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
                                          "/csi.v1.Controller/ControllerUnpublishVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
   unpublish_request req{request->volume_id(), request->node_id()};
   auto checked = check_volume_id(req.volume_id);
   // An empty node_id is allowed: it means every node.

@@ -14,15 +14,17 @@ constexpr auto probe_timeout = std::chrono::seconds{5};
 } // namespace
 
 identity_service::identity_service(caf::actor_system& sys, const server_config& config,
-                                   server_actors actors)
-  : sys_(sys), config_(config), actors_(std::move(actors)) {
+                                   server_actors actors, call_tracker& tracker)
+  : sys_(sys), config_(config), actors_(std::move(actors)), tracker_(tracker) {
 }
 
 grpc::ServerUnaryReactor*
 identity_service::GetPluginInfo(grpc::CallbackServerContext* ctx,
                                 const ::csi::v1::GetPluginInfoRequest*,
                                 ::csi::v1::GetPluginInfoResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics, "/csi.v1.Identity/GetPluginInfo");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Identity/GetPluginInfo");
+  if (call->refused_while_draining())
+    return call->reactor();
   response->set_name(config_.driver_name);
   response->set_vendor_version(config_.vendor_version);
   call->finish(grpc::Status::OK);
@@ -33,8 +35,10 @@ grpc::ServerUnaryReactor*
 identity_service::GetPluginCapabilities(grpc::CallbackServerContext* ctx,
                                         const ::csi::v1::GetPluginCapabilitiesRequest*,
                                         ::csi::v1::GetPluginCapabilitiesResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics,
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
                                          "/csi.v1.Identity/GetPluginCapabilities");
+  if (call->refused_while_draining())
+    return call->reactor();
   if (config_.controller)
     response->add_capabilities()->mutable_service()->set_type(
       ::csi::v1::PluginCapability::Service::CONTROLLER_SERVICE);
@@ -45,7 +49,9 @@ identity_service::GetPluginCapabilities(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* identity_service::Probe(grpc::CallbackServerContext* ctx,
                                                   const ::csi::v1::ProbeRequest*,
                                                   ::csi::v1::ProbeResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, actors_.metrics, "/csi.v1.Identity/Probe");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Identity/Probe");
+  if (call->refused_while_draining())
+    return call->reactor();
   auto timeout = call->timeout(probe_timeout);
   auto answer = [call, response](bool ready) {
     response->mutable_ready()->set_value(ready);

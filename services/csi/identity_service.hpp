@@ -5,13 +5,15 @@
 #include <caf/actor_system.hpp>
 
 #include "csi.grpc.pb.h"
+#include "services/csi/rpc_call.hpp"
 #include "services/csi/server.hpp"
 
 namespace rds::services::csi {
 
 class identity_service final : public ::csi::v1::Identity::CallbackService {
 public:
-  identity_service(caf::actor_system& sys, const server_config& config, server_actors actors);
+  identity_service(caf::actor_system& sys, const server_config& config, server_actors actors,
+                   call_tracker& tracker);
 
   grpc::ServerUnaryReactor* GetPluginInfo(grpc::CallbackServerContext* ctx,
                                           const ::csi::v1::GetPluginInfoRequest* request,
@@ -30,6 +32,7 @@ private:
   caf::actor_system& sys_;
   const server_config& config_;
   server_actors actors_;
+  call_tracker& tracker_;
 };
 
 } // namespace rds::services::csi

@@ -9,12 +9,22 @@
 
 namespace rds::services::csi {
 
-rpc_call::rpc_call(grpc::CallbackServerContext* ctx, metrics_actor metrics, const char* method)
+rpc_call::rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker,
+                   metrics_actor metrics, const char* method)
   : ctx_(ctx),
+    tracker_(tracker),
     reactor_(ctx->DefaultReactor()),
     metrics_(std::move(metrics)),
     method_(method),
     started_(std::chrono::steady_clock::now()) {
+  ++tracker_.in_flight;
+}
+
+bool rpc_call::refused_while_draining() {
+  if (!tracker_.draining)
+    return false;
+  finish(grpc::Status{grpc::StatusCode::UNAVAILABLE, "the plugin is shutting down"});
+  return true;
 }
 
 caf::timespan rpc_call::timeout(caf::timespan cap) const {
@@ -28,6 +38,7 @@ void rpc_call::finish(const grpc::Status& status) {
   caf::anon_send(metrics_, rpc_recorded{method_, sidecar_name(status.error_code()),
                                         std::chrono::duration_cast<caf::timespan>(elapsed)});
   reactor_->Finish(status);
+  --tracker_.in_flight;
 }
 
 void rpc_call::finish(const outcome& result) {

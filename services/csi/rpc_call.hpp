@@ -8,6 +8,7 @@
 #include <caf/error.hpp>
 #include <caf/timespan.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -16,9 +17,20 @@
 
 namespace rds::services::csi {
 
+/// RPCs in flight, and whether the server is draining for shutdown. Owned by the server.
+struct call_tracker {
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> draining{false};
+};
+
 class rpc_call {
 public:
-  rpc_call(grpc::CallbackServerContext* ctx, metrics_actor metrics, const char* method);
+  rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker, metrics_actor metrics,
+           const char* method);
+
+  /// While the server drains, finishes the call with UNAVAILABLE (the CO retries elsewhere or
+  /// later) and returns true.
+  bool refused_while_draining();
 
   /// How long an actor request for this call may take: the client's deadline, capped.
   caf::timespan timeout(caf::timespan cap) const;
@@ -31,6 +43,7 @@ public:
 
 private:
   grpc::CallbackServerContext* ctx_;
+  call_tracker& tracker_;
   grpc::ServerUnaryReactor* reactor_;
   metrics_actor metrics_;
   const char* method_;

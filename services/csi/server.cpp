@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "services/csi/controller_service.hpp"
 #include "services/csi/identity_service.hpp"
@@ -18,12 +19,13 @@ namespace rds::services::csi {
 
 struct server::impl {
   impl(caf::actor_system& sys, server_config cfg, server_actors actors)
-    : config(std::move(cfg)), identity(sys, config, actors) {
+    : config(std::move(cfg)), identity(sys, config, actors, calls) {
     if (config.controller)
-      controller = std::make_unique<controller_service>(sys, config, actors);
+      controller = std::make_unique<controller_service>(sys, config, actors, calls);
   }
 
   server_config config;
+  call_tracker calls;
   identity_service identity;
   std::unique_ptr<controller_service> controller;
   std::unique_ptr<grpc::Server> grpc_server;
@@ -87,7 +89,16 @@ std::string server::start() {
 void server::shutdown(std::chrono::milliseconds grace) {
   if (!impl_->grpc_server)
     return;
-  impl_->grpc_server->Shutdown(std::chrono::system_clock::now() + grace);
+  // New RPCs are refused from here on; in-flight ones get up to `grace` to finish. (gRPC's own
+  // Shutdown deadline would also wait for idle client connections, which sidecars keep open.)
+  impl_->calls.draining = true;
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (impl_->calls.in_flight > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  if (impl_->calls.in_flight > 0)
+    log::warning(impl_->calls.in_flight.load(), " RPCs still in flight after ", grace.count(),
+                 " ms; cancelling them");
+  impl_->grpc_server->Shutdown(std::chrono::system_clock::now());
   impl_->grpc_server->Wait();
   impl_->grpc_server.reset();
 }

@@ -1,0 +1,44 @@
+// A CSI client that talks to the plugin only over its unix socket, the way the Kubernetes
+// sidecars do, plus a /metrics reader.
+#pragma once
+
+#include <grpcpp/channel.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "csi.grpc.pb.h"
+
+namespace rds::test {
+
+enum class volume_access { rwo, rwo_readonly_mode, rwx_block, rwx_mount, multi_reader };
+
+class csi_client {
+public:
+  explicit csi_client(const std::string& endpoint);
+
+  grpc::Status publish(const std::string& volume, const std::string& node, volume_access mode,
+                       const std::map<std::string, std::string>& context = {});
+  grpc::Status unpublish(const std::string& volume, const std::string& node);
+  grpc::Status probe(bool& ready);
+
+  ::csi::v1::Identity::Stub& identity() { return *identity_; }
+  ::csi::v1::Controller::Stub& controller() { return *controller_; }
+
+  static ::csi::v1::VolumeCapability capability(volume_access mode);
+
+private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<::csi::v1::Identity::Stub> identity_;
+  std::unique_ptr<::csi::v1::Controller::Stub> controller_;
+};
+
+/// GET over HTTP with libcurl; throws on a transport error or a non-200 answer.
+std::string http_get(const std::string& url);
+
+/// The value of one series (`name{labels}` exactly as exposed) in an exposition text; -1 when
+/// absent.
+double metric_value(const std::string& text, const std::string& series);
+
+} // namespace rds::test

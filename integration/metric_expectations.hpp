@@ -1,0 +1,80 @@
+// Exact expectations on the plugin's rds_csi_* series: every series, not just the ones a step
+// is about, so a metric that moves when it should not is caught too.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "integration/csi_client.hpp"
+
+namespace rds::test {
+
+/// Every rds_csi_* series and its value, except histogram buckets and sums, whose values depend
+/// on timing. (Counts of histograms are kept: they are exact.)
+inline std::map<std::string, double> driver_series(const std::string& text) {
+  std::map<std::string, double> result;
+  std::istringstream lines{text};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("rds_csi_", 0) != 0)
+      continue;
+    auto space = line.rfind(' ');
+    auto series = line.substr(0, space);
+    auto name = series.substr(0, series.find('{'));
+    if (name.size() > 7 && (name.rfind("_bucket") == name.size() - 7))
+      continue;
+    if (name.size() > 4 && (name.rfind("_sum") == name.size() - 4))
+      continue;
+    result[series] = std::stod(line.substr(space + 1));
+  }
+  return result;
+}
+
+/// What a freshly started controller exposes.
+inline std::map<std::string, double> initial_series() {
+  return {
+    {"rds_csi_attachment_attach_total{status=\"success\"}", 0},
+    {"rds_csi_attachment_detach_total{status=\"success\"}", 0},
+    {"rds_csi_attachment_conflicts_total", 0},
+    {"rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}", 0},
+    {"rds_csi_attachment_operation_duration_seconds_count{operation=\"attach_secondary\"}", 0},
+    {"rds_csi_attachment_operation_duration_seconds_count{operation=\"detach\"}", 0},
+    {"rds_csi_attachment_operation_duration_seconds_count{operation=\"detach_partial\"}", 0},
+    {"rds_csi_attachment_attached_volumes", 0},
+    {"rds_csi_migration_migrations_total{result=\"success\"}", 0},
+    {"rds_csi_migration_migrations_total{result=\"failed\"}", 0},
+    {"rds_csi_migration_migrations_total{result=\"timeout\"}", 0},
+    {"rds_csi_migration_started_total", 0},
+    {"rds_csi_migration_duration_seconds_count", 0},
+    {"rds_csi_migration_active_migrations", 0},
+    {"rds_csi_volume_actor_restarts_total", 0},
+  };
+}
+
+/// Checks that the exposed rds_csi_* series are exactly `expected`.
+inline void check_series(const std::string& metrics_url,
+                         const std::map<std::string, double>& expected) {
+  auto actual = driver_series(http_get(metrics_url));
+  for (auto& [series, value] : expected) {
+    CAPTURE(series);
+    auto i = actual.find(series);
+    REQUIRE(i != actual.end());
+    CHECK(i->second == value);
+  }
+  for (auto& [series, value] : actual) {
+    CAPTURE(series);
+    CHECK(expected.count(series) == 1);
+  }
+}
+
+/// The csi_plugin_operations_seconds_count series of one method and code.
+inline std::string rpc_count(const std::string& method, const std::string& code,
+                             const std::string& driver = "rds.csi.srvlab.io") {
+  return "csi_plugin_operations_seconds_count{driver_name=\"" + driver + "\",grpc_status_code=\""
+         + code + "\",method_name=\"" + method + "\"}";
+}
+
+} // namespace rds::test

@@ -1,0 +1,60 @@
+// Runs the real rds-csi-plugin binary as a child process for tests and benchmarks, reads where
+// it listens from its stdout, and stops it the way Kubernetes does (SIGTERM).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace rds::test {
+
+/// Path of the rds-csi-plugin binary: $RDS_CSI_PLUGIN, else next to the running program.
+std::string plugin_binary();
+
+/// A fresh private directory under /tmp, removed with its contents by the destructor.
+class temp_dir {
+public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
+class plugin_process {
+public:
+  /// Starts the plugin with a socket in its own temp dir, metrics on 127.0.0.1:0 and `extra`
+  /// flags; waits until it prints where it listens and the socket accepts connections.
+  explicit plugin_process(std::vector<std::string> extra = {});
+  ~plugin_process();
+  plugin_process(const plugin_process&) = delete;
+  plugin_process& operator=(const plugin_process&) = delete;
+
+  const std::string& endpoint() const { return endpoint_; }
+  /// http://127.0.0.1:PORT/metrics
+  const std::string& metrics_url() const { return metrics_url_; }
+  pid_t pid() const { return pid_; }
+
+  /// Sends SIGTERM and waits up to `limit`; returns the exit code, or -1 if it did not exit
+  /// (it is then killed).
+  int terminate(std::chrono::milliseconds limit = std::chrono::seconds{10});
+
+private:
+  temp_dir dir_;
+  std::string endpoint_;
+  std::string metrics_url_;
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+};
+
+/// Runs the plugin binary with `args` to completion (for --help, bad flags...). Returns the exit
+/// code and fills `output` with what it wrote to stdout and stderr.
+int run_plugin(const std::vector<std::string>& args, std::string& output,
+               std::chrono::milliseconds limit = std::chrono::seconds{10});
+
+} // namespace rds::test

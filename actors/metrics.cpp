@@ -42,12 +42,11 @@ struct metric_families {
 
 namespace {
 
-const Histogram::BucketBoundaries attachment_buckets{0.01, 0.025, 0.05, 0.1, 0.25,
-                                                     0.5,  1,     2.5,  5};
+const Histogram::BucketBoundaries attachment_buckets{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 const Histogram::BucketBoundaries migration_buckets{15,  30,  60,   90,   120, 180,
                                                     300, 600, 1200, 1800, 3600};
 // The buckets of kubernetes-csi/csi-lib-utils, so sidecar dashboards read the same histogram.
-const Histogram::BucketBoundaries csi_buckets{0.1, 0.25, 0.5, 1,  2.5, 5,  10,
+const Histogram::BucketBoundaries csi_buckets{0.1, 0.25, 0.5, 1,   2.5, 5,  10,
                                               15,  25,   50,  120, 300, 600};
 
 double seconds_of(caf::timespan t) {
@@ -60,44 +59,44 @@ metric_families::metric_families(prometheus::Registry& r)
   : attach_total(prometheus::BuildCounter()
                    .Name("rds_csi_attachment_attach_total")
                    .Help("Volumes attached to their first node")
-                   .Register(r)),
-    detach_total(prometheus::BuildCounter()
+                   .Register(r))
+  , detach_total(prometheus::BuildCounter()
                    .Name("rds_csi_attachment_detach_total")
                    .Help("Volumes detached from their last node")
-                   .Register(r)),
-    conflicts_total(prometheus::BuildCounter()
+                   .Register(r))
+  , conflicts_total(prometheus::BuildCounter()
                       .Name("rds_csi_attachment_conflicts_total")
                       .Help("Publishes refused because the volume is attached elsewhere")
-                      .Register(r)),
-    attachment_duration(prometheus::BuildHistogram()
+                      .Register(r))
+  , attachment_duration(prometheus::BuildHistogram()
                           .Name("rds_csi_attachment_operation_duration_seconds")
                           .Help("Time a volume actor took for an attachment change")
-                          .Register(r)),
-    migrations_total(prometheus::BuildCounter()
+                          .Register(r))
+  , migrations_total(prometheus::BuildCounter()
                        .Name("rds_csi_migration_migrations_total")
                        .Help("Live migrations by result; each migration has exactly one")
-                       .Register(r)),
-    migrations_started_total(prometheus::BuildCounter()
+                       .Register(r))
+  , migrations_started_total(prometheus::BuildCounter()
                                .Name("rds_csi_migration_started_total")
                                .Help("Live migrations started (second node attached)")
-                               .Register(r)),
-    migration_duration(prometheus::BuildHistogram()
+                               .Register(r))
+  , migration_duration(prometheus::BuildHistogram()
                          .Name("rds_csi_migration_duration_seconds")
                          .Help("Time volumes stayed attached to two nodes")
-                         .Register(r)),
-    active_migrations(prometheus::BuildGauge()
+                         .Register(r))
+  , active_migrations(prometheus::BuildGauge()
                         .Name("rds_csi_migration_active_migrations")
                         .Help("Volumes attached to two nodes now")
-                        .Register(r)),
-    attached_volumes(prometheus::BuildGauge()
+                        .Register(r))
+  , attached_volumes(prometheus::BuildGauge()
                        .Name("rds_csi_attachment_attached_volumes")
                        .Help("Volumes attached to at least one node now")
-                       .Register(r)),
-    volume_restarts_total(prometheus::BuildCounter()
+                       .Register(r))
+  , volume_restarts_total(prometheus::BuildCounter()
                             .Name("rds_csi_volume_actor_restarts_total")
                             .Help("Volume actors restarted from their last state after a crash")
-                            .Register(r)),
-    csi_operations(prometheus::BuildHistogram()
+                            .Register(r))
+  , csi_operations(prometheus::BuildHistogram()
                      .Name("csi_plugin_operations_seconds")
                      .Help("Duration of CSI operations, by method and gRPC status code")
                      .Register(r)) {
@@ -108,8 +107,8 @@ metric_families::metric_families(prometheus::Registry& r)
   for (auto op : {attachment_operation::attach, attachment_operation::attach_secondary,
                   attachment_operation::detach, attachment_operation::detach_partial})
     attachment_duration.Add({{"operation", to_string(op)}}, attachment_buckets);
-  for (auto result : {migration_result::success, migration_result::failed,
-                      migration_result::timeout})
+  for (auto result :
+       {migration_result::success, migration_result::failed, migration_result::timeout})
     migrations_total.Add({{"result", to_string(result)}});
   migrations_started_total.Add({});
   migration_duration.Add({}, migration_buckets);
@@ -118,7 +117,8 @@ metric_families::metric_families(prometheus::Registry& r)
   volume_restarts_total.Add({});
 }
 
-metrics_state::metrics_state() : registry(std::make_shared<prometheus::Registry>()) {
+metrics_state::metrics_state()
+  : registry(std::make_shared<prometheus::Registry>()) {
   families = std::make_unique<metric_families>(*registry);
 }
 

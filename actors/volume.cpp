@@ -26,7 +26,8 @@ double seconds_of(caf::timespan t) {
 void arm_migration_timer(self_pointer self, caf::timespan delay) {
   if (delay < caf::timespan{0})
     delay = caf::timespan{0};
-  self->delayed_send(self, delay, migration_timer_atom_v, self->state.attachment.migration.generation);
+  self->delayed_send(self, delay, migration_timer_atom_v,
+                     self->state.attachment.migration.generation);
 }
 
 outcome attach_first(self_pointer self, const publish_request& req, clock_offset now,
@@ -68,8 +69,8 @@ outcome start_migration(self_pointer self, const publish_request& req, clock_off
   st.migration.timeout = req.migration_timeout;
   st.migration.timed_out = false;
   arm_migration_timer(self, req.migration_timeout);
-  self->send(metrics, attachment_recorded{attachment_operation::attach_secondary,
-                                          now_of(self) - now});
+  self->send(metrics,
+             attachment_recorded{attachment_operation::attach_secondary, now_of(self) - now});
   self->send(metrics, migration_started_atom_v);
   log::info("volume ", st.volume_id, " migration started: source ", st.nodes[0].node_id,
             ", target ", req.node_id, ", timeout ", seconds_of(req.migration_timeout), "s");
@@ -86,8 +87,8 @@ void end_migration(self_pointer self, migration_result result, clock_offset now,
   self->send(metrics, migration_ended{duration});
   st.migrating = false;
   log::info("volume ", st.volume_id, " migration ended: ", to_string(result),
-            st.migration.timed_out ? " (after timing out)" : "", ", after ",
-            seconds_of(duration), "s");
+            st.migration.timed_out ? " (after timing out)" : "", ", after ", seconds_of(duration),
+            "s");
 }
 
 outcome publish(self_pointer self, const publish_request& req, const metrics_actor& metrics) {
@@ -154,8 +155,7 @@ void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metri
   st.migration.timed_out = true;
   self->send(metrics, migration_result_recorded{migration_result::timeout});
   log::warning("volume ", st.volume_id, " migration from ", st.nodes[0].node_id, " to ",
-               st.nodes[1].node_id, " exceeded its timeout of ",
-               seconds_of(st.migration.timeout),
+               st.nodes[1].node_id, " exceeded its timeout of ", seconds_of(st.migration.timeout),
                "s; both nodes stay attached until Kubernetes detaches one");
 }
 

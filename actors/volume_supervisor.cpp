@@ -45,8 +45,7 @@ void publish_counts(self_pointer self, const metrics_actor& metrics) {
   self->send(metrics, now);
 }
 
-void record_state(self_pointer self, const attachment_state& state,
-                  const metrics_actor& metrics) {
+void record_state(self_pointer self, const attachment_state& state, const metrics_actor& metrics) {
   auto& st = self->state;
   auto i = st.volumes.find(state.volume_id);
   if (i == st.volumes.end())
@@ -81,8 +80,8 @@ void settle(self_pointer self, const std::string& volume_id) {
 }
 
 template <class Request, class Atom>
-caf::result<outcome> forward(self_pointer self, volume_entry& entry, Atom atom,
-                             const Request& req, caf::timespan timeout) {
+caf::result<outcome> forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
+                             caf::timespan timeout) {
   ++entry.in_flight;
   ++self->state.in_flight;
   auto rp = self->make_response_promise<outcome>();
@@ -101,8 +100,7 @@ caf::result<outcome> forward(self_pointer self, volume_entry& entry, Atom atom,
 }
 
 bool is_crash(const caf::error& reason) {
-  return reason && reason != caf::exit_reason::normal
-         && reason != caf::exit_reason::user_shutdown;
+  return reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::user_shutdown;
 }
 
 } // namespace

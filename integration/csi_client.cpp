@@ -29,40 +29,40 @@ size_t append_body(char* data, size_t size, size_t count, void* target) {
 } // namespace
 
 csi_client::csi_client(const std::string& endpoint)
-  : channel_(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials())),
-    identity_(::csi::v1::Identity::NewStub(channel_)),
-    controller_(::csi::v1::Controller::NewStub(channel_)) {
-}
+  : channel_(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()))
+  , identity_(::csi::v1::Identity::NewStub(channel_))
+  , controller_(::csi::v1::Controller::NewStub(channel_)) {}
 
 ::csi::v1::VolumeCapability csi_client::capability(volume_access mode) {
   using m = ::csi::v1::VolumeCapability::AccessMode;
   ::csi::v1::VolumeCapability cap;
   switch (mode) {
-    case volume_access::rwo:
-      cap.mutable_mount()->set_fs_type("ext4");
-      cap.mutable_access_mode()->set_mode(m::SINGLE_NODE_WRITER);
-      break;
-    case volume_access::rwo_readonly_mode:
-      cap.mutable_mount()->set_fs_type("ext4");
-      cap.mutable_access_mode()->set_mode(m::SINGLE_NODE_READER_ONLY);
-      break;
-    case volume_access::rwx_block:
-      cap.mutable_block();
-      cap.mutable_access_mode()->set_mode(m::MULTI_NODE_MULTI_WRITER);
-      break;
-    case volume_access::rwx_mount:
-      cap.mutable_mount()->set_fs_type("ext4");
-      cap.mutable_access_mode()->set_mode(m::MULTI_NODE_MULTI_WRITER);
-      break;
-    case volume_access::multi_reader:
-      cap.mutable_block();
-      cap.mutable_access_mode()->set_mode(m::MULTI_NODE_READER_ONLY);
-      break;
+  case volume_access::rwo:
+    cap.mutable_mount()->set_fs_type("ext4");
+    cap.mutable_access_mode()->set_mode(m::SINGLE_NODE_WRITER);
+    break;
+  case volume_access::rwo_readonly_mode:
+    cap.mutable_mount()->set_fs_type("ext4");
+    cap.mutable_access_mode()->set_mode(m::SINGLE_NODE_READER_ONLY);
+    break;
+  case volume_access::rwx_block:
+    cap.mutable_block();
+    cap.mutable_access_mode()->set_mode(m::MULTI_NODE_MULTI_WRITER);
+    break;
+  case volume_access::rwx_mount:
+    cap.mutable_mount()->set_fs_type("ext4");
+    cap.mutable_access_mode()->set_mode(m::MULTI_NODE_MULTI_WRITER);
+    break;
+  case volume_access::multi_reader:
+    cap.mutable_block();
+    cap.mutable_access_mode()->set_mode(m::MULTI_NODE_READER_ONLY);
+    break;
   }
   return cap;
 }
 
-grpc::Status csi_client::publish(const std::string& volume, const std::string& node, volume_access mode,
+grpc::Status csi_client::publish(const std::string& volume, const std::string& node,
+                                 volume_access mode,
                                  const std::map<std::string, std::string>& context) {
   ::csi::v1::ControllerPublishVolumeRequest req;
   req.set_volume_id(volume);

@@ -15,7 +15,7 @@ namespace rds::test {
 enum class volume_access { rwo, rwo_readonly_mode, rwx_block, rwx_mount, multi_reader };
 
 class csi_client {
-public:
+ public:
   explicit csi_client(const std::string& endpoint);
 
   grpc::Status publish(const std::string& volume, const std::string& node, volume_access mode,
@@ -28,7 +28,7 @@ public:
 
   static ::csi::v1::VolumeCapability capability(volume_access mode);
 
-private:
+ private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::csi::v1::Identity::Stub> identity_;
   std::unique_ptr<::csi::v1::Controller::Stub> controller_;

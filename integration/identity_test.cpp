@@ -8,8 +8,7 @@ using namespace rds::test;
 
 namespace {
 
-template <class Call>
-grpc::Status call_with_deadline(Call call) {
+template <class Call> grpc::Status call_with_deadline(Call call) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds{10});
   return call(ctx);
@@ -56,12 +55,10 @@ TEST_CASE("identity: name, version, capabilities, probe") {
           return client.controller().CreateVolume(&ctx, create, &created);
         }).error_code()
         == grpc::StatusCode::UNIMPLEMENTED);
-
-  auto text = http_get(plugin.metrics_url());
   for (auto method : {"/csi.v1.Identity/GetPluginInfo", "/csi.v1.Identity/GetPluginCapabilities",
                       "/csi.v1.Identity/Probe", "/csi.v1.Controller/ControllerGetCapabilities"}) {
     CAPTURE(method);
-    CHECK(metric_value(text, rpc_count(method, "OK", "rds.example.org")) == 1);
+    CHECK(settled_value(plugin.metrics_url(), rpc_count(method, "OK", "rds.example.org"), 1) == 1);
   }
   CHECK(plugin.terminate() == 0);
 }
@@ -96,6 +93,7 @@ TEST_CASE("ValidateVolumeCapabilities") {
   CHECK_FALSE(resp.has_confirmed());
 
   CHECK(validate("pvc-1", {}, resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
-  CHECK(validate("", {volume_access::rwo}, resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(validate("", {volume_access::rwo}, resp).error_code()
+        == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(plugin.terminate() == 0);
 }

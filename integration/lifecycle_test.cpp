@@ -31,9 +31,11 @@ TEST_CASE("--help lists every flag and exits 0") {
 }
 
 TEST_CASE("a bad flag is one line on stderr and exit code 2") {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"--no-such-flag"}, {"--mode=everything"}, {"--mode=node"},
-        {"--migration-timeout-max=10"}, {"--metrics-address=9809"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"--no-such-flag"},
+                                        {"--mode=everything"},
+                                        {"--mode=node"},
+                                        {"--migration-timeout-max=10"},
+                                        {"--metrics-address=9809"}}) {
     CAPTURE(args.front());
     std::string out;
     CHECK(run_plugin(args, out) == 2);

@@ -4,9 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "integration/csi_client.hpp"
 
@@ -54,10 +56,18 @@ inline std::map<std::string, double> initial_series() {
   };
 }
 
-/// Checks that the exposed rds_csi_* series are exactly `expected`.
+/// Checks that the exposed rds_csi_* series are exactly `expected`. Actors record metrics
+/// asynchronously, so a scrape right after an RPC may lag by a message: this waits (bounded) for
+/// the exposition to settle on `expected` before it compares. A series that moves when it should
+/// not is still caught, here or at the next check.
 inline void check_series(const std::string& metrics_url,
                          const std::map<std::string, double>& expected) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
   auto actual = driver_series(http_get(metrics_url));
+  while (actual != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    actual = driver_series(http_get(metrics_url));
+  }
   for (auto& [series, value] : expected) {
     CAPTURE(series);
     auto i = actual.find(series);
@@ -68,6 +78,18 @@ inline void check_series(const std::string& metrics_url,
     CAPTURE(series);
     CHECK(expected.count(series) == 1);
   }
+}
+
+/// The value of `series` once it equals `expected`, or its value after a bounded wait.
+inline double settled_value(const std::string& metrics_url, const std::string& series,
+                            double expected) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  auto value = metric_value(http_get(metrics_url), series);
+  while (value != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    value = metric_value(http_get(metrics_url), series);
+  }
+  return value;
 }
 
 /// The csi_plugin_operations_seconds_count series of one method and code.

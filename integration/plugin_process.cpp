@@ -88,8 +88,8 @@ std::string plugin_binary() {
     return env;
   char self[PATH_MAX] = {};
   auto n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  auto dir = std::filesystem::path{std::string(self, n > 0 ? static_cast<size_t>(n) : 0)}
-               .parent_path();
+  auto dir =
+    std::filesystem::path{std::string(self, n > 0 ? static_cast<size_t>(n) : 0)}.parent_path();
   return (dir / "rds-csi-plugin").string();
 }
 

@@ -15,19 +15,19 @@ std::string plugin_binary();
 
 /// A fresh private directory under /tmp, removed with its contents by the destructor.
 class temp_dir {
-public:
+ public:
   temp_dir();
   ~temp_dir();
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
   const std::string& path() const { return path_; }
 
-private:
+ private:
   std::string path_;
 };
 
 class plugin_process {
-public:
+ public:
   /// Starts the plugin with a socket in its own temp dir, metrics on 127.0.0.1:0 and `extra`
   /// flags; waits until it prints where it listens and the socket accepts connections.
   explicit plugin_process(std::vector<std::string> extra = {});
@@ -44,7 +44,7 @@ public:
   /// (it is then killed).
   int terminate(std::chrono::milliseconds limit = std::chrono::seconds{10});
 
-private:
+ private:
   temp_dir dir_;
   std::string endpoint_;
   std::string metrics_url_;

@@ -2,9 +2,9 @@
 // this header and never redeclare a signature.
 #pragma once
 
-#include <caf/typed_actor.hpp>
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 #include <cstdint>
 #include <string>
@@ -65,8 +65,8 @@ struct supervisor_status {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
-  return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached,
-           x.migrating, x.restarts, x.in_flight);
+  return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
+           x.restarts, x.in_flight);
 }
 
 /// metrics: owns the Prometheus registry and every metric family; serves /metrics.

@@ -5,10 +5,10 @@ namespace rds {
 
 const char* to_string(access_kind kind) {
   switch (kind) {
-    case access_kind::single_node:
-      return "single_node";
-    case access_kind::multi_node_block:
-      return "multi_node_block";
+  case access_kind::single_node:
+    return "single_node";
+  case access_kind::multi_node_block:
+    return "multi_node_block";
   }
   return "unknown";
 }

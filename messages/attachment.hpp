@@ -54,8 +54,7 @@ struct attached_node {
   clock_offset attached_at{0};
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, attached_node& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, attached_node& x) {
   return f(caf::meta::type_name("rds.attached_node"), x.node_id, x.capability, x.attached_at);
 }
 

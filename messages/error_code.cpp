@@ -5,20 +5,20 @@ namespace rds {
 
 const char* to_string(ec code) {
   switch (code) {
-    case ec::none:
-      return "none";
-    case ec::invalid_argument:
-      return "invalid_argument";
-    case ec::attached_elsewhere:
-      return "attached_elsewhere";
-    case ec::incompatible_attachment:
-      return "incompatible_attachment";
-    case ec::not_found:
-      return "not_found";
-    case ec::unavailable:
-      return "unavailable";
-    case ec::internal:
-      return "internal";
+  case ec::none:
+    return "none";
+  case ec::invalid_argument:
+    return "invalid_argument";
+  case ec::attached_elsewhere:
+    return "attached_elsewhere";
+  case ec::incompatible_attachment:
+    return "incompatible_attachment";
+  case ec::not_found:
+    return "not_found";
+  case ec::unavailable:
+    return "unavailable";
+  case ec::internal:
+    return "internal";
   }
   return "unknown";
 }

@@ -43,8 +43,7 @@ struct outcome {
   static outcome failure(ec code, std::string message) { return {code, std::move(message)}; }
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, outcome& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, outcome& x) {
   return f(caf::meta::type_name("rds.outcome"), x.code, x.message);
 }
 

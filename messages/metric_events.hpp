@@ -64,8 +64,7 @@ struct volume_counts {
   uint64_t migrating = 0;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, volume_counts& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_counts& x) {
   return f(caf::meta::type_name("rds.volume_counts"), x.attached, x.migrating);
 }
 
@@ -79,8 +78,7 @@ struct rpc_recorded {
   caf::timespan duration{0};
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, rpc_recorded& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, rpc_recorded& x) {
   return f(caf::meta::type_name("rds.rpc_recorded"), x.method, x.code, x.duration);
 }
 

@@ -5,16 +5,15 @@ using namespace rds;
 using namespace std::chrono_literals;
 
 TEST_CASE_FIXTURE(test::actor_fixture, "metric families start at zero") {
-  for (auto series : {"rds_csi_attachment_attach_total{status=\"success\"}",
-                      "rds_csi_attachment_detach_total{status=\"success\"}",
-                      "rds_csi_attachment_conflicts_total",
-                      "rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}",
-                      "rds_csi_migration_migrations_total{result=\"success\"}",
-                      "rds_csi_migration_migrations_total{result=\"failed\"}",
-                      "rds_csi_migration_migrations_total{result=\"timeout\"}",
-                      "rds_csi_migration_started_total", "rds_csi_migration_duration_seconds_count",
-                      "rds_csi_migration_active_migrations", "rds_csi_attachment_attached_volumes",
-                      "rds_csi_volume_actor_restarts_total"}) {
+  for (auto series :
+       {"rds_csi_attachment_attach_total{status=\"success\"}",
+        "rds_csi_attachment_detach_total{status=\"success\"}", "rds_csi_attachment_conflicts_total",
+        "rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}",
+        "rds_csi_migration_migrations_total{result=\"success\"}",
+        "rds_csi_migration_migrations_total{result=\"failed\"}",
+        "rds_csi_migration_migrations_total{result=\"timeout\"}", "rds_csi_migration_started_total",
+        "rds_csi_migration_duration_seconds_count", "rds_csi_migration_active_migrations",
+        "rds_csi_attachment_attached_volumes", "rds_csi_volume_actor_restarts_total"}) {
     CAPTURE(series);
     CHECK(metric(series) == 0);
   }

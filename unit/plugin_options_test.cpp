@@ -21,12 +21,11 @@ TEST_CASE("defaults") {
 }
 
 TEST_CASE("both flag forms and every flag") {
-  auto p = parse_plugin_options({"--endpoint=unix:///run/x.sock", "--driver-name", "example.org",
-                                 "--mode=all", "--node-id", "worker-1", "--metrics-address=",
-                                 "--log-level=debug", "--migration-timeout-min=1",
-                                 "--migration-timeout-default=2", "--migration-timeout-max=10",
-                                 "--shutdown-grace=1"},
-                                "");
+  auto p = parse_plugin_options(
+    {"--endpoint=unix:///run/x.sock", "--driver-name", "example.org", "--mode=all", "--node-id",
+     "worker-1", "--metrics-address=", "--log-level=debug", "--migration-timeout-min=1",
+     "--migration-timeout-default=2", "--migration-timeout-max=10", "--shutdown-grace=1"},
+    "");
   REQUIRE(p.error.empty());
   CHECK(p.options.endpoint == "unix:///run/x.sock");
   CHECK(p.options.driver_name == "example.org");
@@ -41,11 +40,18 @@ TEST_CASE("both flag forms and every flag") {
 }
 
 TEST_CASE("bad flags are one-line errors") {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"--bogus"}, {"--mode=both"}, {"--mode"}, {"--endpoint=tcp://x"},
-        {"--driver-name=-bad-"}, {"--metrics-address=nohost"}, {"--log-level=loud"},
-        {"--migration-timeout-min=0"}, {"--migration-timeout-min=400"},
-        {"--migration-timeout-max=20"}, {"--mode=node"}, {"--node-id=bad id"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"--bogus"},
+                                        {"--mode=both"},
+                                        {"--mode"},
+                                        {"--endpoint=tcp://x"},
+                                        {"--driver-name=-bad-"},
+                                        {"--metrics-address=nohost"},
+                                        {"--log-level=loud"},
+                                        {"--migration-timeout-min=0"},
+                                        {"--migration-timeout-min=400"},
+                                        {"--migration-timeout-max=20"},
+                                        {"--mode=node"},
+                                        {"--node-id=bad id"}}) {
     CAPTURE(args.front());
     auto p = parse_plugin_options(args, "");
     CHECK_FALSE(p.error.empty());

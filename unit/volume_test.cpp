@@ -62,10 +62,12 @@ const std::vector<scenario> scenarios = {
     {act::publish_rwo_readonly, "a", ec::incompatible_attachment, {"a"}}},
    {{attach, 1}, {conflicts, 0}, {attached, 1}}},
   {"RWO attached, RWX block asked on another node",
-   {{act::publish_rwo, "a", ec::none, {"a"}}, {act::publish_rwx, "b", ec::attached_elsewhere, {"a"}}},
+   {{act::publish_rwo, "a", ec::none, {"a"}},
+    {act::publish_rwx, "b", ec::attached_elsewhere, {"a"}}},
    {{conflicts, 1}, {started, 0}}},
   {"RWX attached, RWO asked on another node",
-   {{act::publish_rwx, "a", ec::none, {"a"}}, {act::publish_rwo, "b", ec::attached_elsewhere, {"a"}}},
+   {{act::publish_rwx, "a", ec::none, {"a"}},
+    {act::publish_rwo, "b", ec::attached_elsewhere, {"a"}}},
    {{conflicts, 1}, {started, 0}}},
   {"RWX: migration succeeds when the source detaches",
    {{act::publish_rwx, "a", ec::none, {"a"}},
@@ -130,8 +132,8 @@ TEST_CASE("volume state machine") {
   for (auto& sc : scenarios) {
     SUBCASE(sc.name) {
       test::actor_fixture fx;
-      auto supervisor = fx.sys.spawn(actors::volume_supervisor,
-                                     actors::volume_supervisor_config{}, fx.metrics);
+      auto supervisor =
+        fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, fx.metrics);
       fx.sched.run();
       size_t index = 0;
       for (auto& s : sc.steps) {
@@ -142,28 +144,28 @@ TEST_CASE("volume state machine") {
         else if (s.action == act::publish_rwx)
           pub.capability = rwx_block();
         switch (s.action) {
-          case act::publish_rwo:
-          case act::publish_rwo_readonly:
-          case act::publish_rwx: {
-            auto result = fx.ask<outcome>(supervisor, publish_atom_v, pub);
-            REQUIRE(result);
-            CHECK(result->code == s.expect);
-            if (s.expect == ec::attached_elsewhere)
-              for (auto& n : s.nodes_after)
-                CHECK(result->message.find(n) != std::string::npos);
-            break;
-          }
-          case act::unpublish:
-          case act::unpublish_all: {
-            unpublish_request req{"vol-1", s.action == act::unpublish ? s.node : ""};
-            auto result = fx.ask<outcome>(supervisor, unpublish_atom_v, req);
-            REQUIRE(result);
-            CHECK(result->code == s.expect);
-            break;
-          }
-          case act::wait:
-            fx.advance(std::chrono::seconds{s.wait_seconds});
-            break;
+        case act::publish_rwo:
+        case act::publish_rwo_readonly:
+        case act::publish_rwx: {
+          auto result = fx.ask<outcome>(supervisor, publish_atom_v, pub);
+          REQUIRE(result);
+          CHECK(result->code == s.expect);
+          if (s.expect == ec::attached_elsewhere)
+            for (auto& n : s.nodes_after)
+              CHECK(result->message.find(n) != std::string::npos);
+          break;
+        }
+        case act::unpublish:
+        case act::unpublish_all: {
+          unpublish_request req{"vol-1", s.action == act::unpublish ? s.node : ""};
+          auto result = fx.ask<outcome>(supervisor, unpublish_atom_v, req);
+          REQUIRE(result);
+          CHECK(result->code == s.expect);
+          break;
+        }
+        case act::wait:
+          fx.advance(std::chrono::seconds{s.wait_seconds});
+          break;
         }
         auto state = fx.ask<attachment_state>(supervisor, status_atom_v, std::string{"vol-1"});
         REQUIRE(state);

@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
   print("Probe round trip", summarize(probe_us));
 
   for (int c : {1, concurrency}) {
-    auto r = publish_unpublish(plugin.endpoint(), volumes, c, "pvc-bench-" + std::to_string(c) + "-");
+    auto r =
+      publish_unpublish(plugin.endpoint(), volumes, c, "pvc-bench-" + std::to_string(c) + "-");
     std::printf("%d volumes, %d concurrent clients: %.0f RPC/s (%d publish + %d unpublish in "
                 "%.2f s, %d failed)\n",
                 volumes, c, 2 * volumes / r.seconds, volumes, volumes, r.seconds, r.failures);

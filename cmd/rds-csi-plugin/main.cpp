@@ -23,12 +23,12 @@ namespace {
 
 const char* mode_name(plugin_mode m) {
   switch (m) {
-    case plugin_mode::controller:
-      return "controller";
-    case plugin_mode::node:
-      return "node";
-    case plugin_mode::all:
-      return "all";
+  case plugin_mode::controller:
+    return "controller";
+  case plugin_mode::node:
+    return "node";
+  case plugin_mode::all:
+    return "all";
   }
   return "?";
 }
@@ -51,8 +51,8 @@ int run(const plugin_options& opts) {
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
 
-  auto metrics = sys.spawn(actors::metrics, actors::metrics_config{opts.metrics_address,
-                                                                   opts.driver_name});
+  auto metrics =
+    sys.spawn(actors::metrics, actors::metrics_config{opts.metrics_address, opts.driver_name});
   metrics_status metrics_info;
   self->request(metrics, std::chrono::seconds{10}, status_atom_v)
     .receive([&](const metrics_status& s) { metrics_info = s; },

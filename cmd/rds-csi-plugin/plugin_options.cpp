@@ -179,8 +179,8 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
   }
   if (min_s > max_s || default_s < min_s || default_s > max_s) {
     result.error = "migration timeouts must satisfy min <= default <= max (got min "
-                   + std::to_string(min_s) + ", default " + std::to_string(default_s)
-                   + ", max " + std::to_string(max_s) + ")";
+                   + std::to_string(min_s) + ", default " + std::to_string(default_s) + ", max "
+                   + std::to_string(max_s) + ")";
     return result;
   }
   o.migrations.minimum = std::chrono::seconds{min_s};

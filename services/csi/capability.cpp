@@ -26,29 +26,28 @@ outcome read_capability(const ::csi::v1::VolumeCapability& capability, bool read
     return outcome::failure(ec::invalid_argument,
                             "volume_capability needs an access type: block or mount");
   if (capability.has_mount() && !supported_filesystem(capability.mount().fs_type()))
-    return outcome::failure(ec::invalid_argument, "filesystem type '"
-                                                    + capability.mount().fs_type()
+    return outcome::failure(ec::invalid_argument, "filesystem type '" + capability.mount().fs_type()
                                                     + "' is not supported (use ext4 or xfs)");
   out.csi_mode = static_cast<int32_t>(m);
   out.block = block;
   out.readonly = readonly;
   switch (m) {
-    case mode::SINGLE_NODE_WRITER:
-    case mode::SINGLE_NODE_READER_ONLY:
-    case mode::SINGLE_NODE_SINGLE_WRITER:
-    case mode::SINGLE_NODE_MULTI_WRITER:
-      out.access = access_kind::single_node;
-      return outcome::success();
-    case mode::MULTI_NODE_MULTI_WRITER:
-      if (!block)
-        return outcome::failure(ec::invalid_argument,
-                                "MULTI_NODE_MULTI_WRITER is supported only with a block access "
-                                "type: two nodes writing one filesystem would corrupt it");
-      out.access = access_kind::multi_node_block;
-      return outcome::success();
-    default:
+  case mode::SINGLE_NODE_WRITER:
+  case mode::SINGLE_NODE_READER_ONLY:
+  case mode::SINGLE_NODE_SINGLE_WRITER:
+  case mode::SINGLE_NODE_MULTI_WRITER:
+    out.access = access_kind::single_node;
+    return outcome::success();
+  case mode::MULTI_NODE_MULTI_WRITER:
+    if (!block)
       return outcome::failure(ec::invalid_argument,
-                              "access mode " + mode::Mode_Name(m) + " is not supported");
+                              "MULTI_NODE_MULTI_WRITER is supported only with a block access "
+                              "type: two nodes writing one filesystem would corrupt it");
+    out.access = access_kind::multi_node_block;
+    return outcome::success();
+  default:
+    return outcome::failure(ec::invalid_argument,
+                            "access mode " + mode::Mode_Name(m) + " is not supported");
   }
 }
 

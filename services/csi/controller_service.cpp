@@ -28,8 +28,10 @@ void ask_supervisor(caf::actor_system& sys, const volume_supervisor_actor& super
 
 controller_service::controller_service(caf::actor_system& sys, const server_config& config,
                                        server_actors actors, call_tracker& tracker)
-  : sys_(sys), config_(config), actors_(std::move(actors)), tracker_(tracker) {
-}
+  : sys_(sys)
+  , config_(config)
+  , actors_(std::move(actors))
+  , tracker_(tracker) {}
 
 grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerGetCapabilitiesRequest*,

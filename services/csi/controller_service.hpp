@@ -11,9 +11,9 @@
 namespace rds::services::csi {
 
 class controller_service final : public ::csi::v1::Controller::CallbackService {
-public:
+ public:
   controller_service(caf::actor_system& sys, const server_config& config, server_actors actors,
-                   call_tracker& tracker);
+                     call_tracker& tracker);
 
   grpc::ServerUnaryReactor*
   ControllerGetCapabilities(grpc::CallbackServerContext* ctx,
@@ -35,7 +35,7 @@ public:
                             const ::csi::v1::ControllerUnpublishVolumeRequest* request,
                             ::csi::v1::ControllerUnpublishVolumeResponse* response) override;
 
-private:
+ private:
   caf::actor_system& sys_;
   const server_config& config_;
   server_actors actors_;

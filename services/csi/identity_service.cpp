@@ -15,14 +15,17 @@ constexpr auto probe_timeout = std::chrono::seconds{5};
 
 identity_service::identity_service(caf::actor_system& sys, const server_config& config,
                                    server_actors actors, call_tracker& tracker)
-  : sys_(sys), config_(config), actors_(std::move(actors)), tracker_(tracker) {
-}
+  : sys_(sys)
+  , config_(config)
+  , actors_(std::move(actors))
+  , tracker_(tracker) {}
 
 grpc::ServerUnaryReactor*
 identity_service::GetPluginInfo(grpc::CallbackServerContext* ctx,
                                 const ::csi::v1::GetPluginInfoRequest*,
                                 ::csi::v1::GetPluginInfoResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Identity/GetPluginInfo");
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Identity/GetPluginInfo");
   if (call->refused_while_draining())
     return call->reactor();
   response->set_name(config_.driver_name);

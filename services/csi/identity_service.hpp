@@ -11,7 +11,7 @@
 namespace rds::services::csi {
 
 class identity_service final : public ::csi::v1::Identity::CallbackService {
-public:
+ public:
   identity_service(caf::actor_system& sys, const server_config& config, server_actors actors,
                    call_tracker& tracker);
 
@@ -28,7 +28,7 @@ public:
                                   const ::csi::v1::ProbeRequest* request,
                                   ::csi::v1::ProbeResponse* response) override;
 
-private:
+ private:
   caf::actor_system& sys_;
   const server_config& config_;
   server_actors actors_;

@@ -9,14 +9,14 @@
 
 namespace rds::services::csi {
 
-rpc_call::rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker,
-                   metrics_actor metrics, const char* method)
-  : ctx_(ctx),
-    tracker_(tracker),
-    reactor_(ctx->DefaultReactor()),
-    metrics_(std::move(metrics)),
-    method_(method),
-    started_(std::chrono::steady_clock::now()) {
+rpc_call::rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker, metrics_actor metrics,
+                   const char* method)
+  : ctx_(ctx)
+  , tracker_(tracker)
+  , reactor_(ctx->DefaultReactor())
+  , metrics_(std::move(metrics))
+  , method_(method)
+  , started_(std::chrono::steady_clock::now()) {
   ++tracker_.in_flight;
 }
 

@@ -24,7 +24,7 @@ struct call_tracker {
 };
 
 class rpc_call {
-public:
+ public:
   rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker, metrics_actor metrics,
            const char* method);
 
@@ -41,7 +41,7 @@ public:
   void finish(const outcome& result);
   void finish(const caf::error& failure);
 
-private:
+ private:
   grpc::CallbackServerContext* ctx_;
   call_tracker& tracker_;
   grpc::ServerUnaryReactor* reactor_;

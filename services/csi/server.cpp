@@ -19,7 +19,8 @@ namespace rds::services::csi {
 
 struct server::impl {
   impl(caf::actor_system& sys, server_config cfg, server_actors actors)
-    : config(std::move(cfg)), identity(sys, config, actors, calls) {
+    : config(std::move(cfg))
+    , identity(sys, config, actors, calls) {
     if (config.controller)
       controller = std::make_unique<controller_service>(sys, config, actors, calls);
   }
@@ -32,8 +33,7 @@ struct server::impl {
 };
 
 server::server(caf::actor_system& sys, server_config config, server_actors actors)
-  : impl_(std::make_unique<impl>(sys, std::move(config), std::move(actors))) {
-}
+  : impl_(std::make_unique<impl>(sys, std::move(config), std::move(actors))) {}
 
 server::~server() {
   shutdown(std::chrono::milliseconds{0});

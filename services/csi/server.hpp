@@ -30,7 +30,7 @@ struct server_actors {
 };
 
 class server {
-public:
+ public:
   server(caf::actor_system& sys, server_config config, server_actors actors);
   ~server();
 
@@ -40,7 +40,7 @@ public:
   /// Stops accepting RPCs and waits up to `grace` for in-flight ones to finish.
   void shutdown(std::chrono::milliseconds grace);
 
-private:
+ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -7,20 +7,20 @@ namespace rds::services::csi {
 
 grpc::StatusCode status_code_of(ec code) {
   switch (code) {
-    case ec::none:
-      return grpc::StatusCode::OK;
-    case ec::invalid_argument:
-      return grpc::StatusCode::INVALID_ARGUMENT;
-    case ec::attached_elsewhere:
-      return grpc::StatusCode::FAILED_PRECONDITION;
-    case ec::incompatible_attachment:
-      return grpc::StatusCode::ALREADY_EXISTS;
-    case ec::not_found:
-      return grpc::StatusCode::NOT_FOUND;
-    case ec::unavailable:
-      return grpc::StatusCode::UNAVAILABLE;
-    case ec::internal:
-      return grpc::StatusCode::INTERNAL;
+  case ec::none:
+    return grpc::StatusCode::OK;
+  case ec::invalid_argument:
+    return grpc::StatusCode::INVALID_ARGUMENT;
+  case ec::attached_elsewhere:
+    return grpc::StatusCode::FAILED_PRECONDITION;
+  case ec::incompatible_attachment:
+    return grpc::StatusCode::ALREADY_EXISTS;
+  case ec::not_found:
+    return grpc::StatusCode::NOT_FOUND;
+  case ec::unavailable:
+    return grpc::StatusCode::UNAVAILABLE;
+  case ec::internal:
+    return grpc::StatusCode::INTERNAL;
   }
   return grpc::StatusCode::INTERNAL;
 }
@@ -41,42 +41,42 @@ grpc::Status status_of(const caf::error& failure) {
 
 const char* sidecar_name(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "Canceled";
-    case grpc::StatusCode::UNKNOWN:
-      return "Unknown";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "InvalidArgument";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DeadlineExceeded";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NotFound";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "AlreadyExists";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PermissionDenied";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "ResourceExhausted";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FailedPrecondition";
-    case grpc::StatusCode::ABORTED:
-      return "Aborted";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OutOfRange";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "Unimplemented";
-    case grpc::StatusCode::INTERNAL:
-      return "Internal";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "Unavailable";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DataLoss";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "Unauthenticated";
-    default:
-      return "Unknown";
+  case grpc::StatusCode::OK:
+    return "OK";
+  case grpc::StatusCode::CANCELLED:
+    return "Canceled";
+  case grpc::StatusCode::UNKNOWN:
+    return "Unknown";
+  case grpc::StatusCode::INVALID_ARGUMENT:
+    return "InvalidArgument";
+  case grpc::StatusCode::DEADLINE_EXCEEDED:
+    return "DeadlineExceeded";
+  case grpc::StatusCode::NOT_FOUND:
+    return "NotFound";
+  case grpc::StatusCode::ALREADY_EXISTS:
+    return "AlreadyExists";
+  case grpc::StatusCode::PERMISSION_DENIED:
+    return "PermissionDenied";
+  case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    return "ResourceExhausted";
+  case grpc::StatusCode::FAILED_PRECONDITION:
+    return "FailedPrecondition";
+  case grpc::StatusCode::ABORTED:
+    return "Aborted";
+  case grpc::StatusCode::OUT_OF_RANGE:
+    return "OutOfRange";
+  case grpc::StatusCode::UNIMPLEMENTED:
+    return "Unimplemented";
+  case grpc::StatusCode::INTERNAL:
+    return "Internal";
+  case grpc::StatusCode::UNAVAILABLE:
+    return "Unavailable";
+  case grpc::StatusCode::DATA_LOSS:
+    return "DataLoss";
+  case grpc::StatusCode::UNAUTHENTICATED:
+    return "Unauthenticated";
+  default:
+    return "Unknown";
   }
 }
 

@@ -16,14 +16,14 @@ std::mutex output_mutex;
 
 const char* name_of(level l) {
   switch (l) {
-    case level::debug:
-      return "DEBUG";
-    case level::info:
-      return "INFO";
-    case level::warning:
-      return "WARN";
-    case level::error:
-      return "ERROR";
+  case level::debug:
+    return "DEBUG";
+  case level::info:
+    return "INFO";
+  case level::warning:
+    return "WARN";
+  case level::error:
+    return "ERROR";
   }
   return "?";
 }

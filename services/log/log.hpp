@@ -15,8 +15,7 @@ void set_threshold(level l);
 bool enabled(level l);
 void write(level l, const std::string& line);
 
-template <class... Ts>
-void emit(level l, const Ts&... xs) {
+template <class... Ts> void emit(level l, const Ts&... xs) {
   if (!enabled(l))
     return;
   std::ostringstream out;
@@ -24,20 +23,16 @@ void emit(level l, const Ts&... xs) {
   write(l, out.str());
 }
 
-template <class... Ts>
-void debug(const Ts&... xs) {
+template <class... Ts> void debug(const Ts&... xs) {
   emit(level::debug, xs...);
 }
-template <class... Ts>
-void info(const Ts&... xs) {
+template <class... Ts> void info(const Ts&... xs) {
   emit(level::info, xs...);
 }
-template <class... Ts>
-void warning(const Ts&... xs) {
+template <class... Ts> void warning(const Ts&... xs) {
   emit(level::warning, xs...);
 }
-template <class... Ts>
-void error(const Ts&... xs) {
+template <class... Ts> void error(const Ts&... xs) {
   emit(level::error, xs...);
 }
 

@@ -55,6 +55,10 @@ TEST_CASE("identity: name, version, capabilities, probe") {
           return client.controller().CreateVolume(&ctx, create, &created);
         }).error_code()
         == grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(settled_value(
+          plugin.metrics_url(),
+          rpc_count("/csi.v1.Controller/CreateVolume", "Unimplemented", "rds.example.org"), 1)
+        == 1);
   for (auto method : {"/csi.v1.Identity/GetPluginInfo", "/csi.v1.Identity/GetPluginCapabilities",
                       "/csi.v1.Identity/Probe", "/csi.v1.Controller/ControllerGetCapabilities"}) {
     CAPTURE(method);

@@ -132,4 +132,83 @@ grpc::ServerUnaryReactor* controller_service::ControllerUnpublishVolume(
   return call->reactor();
 }
 
+grpc::ServerUnaryReactor* controller_service::not_implemented(grpc::CallbackServerContext* ctx,
+                                                              const char* method) {
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, method);
+  call->finish(grpc::Status{grpc::StatusCode::UNIMPLEMENTED,
+                            std::string{method} + " is not offered by this plugin"});
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* controller_service::CreateVolume(grpc::CallbackServerContext* ctx,
+                                                           const ::csi::v1::CreateVolumeRequest*,
+                                                           ::csi::v1::CreateVolumeResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/CreateVolume");
+}
+
+grpc::ServerUnaryReactor* controller_service::DeleteVolume(grpc::CallbackServerContext* ctx,
+                                                           const ::csi::v1::DeleteVolumeRequest*,
+                                                           ::csi::v1::DeleteVolumeResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/DeleteVolume");
+}
+
+grpc::ServerUnaryReactor* controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
+                                                          const ::csi::v1::ListVolumesRequest*,
+                                                          ::csi::v1::ListVolumesResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/ListVolumes");
+}
+
+grpc::ServerUnaryReactor* controller_service::GetCapacity(grpc::CallbackServerContext* ctx,
+                                                          const ::csi::v1::GetCapacityRequest*,
+                                                          ::csi::v1::GetCapacityResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/GetCapacity");
+}
+
+grpc::ServerUnaryReactor*
+controller_service::CreateSnapshot(grpc::CallbackServerContext* ctx,
+                                   const ::csi::v1::CreateSnapshotRequest*,
+                                   ::csi::v1::CreateSnapshotResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/CreateSnapshot");
+}
+
+grpc::ServerUnaryReactor*
+controller_service::DeleteSnapshot(grpc::CallbackServerContext* ctx,
+                                   const ::csi::v1::DeleteSnapshotRequest*,
+                                   ::csi::v1::DeleteSnapshotResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/DeleteSnapshot");
+}
+
+grpc::ServerUnaryReactor* controller_service::ListSnapshots(grpc::CallbackServerContext* ctx,
+                                                            const ::csi::v1::ListSnapshotsRequest*,
+                                                            ::csi::v1::ListSnapshotsResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/ListSnapshots");
+}
+
+grpc::ServerUnaryReactor* controller_service::GetSnapshot(grpc::CallbackServerContext* ctx,
+                                                          const ::csi::v1::GetSnapshotRequest*,
+                                                          ::csi::v1::GetSnapshotResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/GetSnapshot");
+}
+
+grpc::ServerUnaryReactor*
+controller_service::ControllerExpandVolume(grpc::CallbackServerContext* ctx,
+                                           const ::csi::v1::ControllerExpandVolumeRequest*,
+                                           ::csi::v1::ControllerExpandVolumeResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/ControllerExpandVolume");
+}
+
+grpc::ServerUnaryReactor*
+controller_service::ControllerGetVolume(grpc::CallbackServerContext* ctx,
+                                        const ::csi::v1::ControllerGetVolumeRequest*,
+                                        ::csi::v1::ControllerGetVolumeResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/ControllerGetVolume");
+}
+
+grpc::ServerUnaryReactor*
+controller_service::ControllerModifyVolume(grpc::CallbackServerContext* ctx,
+                                           const ::csi::v1::ControllerModifyVolumeRequest*,
+                                           ::csi::v1::ControllerModifyVolumeResponse*) {
+  return not_implemented(ctx, "/csi.v1.Controller/ControllerModifyVolume");
+}
+
 } // namespace rds::services::csi

@@ -37,6 +37,7 @@ struct metric_families {
   Family<Gauge>& active_migrations;
   Family<Gauge>& attached_volumes;
   Family<Counter>& volume_restarts_total;
+  Family<Counter>& anomalies_total;
   Family<Histogram>& csi_operations;
 };
 
@@ -96,6 +97,10 @@ metric_families::metric_families(prometheus::Registry& r)
                             .Name("rds_csi_volume_actor_restarts_total")
                             .Help("Volume actors restarted from their last state after a crash")
                             .Register(r))
+  , anomalies_total(prometheus::BuildCounter()
+                      .Name("rds_csi_attachment_anomalies_total")
+                      .Help("Volumes found attached to more than two nodes")
+                      .Register(r))
   , csi_operations(prometheus::BuildHistogram()
                      .Name("csi_plugin_operations_seconds")
                      .Help("Duration of CSI operations, by method and gRPC status code")
@@ -115,6 +120,7 @@ metric_families::metric_families(prometheus::Registry& r)
   active_migrations.Add({});
   attached_volumes.Add({});
   volume_restarts_total.Add({});
+  anomalies_total.Add({});
 }
 
 metrics_state::metrics_state()
@@ -165,6 +171,7 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
       f.active_migrations.Add({}).Set(static_cast<double>(c.migrating));
     },
     [&f](volume_restarted_atom) { f.volume_restarts_total.Add({}).Increment(); },
+    [&f](anomaly_atom) { f.anomalies_total.Add({}).Increment(); },
     [&f, driver](const rpc_recorded& e) {
       f.csi_operations
         .Add({{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},

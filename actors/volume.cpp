@@ -140,9 +140,19 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
     return outcome::success();
   }
   auto source_left = i == st.nodes.begin();
-  end_migration(self, source_left ? migration_result::success : migration_result::failed, now,
-                metrics);
+  if (st.migrating)
+    end_migration(self, source_left ? migration_result::success : migration_result::failed, now,
+                  metrics);
   st.nodes.erase(i);
+  if (st.nodes.size() == 2) {
+    // An anomaly (more than two nodes, found in Kubernetes) shrank to two: from here on it is
+    // a migration that started when the newer node attached.
+    st.migrating = true;
+    st.migration.generation += 1;
+    st.migration.started_at = st.nodes[1].attached_at;
+    st.migration.timed_out = false;
+    arm_migration_timer(self, st.migration.started_at + st.migration.timeout - now);
+  }
   self->send(metrics,
              attachment_recorded{attachment_operation::detach_partial, now_of(self) - now});
   return outcome::success();

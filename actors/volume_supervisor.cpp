@@ -80,11 +80,10 @@ void settle(self_pointer self, const std::string& volume_id) {
 }
 
 template <class Request, class Atom>
-caf::result<outcome> forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
-                             caf::timespan timeout) {
+void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
+             caf::timespan timeout, caf::typed_response_promise<outcome> rp) {
   ++entry.in_flight;
   ++self->state.in_flight;
-  auto rp = self->make_response_promise<outcome>();
   auto volume_id = req.volume_id;
   self->request(entry.handle, timeout, atom, req)
     .then(
@@ -96,7 +95,65 @@ caf::result<outcome> forward(self_pointer self, volume_entry& entry, Atom atom, 
         settle(self, volume_id);
         rp.deliver(std::move(err));
       });
-  return rp;
+}
+
+void apply_inventory(self_pointer self, const cluster_inventory& inventory,
+                     const metrics_actor& metrics) {
+  auto now = std::chrono::duration_cast<caf::timespan>(self->clock().now().time_since_epoch());
+  auto wall_now = caf::make_timestamp();
+  for (auto& observed : inventory.volumes) {
+    auto state = state_of(observed, now, wall_now);
+    auto& entry = self->state.volumes[state.volume_id];
+    entry.last_known = state;
+    entry.handle = spawn_volume(self, state, metrics);
+    record_state(self, state, metrics);
+  }
+  for (auto& volume : inventory.anomalies) {
+    self->send(metrics, anomaly_atom_v);
+    log::warning("volume ", volume,
+                 " is attached to more than two nodes in Kubernetes; kept "
+                 "as the truth, further publishes are refused until it resolves");
+  }
+  log::info("rebuilt ", inventory.volumes.size(), " attached volumes from Kubernetes (",
+            self->state.migrating.size(), " migrating)");
+}
+
+void rebuild(self_pointer self, const volume_supervisor_config& config,
+             const metrics_actor& metrics, const kube_actor& kube) {
+  self->request(kube, config.rebuild_timeout, inventory_atom_v)
+    .then(
+      [=](const outcome& result, const cluster_inventory& inventory) {
+        if (!result.ok()) {
+          log::error("cannot rebuild attachment state from Kubernetes: ", result.message,
+                     "; retrying");
+          self->delayed_send(self, config.rebuild_backoff, rebuild_atom_v);
+          return;
+        }
+        apply_inventory(self, inventory, metrics);
+        self->state.ready = true;
+        auto deferred = std::move(self->state.deferred);
+        self->state.deferred.clear();
+        for (auto& resume : deferred)
+          resume();
+      },
+      [=](caf::error& err) {
+        log::error("cannot rebuild attachment state from Kubernetes: ", to_string(err),
+                   "; retrying");
+        self->delayed_send(self, config.rebuild_backoff, rebuild_atom_v);
+      });
+}
+
+/// Runs `work` now, or once the rebuild is done; refuses when too many requests wait.
+void when_ready(self_pointer self, const volume_supervisor_config& config,
+                caf::typed_response_promise<outcome> rp, std::function<void()> work) {
+  if (self->state.ready) {
+    work();
+  } else if (self->state.deferred.size() >= config.max_deferred) {
+    rp.deliver(outcome::failure(ec::unavailable, "the driver is still rebuilding its attachment "
+                                                 "state from Kubernetes; retry"));
+  } else {
+    self->state.deferred.push_back(std::move(work));
+  }
 }
 
 bool is_crash(const caf::error& reason) {
@@ -107,7 +164,14 @@ bool is_crash(const caf::error& reason) {
 
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
-                  volume_supervisor_config config, metrics_actor metrics) {
+                  volume_supervisor_config config, metrics_actor metrics, kube_actor kube) {
+  if (kube) {
+    self->send(self, rebuild_atom_v);
+  } else {
+    self->state.ready = true;
+    log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
+              "durable across restarts");
+  }
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     auto i = st.volume_of_actor.find(msg.source);
@@ -135,20 +199,31 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
   });
   return {
     [=](publish_atom atom, const publish_request& req) -> caf::result<outcome> {
-      auto& entry = entry_for(self, req.volume_id, metrics);
-      return forward(self, entry, atom, req, config.request_timeout);
+      auto rp = self->make_response_promise<outcome>();
+      when_ready(self, config, rp, [=] {
+        auto& entry = entry_for(self, req.volume_id, metrics);
+        forward(self, entry, atom, req, config.request_timeout, rp);
+      });
+      return rp;
     },
     [=](unpublish_atom atom, const unpublish_request& req) -> caf::result<outcome> {
-      auto i = self->state.volumes.find(req.volume_id);
-      if (i == self->state.volumes.end())
-        return outcome::success();
-      return forward(self, i->second, atom, req, config.request_timeout);
+      auto rp = self->make_response_promise<outcome>();
+      when_ready(self, config, rp, [=]() mutable {
+        auto i = self->state.volumes.find(req.volume_id);
+        if (i == self->state.volumes.end())
+          rp.deliver(outcome::success());
+        else
+          forward(self, i->second, atom, req, config.request_timeout, rp);
+      });
+      return rp;
     },
     [=](volume_state_atom, const attachment_state& state) { record_state(self, state, metrics); },
+    [=](rebuild_atom) { rebuild(self, config, metrics, kube); },
     [=](status_atom) {
       auto& st = self->state;
       return supervisor_status{st.volumes.size(), st.attached.size(), st.migrating.size(),
-                               st.restarts, st.in_flight};
+                               st.restarts,       st.in_flight,       st.ready,
+                               st.deferred.size()};
     },
     [=](status_atom, const std::string& volume_id) -> caf::result<attachment_state> {
       auto i = self->state.volumes.find(volume_id);

@@ -5,9 +5,11 @@
 #include <caf/actor_addr.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -19,6 +21,12 @@ namespace rds::actors {
 struct volume_supervisor_config {
   /// Longest a forwarded request may wait for its volume actor.
   caf::timespan request_timeout = std::chrono::seconds{60};
+  /// Longest the rebuild may take before it is tried again.
+  caf::timespan rebuild_timeout = std::chrono::minutes{5};
+  /// Wait between failed rebuild attempts.
+  caf::timespan rebuild_backoff = std::chrono::seconds{2};
+  /// CSI requests held while the rebuild runs; more are refused as unavailable.
+  size_t max_deferred = 10000;
 };
 
 /// A volume actor and what the supervisor knows of it.
@@ -41,10 +49,16 @@ struct volume_supervisor_state {
   volume_counts reported;
   uint64_t restarts = 0;
   uint64_t in_flight = 0;
+  /// False until the state has been rebuilt from Kubernetes.
+  bool ready = false;
+  /// Requests that arrived before the rebuild, answered in order once it is done.
+  std::vector<std::function<void()>> deferred;
 };
 
+/// With a kube handle the supervisor first rebuilds every volume actor from Kubernetes (and holds
+/// CSI requests until then); without one (the embedded default) it starts empty and ready.
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
-                  volume_supervisor_config config, metrics_actor metrics);
+                  volume_supervisor_config config, metrics_actor metrics, kube_actor kube);
 
 } // namespace rds::actors

@@ -53,6 +53,7 @@ inline std::map<std::string, double> initial_series() {
     {"rds_csi_migration_duration_seconds_count", 0},
     {"rds_csi_migration_active_migrations", 0},
     {"rds_csi_volume_actor_restarts_total", 0},
+    {"rds_csi_attachment_anomalies_total", 0},
   };
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "messages/attachment.hpp"
+#include "messages/cluster_state.hpp"
 #include "messages/error_code.hpp"
 #include "messages/metric_events.hpp"
 
@@ -35,6 +36,12 @@ using scrape_atom = caf::atom_constant<caf::atom("scrape")>;
 constexpr scrape_atom scrape_atom_v{};
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 constexpr lookup_atom lookup_atom_v{};
+using inventory_atom = caf::atom_constant<caf::atom("inventory")>;
+constexpr inventory_atom inventory_atom_v{};
+using rebuild_atom = caf::atom_constant<caf::atom("rebuild")>;
+constexpr rebuild_atom rebuild_atom_v{};
+using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
+constexpr anomaly_atom anomaly_atom_v{};
 
 /// What the metrics actor reports about itself.
 struct metrics_status {
@@ -61,12 +68,28 @@ struct supervisor_status {
   uint64_t restarts = 0;
   /// Requests forwarded to volume actors and not answered yet.
   uint64_t in_flight = 0;
+  /// The state has been rebuilt from Kubernetes (always true without a cluster).
+  bool ready = false;
+  /// CSI requests waiting for the rebuild.
+  uint64_t deferred = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
-           x.restarts, x.in_flight);
+           x.restarts, x.in_flight, x.ready, x.deferred);
+}
+
+/// What the kube actor reports about itself.
+struct kube_status {
+  std::string server;
+  uint64_t requests = 0;
+  uint64_t failures = 0;
+  uint64_t retries = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, kube_status& x) {
+  return f(caf::meta::type_name("rds.kube_status"), x.server, x.requests, x.failures, x.retries);
 }
 
 /// metrics: owns the Prometheus registry and every metric family; serves /metrics.
@@ -85,6 +108,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<volume_counts>,
   // A crashed volume actor was restarted.
   caf::reacts_to<volume_restarted_atom>,
+  // A volume was found attached to more than two nodes.
+  caf::reacts_to<anomaly_atom>,
   // A CSI RPC finished.
   caf::reacts_to<rpc_recorded>,
   // The Prometheus text exposition of every metric.
@@ -107,6 +132,13 @@ using volume_actor = caf::typed_actor<
   caf::reacts_to<migration_timer_atom, uint64_t>,
   caf::replies_to<status_atom>::with<attachment_state>>;
 
+/// kube: the Kubernetes API client of the process. Runs detached: its calls block its own
+/// thread, never the scheduler.
+using kube_actor = caf::typed_actor<
+  // Lists VolumeAttachments and PersistentVolumes: what the attachment state must be.
+  caf::replies_to<inventory_atom>::with<outcome, cluster_inventory>,
+  caf::replies_to<status_atom>::with<kube_status>>;
+
 /// volume_supervisor: maps volume ids to volume actors, spawns them on demand, restarts crashed
 /// ones from their last known state and retires detached ones.
 using volume_supervisor_actor = caf::typed_actor<
@@ -116,7 +148,8 @@ using volume_supervisor_actor = caf::typed_actor<
   caf::replies_to<unpublish_atom, unpublish_request>::with<outcome>,
   // A volume actor's state after a change.
   caf::reacts_to<volume_state_atom, attachment_state>,
-  caf::replies_to<status_atom>::with<supervisor_status>,
+  // (Re)try rebuilding every volume actor from Kubernetes.
+  caf::reacts_to<rebuild_atom>, caf::replies_to<status_atom>::with<supervisor_status>,
   // The state of one volume (detached and empty if it has no actor).
   caf::replies_to<status_atom, std::string>::with<attachment_state>,
   // The actor of one volume, or an invalid handle if it has none (for inspection and tests).

@@ -17,6 +17,14 @@ const char* to_string(ec code) {
     return "not_found";
   case ec::unavailable:
     return "unavailable";
+  case ec::unauthenticated:
+    return "unauthenticated";
+  case ec::permission_denied:
+    return "permission_denied";
+  case ec::conflict:
+    return "conflict";
+  case ec::expired:
+    return "expired";
   case ec::internal:
     return "internal";
   }

@@ -23,6 +23,14 @@ enum class ec : uint8_t {
   not_found,
   /// A part of the driver (an actor, the RDS, the API server) could not answer in time.
   unavailable,
+  /// Credentials were refused (HTTP 401 from the API server).
+  unauthenticated,
+  /// The credentials lack a permission (HTTP 403: RBAC).
+  permission_denied,
+  /// A concurrent change won (HTTP 409).
+  conflict,
+  /// A resourceVersion is too old to watch from (HTTP 410 Gone): list again.
+  expired,
   /// A bug: an invariant broke. Never expected in operation.
   internal,
 };

@@ -11,10 +11,12 @@
 #include <pthread.h>
 #include <thread>
 
+#include "actors/kube.hpp"
 #include "actors/metrics.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
 #include "services/csi/server.hpp"
+#include "services/kube/kube_config.hpp"
 #include "services/log/log.hpp"
 
 using namespace rds;
@@ -57,9 +59,12 @@ int run(const plugin_options& opts) {
   self->request(metrics, std::chrono::seconds{10}, status_atom_v)
     .receive([&](const metrics_status& s) { metrics_info = s; },
              [&](caf::error& e) { metrics_info.error = to_string(e); });
+  kube_actor kube;
   auto stop_actors = [&](const volume_supervisor_actor& supervisor) {
     if (supervisor)
       self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    if (kube)
+      self->send_exit(kube, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
   };
   if (!metrics_info.error.empty()) {
@@ -68,9 +73,28 @@ int run(const plugin_options& opts) {
     return 1;
   }
 
+  if (opts.runs_controller()) {
+    services::kube::kube_config connection;
+    auto found = outcome::failure(ec::not_found, "");
+    if (!opts.kubeconfig.empty())
+      found = services::kube::load_kubeconfig(opts.kubeconfig, connection);
+    else if (std::getenv("KUBERNETES_SERVICE_HOST") != nullptr)
+      found = services::kube::in_cluster_config(connection);
+    if (!found.ok() && found.code != ec::not_found) {
+      log::error(found.message);
+      stop_actors({});
+      return 1;
+    }
+    if (found.ok()) {
+      actors::kube_actor_config kube_cfg{connection, opts.driver_name, opts.migrations};
+      kube = sys.spawn<caf::detached>(actors::kube, kube_cfg);
+      log::info("Kubernetes API at ", connection.server);
+    }
+  }
   volume_supervisor_actor supervisor;
   if (opts.runs_controller())
-    supervisor = sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, metrics);
+    supervisor =
+      sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, metrics, kube);
 
   services::csi::server_config server_cfg;
   server_cfg.endpoint = opts.endpoint;

@@ -73,6 +73,8 @@ Flags:
   --migration-timeout-max=SECONDS  highest migrationTimeoutSeconds accepted (default: 3600)
   --migration-timeout-default=SECONDS
                                    timeout when a volume sets none (default: 300)
+  --kubeconfig=PATH                Kubernetes API access (default: in-cluster when run in a
+                                   pod; otherwise none: attachment state in memory only)
   --shutdown-grace=SECONDS         on SIGTERM, how long in-flight RPCs may finish (default: 5)
   --help                           print this and exit
   --version                        print the version and exit
@@ -137,6 +139,11 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
     {"--migration-timeout-min", seconds_into(min_s, 1)},
     {"--migration-timeout-max", seconds_into(max_s, 1)},
     {"--migration-timeout-default", seconds_into(default_s, 1)},
+    {"--kubeconfig",
+     [&](const std::string& v) -> std::string {
+       o.kubeconfig = v;
+       return v.empty() ? "must be a path" : "";
+     }},
     {"--shutdown-grace",
      [&](const std::string& v) -> std::string {
        long long s = 0;

@@ -20,6 +20,8 @@ struct plugin_options {
   std::string metrics_address = "127.0.0.1:9809";
   log::level log_level = log::level::info;
   migration_policy migrations;
+  /// A kubeconfig file; empty: in-cluster configuration when running in a pod, else none.
+  std::string kubeconfig;
   /// How long SIGTERM waits for in-flight RPCs.
   int shutdown_grace_seconds = 5;
 

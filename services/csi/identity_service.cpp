@@ -70,7 +70,7 @@ grpc::ServerUnaryReactor* identity_service::Probe(grpc::CallbackServerContext* c
             return;
           }
           self->request(actors.supervisor, timeout, status_atom_v)
-            .then([=](const supervisor_status&) { answer(true); },
+            .then([=](const supervisor_status& status) { answer(status.ready); },
                   [=](caf::error&) { answer(false); });
         },
         [=](caf::error&) { answer(false); });

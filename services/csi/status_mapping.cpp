@@ -19,6 +19,13 @@ grpc::StatusCode status_code_of(ec code) {
     return grpc::StatusCode::NOT_FOUND;
   case ec::unavailable:
     return grpc::StatusCode::UNAVAILABLE;
+  case ec::unauthenticated:
+    return grpc::StatusCode::UNAUTHENTICATED;
+  case ec::permission_denied:
+    return grpc::StatusCode::PERMISSION_DENIED;
+  case ec::conflict:
+  case ec::expired:
+    return grpc::StatusCode::ABORTED;
   case ec::internal:
     return grpc::StatusCode::INTERNAL;
   }

@@ -1,0 +1,66 @@
+// What Kubernetes says about attachments: one entry per volume, built from its
+// VolumeAttachments and PersistentVolume, and how a volume actor's state is derived from it.
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+#include <caf/timestamp.hpp>
+
+#include <string>
+#include <vector>
+
+#include "messages/attachment.hpp"
+
+namespace rds {
+
+/// One attached VolumeAttachment: its node and its creation time.
+struct observed_attachment {
+  std::string node_id;
+  caf::timestamp since;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, observed_attachment& x) {
+  return f(caf::meta::type_name("rds.observed_attachment"), x.node_id, x.since);
+}
+
+struct observed_volume {
+  /// The PersistentVolume's CSI volumeHandle.
+  std::string volume_id;
+  std::string pv_name;
+  /// What the external-attacher sends for this PV (access mode, volume mode).
+  publish_capability capability;
+  /// migrationTimeoutSeconds from the PV's volume attributes, within the policy.
+  caf::timespan migration_timeout{0};
+  /// Attached nodes, oldest first.
+  std::vector<observed_attachment> nodes;
+  /// The PVC, for Events.
+  std::string claim_namespace;
+  std::string claim_name;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, observed_volume& x) {
+  return f(caf::meta::type_name("rds.observed_volume"), x.volume_id, x.pv_name, x.capability,
+           x.migration_timeout, x.nodes, x.claim_namespace, x.claim_name);
+}
+
+/// Everything the rebuild found.
+struct cluster_inventory {
+  std::vector<observed_volume> volumes;
+  /// Volumes attached to more than two nodes: kept as the truth, but anomalies.
+  std::vector<std::string> anomalies;
+  /// The list's resourceVersion, from which a watch continues.
+  std::string resource_version;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_inventory& x) {
+  return f(caf::meta::type_name("rds.cluster_inventory"), x.volumes, x.anomalies,
+           x.resource_version);
+}
+
+/// The volume actor state that matches an observation, at actor-clock time `now` and wall time
+/// `wall_now`: two nodes are a migration that started when the newer attachment was created.
+attachment_state state_of(const observed_volume& volume, clock_offset now, caf::timestamp wall_now);
+
+} // namespace rds

@@ -1,0 +1,58 @@
+// Grouping of VolumeAttachments by PersistentVolume.
+#include "services/kube/attachment_inventory.hpp"
+
+#include <algorithm>
+
+#include "messages/validation.hpp"
+
+namespace rds::services::kube {
+
+publish_capability capability_of(const persistent_volume_object& pv) {
+  publish_capability cap;
+  auto rwx = std::find(pv.access_modes.begin(), pv.access_modes.end(), "ReadWriteMany")
+             != pv.access_modes.end();
+  cap.block = pv.volume_mode == "Block";
+  cap.csi_mode = rwx ? 5 : 1;
+  cap.access = rwx && cap.block ? access_kind::multi_node_block : access_kind::single_node;
+  return cap;
+}
+
+cluster_inventory build_inventory(const std::vector<volume_attachment_object>& attachments,
+                                  const std::map<std::string, persistent_volume_object>& volumes,
+                                  const std::string& driver, const migration_policy& policy) {
+  std::map<std::string, observed_volume> by_pv;
+  for (auto& va : attachments) {
+    if (va.attacher != driver || !va.attached || va.pv_name.empty())
+      continue;
+    auto pv = volumes.find(va.pv_name);
+    if (pv == volumes.end() || pv->second.driver != driver || pv->second.volume_handle.empty())
+      continue;
+    auto& entry = by_pv[va.pv_name];
+    if (entry.volume_id.empty()) {
+      entry.volume_id = pv->second.volume_handle;
+      entry.pv_name = va.pv_name;
+      entry.capability = capability_of(pv->second);
+      auto attr = pv->second.volume_attributes.find(migration_timeout_key);
+      if (!parse_migration_timeout(attr == pv->second.volume_attributes.end() ? nullptr
+                                                                              : &attr->second,
+                                   policy, entry.migration_timeout)
+             .ok())
+        entry.migration_timeout = policy.fallback;
+      entry.claim_namespace = pv->second.claim_namespace;
+      entry.claim_name = pv->second.claim_name;
+    }
+    entry.nodes.push_back({va.node_name, va.created});
+  }
+  cluster_inventory result;
+  for (auto& [name, volume] : by_pv) {
+    std::stable_sort(
+      volume.nodes.begin(), volume.nodes.end(),
+      [](const observed_attachment& a, const observed_attachment& b) { return a.since < b.since; });
+    if (volume.nodes.size() > 2)
+      result.anomalies.push_back(volume.volume_id);
+    result.volumes.push_back(std::move(volume));
+  }
+  return result;
+}
+
+} // namespace rds::services::kube

@@ -1,0 +1,26 @@
+// Turns VolumeAttachments and PersistentVolumes into what the driver's state must be: one
+// observed_volume per volume with attached nodes. Annotations are never read.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "messages/cluster_state.hpp"
+#include "services/kube/objects.hpp"
+
+namespace rds::services::kube {
+
+/// The capability the external-attacher sends for a PV: ReadWriteMany is
+/// MULTI_NODE_MULTI_WRITER, anything else SINGLE_NODE_WRITER; volumeMode Block is a block
+/// access type.
+publish_capability capability_of(const persistent_volume_object& pv);
+
+/// Keeps the VolumeAttachments of `driver` that are attached, groups them by PV and reads each
+/// PV's handle, capability and migrationTimeoutSeconds (outside the policy: the fallback).
+/// Attachments whose PV is missing or belongs to another driver are skipped.
+cluster_inventory build_inventory(const std::vector<volume_attachment_object>& attachments,
+                                  const std::map<std::string, persistent_volume_object>& volumes,
+                                  const std::string& driver, const migration_policy& policy);
+
+} // namespace rds::services::kube

@@ -1,0 +1,141 @@
+// JSON -> object structs. Missing optional fields leave defaults; a malformed document or a
+// wrong type where a field is required is invalid_argument.
+#include "services/kube/objects.hpp"
+
+#include <rapidjson/document.h>
+
+#include <ctime>
+
+namespace rds::services::kube {
+
+namespace {
+
+using json = rapidjson::Value;
+
+const json* member(const json& v, const char* name) {
+  if (!v.IsObject())
+    return nullptr;
+  auto i = v.FindMember(name);
+  return i == v.MemberEnd() ? nullptr : &i->value;
+}
+
+std::string string_at(const json& v, std::initializer_list<const char*> path) {
+  const json* cur = &v;
+  for (auto name : path) {
+    cur = member(*cur, name);
+    if (cur == nullptr)
+      return {};
+  }
+  return cur->IsString() ? std::string{cur->GetString(), cur->GetStringLength()} : std::string{};
+}
+
+const json* object_at(const json& v, std::initializer_list<const char*> path) {
+  const json* cur = &v;
+  for (auto name : path) {
+    cur = member(*cur, name);
+    if (cur == nullptr)
+      return nullptr;
+  }
+  return cur;
+}
+
+volume_attachment_object attachment_of(const json& item) {
+  volume_attachment_object va;
+  va.name = string_at(item, {"metadata", "name"});
+  va.resource_version = string_at(item, {"metadata", "resourceVersion"});
+  parse_rfc3339(string_at(item, {"metadata", "creationTimestamp"}), va.created);
+  va.deleting = object_at(item, {"metadata", "deletionTimestamp"}) != nullptr;
+  va.attacher = string_at(item, {"spec", "attacher"});
+  va.node_name = string_at(item, {"spec", "nodeName"});
+  va.pv_name = string_at(item, {"spec", "source", "persistentVolumeName"});
+  auto attached = object_at(item, {"status", "attached"});
+  va.attached = attached != nullptr && attached->IsBool() && attached->GetBool();
+  return va;
+}
+
+persistent_volume_object volume_of(const json& item) {
+  persistent_volume_object pv;
+  pv.name = string_at(item, {"metadata", "name"});
+  pv.driver = string_at(item, {"spec", "csi", "driver"});
+  pv.volume_handle = string_at(item, {"spec", "csi", "volumeHandle"});
+  pv.volume_mode = string_at(item, {"spec", "volumeMode"});
+  if (pv.volume_mode.empty())
+    pv.volume_mode = "Filesystem";
+  if (auto modes = object_at(item, {"spec", "accessModes"}); modes && modes->IsArray())
+    for (auto& m : modes->GetArray())
+      if (m.IsString())
+        pv.access_modes.emplace_back(m.GetString());
+  if (auto attrs = object_at(item, {"spec", "csi", "volumeAttributes"}); attrs && attrs->IsObject())
+    for (auto& kv : attrs->GetObject())
+      if (kv.value.IsString())
+        pv.volume_attributes[kv.name.GetString()] = kv.value.GetString();
+  pv.claim_namespace = string_at(item, {"spec", "claimRef", "namespace"});
+  pv.claim_name = string_at(item, {"spec", "claimRef", "name"});
+  return pv;
+}
+
+template <class T, class Convert>
+outcome parse_list(const std::string& text, const char* kind, list_page<T>& out, Convert convert) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str(), text.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return outcome::failure(ec::invalid_argument, std::string{kind} + " list is not JSON");
+  auto items = member(doc, "items");
+  if (items == nullptr || !(items->IsArray() || items->IsNull()))
+    return outcome::failure(ec::invalid_argument, std::string{kind} + " list has no items");
+  out.items.clear();
+  if (items->IsArray())
+    for (auto& item : items->GetArray())
+      out.items.push_back(convert(item));
+  out.continue_token = string_at(doc, {"metadata", "continue"});
+  out.resource_version = string_at(doc, {"metadata", "resourceVersion"});
+  return outcome::success();
+}
+
+} // namespace
+
+bool parse_rfc3339(const std::string& text, caf::timestamp& out) {
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr)
+    return false;
+  long long nanos = 0;
+  if (*rest == '.') {
+    long long scale = 100000000;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest, scale /= 10)
+      nanos += (*rest - '0') * scale;
+  }
+  long offset = 0;
+  if (*rest == '+' || *rest == '-') {
+    int hh = 0, mm = 0;
+    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2)
+      return false;
+    offset = (hh * 3600 + mm * 60) * (*rest == '+' ? 1 : -1);
+  } else if (*rest != 'Z') {
+    return false;
+  }
+  auto seconds = static_cast<long long>(timegm(&tm)) - offset;
+  out = caf::timestamp{std::chrono::seconds{seconds} + std::chrono::nanoseconds{nanos}};
+  return true;
+}
+
+outcome parse_volume_attachment_list(const std::string& json_text,
+                                     list_page<volume_attachment_object>& out) {
+  return parse_list(json_text, "VolumeAttachment", out, attachment_of);
+}
+
+outcome parse_persistent_volume_list(const std::string& json_text,
+                                     list_page<persistent_volume_object>& out) {
+  return parse_list(json_text, "PersistentVolume", out, volume_of);
+}
+
+outcome parse_persistent_volume(const std::string& json_text, persistent_volume_object& out) {
+  rapidjson::Document doc;
+  doc.Parse(json_text.c_str(), json_text.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return outcome::failure(ec::invalid_argument, "PersistentVolume is not JSON");
+  out = volume_of(doc);
+  return outcome::success();
+}
+
+} // namespace rds::services::kube

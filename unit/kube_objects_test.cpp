@@ -1,0 +1,180 @@
+// Kubernetes objects, kubeconfig and the inventory the rebuild derives from them.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "messages/cluster_state.hpp"
+#include "services/kube/attachment_inventory.hpp"
+#include "services/kube/kube_config.hpp"
+#include "services/kube/objects.hpp"
+
+using namespace rds;
+using namespace rds::services::kube;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string attachment_json(const std::string& name, const std::string& pv, const std::string& node,
+                            const std::string& created, bool attached = true,
+                            const std::string& attacher = "rds.csi.srvlab.io") {
+  return R"({"metadata":{"name":")" + name + R"(","resourceVersion":"7","creationTimestamp":")"
+         + created + R"("},"spec":{"attacher":")" + attacher + R"(","nodeName":")" + node
+         + R"(","source":{"persistentVolumeName":")" + pv + R"("}},"status":{"attached":)"
+         + (attached ? "true" : "false") + "}}";
+}
+
+persistent_volume_object rwx_block_pv(const std::string& name, const std::string& handle) {
+  persistent_volume_object pv;
+  pv.name = name;
+  pv.driver = "rds.csi.srvlab.io";
+  pv.volume_handle = handle;
+  pv.access_modes = {"ReadWriteMany"};
+  pv.volume_mode = "Block";
+  pv.volume_attributes = {{"migrationTimeoutSeconds", "120"}};
+  return pv;
+}
+
+} // namespace
+
+TEST_CASE("RFC 3339 timestamps") {
+  caf::timestamp t;
+  REQUIRE(parse_rfc3339("1970-01-01T00:01:40Z", t));
+  CHECK(t.time_since_epoch() == std::chrono::seconds{100});
+  REQUIRE(parse_rfc3339("1970-01-01T01:01:40.5+01:00", t));
+  CHECK(t.time_since_epoch() == std::chrono::milliseconds{100500});
+  CHECK_FALSE(parse_rfc3339("yesterday", t));
+}
+
+TEST_CASE("VolumeAttachment list with pagination fields") {
+  auto json =
+    R"({"kind":"VolumeAttachmentList","metadata":{"resourceVersion":"42","continue":"abc="},"items":[)"
+    + attachment_json("va-1", "pv-1", "node-a", "2026-01-01T00:00:00Z") + ","
+    + attachment_json("va-2", "pv-1", "node-b", "2026-01-01T00:00:10Z", false) + "]}";
+  list_page<volume_attachment_object> page;
+  REQUIRE(parse_volume_attachment_list(json, page).ok());
+  CHECK(page.resource_version == "42");
+  CHECK(page.continue_token == "abc=");
+  REQUIRE(page.items.size() == 2);
+  CHECK(page.items[0].name == "va-1");
+  CHECK(page.items[0].pv_name == "pv-1");
+  CHECK(page.items[0].node_name == "node-a");
+  CHECK(page.items[0].attached);
+  CHECK_FALSE(page.items[1].attached);
+  CHECK(parse_volume_attachment_list("{not json", page).code == ec::invalid_argument);
+}
+
+TEST_CASE("PersistentVolume fields") {
+  auto json =
+    R"({"metadata":{"name":"pv-1","annotations":{"rds.csi.srvlab.io/attached-node":"old"}},
+    "spec":{"accessModes":["ReadWriteMany"],"volumeMode":"Block","claimRef":{"namespace":"vms","name":"disk"},
+    "csi":{"driver":"rds.csi.srvlab.io","volumeHandle":"pvc-1","volumeAttributes":{"migrationTimeoutSeconds":"600"}}}})";
+  persistent_volume_object pv;
+  REQUIRE(parse_persistent_volume(json, pv).ok());
+  CHECK(pv.volume_handle == "pvc-1");
+  CHECK(pv.claim_namespace == "vms");
+  CHECK(pv.claim_name == "disk");
+  CHECK(pv.volume_attributes.at("migrationTimeoutSeconds") == "600");
+  auto cap = capability_of(pv);
+  CHECK(cap.access == access_kind::multi_node_block);
+  CHECK(cap.csi_mode == 5);
+  CHECK(cap.block);
+  pv.access_modes = {"ReadWriteOnce"};
+  pv.volume_mode = "Filesystem";
+  cap = capability_of(pv);
+  CHECK(cap.access == access_kind::single_node);
+  CHECK(cap.csi_mode == 1);
+  CHECK_FALSE(cap.block);
+}
+
+TEST_CASE("inventory: 0, 1, 2 and 3 attachments per volume") {
+  std::map<std::string, persistent_volume_object> pvs{{"pv-0", rwx_block_pv("pv-0", "vol-0")},
+                                                      {"pv-1", rwx_block_pv("pv-1", "vol-1")},
+                                                      {"pv-2", rwx_block_pv("pv-2", "vol-2")},
+                                                      {"pv-3", rwx_block_pv("pv-3", "vol-3")}};
+  std::vector<volume_attachment_object> vas;
+  auto add = [&](const std::string& pv, const std::string& node, int second, bool attached = true,
+                 const std::string& attacher = "rds.csi.srvlab.io") {
+    volume_attachment_object va;
+    va.name = pv + "-" + node;
+    va.pv_name = pv;
+    va.node_name = node;
+    va.attached = attached;
+    va.attacher = attacher;
+    va.created = caf::timestamp{std::chrono::seconds{second}};
+    vas.push_back(va);
+  };
+  add("pv-0", "a", 1, false);                // not attached yet: no state
+  add("pv-0", "b", 1, true, "other.driver"); // another driver's
+  add("pv-1", "a", 5);
+  add("pv-2", "b", 20);
+  add("pv-2", "a", 10);
+  add("pv-3", "a", 1);
+  add("pv-3", "b", 2);
+  add("pv-3", "c", 3);
+  add("pv-missing", "a", 1); // no PV: skipped
+  migration_policy policy;
+  auto inv = build_inventory(vas, pvs, "rds.csi.srvlab.io", policy);
+  REQUIRE(inv.volumes.size() == 3);
+  CHECK(inv.volumes[0].volume_id == "vol-1");
+  CHECK(inv.volumes[0].nodes.size() == 1);
+  CHECK(inv.volumes[0].migration_timeout == 120s);
+  CHECK(inv.volumes[1].volume_id == "vol-2");
+  REQUIRE(inv.volumes[1].nodes.size() == 2);
+  CHECK(inv.volumes[1].nodes[0].node_id == "a"); // oldest first
+  CHECK(inv.volumes[2].nodes.size() == 3);
+  CHECK(inv.anomalies == std::vector<std::string>{"vol-3"});
+
+  // Two attachments: a migration since the newer one was created, on the actor clock.
+  auto wall_now = caf::timestamp{std::chrono::seconds{50}};
+  auto st = state_of(inv.volumes[1], caf::timespan{1000s}, wall_now);
+  CHECK(st.migrating);
+  CHECK(st.nodes[0].node_id == "a");
+  CHECK(st.nodes[1].node_id == "b");
+  CHECK(st.migration.started_at == caf::timespan{1000s - 30s});
+  CHECK(st.migration.timeout == 120s);
+  CHECK_FALSE(state_of(inv.volumes[0], caf::timespan{1000s}, wall_now).migrating);
+  CHECK_FALSE(state_of(inv.volumes[2], caf::timespan{1000s}, wall_now).migrating);
+}
+
+TEST_CASE("kubeconfig: token, client certificate, relative files") {
+  char dir[] = "/tmp/rds-csi-kubeconfig-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string d = dir;
+  std::ofstream{d + "/ca.pem"} << "CA-PEM";
+  std::ofstream{d + "/config"} << R"(apiVersion: v1
+kind: Config
+current-context: test
+contexts:
+- name: other
+  context: {cluster: nowhere, user: nobody}
+- name: test
+  context: {cluster: local, user: driver}
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:6443/
+    certificate-authority: ca.pem
+users:
+- name: driver
+  user:
+    token: secret-token
+    client-certificate-data: Q0VSVA==
+    client-key-data: S0VZ
+)";
+  kube_config cfg;
+  auto r = load_kubeconfig(d + "/config", cfg);
+  REQUIRE(r.ok());
+  CHECK(cfg.server == "https://127.0.0.1:6443");
+  CHECK(cfg.ca_pem == "CA-PEM");
+  CHECK(cfg.token == "secret-token");
+  CHECK(cfg.client_cert_pem == "CERT");
+  CHECK(cfg.client_key_pem == "KEY");
+  std::ofstream{d + "/plain"} << "current-context: x\nclusters: []\n";
+  CHECK(load_kubeconfig(d + "/plain", cfg).code == ec::invalid_argument);
+  CHECK(load_kubeconfig(d + "/missing", cfg).code == ec::invalid_argument);
+  std::remove((d + "/ca.pem").c_str());
+  std::remove((d + "/config").c_str());
+  std::remove((d + "/plain").c_str());
+  std::remove(d.c_str());
+}

@@ -83,8 +83,8 @@ inline void check_series(const std::string& metrics_url,
 
 /// The value of `series` once it equals `expected`, or its value after a bounded wait.
 inline double settled_value(const std::string& metrics_url, const std::string& series,
-                            double expected) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+                            double expected, std::chrono::seconds limit = std::chrono::seconds{5}) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
   auto value = metric_value(http_get(metrics_url), series);
   while (value != expected && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds{10});

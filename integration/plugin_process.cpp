@@ -141,6 +141,33 @@ plugin_process::~plugin_process() {
     ::close(stdout_fd_);
 }
 
+pid_t start_process(const std::vector<std::string>& args, const std::string& log_path) {
+  pid_t pid = ::fork();
+  if (pid < 0)
+    throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int stop_process(pid_t pid, std::chrono::milliseconds limit) {
+  if (pid <= 0)
+    return -1;
+  ::kill(pid, SIGTERM);
+  return wait_exit(pid, limit);
+}
+
 int plugin_process::terminate(std::chrono::milliseconds limit) {
   if (pid_ <= 0)
     return -1;

@@ -52,6 +52,12 @@ class plugin_process {
   int stdout_fd_ = -1;
 };
 
+/// Starts `args` (args[0] is the program) with stdout and stderr appended to `log_path`.
+pid_t start_process(const std::vector<std::string>& args, const std::string& log_path);
+
+/// SIGTERM, then SIGKILL once `limit` passed; the exit code, or -1 if it had to be killed.
+int stop_process(pid_t pid, std::chrono::milliseconds limit);
+
 /// Runs the plugin binary with `args` to completion (for --help, bad flags...). Returns the exit
 /// code and fills `output` with what it wrote to stdout and stderr.
 int run_plugin(const std::vector<std::string>& args, std::string& output,

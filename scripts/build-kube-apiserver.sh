@@ -7,23 +7,27 @@ set -euo pipefail
 version="1.20.5+really1.20.2-1.1+deb12u1"
 cache="${RDS_CSI_CACHE:-/var/cache/rds-csi}"
 binary="$cache/kube-apiserver-1.20.2/kube-apiserver"
-if [ -x "$binary" ]; then
-  echo "$binary"
-  exit 0
-fi
 
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then
   as_root=(sudo)
 fi
+packages=(etcd-server openssl)
+if [ ! -x "$binary" ]; then
+  packages+=(golang-go rsync golang-github-modern-go-reflect2-dev dpkg-dev)
+fi
 need=()
-for p in golang-go rsync etcd-server golang-github-modern-go-reflect2-dev dpkg-dev; do
+for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
   "${as_root[@]}" apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends \
     "${need[@]}" >&2
+fi
+if [ -x "$binary" ]; then
+  echo "$binary"
+  exit 0
 fi
 
 work="$(mktemp -d /tmp/kube-apiserver-build.XXXXXX)"

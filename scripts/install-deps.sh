@@ -4,10 +4,10 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ make pkg-config ca-certificates
+  cmake g++ make pkg-config ca-certificates openssl
   libcaf-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libcurl4-openssl-dev rapidjson-dev prometheus-cpp-dev doctest-dev
+  libcurl4-openssl-dev rapidjson-dev prometheus-cpp-dev doctest-dev libyaml-cpp-dev
   curl
 )
 

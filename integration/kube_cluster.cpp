@@ -1,0 +1,165 @@
+// etcd + kube-apiserver on loopback ports, with static tokens and RBAC.
+#include "integration/kube_cluster.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+namespace rds::test {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string apiserver_binary() {
+  const char* path = std::getenv("RDS_CSI_KUBE_APISERVER");
+  if (path == nullptr || ::access(path, X_OK) != 0)
+    throw std::runtime_error(
+      "RDS_CSI_KUBE_APISERVER must name a kube-apiserver binary: run "
+      "scripts/build-kube-apiserver.sh (scripts/test.sh does) and export the path it prints");
+  return path;
+}
+
+void require_ok(const services::kube::kube_response& r) {
+  if (!r.status.ok())
+    throw std::runtime_error(r.status.message);
+}
+
+} // namespace
+
+kube_cluster& kube_cluster::instance() {
+  static kube_cluster cluster;
+  return cluster;
+}
+
+kube_cluster::kube_cluster() {
+  auto apiserver = apiserver_binary();
+  etcd_port_ = free_port();
+  etcd_peer_port_ = free_port();
+  api_port_ = free_port();
+  auto d = dir_.path();
+  std::ofstream{d + "/tokens.csv"} << "admin-token,admin,1,\"system:masters\"\n"
+                                   << "driver-token,rds-csi-driver,2\n";
+  if (std::system(("openssl genrsa -out " + d + "/sa.key 2048 2>/dev/null").c_str()) != 0)
+    throw std::runtime_error("openssl genrsa failed");
+  start_etcd();
+  api_pid_ =
+    start_process({apiserver, "--etcd-servers=http://127.0.0.1:" + std::to_string(etcd_port_),
+                   "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+                   "--secure-port=" + std::to_string(api_port_), "--cert-dir=" + d + "/certs",
+                   "--token-auth-file=" + d + "/tokens.csv", "--authorization-mode=RBAC",
+                   "--service-account-issuer=https://kubernetes.default.svc",
+                   "--service-account-key-file=" + d + "/sa.key",
+                   "--service-account-signing-key-file=" + d + "/sa.key",
+                   "--service-cluster-ip-range=10.96.0.0/24", "--allow-privileged=true"},
+                  d + "/apiserver.log");
+  auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::access((d + "/certs/apiserver.crt").c_str(), R_OK) == 0) {
+      if (!admin_) {
+        services::kube::kube_config cfg;
+        if (!services::kube::load_kubeconfig(kubeconfig("admin-token"), cfg).ok())
+          throw std::runtime_error("cannot read the test kubeconfig");
+        admin_ = std::make_unique<services::kube::kube_client>(cfg);
+      }
+      auto r = admin_->get("/readyz", 2s);
+      if (r.status.ok())
+        return;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  throw std::runtime_error("kube-apiserver did not become ready; see " + d + "/apiserver.log");
+}
+
+kube_cluster::~kube_cluster() {
+  admin_.reset();
+  stop_process(api_pid_, 10s);
+  stop_process(etcd_pid_, 10s);
+}
+
+void kube_cluster::start_etcd() {
+  auto d = dir_.path();
+  auto client = "http://127.0.0.1:" + std::to_string(etcd_port_);
+  etcd_pid_ = start_process(
+    {"/usr/bin/etcd", "--data-dir=" + d + "/etcd", "--listen-client-urls=" + client,
+     "--advertise-client-urls=" + client,
+     "--listen-peer-urls=http://127.0.0.1:" + std::to_string(etcd_peer_port_),
+     "--initial-advertise-peer-urls=http://127.0.0.1:" + std::to_string(etcd_peer_port_),
+     "--initial-cluster=default=http://127.0.0.1:" + std::to_string(etcd_peer_port_)},
+    d + "/etcd.log");
+}
+
+void kube_cluster::stop_etcd() {
+  stop_process(etcd_pid_, 10s);
+  etcd_pid_ = -1;
+}
+
+std::string kube_cluster::kubeconfig(const std::string& token) const {
+  auto path = dir_.path() + "/kubeconfig-" + token;
+  std::ofstream{path} << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+                      << "clusters:\n- name: test\n  cluster:\n    server: https://127.0.0.1:"
+                      << api_port_ << "\n    certificate-authority: " << dir_.path()
+                      << "/certs/apiserver.crt\n"
+                      << "users:\n- name: test\n  user:\n    token: " << token << "\n"
+                      << "contexts:\n- name: test\n  context: {cluster: test, user: test}\n";
+  return path;
+}
+
+services::kube::kube_client& kube_cluster::admin() {
+  return *admin_;
+}
+
+void kube_cluster::clear() {
+  require_ok(admin_->request("DELETE", "/apis/storage.k8s.io/v1/volumeattachments", "", 30s));
+  require_ok(admin_->request("DELETE", "/api/v1/persistentvolumes", "", 30s));
+}
+
+void kube_cluster::create_volume(const std::string& pv_name, const std::string& handle,
+                                 const std::string& access, const std::string& volume_mode,
+                                 const std::string& migration_timeout_seconds,
+                                 const std::string& annotations_json) {
+  std::string attributes =
+    migration_timeout_seconds.empty()
+      ? "{}"
+      : R"({"migrationTimeoutSeconds":")" + migration_timeout_seconds + R"("})";
+  auto body =
+    R"({"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":")" + pv_name
+    + R"(","annotations":)" + annotations_json
+    + R"(},"spec":{"capacity":{"storage":"1Gi"},"accessModes":[")" + access + R"("],"volumeMode":")"
+    + volume_mode
+    + R"(","persistentVolumeReclaimPolicy":"Delete","claimRef":{"namespace":"default","name":")"
+    + pv_name + R"(-claim"},"csi":{"driver":"rds.csi.srvlab.io","volumeHandle":")" + handle
+    + R"(","volumeAttributes":)" + attributes + "}}}";
+  require_ok(admin_->request("POST", "/api/v1/persistentvolumes", body, 30s));
+}
+
+void kube_cluster::attach(const std::string& pv_name, const std::string& node) {
+  auto name = "csi-" + pv_name + "-" + node;
+  auto body = R"({"apiVersion":"storage.k8s.io/v1","kind":"VolumeAttachment","metadata":{"name":")"
+              + name + R"("},"spec":{"attacher":"rds.csi.srvlab.io","nodeName":")" + node
+              + R"(","source":{"persistentVolumeName":")" + pv_name + R"("}}})";
+  require_ok(admin_->request("POST", "/apis/storage.k8s.io/v1/volumeattachments", body, 30s));
+  require_ok(admin_->request("PATCH",
+                             "/apis/storage.k8s.io/v1/volumeattachments/" + name + "/status",
+                             R"({"status":{"attached":true}})", 30s));
+}
+
+} // namespace rds::test

@@ -1,0 +1,56 @@
+// A real Kubernetes API server with etcd on loopback, for tests: Debian's etcd and a
+// kube-apiserver built from Debian's source package (scripts/build-kube-apiserver.sh, path in
+// $RDS_CSI_KUBE_APISERVER). Started once per test program, stopped at exit.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "integration/plugin_process.hpp"
+#include "services/kube/kube_client.hpp"
+
+namespace rds::test {
+
+class kube_cluster {
+ public:
+  /// The shared cluster, started on first use.
+  static kube_cluster& instance();
+
+  ~kube_cluster();
+
+  /// A kubeconfig for `token` (one of "admin-token", in system:masters, or "driver-token", a
+  /// user with no rights unless a test binds some).
+  std::string kubeconfig(const std::string& token) const;
+
+  /// A client with full rights, for the tests to create and inspect objects.
+  services::kube::kube_client& admin();
+
+  /// Deletes every VolumeAttachment and PersistentVolume, so each test starts clean.
+  void clear();
+
+  /// Creates a PersistentVolume of the driver. `access` is a Kubernetes access mode.
+  void create_volume(const std::string& pv_name, const std::string& handle,
+                     const std::string& access, const std::string& volume_mode,
+                     const std::string& migration_timeout_seconds = "",
+                     const std::string& annotations_json = "{}");
+
+  /// Creates a VolumeAttachment of the driver for `pv_name` on `node` and marks it attached,
+  /// as the external-attacher does after a successful ControllerPublishVolume.
+  void attach(const std::string& pv_name, const std::string& node);
+
+  /// Stops etcd (the API server stays up and fails its calls) or starts it again.
+  void stop_etcd();
+  void start_etcd();
+
+ private:
+  kube_cluster();
+  void start_apiserver();
+
+  temp_dir dir_;
+  int etcd_port_ = 0, etcd_peer_port_ = 0, api_port_ = 0;
+  pid_t etcd_pid_ = -1, api_pid_ = -1;
+  std::unique_ptr<services::kube::kube_client> admin_;
+};
+
+} // namespace rds::test

@@ -1,0 +1,134 @@
+// Kubernetes is the source of truth: the plugin rebuilds its attachment state from the
+// VolumeAttachments of a real kube-apiserver + etcd at start-up, migrations and their timers
+// included, and ignores annotations.
+#include <thread>
+
+#include "integration/kube_cluster.hpp"
+#include "integration/metric_expectations.hpp"
+#include "integration/plugin_process.hpp"
+
+using namespace rds::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string attached = "rds_csi_attachment_attached_volumes";
+const std::string active = "rds_csi_migration_active_migrations";
+const std::string anomalies = "rds_csi_attachment_anomalies_total";
+const std::string started = "rds_csi_migration_started_total";
+const std::string success = "rds_csi_migration_migrations_total{result=\"success\"}";
+const std::string timeout = "rds_csi_migration_migrations_total{result=\"timeout\"}";
+
+/// Waits until Probe says ready: the rebuild is done.
+bool wait_ready(csi_client& client, std::chrono::seconds limit = 30s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool ready = false;
+    if (client.probe(ready).ok() && ready)
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("rebuild from VolumeAttachments: 0, 1, 2 and 3 per volume; annotations ignored") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_volume("pv-none", "vol-none", "ReadWriteOnce", "Filesystem", "",
+                  R"({"rds.csi.srvlab.io/attached-node":"node-x"})");
+  k.create_volume("pv-one", "vol-one", "ReadWriteMany", "Block", "600");
+  k.attach("pv-one", "node-a");
+  k.create_volume("pv-two", "vol-two", "ReadWriteMany", "Block", "600");
+  k.attach("pv-two", "node-a");
+  k.attach("pv-two", "node-b");
+  k.create_volume("pv-three", "vol-three", "ReadWriteMany", "Block", "600");
+  k.attach("pv-three", "node-a");
+  k.attach("pv-three", "node-b");
+  k.attach("pv-three", "node-c");
+
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  csi_client client{plugin.endpoint()};
+  REQUIRE(wait_ready(client));
+  auto m = initial_series();
+  m[attached] = 3, m[active] = 1, m[anomalies] = 1;
+  check_series(plugin.metrics_url(), m);
+
+  // The stale annotation names node-x: it is not read, so another node may attach.
+  CHECK(client.publish("vol-none", "node-z", volume_access::rwo).ok());
+  // The rebuilt capability matches what the attacher sends again: idempotent.
+  CHECK(client.publish("vol-one", "node-a", volume_access::rwx_block).ok());
+  CHECK(client.publish("vol-two", "node-b", volume_access::rwx_block).ok());
+  // The rebuilt migration refuses a third node, naming both.
+  auto third = client.publish("vol-two", "node-c", volume_access::rwx_block);
+  CHECK(third.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(third.error_message().find("node-a") != std::string::npos);
+  CHECK(third.error_message().find("node-b") != std::string::npos);
+  // More than two: kept as the truth, further publishes refused.
+  CHECK(client.publish("vol-three", "node-d", volume_access::rwx_block).error_code()
+        == grpc::StatusCode::FAILED_PRECONDITION);
+  // The rebuilt migration ends like any other: the source detaches.
+  CHECK(client.unpublish("vol-two", "node-a").ok());
+  m[attached] = 4, m[active] = 0, m[success] = 1;
+  m["rds_csi_attachment_attach_total{status=\"success\"}"] = 1;
+  m["rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}"] = 1;
+  m["rds_csi_attachment_operation_duration_seconds_count{operation=\"detach_partial\"}"] = 1;
+  m["rds_csi_attachment_conflicts_total"] = 2;
+  m["rds_csi_migration_duration_seconds_count"] = 1;
+  check_series(plugin.metrics_url(), m);
+  CHECK(plugin.terminate() == 0);
+}
+
+TEST_CASE("a restart in the middle of a migration keeps state, timer and gauge") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_volume("pv-mig", "vol-mig", "ReadWriteMany", "Block", "600");
+  k.attach("pv-mig", "node-a");
+  k.attach("pv-mig", "node-b");
+  {
+    plugin_process first{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+    csi_client client{first.endpoint()};
+    REQUIRE(wait_ready(client));
+    CHECK(settled_value(first.metrics_url(), active, 1) == 1);
+    CHECK(first.terminate() == 0);
+  }
+  std::this_thread::sleep_for(2s);
+  plugin_process second{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  csi_client client{second.endpoint()};
+  REQUIRE(wait_ready(client));
+  CHECK(settled_value(second.metrics_url(), active, 1) == 1);
+  CHECK(settled_value(second.metrics_url(), timeout, 0) == 0);
+  REQUIRE(client.unpublish("vol-mig", "node-a").ok());
+  CHECK(settled_value(second.metrics_url(), success, 1) == 1);
+  CHECK(settled_value(second.metrics_url(), active, 0) == 0);
+  // The duration runs from the target's VolumeAttachment, across the restart (>= the 2 s slept).
+  CHECK(metric_value(http_get(second.metrics_url()), "rds_csi_migration_duration_seconds_sum")
+        >= 2.0);
+  CHECK(second.terminate() == 0);
+}
+
+TEST_CASE("rebuilt migration timers: the time left is kept, a passed one records timeout once") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_volume("pv-late", "vol-late", "ReadWriteMany", "Block", "1");
+  k.attach("pv-late", "node-a");
+  k.attach("pv-late", "node-b");
+  k.create_volume("pv-soon", "vol-soon", "ReadWriteMany", "Block", "8");
+  k.attach("pv-soon", "node-a");
+  k.attach("pv-soon", "node-b");
+  std::this_thread::sleep_for(2s);
+  plugin_process plugin{
+    {"--kubeconfig=" + k.kubeconfig("admin-token"), "--migration-timeout-min=1"}};
+  csi_client client{plugin.endpoint()};
+  REQUIRE(wait_ready(client));
+  // vol-late's timeout passed while no plugin ran: recorded at once, and once.
+  CHECK(settled_value(plugin.metrics_url(), timeout, 1) == 1);
+  CHECK(metric_value(http_get(plugin.metrics_url()), active) == 2);
+  // vol-soon's timer was re-armed with what was left of its 8 s.
+  CHECK(settled_value(plugin.metrics_url(), timeout, 2, 15s) == 2);
+  // Nothing was detached by the timers.
+  CHECK(metric_value(http_get(plugin.metrics_url()), active) == 2);
+  CHECK(metric_value(http_get(plugin.metrics_url()), attached) == 2);
+  CHECK(plugin.terminate() == 0);
+}

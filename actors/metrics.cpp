@@ -38,6 +38,7 @@ struct metric_families {
   Family<Gauge>& attached_volumes;
   Family<Counter>& volume_restarts_total;
   Family<Counter>& anomalies_total;
+  Family<Counter>& reconcile_total;
   Family<Histogram>& csi_operations;
 };
 
@@ -101,6 +102,10 @@ metric_families::metric_families(prometheus::Registry& r)
                       .Name("rds_csi_attachment_anomalies_total")
                       .Help("Volumes found attached to more than two nodes")
                       .Register(r))
+  , reconcile_total(prometheus::BuildCounter()
+                      .Name("rds_csi_attachment_reconcile_total")
+                      .Help("Attachment changes made to follow Kubernetes, not a CSI call")
+                      .Register(r))
   , csi_operations(prometheus::BuildHistogram()
                      .Name("csi_plugin_operations_seconds")
                      .Help("Duration of CSI operations, by method and gRPC status code")
@@ -121,6 +126,8 @@ metric_families::metric_families(prometheus::Registry& r)
   attached_volumes.Add({});
   volume_restarts_total.Add({});
   anomalies_total.Add({});
+  for (auto action : {"attach", "detach"})
+    reconcile_total.Add({{"action", action}});
 }
 
 metrics_state::metrics_state()
@@ -172,6 +179,7 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
     },
     [&f](volume_restarted_atom) { f.volume_restarts_total.Add({}).Increment(); },
     [&f](anomaly_atom) { f.anomalies_total.Add({}).Increment(); },
+    [&f](const reconciled& e) { f.reconcile_total.Add({{"action", e.action}}).Increment(); },
     [&f, driver](const rpc_recorded& e) {
       f.csi_operations
         .Add({{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},

@@ -124,7 +124,10 @@ outcome unpublish_all(self_pointer self, const metrics_actor& metrics) {
   return outcome::success();
 }
 
-outcome unpublish(self_pointer self, const unpublish_request& req, const metrics_actor& metrics) {
+/// `via_csi`: a ControllerUnpublish (counted as a detach operation), not a change followed from
+/// Kubernetes (counted in reconcile_total instead).
+outcome unpublish(self_pointer self, const unpublish_request& req, const metrics_actor& metrics,
+                  bool via_csi = true) {
   if (req.node_id.empty())
     return unpublish_all(self, metrics);
   auto now = now_of(self);
@@ -135,7 +138,8 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
     return outcome::success();
   if (st.nodes.size() == 1) {
     st.nodes.clear();
-    self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
+    if (via_csi)
+      self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
     log::info("volume ", st.volume_id, " detached from node ", req.node_id);
     return outcome::success();
   }
@@ -144,7 +148,7 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
     end_migration(self, source_left ? migration_result::success : migration_result::failed, now,
                   metrics);
   st.nodes.erase(i);
-  if (st.nodes.size() == 2) {
+  if (st.nodes.size() == 2 && st.access == access_kind::multi_node_block) {
     // An anomaly (more than two nodes, found in Kubernetes) shrank to two: from here on it is
     // a migration that started when the newer node attached.
     st.migrating = true;
@@ -153,9 +157,87 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
     st.migration.timed_out = false;
     arm_migration_timer(self, st.migration.started_at + st.migration.timeout - now);
   }
-  self->send(metrics,
-             attachment_recorded{attachment_operation::detach_partial, now_of(self) - now});
+  if (via_csi)
+    self->send(metrics,
+               attachment_recorded{attachment_operation::detach_partial, now_of(self) - now});
   return outcome::success();
+}
+
+/// Adds a node Kubernetes shows attached and the actor did not have.
+void follow_attach(self_pointer self, const std::string& node_id,
+                   const publish_capability& capability, caf::timespan migration_timeout,
+                   clock_offset attached_at, const metrics_actor& metrics) {
+  auto& st = self->state.attachment;
+  auto now = now_of(self);
+  self->send(metrics, reconciled{"attach"});
+  if (!st.attached()) {
+    st.access = capability.access;
+    st.nodes.push_back({node_id, capability, attached_at});
+    log::info("volume ", st.volume_id, " follows Kubernetes: attached to node ", node_id);
+    return;
+  }
+  st.nodes.push_back({node_id, capability, attached_at});
+  if (st.nodes.size() == 2 && st.access == access_kind::multi_node_block
+      && capability.access == access_kind::multi_node_block) {
+    st.migrating = true;
+    st.migration.generation += 1;
+    st.migration.started_at = attached_at;
+    st.migration.timeout = migration_timeout;
+    st.migration.timed_out = false;
+    arm_migration_timer(self, attached_at + migration_timeout - now);
+    self->send(metrics, migration_started_atom_v);
+    log::info("volume ", st.volume_id, " follows Kubernetes: migration from ",
+              st.nodes[0].node_id, " to ", node_id);
+    return;
+  }
+  st.migrating = false;
+  self->send(metrics, anomaly_atom_v);
+  log::warning("volume ", st.volume_id, " is attached to nodes ", st.node_list(),
+               " in Kubernetes, more than its access mode allows; kept as the truth, further "
+               "publishes are refused until it resolves");
+}
+
+/// Removes a node whose VolumeAttachment is gone.
+void follow_detach(self_pointer self, const std::string& node_id, const metrics_actor& metrics) {
+  self->send(metrics, reconciled{"detach"});
+  log::info("volume ", self->state.attachment.volume_id,
+            " follows Kubernetes: detached from node ", node_id);
+  unpublish(self, unpublish_request{self->state.attachment.volume_id, node_id}, metrics, false);
+}
+
+clock_offset offset_of(self_pointer self, caf::timestamp since) {
+  auto age = std::chrono::duration_cast<caf::timespan>(caf::make_timestamp() - since);
+  return now_of(self) - std::max(age, caf::timespan{0});
+}
+
+void follow(self_pointer self, const observed_volume& observed, const metrics_actor& metrics) {
+  auto& st = self->state.attachment;
+  auto listed = [&](const std::string& node_id) {
+    for (auto& n : observed.nodes)
+      if (n.node_id == node_id)
+        return true;
+    return std::find(observed.pending.begin(), observed.pending.end(), node_id)
+           != observed.pending.end();
+  };
+  std::vector<std::string> stale;
+  for (auto& n : st.nodes)
+    if (!listed(n.node_id))
+      stale.push_back(n.node_id);
+  for (auto& node_id : stale)
+    follow_detach(self, node_id, metrics);
+  for (auto& n : observed.nodes)
+    if (!st.has_node(n.node_id))
+      follow_attach(self, n.node_id, observed.capability, observed.migration_timeout,
+                    offset_of(self, n.since), metrics);
+}
+
+void follow(self_pointer self, const attachment_change& change, const metrics_actor& metrics) {
+  auto known = self->state.attachment.has_node(change.node_id);
+  if (change.phase == attachment_phase::attached && !known)
+    follow_attach(self, change.node_id, change.capability, change.migration_timeout,
+                  offset_of(self, change.since), metrics);
+  else if (change.phase == attachment_phase::gone && known)
+    follow_detach(self, change.node_id, metrics);
 }
 
 void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metrics) {
@@ -201,6 +283,22 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       on_timer(self, generation, metrics);
       if (self->state.attachment.migration.timed_out != was_timed_out)
         report();
+    },
+    [=](sync_atom, const observed_volume& observed) {
+      auto before = self->state.attachment;
+      follow(self, observed, metrics);
+      if (self->state.attachment.nodes.size() != before.nodes.size()
+          || self->state.attachment.migrating != before.migrating)
+        report();
+      return outcome::success();
+    },
+    [=](sync_atom, const attachment_change& change) {
+      auto before = self->state.attachment;
+      follow(self, change, metrics);
+      if (self->state.attachment.nodes.size() != before.nodes.size()
+          || self->state.attachment.migrating != before.migrating)
+        report();
+      return outcome::success();
     },
     [=](status_atom) { return self->state.attachment; },
   };

@@ -97,56 +97,90 @@ void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& r
       });
 }
 
-void apply_inventory(self_pointer self, const cluster_inventory& inventory,
-                     const metrics_actor& metrics) {
+/// Hands a change observed in Kubernetes to the volume's actor (nobody waits for the answer).
+template <class Change>
+void follow(self_pointer self, volume_entry& entry, const Change& change,
+            const volume_supervisor_config& config) {
+  ++entry.in_flight;
+  ++self->state.in_flight;
+  auto volume_id = change.volume_id;
+  self->request(entry.handle, config.request_timeout, sync_atom_v, change)
+    .then([=](const outcome&) { settle(self, volume_id); },
+          [=](caf::error& err) {
+            log::warning("volume ", volume_id, " could not follow Kubernetes: ", to_string(err));
+            settle(self, volume_id);
+          });
+}
+
+bool ready(self_pointer self, const volume_supervisor_config& config) {
+  return !config.follow_cluster
+         || (self->state.attachments_synced && self->state.nodes_synced);
+}
+
+void resume_deferred(self_pointer self, const volume_supervisor_config& config) {
+  if (!ready(self, config))
+    return;
+  auto deferred = std::move(self->state.deferred);
+  self->state.deferred.clear();
+  for (auto& resume : deferred)
+    resume();
+}
+
+/// The first list: every volume actor is spawned with the state Kubernetes shows.
+void rebuild(self_pointer self, const cluster_inventory& inventory,
+             const metrics_actor& metrics) {
   auto now = std::chrono::duration_cast<caf::timespan>(self->clock().now().time_since_epoch());
   auto wall_now = caf::make_timestamp();
+  size_t volumes = 0;
   for (auto& observed : inventory.volumes) {
+    if (observed.nodes.empty())
+      continue;
     auto state = state_of(observed, now, wall_now);
     auto& entry = self->state.volumes[state.volume_id];
     entry.last_known = state;
     entry.handle = spawn_volume(self, state, metrics);
     record_state(self, state, metrics);
+    ++volumes;
   }
-  for (auto& volume : inventory.anomalies) {
-    self->send(metrics, anomaly_atom_v);
-    log::warning("volume ", volume,
-                 " is attached to more than two nodes in Kubernetes; kept "
-                 "as the truth, further publishes are refused until it resolves");
-  }
-  log::info("rebuilt ", inventory.volumes.size(), " attached volumes from Kubernetes (",
+  log::info("rebuilt ", volumes, " attached volumes from Kubernetes (",
             self->state.migrating.size(), " migrating)");
 }
 
-void rebuild(self_pointer self, const volume_supervisor_config& config,
-             const metrics_actor& metrics, const kube_actor& kube) {
-  self->request(kube, config.rebuild_timeout, inventory_atom_v)
-    .then(
-      [=](const outcome& result, const cluster_inventory& inventory) {
-        if (!result.ok()) {
-          log::error("cannot rebuild attachment state from Kubernetes: ", result.message,
-                     "; retrying");
-          self->delayed_send(self, config.rebuild_backoff, rebuild_atom_v);
-          return;
-        }
-        apply_inventory(self, inventory, metrics);
-        self->state.ready = true;
-        auto deferred = std::move(self->state.deferred);
-        self->state.deferred.clear();
-        for (auto& resume : deferred)
-          resume();
-      },
-      [=](caf::error& err) {
-        log::error("cannot rebuild attachment state from Kubernetes: ", to_string(err),
-                   "; retrying");
-        self->delayed_send(self, config.rebuild_backoff, rebuild_atom_v);
-      });
+/// A later list (after a 410 or a broken watch): every volume follows it, including volumes the
+/// list no longer shows.
+void resync(self_pointer self, const cluster_inventory& inventory,
+            const volume_supervisor_config& config, const metrics_actor& metrics) {
+  std::unordered_set<std::string> listed;
+  for (auto& observed : inventory.volumes) {
+    listed.insert(observed.volume_id);
+    auto known = self->state.volumes.count(observed.volume_id) > 0;
+    if (!known && observed.nodes.empty())
+      continue;
+    follow(self, entry_for(self, observed.volume_id, metrics), observed, config);
+  }
+  for (auto& [volume_id, entry] : self->state.volumes)
+    if (listed.count(volume_id) == 0 && entry.last_known.attached()) {
+      observed_volume gone;
+      gone.volume_id = volume_id;
+      follow(self, entry, gone, config);
+    }
+}
+
+void count_anomalies(self_pointer self, const cluster_inventory& inventory,
+                     const metrics_actor& metrics) {
+  for (auto& volume : inventory.anomalies) {
+    if (!self->state.anomalies.insert(volume).second)
+      continue;
+    self->send(metrics, anomaly_atom_v);
+    log::warning("volume ", volume, " is attached to more than two nodes in Kubernetes; kept "
+                 "as the truth, further publishes are refused until it resolves");
+  }
 }
 
 /// Runs `work` now, or once the rebuild is done; refuses when too many requests wait.
 void when_ready(self_pointer self, const volume_supervisor_config& config,
                 caf::typed_response_promise<outcome> rp, std::function<void()> work) {
-  if (self->state.ready) {
+  if (ready(self, config)) {
     work();
   } else if (self->state.deferred.size() >= config.max_deferred) {
     rp.deliver(outcome::failure(ec::unavailable, "the driver is still rebuilding its attachment "
@@ -164,11 +198,8 @@ bool is_crash(const caf::error& reason) {
 
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
-                  volume_supervisor_config config, metrics_actor metrics, kube_actor kube) {
-  if (kube) {
-    self->send(self, rebuild_atom_v);
-  } else {
-    self->state.ready = true;
+                  volume_supervisor_config config, metrics_actor metrics) {
+  if (!config.follow_cluster) {
     log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
               "durable across restarts");
   }
@@ -200,7 +231,12 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
   return {
     [=](publish_atom atom, const publish_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
-      when_ready(self, config, rp, [=] {
+      when_ready(self, config, rp, [=]() mutable {
+        if (config.follow_cluster && self->state.nodes.count(req.node_id) == 0) {
+          rp.deliver(outcome::failure(ec::not_found, "node " + req.node_id
+                                                       + " does not exist in Kubernetes"));
+          return;
+        }
         auto& entry = entry_for(self, req.volume_id, metrics);
         forward(self, entry, atom, req, config.request_timeout, rp);
       });
@@ -218,11 +254,36 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       return rp;
     },
     [=](volume_state_atom, const attachment_state& state) { record_state(self, state, metrics); },
-    [=](rebuild_atom) { rebuild(self, config, metrics, kube); },
+    [=](sync_atom, const cluster_inventory& inventory) {
+      if (!self->state.attachments_synced)
+        rebuild(self, inventory, metrics);
+      else
+        resync(self, inventory, config, metrics);
+      count_anomalies(self, inventory, metrics);
+      self->state.attachments_synced = true;
+      resume_deferred(self, config);
+    },
+    [=](sync_atom, const attachment_change& change) {
+      auto known = self->state.volumes.count(change.volume_id) > 0;
+      if (!known && change.phase != attachment_phase::attached)
+        return;
+      follow(self, entry_for(self, change.volume_id, metrics), change, config);
+    },
+    [=](nodes_atom, const std::vector<std::string>& names) {
+      self->state.nodes = std::unordered_set<std::string>(names.begin(), names.end());
+      self->state.nodes_synced = true;
+      resume_deferred(self, config);
+    },
+    [=](nodes_atom, const std::string& name, bool exists) {
+      if (exists)
+        self->state.nodes.insert(name);
+      else
+        self->state.nodes.erase(name);
+    },
     [=](status_atom) {
       auto& st = self->state;
       return supervisor_status{st.volumes.size(), st.attached.size(), st.migrating.size(),
-                               st.restarts,       st.in_flight,       st.ready,
+                               st.restarts,       st.in_flight,       ready(self, config),
                                st.deferred.size()};
     },
     [=](status_atom, const std::string& volume_id) -> caf::result<attachment_state> {

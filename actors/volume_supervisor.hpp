@@ -21,10 +21,10 @@ namespace rds::actors {
 struct volume_supervisor_config {
   /// Longest a forwarded request may wait for its volume actor.
   caf::timespan request_timeout = std::chrono::seconds{60};
-  /// Longest the rebuild may take before it is tried again.
-  caf::timespan rebuild_timeout = std::chrono::minutes{5};
-  /// Wait between failed rebuild attempts.
-  caf::timespan rebuild_backoff = std::chrono::seconds{2};
+  /// Kubernetes is the source of truth: hold CSI requests until the first list of
+  /// VolumeAttachments and of Nodes arrived, and refuse nodes that do not exist. False for the
+  /// embedded default (no cluster): state in memory only.
+  bool follow_cluster = false;
   /// CSI requests held while the rebuild runs; more are refused as unavailable.
   size_t max_deferred = 10000;
 };
@@ -49,16 +49,22 @@ struct volume_supervisor_state {
   volume_counts reported;
   uint64_t restarts = 0;
   uint64_t in_flight = 0;
-  /// False until the state has been rebuilt from Kubernetes.
-  bool ready = false;
+  /// The first list of VolumeAttachments (the rebuild) and of Nodes arrived.
+  bool attachments_synced = false;
+  bool nodes_synced = false;
+  /// Node names that exist in Kubernetes.
+  std::unordered_set<std::string> nodes;
+  /// Volumes already counted as attached to more than two nodes.
+  std::unordered_set<std::string> anomalies;
   /// Requests that arrived before the rebuild, answered in order once it is done.
   std::vector<std::function<void()>> deferred;
 };
 
-/// With a kube handle the supervisor first rebuilds every volume actor from Kubernetes (and holds
-/// CSI requests until then); without one (the embedded default) it starts empty and ready.
+/// Following a cluster, the supervisor rebuilds every volume actor from the first list of
+/// VolumeAttachments a cluster watch sends it, holding CSI requests until then; without one
+/// (the embedded default) it starts empty and ready.
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
-                  volume_supervisor_config config, metrics_actor metrics, kube_actor kube);
+                  volume_supervisor_config config, metrics_actor metrics);
 
 } // namespace rds::actors

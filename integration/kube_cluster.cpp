@@ -130,6 +130,19 @@ services::kube::kube_client& kube_cluster::admin() {
 void kube_cluster::clear() {
   require_ok(admin_->request("DELETE", "/apis/storage.k8s.io/v1/volumeattachments", "", 30s));
   require_ok(admin_->request("DELETE", "/api/v1/persistentvolumes", "", 30s));
+  require_ok(admin_->request("DELETE", "/api/v1/nodes", "", 30s));
+}
+
+void kube_cluster::create_nodes(std::initializer_list<std::string> names) {
+  for (auto& name : names)
+    require_ok(admin_->request(
+      "POST", "/api/v1/nodes",
+      R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" + name + R"("}})", 30s));
+}
+
+void kube_cluster::detach(const std::string& pv_name, const std::string& node) {
+  require_ok(admin_->request(
+    "DELETE", "/apis/storage.k8s.io/v1/volumeattachments/csi-" + pv_name + "-" + node, "", 30s));
 }
 
 void kube_cluster::create_volume(const std::string& pv_name, const std::string& handle,

@@ -26,7 +26,7 @@ class kube_cluster {
   /// A client with full rights, for the tests to create and inspect objects.
   services::kube::kube_client& admin();
 
-  /// Deletes every VolumeAttachment and PersistentVolume, so each test starts clean.
+  /// Deletes every VolumeAttachment, PersistentVolume and Node, so each test starts clean.
   void clear();
 
   /// Creates a PersistentVolume of the driver. `access` is a Kubernetes access mode.
@@ -38,6 +38,12 @@ class kube_cluster {
   /// Creates a VolumeAttachment of the driver for `pv_name` on `node` and marks it attached,
   /// as the external-attacher does after a successful ControllerPublishVolume.
   void attach(const std::string& pv_name, const std::string& node);
+
+  /// Creates Node objects (the driver refuses to publish to a node that does not exist).
+  void create_nodes(std::initializer_list<std::string> names);
+
+  /// Deletes one VolumeAttachment (as the attach/detach controller does after an unpublish).
+  void detach(const std::string& pv_name, const std::string& node);
 
   /// Stops etcd (the API server stays up and fails its calls) or starts it again.
   void stop_etcd();

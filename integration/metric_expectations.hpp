@@ -54,6 +54,8 @@ inline std::map<std::string, double> initial_series() {
     {"rds_csi_migration_active_migrations", 0},
     {"rds_csi_volume_actor_restarts_total", 0},
     {"rds_csi_attachment_anomalies_total", 0},
+    {"rds_csi_attachment_reconcile_total{action=\"attach\"}", 0},
+    {"rds_csi_attachment_reconcile_total{action=\"detach\"}", 0},
   };
 }
 

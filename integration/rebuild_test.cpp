@@ -36,6 +36,7 @@ bool wait_ready(csi_client& client, std::chrono::seconds limit = 30s) {
 TEST_CASE("rebuild from VolumeAttachments: 0, 1, 2 and 3 per volume; annotations ignored") {
   auto& k = kube_cluster::instance();
   k.clear();
+  k.create_nodes({"node-a", "node-b", "node-c", "node-d", "node-z"});
   k.create_volume("pv-none", "vol-none", "ReadWriteOnce", "Filesystem", "",
                   R"({"rds.csi.srvlab.io/attached-node":"node-x"})");
   k.create_volume("pv-one", "vol-one", "ReadWriteMany", "Block", "600");
@@ -83,6 +84,7 @@ TEST_CASE("rebuild from VolumeAttachments: 0, 1, 2 and 3 per volume; annotations
 TEST_CASE("a restart in the middle of a migration keeps state, timer and gauge") {
   auto& k = kube_cluster::instance();
   k.clear();
+  k.create_nodes({"node-a", "node-b"});
   k.create_volume("pv-mig", "vol-mig", "ReadWriteMany", "Block", "600");
   k.attach("pv-mig", "node-a");
   k.attach("pv-mig", "node-b");
@@ -111,6 +113,7 @@ TEST_CASE("a restart in the middle of a migration keeps state, timer and gauge")
 TEST_CASE("rebuilt migration timers: the time left is kept, a passed one records timeout once") {
   auto& k = kube_cluster::instance();
   k.clear();
+  k.create_nodes({"node-a", "node-b"});
   k.create_volume("pv-late", "vol-late", "ReadWriteMany", "Block", "1");
   k.attach("pv-late", "node-a");
   k.attach("pv-late", "node-b");

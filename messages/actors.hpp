@@ -36,10 +36,12 @@ using scrape_atom = caf::atom_constant<caf::atom("scrape")>;
 constexpr scrape_atom scrape_atom_v{};
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 constexpr lookup_atom lookup_atom_v{};
-using inventory_atom = caf::atom_constant<caf::atom("inventory")>;
-constexpr inventory_atom inventory_atom_v{};
-using rebuild_atom = caf::atom_constant<caf::atom("rebuild")>;
-constexpr rebuild_atom rebuild_atom_v{};
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+constexpr sync_atom sync_atom_v{};
+using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+constexpr nodes_atom nodes_atom_v{};
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+constexpr watch_atom watch_atom_v{};
 using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
 
@@ -80,16 +82,31 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
            x.restarts, x.in_flight, x.ready, x.deferred);
 }
 
-/// What the kube actor reports about itself.
-struct kube_status {
-  std::string server;
-  uint64_t requests = 0;
+/// What a cluster watch reports about itself.
+struct watch_status {
+  /// The API path it lists and watches.
+  std::string resource;
+  uint64_t lists = 0;
+  uint64_t events = 0;
+  uint64_t relists = 0;
   uint64_t failures = 0;
-  uint64_t retries = 0;
 };
 
-template <class Inspector> typename Inspector::result_type inspect(Inspector& f, kube_status& x) {
-  return f(caf::meta::type_name("rds.kube_status"), x.server, x.requests, x.failures, x.retries);
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_status& x) {
+  return f(caf::meta::type_name("rds.watch_status"), x.resource, x.lists, x.events, x.relists,
+           x.failures);
+}
+
+/// A change made to follow Kubernetes rather than a CSI call.
+struct reconciled {
+  /// "attach": Kubernetes shows a node the driver did not have; "detach": the reverse.
+  std::string action;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reconciled& x) {
+  return f(caf::meta::type_name("rds.reconciled"), x.action);
 }
 
 /// metrics: owns the Prometheus registry and every metric family; serves /metrics.
@@ -110,6 +127,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<volume_restarted_atom>,
   // A volume was found attached to more than two nodes.
   caf::reacts_to<anomaly_atom>,
+  // A volume actor followed Kubernetes.
+  caf::reacts_to<reconciled>,
   // A CSI RPC finished.
   caf::reacts_to<rpc_recorded>,
   // The Prometheus text exposition of every metric.
@@ -130,14 +149,18 @@ using volume_actor = caf::typed_actor<
   caf::replies_to<unpublish_atom, unpublish_request>::with<outcome>,
   // The migration timer of the given generation fired.
   caf::reacts_to<migration_timer_atom, uint64_t>,
+  // Follow what Kubernetes says about every node of this volume (after a list).
+  caf::replies_to<sync_atom, observed_volume>::with<outcome>,
+  // Follow what Kubernetes says about one node of this volume (a watch event).
+  caf::replies_to<sync_atom, attachment_change>::with<outcome>,
   caf::replies_to<status_atom>::with<attachment_state>>;
 
-/// kube: the Kubernetes API client of the process. Runs detached: its calls block its own
-/// thread, never the scheduler.
-using kube_actor = caf::typed_actor<
-  // Lists VolumeAttachments and PersistentVolumes: what the attachment state must be.
-  caf::replies_to<inventory_atom>::with<outcome, cluster_inventory>,
-  caf::replies_to<status_atom>::with<kube_status>>;
+/// cluster watch: keeps the supervisor in sync with one Kubernetes resource (VolumeAttachments
+/// or Nodes) by list + watch. Runs detached: its calls block its own thread, never the scheduler.
+using cluster_watch_actor = caf::typed_actor<
+  // Run one round: list if needed, then watch until the stream ends.
+  caf::reacts_to<watch_atom>,
+  caf::replies_to<status_atom>::with<watch_status>>;
 
 /// volume_supervisor: maps volume ids to volume actors, spawns them on demand, restarts crashed
 /// ones from their last known state and retires detached ones.
@@ -148,8 +171,14 @@ using volume_supervisor_actor = caf::typed_actor<
   caf::replies_to<unpublish_atom, unpublish_request>::with<outcome>,
   // A volume actor's state after a change.
   caf::reacts_to<volume_state_atom, attachment_state>,
-  // (Re)try rebuilding every volume actor from Kubernetes.
-  caf::reacts_to<rebuild_atom>, caf::replies_to<status_atom>::with<supervisor_status>,
+  // A full list of VolumeAttachments: the first one rebuilds every volume actor, later ones
+  // (after a 410 or a broken watch) bring them back in line.
+  caf::reacts_to<sync_atom, cluster_inventory>,
+  // One VolumeAttachment changed.
+  caf::reacts_to<sync_atom, attachment_change>,
+  // The full list of Nodes, and one Node that appeared (true) or vanished (false).
+  caf::reacts_to<nodes_atom, std::vector<std::string>>,
+  caf::reacts_to<nodes_atom, std::string, bool>, caf::replies_to<status_atom>::with<supervisor_status>,
   // The state of one volume (detached and empty if it has no actor).
   caf::replies_to<status_atom, std::string>::with<attachment_state>,
   // The actor of one volume, or an invalid handle if it has none (for inspection and tests).

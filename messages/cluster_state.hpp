@@ -33,6 +33,9 @@ struct observed_volume {
   caf::timespan migration_timeout{0};
   /// Attached nodes, oldest first.
   std::vector<observed_attachment> nodes;
+  /// Nodes with a VolumeAttachment not attached yet and not being deleted: a publish may be in
+  /// flight, so the driver keeps such a node if it has it.
+  std::vector<std::string> pending;
   /// The PVC, for Events.
   std::string claim_namespace;
   std::string claim_name;
@@ -41,7 +44,32 @@ struct observed_volume {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, observed_volume& x) {
   return f(caf::meta::type_name("rds.observed_volume"), x.volume_id, x.pv_name, x.capability,
-           x.migration_timeout, x.nodes, x.claim_namespace, x.claim_name);
+           x.migration_timeout, x.nodes, x.pending, x.claim_namespace, x.claim_name);
+}
+
+/// What one VolumeAttachment event says about one node of one volume.
+enum class attachment_phase : uint8_t {
+  /// status.attached is true.
+  attached = 0,
+  /// Created, not attached yet, not being deleted: a publish may be in flight.
+  pending,
+  /// Deleted, or detached while being deleted: the node's unpublish is done.
+  gone,
+};
+
+struct attachment_change {
+  std::string volume_id;
+  std::string node_id;
+  attachment_phase phase = attachment_phase::attached;
+  caf::timestamp since;
+  publish_capability capability;
+  caf::timespan migration_timeout{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attachment_change& x) {
+  return f(caf::meta::type_name("rds.attachment_change"), x.volume_id, x.node_id, x.phase,
+           x.since, x.capability, x.migration_timeout);
 }
 
 /// Everything the rebuild found.

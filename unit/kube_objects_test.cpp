@@ -115,7 +115,12 @@ TEST_CASE("inventory: 0, 1, 2 and 3 attachments per volume") {
   add("pv-missing", "a", 1); // no PV: skipped
   migration_policy policy;
   auto inv = build_inventory(vas, pvs, "rds.csi.srvlab.io", policy);
-  REQUIRE(inv.volumes.size() == 3);
+  REQUIRE(inv.volumes.size() == 4);
+  // A VolumeAttachment not attached yet: no node, but remembered as pending.
+  CHECK(inv.volumes[0].volume_id == "vol-0");
+  CHECK(inv.volumes[0].nodes.empty());
+  CHECK(inv.volumes[0].pending == std::vector<std::string>{"a"});
+  inv.volumes.erase(inv.volumes.begin());
   CHECK(inv.volumes[0].volume_id == "vol-1");
   CHECK(inv.volumes[0].nodes.size() == 1);
   CHECK(inv.volumes[0].migration_timeout == 120s);

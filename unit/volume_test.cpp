@@ -133,7 +133,7 @@ TEST_CASE("volume state machine") {
     SUBCASE(sc.name) {
       test::actor_fixture fx;
       auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
-                                     fx.metrics, kube_actor{});
+                                     fx.metrics);
       fx.sched.run();
       size_t index = 0;
       for (auto& s : sc.steps) {

@@ -4,6 +4,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -11,7 +12,7 @@
 #include <pthread.h>
 #include <thread>
 
-#include "actors/kube.hpp"
+#include "actors/cluster_watch.hpp"
 #include "actors/metrics.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
@@ -59,12 +60,14 @@ int run(const plugin_options& opts) {
   self->request(metrics, std::chrono::seconds{10}, status_atom_v)
     .receive([&](const metrics_status& s) { metrics_info = s; },
              [&](caf::error& e) { metrics_info.error = to_string(e); });
-  kube_actor kube;
+  auto stopping = std::make_shared<std::atomic<bool>>(false);
+  std::vector<cluster_watch_actor> watches;
   auto stop_actors = [&](const volume_supervisor_actor& supervisor) {
+    *stopping = true;
+    for (auto& w : watches)
+      self->send_exit(w, caf::exit_reason::user_shutdown);
     if (supervisor)
       self->send_exit(supervisor, caf::exit_reason::user_shutdown);
-    if (kube)
-      self->send_exit(kube, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
   };
   if (!metrics_info.error.empty()) {
@@ -73,28 +76,36 @@ int run(const plugin_options& opts) {
     return 1;
   }
 
+  // Kubernetes: --kubeconfig, else in-cluster when running in a pod, else none.
+  services::kube::kube_config connection;
+  auto cluster = outcome::failure(ec::not_found, "");
   if (opts.runs_controller()) {
-    services::kube::kube_config connection;
-    auto found = outcome::failure(ec::not_found, "");
     if (!opts.kubeconfig.empty())
-      found = services::kube::load_kubeconfig(opts.kubeconfig, connection);
+      cluster = services::kube::load_kubeconfig(opts.kubeconfig, connection);
     else if (std::getenv("KUBERNETES_SERVICE_HOST") != nullptr)
-      found = services::kube::in_cluster_config(connection);
-    if (!found.ok() && found.code != ec::not_found) {
-      log::error(found.message);
+      cluster = services::kube::in_cluster_config(connection);
+    if (!cluster.ok() && cluster.code != ec::not_found) {
+      log::error(cluster.message);
       stop_actors({});
       return 1;
     }
-    if (found.ok()) {
-      actors::kube_actor_config kube_cfg{connection, opts.driver_name, opts.migrations};
-      kube = sys.spawn<caf::detached>(actors::kube, kube_cfg);
-      log::info("Kubernetes API at ", connection.server);
-    }
   }
   volume_supervisor_actor supervisor;
-  if (opts.runs_controller())
-    supervisor =
-      sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, metrics, kube);
+  if (opts.runs_controller()) {
+    actors::volume_supervisor_config supervisor_cfg;
+    supervisor_cfg.follow_cluster = cluster.ok();
+    supervisor = sys.spawn(actors::volume_supervisor, supervisor_cfg, metrics);
+  }
+  if (cluster.ok()) {
+    log::info("following Kubernetes at ", connection.server);
+    actors::cluster_watch_config watch_cfg;
+    watch_cfg.connection = connection;
+    watch_cfg.driver_name = opts.driver_name;
+    watch_cfg.migrations = opts.migrations;
+    watch_cfg.stopping = stopping;
+    watches.push_back(sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, supervisor));
+    watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor));
+  }
 
   services::csi::server_config server_cfg;
   server_cfg.endpoint = opts.endpoint;

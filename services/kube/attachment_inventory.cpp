@@ -17,12 +17,48 @@ publish_capability capability_of(const persistent_volume_object& pv) {
   return cap;
 }
 
+namespace {
+
+caf::timespan timeout_of(const persistent_volume_object& pv, const migration_policy& policy) {
+  caf::timespan result{0};
+  auto attr = pv.volume_attributes.find(migration_timeout_key);
+  if (!parse_migration_timeout(attr == pv.volume_attributes.end() ? nullptr : &attr->second,
+                               policy, result)
+         .ok())
+    result = policy.fallback;
+  return result;
+}
+
+} // namespace
+
+attachment_phase phase_of(const volume_attachment_object& va, bool deleted) {
+  if (deleted || (va.deleting && !va.attached))
+    return attachment_phase::gone;
+  return va.attached ? attachment_phase::attached : attachment_phase::pending;
+}
+
+bool change_of(const volume_attachment_object& va, bool deleted,
+               const persistent_volume_object& pv, const std::string& driver,
+               const migration_policy& policy, attachment_change& out) {
+  if (va.attacher != driver || pv.driver != driver || pv.volume_handle.empty())
+    return false;
+  out.volume_id = pv.volume_handle;
+  out.node_id = va.node_name;
+  out.phase = phase_of(va, deleted);
+  out.since = va.created;
+  out.capability = capability_of(pv);
+  out.migration_timeout = timeout_of(pv, policy);
+  return true;
+}
+
 cluster_inventory build_inventory(const std::vector<volume_attachment_object>& attachments,
                                   const std::map<std::string, persistent_volume_object>& volumes,
                                   const std::string& driver, const migration_policy& policy) {
   std::map<std::string, observed_volume> by_pv;
   for (auto& va : attachments) {
-    if (va.attacher != driver || !va.attached || va.pv_name.empty())
+    if (va.attacher != driver || va.pv_name.empty())
+      continue;
+    if (!va.attached && va.deleting)
       continue;
     auto pv = volumes.find(va.pv_name);
     if (pv == volumes.end() || pv->second.driver != driver || pv->second.volume_handle.empty())
@@ -32,16 +68,14 @@ cluster_inventory build_inventory(const std::vector<volume_attachment_object>& a
       entry.volume_id = pv->second.volume_handle;
       entry.pv_name = va.pv_name;
       entry.capability = capability_of(pv->second);
-      auto attr = pv->second.volume_attributes.find(migration_timeout_key);
-      if (!parse_migration_timeout(attr == pv->second.volume_attributes.end() ? nullptr
-                                                                              : &attr->second,
-                                   policy, entry.migration_timeout)
-             .ok())
-        entry.migration_timeout = policy.fallback;
+      entry.migration_timeout = timeout_of(pv->second, policy);
       entry.claim_namespace = pv->second.claim_namespace;
       entry.claim_name = pv->second.claim_name;
     }
-    entry.nodes.push_back({va.node_name, va.created});
+    if (va.attached)
+      entry.nodes.push_back({va.node_name, va.created});
+    else
+      entry.pending.push_back(va.node_name);
   }
   cluster_inventory result;
   for (auto& [name, volume] : by_pv) {

@@ -16,11 +16,21 @@ namespace rds::services::kube {
 /// access type.
 publish_capability capability_of(const persistent_volume_object& pv);
 
-/// Keeps the VolumeAttachments of `driver` that are attached, groups them by PV and reads each
+/// Keeps the VolumeAttachments of `driver` (attached ones, and pending ones: created, not yet
+/// attached, not being deleted), groups them by PV and reads each
 /// PV's handle, capability and migrationTimeoutSeconds (outside the policy: the fallback).
 /// Attachments whose PV is missing or belongs to another driver are skipped.
 cluster_inventory build_inventory(const std::vector<volume_attachment_object>& attachments,
                                   const std::map<std::string, persistent_volume_object>& volumes,
                                   const std::string& driver, const migration_policy& policy);
+
+/// The change one VolumeAttachment event (ADDED, MODIFIED or DELETED) means for its node.
+attachment_phase phase_of(const volume_attachment_object& va, bool deleted);
+
+/// The change for the supervisor; false if the VolumeAttachment is not this driver's or its PV
+/// is unknown.
+bool change_of(const volume_attachment_object& va, bool deleted,
+               const persistent_volume_object& pv, const std::string& driver,
+               const migration_policy& policy, attachment_change& out);
 
 } // namespace rds::services::kube

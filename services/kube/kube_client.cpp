@@ -45,6 +45,10 @@ size_t split_lines(char* data, size_t size, size_t count, void* target) {
   return size * count;
 }
 
+int abort_when_stopped(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(stop)->load() ? 1 : 0;
+}
+
 /// The `message` of a Kubernetes Status object, or a short excerpt of the body.
 std::string api_message(const std::string& body) {
   rapidjson::Document doc;
@@ -64,6 +68,22 @@ curl_blob blob_of(const std::string& pem) {
 }
 
 } // namespace
+
+std::string url_escape(const std::string& text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+        || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
 
 ec code_of_http_status(long http_status) {
   if (http_status >= 200 && http_status < 300)
@@ -228,17 +248,22 @@ kube_response kube_client::request(const std::string& method, const std::string&
 
 outcome kube_client::stream(const std::string& path,
                             const std::function<bool(const std::string&)>& on_line,
-                            std::chrono::milliseconds limit) {
+                            std::chrono::milliseconds limit, const std::atomic<bool>* stop) {
   impl_->refresh_token(false);
   line_sink sink{&on_line, {}, false};
   auto headers = impl_->prepare("GET", path, "", limit);
   curl_easy_setopt(impl_->curl, CURLOPT_WRITEFUNCTION, split_lines);
   curl_easy_setopt(impl_->curl, CURLOPT_WRITEDATA, &sink);
+  if (stop != nullptr) {
+    curl_easy_setopt(impl_->curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(impl_->curl, CURLOPT_XFERINFOFUNCTION, abort_when_stopped);
+    curl_easy_setopt(impl_->curl, CURLOPT_XFERINFODATA, stop);
+  }
   auto rc = curl_easy_perform(impl_->curl);
   curl_slist_free_all(headers);
   long http_status = 0;
   curl_easy_getinfo(impl_->curl, CURLINFO_RESPONSE_CODE, &http_status);
-  if (sink.stopped)
+  if (sink.stopped || (stop != nullptr && stop->load()))
     return outcome::success();
   if (http_status != 0 && code_of_http_status(http_status) != ec::none)
     return outcome::failure(code_of_http_status(http_status), "watch " + path + ": HTTP "

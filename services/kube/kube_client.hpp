@@ -4,6 +4,7 @@
 // only from a detached actor or a test thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -44,9 +45,10 @@ class kube_client {
   }
 
   /// A streaming GET (a watch): `on_line` gets each newline-terminated line as it arrives and
-  /// returns false to stop. Ends when the server closes, `limit` passes or `on_line` stops.
+  /// returns false to stop. Ends when the server closes, `limit` passes, `on_line` stops or
+  /// `stop` becomes true (checked about once a second even when nothing arrives).
   outcome stream(const std::string& path, const std::function<bool(const std::string&)>& on_line,
-                 std::chrono::milliseconds limit);
+                 std::chrono::milliseconds limit, const std::atomic<bool>* stop = nullptr);
 
   /// Transient failures retried since the client was made (for a metric).
   uint64_t retries() const { return retries_; }
@@ -56,6 +58,9 @@ class kube_client {
   std::unique_ptr<impl> impl_;
   uint64_t retries_ = 0;
 };
+
+/// Percent-encodes a query parameter value.
+std::string url_escape(const std::string& text);
 
 /// The ec code of an HTTP status from the API server.
 ec code_of_http_status(long http_status);

@@ -74,6 +74,45 @@ persistent_volume_object volume_of(const json& item) {
   return pv;
 }
 
+node_object node_of(const json& item) {
+  return node_object{string_at(item, {"metadata", "name"})};
+}
+
+template <class T, class Convert>
+outcome parse_event(const std::string& line, watch_event<T>& out, Convert convert) {
+  rapidjson::Document doc;
+  doc.Parse(line.c_str(), line.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return outcome::failure(ec::invalid_argument, "watch event is not JSON");
+  auto type = string_at(doc, {"type"});
+  auto object = member(doc, "object");
+  if (object == nullptr)
+    return outcome::failure(ec::invalid_argument, "watch event without object");
+  out = watch_event<T>{};
+  if (type == "ADDED")
+    out.type = watch_event_type::added;
+  else if (type == "MODIFIED")
+    out.type = watch_event_type::modified;
+  else if (type == "DELETED")
+    out.type = watch_event_type::deleted;
+  else if (type == "BOOKMARK")
+    out.type = watch_event_type::bookmark;
+  else if (type == "ERROR")
+    out.type = watch_event_type::error;
+  else
+    return outcome::failure(ec::invalid_argument, "unknown watch event type " + type);
+  if (out.type == watch_event_type::error) {
+    auto code = member(*object, "code");
+    out.error_code = code != nullptr && code->IsInt() ? code->GetInt() : 0;
+    out.error_message = string_at(*object, {"message"});
+    return outcome::success();
+  }
+  out.resource_version = string_at(*object, {"metadata", "resourceVersion"});
+  if (out.type != watch_event_type::bookmark)
+    out.object = convert(*object);
+  return outcome::success();
+}
+
 template <class T, class Convert>
 outcome parse_list(const std::string& text, const char* kind, list_page<T>& out, Convert convert) {
   rapidjson::Document doc;
@@ -127,6 +166,19 @@ outcome parse_volume_attachment_list(const std::string& json_text,
 outcome parse_persistent_volume_list(const std::string& json_text,
                                      list_page<persistent_volume_object>& out) {
   return parse_list(json_text, "PersistentVolume", out, volume_of);
+}
+
+outcome parse_volume_attachment_event(const std::string& line,
+                                      watch_event<volume_attachment_object>& out) {
+  return parse_event(line, out, attachment_of);
+}
+
+outcome parse_node_list(const std::string& json_text, list_page<node_object>& out) {
+  return parse_list(json_text, "Node", out, node_of);
+}
+
+outcome parse_node_event(const std::string& line, watch_event<node_object>& out) {
+  return parse_event(line, out, node_of);
 }
 
 outcome parse_persistent_volume(const std::string& json_text, persistent_volume_object& out) {

@@ -45,6 +45,31 @@ template <class T> struct list_page {
   std::string resource_version;
 };
 
+enum class watch_event_type { added, modified, deleted, bookmark, error };
+
+/// One line of a watch stream.
+template <class T>
+struct watch_event {
+  watch_event_type type = watch_event_type::added;
+  T object;
+  /// metadata.resourceVersion of the object (of the bookmark), to resume the watch from.
+  std::string resource_version;
+  /// For an ERROR event: the Status code (410: the resourceVersion is too old) and message.
+  long error_code = 0;
+  std::string error_message;
+};
+
+outcome parse_volume_attachment_event(const std::string& line,
+                                      watch_event<volume_attachment_object>& out);
+
+/// core/v1 Node: only whether it exists matters, so only its name.
+struct node_object {
+  std::string name;
+};
+
+outcome parse_node_list(const std::string& json, list_page<node_object>& out);
+outcome parse_node_event(const std::string& line, watch_event<node_object>& out);
+
 outcome parse_volume_attachment_list(const std::string& json,
                                      list_page<volume_attachment_object>& out);
 outcome parse_persistent_volume_list(const std::string& json,

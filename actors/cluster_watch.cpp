@@ -17,12 +17,18 @@ const std::string nodes_path = "/api/v1/nodes";
 
 /// Runs one round and queues the next one (after a backoff if it failed).
 template <class Self, class Session>
-void run_round(Self self, Session& session, const cluster_watch_config& config) {
+void run_round(Self self, Session& session, const cluster_watch_config& config,
+               const metrics_actor& metrics, const char* resource) {
   if (config.stopping->load()) {
     self->quit();
     return;
   }
+  auto before = session.counters();
   auto ok = session.round(*config.stopping, config.watch_limit, config.call_deadline);
+  auto& after = session.counters();
+  if (after.relists != before.relists || after.failures != before.failures)
+    self->send(metrics, watch_trouble{resource, after.relists - before.relists,
+                                      after.failures - before.failures});
   if (config.stopping->load()) {
     self->quit();
     return;
@@ -43,7 +49,8 @@ watch_status status_of(const std::string& resource, const Session& session) {
 
 cluster_watch_actor::behavior_type
 attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> self,
-                 cluster_watch_config config, volume_supervisor_actor supervisor) {
+                 cluster_watch_config config, volume_supervisor_actor supervisor,
+                 metrics_actor metrics) {
   auto& st = self->state;
   st.client = std::make_unique<kube_client>(config.connection);
   auto on_list = [self, config, supervisor](std::vector<volume_attachment_object>& items) {
@@ -86,14 +93,16 @@ attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> s
     watch_session<volume_attachment_object>::handlers{on_list, on_event});
   self->send(self, watch_atom_v);
   return {
-    [self, config](watch_atom) { run_round(self, *self->state.session, config); },
+    [self, config, metrics](watch_atom) {
+      run_round(self, *self->state.session, config, metrics, "volumeattachments");
+    },
     [self](status_atom) { return status_of(attachments_path, *self->state.session); },
   };
 }
 
 cluster_watch_actor::behavior_type
 node_watch(cluster_watch_actor::stateful_pointer<node_watch_state> self,
-           cluster_watch_config config, volume_supervisor_actor supervisor) {
+           cluster_watch_config config, volume_supervisor_actor supervisor, metrics_actor metrics) {
   auto& st = self->state;
   st.client = std::make_unique<kube_client>(config.connection);
   auto on_list = [self, supervisor](std::vector<node_object>& items) {
@@ -111,7 +120,9 @@ node_watch(cluster_watch_actor::stateful_pointer<node_watch_state> self,
     watch_session<node_object>::handlers{on_list, on_event});
   self->send(self, watch_atom_v);
   return {
-    [self, config](watch_atom) { run_round(self, *self->state.session, config); },
+    [self, config, metrics](watch_atom) {
+      run_round(self, *self->state.session, config, metrics, "nodes");
+    },
     [self](status_atom) { return status_of(nodes_path, *self->state.session); },
   };
 }

@@ -36,15 +36,15 @@ struct cluster_watch_config {
 struct attachment_watch_state {
   static constexpr const char* name = "attachment_watch";
   std::unique_ptr<services::kube::kube_client> client;
-  std::unique_ptr<services::kube::watch_session<services::kube::volume_attachment_object>>
-    session;
+  std::unique_ptr<services::kube::watch_session<services::kube::volume_attachment_object>> session;
   /// PersistentVolumes by name, from the last list and from gets on demand.
   std::map<std::string, services::kube::persistent_volume_object> volumes;
 };
 
 cluster_watch_actor::behavior_type
 attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> self,
-                 cluster_watch_config config, volume_supervisor_actor supervisor);
+                 cluster_watch_config config, volume_supervisor_actor supervisor,
+                 metrics_actor metrics);
 
 struct node_watch_state {
   static constexpr const char* name = "node_watch";
@@ -54,6 +54,6 @@ struct node_watch_state {
 
 cluster_watch_actor::behavior_type
 node_watch(cluster_watch_actor::stateful_pointer<node_watch_state> self,
-           cluster_watch_config config, volume_supervisor_actor supervisor);
+           cluster_watch_config config, volume_supervisor_actor supervisor, metrics_actor metrics);
 
 } // namespace rds::actors

@@ -39,6 +39,8 @@ struct metric_families {
   Family<Counter>& volume_restarts_total;
   Family<Counter>& anomalies_total;
   Family<Counter>& reconcile_total;
+  Family<Counter>& watch_relists_total;
+  Family<Counter>& kube_failures_total;
   Family<Histogram>& csi_operations;
 };
 
@@ -106,6 +108,14 @@ metric_families::metric_families(prometheus::Registry& r)
                       .Name("rds_csi_attachment_reconcile_total")
                       .Help("Attachment changes made to follow Kubernetes, not a CSI call")
                       .Register(r))
+  , watch_relists_total(prometheus::BuildCounter()
+                          .Name("rds_csi_kube_watch_relists_total")
+                          .Help("Watches that listed again after 410 Gone or a broken stream")
+                          .Register(r))
+  , kube_failures_total(prometheus::BuildCounter()
+                          .Name("rds_csi_kube_failures_total")
+                          .Help("Kubernetes lists and watches that failed (retried with backoff)")
+                          .Register(r))
   , csi_operations(prometheus::BuildHistogram()
                      .Name("csi_plugin_operations_seconds")
                      .Help("Duration of CSI operations, by method and gRPC status code")
@@ -128,6 +138,10 @@ metric_families::metric_families(prometheus::Registry& r)
   anomalies_total.Add({});
   for (auto action : {"attach", "detach"})
     reconcile_total.Add({{"action", action}});
+  for (auto resource : {"volumeattachments", "nodes"}) {
+    watch_relists_total.Add({{"resource", resource}});
+    kube_failures_total.Add({{"resource", resource}});
+  }
 }
 
 metrics_state::metrics_state()
@@ -179,7 +193,15 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
     },
     [&f](volume_restarted_atom) { f.volume_restarts_total.Add({}).Increment(); },
     [&f](anomaly_atom) { f.anomalies_total.Add({}).Increment(); },
-    [&f](const reconciled& e) { f.reconcile_total.Add({{"action", e.action}}).Increment(); },
+    [&f](const reconciled& e) {
+      f.reconcile_total.Add({{"action", e.action}}).Increment();
+    },
+    [&f](const watch_trouble& e) {
+      f.watch_relists_total.Add({{"resource", e.resource}})
+        .Increment(static_cast<double>(e.relists));
+      f.kube_failures_total.Add({{"resource", e.resource}})
+        .Increment(static_cast<double>(e.failures));
+    },
     [&f, driver](const rpc_recorded& e) {
       f.csi_operations
         .Add({{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},

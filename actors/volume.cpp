@@ -186,8 +186,8 @@ void follow_attach(self_pointer self, const std::string& node_id,
     st.migration.timed_out = false;
     arm_migration_timer(self, attached_at + migration_timeout - now);
     self->send(metrics, migration_started_atom_v);
-    log::info("volume ", st.volume_id, " follows Kubernetes: migration from ",
-              st.nodes[0].node_id, " to ", node_id);
+    log::info("volume ", st.volume_id, " follows Kubernetes: migration from ", st.nodes[0].node_id,
+              " to ", node_id);
     return;
   }
   st.migrating = false;
@@ -200,8 +200,8 @@ void follow_attach(self_pointer self, const std::string& node_id,
 /// Removes a node whose VolumeAttachment is gone.
 void follow_detach(self_pointer self, const std::string& node_id, const metrics_actor& metrics) {
   self->send(metrics, reconciled{"detach"});
-  log::info("volume ", self->state.attachment.volume_id,
-            " follows Kubernetes: detached from node ", node_id);
+  log::info("volume ", self->state.attachment.volume_id, " follows Kubernetes: detached from node ",
+            node_id);
   unpublish(self, unpublish_request{self->state.attachment.volume_id, node_id}, metrics, false);
 }
 

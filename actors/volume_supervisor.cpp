@@ -113,8 +113,7 @@ void follow(self_pointer self, volume_entry& entry, const Change& change,
 }
 
 bool ready(self_pointer self, const volume_supervisor_config& config) {
-  return !config.follow_cluster
-         || (self->state.attachments_synced && self->state.nodes_synced);
+  return !config.follow_cluster || (self->state.attachments_synced && self->state.nodes_synced);
 }
 
 void resume_deferred(self_pointer self, const volume_supervisor_config& config) {
@@ -127,8 +126,7 @@ void resume_deferred(self_pointer self, const volume_supervisor_config& config) 
 }
 
 /// The first list: every volume actor is spawned with the state Kubernetes shows.
-void rebuild(self_pointer self, const cluster_inventory& inventory,
-             const metrics_actor& metrics) {
+void rebuild(self_pointer self, const cluster_inventory& inventory, const metrics_actor& metrics) {
   auto now = std::chrono::duration_cast<caf::timespan>(self->clock().now().time_since_epoch());
   auto wall_now = caf::make_timestamp();
   size_t volumes = 0;
@@ -172,7 +170,8 @@ void count_anomalies(self_pointer self, const cluster_inventory& inventory,
     if (!self->state.anomalies.insert(volume).second)
       continue;
     self->send(metrics, anomaly_atom_v);
-    log::warning("volume ", volume, " is attached to more than two nodes in Kubernetes; kept "
+    log::warning("volume ", volume,
+                 " is attached to more than two nodes in Kubernetes; kept "
                  "as the truth, further publishes are refused until it resolves");
   }
 }
@@ -233,8 +232,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       auto rp = self->make_response_promise<outcome>();
       when_ready(self, config, rp, [=]() mutable {
         if (config.follow_cluster && self->state.nodes.count(req.node_id) == 0) {
-          rp.deliver(outcome::failure(ec::not_found, "node " + req.node_id
-                                                       + " does not exist in Kubernetes"));
+          rp.deliver(outcome::failure(ec::not_found,
+                                      "node " + req.node_id + " does not exist in Kubernetes"));
           return;
         }
         auto& entry = entry_for(self, req.volume_id, metrics);

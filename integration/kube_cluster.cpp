@@ -31,7 +31,9 @@ int free_port() {
 
 std::string apiserver_binary() {
   const char* path = std::getenv("RDS_CSI_KUBE_APISERVER");
-  if (path == nullptr || ::access(path, X_OK) != 0)
+  if (path == nullptr) // where scripts/build-kube-apiserver.sh caches it by default
+    path = "/var/cache/rds-csi/kube-apiserver-1.20.2/kube-apiserver";
+  if (::access(path, X_OK) != 0)
     throw std::runtime_error(
       "RDS_CSI_KUBE_APISERVER must name a kube-apiserver binary: run "
       "scripts/build-kube-apiserver.sh (scripts/test.sh does) and export the path it prints");
@@ -51,7 +53,7 @@ kube_cluster& kube_cluster::instance() {
 }
 
 kube_cluster::kube_cluster() {
-  auto apiserver = apiserver_binary();
+  apiserver_binary(); // fails early, with instructions, when it is missing
   etcd_port_ = free_port();
   etcd_peer_port_ = free_port();
   api_port_ = free_port();
@@ -61,16 +63,26 @@ kube_cluster::kube_cluster() {
   if (std::system(("openssl genrsa -out " + d + "/sa.key 2048 2>/dev/null").c_str()) != 0)
     throw std::runtime_error("openssl genrsa failed");
   start_etcd();
-  api_pid_ =
-    start_process({apiserver, "--etcd-servers=http://127.0.0.1:" + std::to_string(etcd_port_),
-                   "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-                   "--secure-port=" + std::to_string(api_port_), "--cert-dir=" + d + "/certs",
-                   "--token-auth-file=" + d + "/tokens.csv", "--authorization-mode=RBAC",
-                   "--service-account-issuer=https://kubernetes.default.svc",
-                   "--service-account-key-file=" + d + "/sa.key",
-                   "--service-account-signing-key-file=" + d + "/sa.key",
-                   "--service-cluster-ip-range=10.96.0.0/24", "--allow-privileged=true"},
-                  d + "/apiserver.log");
+  start_apiserver();
+  wait_ready();
+}
+
+void kube_cluster::start_apiserver() {
+  auto d = dir_.path();
+  api_pid_ = start_process(
+    {apiserver_binary(), "--etcd-servers=http://127.0.0.1:" + std::to_string(etcd_port_),
+     "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+     "--secure-port=" + std::to_string(api_port_), "--cert-dir=" + d + "/certs",
+     "--token-auth-file=" + d + "/tokens.csv", "--authorization-mode=RBAC",
+     "--service-account-issuer=https://kubernetes.default.svc",
+     "--service-account-key-file=" + d + "/sa.key",
+     "--service-account-signing-key-file=" + d + "/sa.key",
+     "--service-cluster-ip-range=10.96.0.0/24", "--allow-privileged=true"},
+    d + "/apiserver.log");
+}
+
+void kube_cluster::wait_ready() {
+  auto d = dir_.path();
   auto deadline = std::chrono::steady_clock::now() + 90s;
   while (std::chrono::steady_clock::now() < deadline) {
     if (::access((d + "/certs/apiserver.crt").c_str(), R_OK) == 0) {
@@ -87,6 +99,24 @@ kube_cluster::kube_cluster() {
     std::this_thread::sleep_for(100ms);
   }
   throw std::runtime_error("kube-apiserver did not become ready; see " + d + "/apiserver.log");
+}
+
+void kube_cluster::restart_apiserver() {
+  // Killed, not stopped: a graceful stop waits about 20 s for open watches, and a crash is the
+  // harsher fault anyway.
+  stop_process(api_pid_, 0s);
+  start_apiserver();
+  wait_ready();
+}
+
+void kube_cluster::compact_etcd() {
+  auto endpoint = "--endpoints=http://127.0.0.1:" + std::to_string(etcd_port_);
+  auto command = "rev=$(ETCDCTL_API=3 etcdctl " + endpoint
+                 + " endpoint status --write-out=json | grep -o '\"revision\":[0-9]*' | "
+                   "cut -d: -f2) && ETCDCTL_API=3 etcdctl "
+                 + endpoint + " compact \"$rev\" >/dev/null";
+  if (std::system(command.c_str()) != 0)
+    throw std::runtime_error("etcd compaction failed");
 }
 
 kube_cluster::~kube_cluster() {
@@ -164,12 +194,14 @@ void kube_cluster::create_volume(const std::string& pv_name, const std::string& 
   require_ok(admin_->request("POST", "/api/v1/persistentvolumes", body, 30s));
 }
 
-void kube_cluster::attach(const std::string& pv_name, const std::string& node) {
+void kube_cluster::attach(const std::string& pv_name, const std::string& node, bool mark_attached) {
   auto name = "csi-" + pv_name + "-" + node;
   auto body = R"({"apiVersion":"storage.k8s.io/v1","kind":"VolumeAttachment","metadata":{"name":")"
               + name + R"("},"spec":{"attacher":"rds.csi.srvlab.io","nodeName":")" + node
               + R"(","source":{"persistentVolumeName":")" + pv_name + R"("}}})";
   require_ok(admin_->request("POST", "/apis/storage.k8s.io/v1/volumeattachments", body, 30s));
+  if (!mark_attached)
+    return;
   require_ok(admin_->request("PATCH",
                              "/apis/storage.k8s.io/v1/volumeattachments/" + name + "/status",
                              R"({"status":{"attached":true}})", 30s));

@@ -37,7 +37,8 @@ class kube_cluster {
 
   /// Creates a VolumeAttachment of the driver for `pv_name` on `node` and marks it attached,
   /// as the external-attacher does after a successful ControllerPublishVolume.
-  void attach(const std::string& pv_name, const std::string& node);
+  /// With `mark_attached` false it stays pending, as while the publish is in flight.
+  void attach(const std::string& pv_name, const std::string& node, bool mark_attached = true);
 
   /// Creates Node objects (the driver refuses to publish to a node that does not exist).
   void create_nodes(std::initializer_list<std::string> names);
@@ -49,9 +50,17 @@ class kube_cluster {
   void stop_etcd();
   void start_etcd();
 
+  /// Kills and restarts the API server: every watch connection breaks, and its watch cache starts
+  /// anew.
+  void restart_apiserver();
+
+  /// Compacts etcd's history up to now: watches from older resourceVersions get 410 Gone.
+  void compact_etcd();
+
  private:
   kube_cluster();
   void start_apiserver();
+  void wait_ready();
 
   temp_dir dir_;
   int etcd_port_ = 0, etcd_peer_port_ = 0, api_port_ = 0;

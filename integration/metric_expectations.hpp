@@ -56,6 +56,10 @@ inline std::map<std::string, double> initial_series() {
     {"rds_csi_attachment_anomalies_total", 0},
     {"rds_csi_attachment_reconcile_total{action=\"attach\"}", 0},
     {"rds_csi_attachment_reconcile_total{action=\"detach\"}", 0},
+    {"rds_csi_kube_watch_relists_total{resource=\"volumeattachments\"}", 0},
+    {"rds_csi_kube_watch_relists_total{resource=\"nodes\"}", 0},
+    {"rds_csi_kube_failures_total{resource=\"volumeattachments\"}", 0},
+    {"rds_csi_kube_failures_total{resource=\"nodes\"}", 0},
   };
 }
 

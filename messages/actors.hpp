@@ -92,10 +92,21 @@ struct watch_status {
   uint64_t failures = 0;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, watch_status& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, watch_status& x) {
   return f(caf::meta::type_name("rds.watch_status"), x.resource, x.lists, x.events, x.relists,
            x.failures);
+}
+
+/// A cluster watch had to list again (410 Gone or a broken stream), or a list or watch failed.
+struct watch_trouble {
+  /// "volumeattachments" or "nodes".
+  std::string resource;
+  uint64_t relists = 0;
+  uint64_t failures = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, watch_trouble& x) {
+  return f(caf::meta::type_name("rds.watch_trouble"), x.resource, x.relists, x.failures);
 }
 
 /// A change made to follow Kubernetes rather than a CSI call.
@@ -104,8 +115,7 @@ struct reconciled {
   std::string action;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, reconciled& x) {
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, reconciled& x) {
   return f(caf::meta::type_name("rds.reconciled"), x.action);
 }
 
@@ -129,6 +139,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<anomaly_atom>,
   // A volume actor followed Kubernetes.
   caf::reacts_to<reconciled>,
+  // A cluster watch relisted or failed.
+  caf::reacts_to<watch_trouble>,
   // A CSI RPC finished.
   caf::reacts_to<rpc_recorded>,
   // The Prometheus text exposition of every metric.
@@ -159,8 +171,7 @@ using volume_actor = caf::typed_actor<
 /// or Nodes) by list + watch. Runs detached: its calls block its own thread, never the scheduler.
 using cluster_watch_actor = caf::typed_actor<
   // Run one round: list if needed, then watch until the stream ends.
-  caf::reacts_to<watch_atom>,
-  caf::replies_to<status_atom>::with<watch_status>>;
+  caf::reacts_to<watch_atom>, caf::replies_to<status_atom>::with<watch_status>>;
 
 /// volume_supervisor: maps volume ids to volume actors, spawns them on demand, restarts crashed
 /// ones from their last known state and retires detached ones.
@@ -178,7 +189,8 @@ using volume_supervisor_actor = caf::typed_actor<
   caf::reacts_to<sync_atom, attachment_change>,
   // The full list of Nodes, and one Node that appeared (true) or vanished (false).
   caf::reacts_to<nodes_atom, std::vector<std::string>>,
-  caf::reacts_to<nodes_atom, std::string, bool>, caf::replies_to<status_atom>::with<supervisor_status>,
+  caf::reacts_to<nodes_atom, std::string, bool>,
+  caf::replies_to<status_atom>::with<supervisor_status>,
   // The state of one volume (detached and empty if it has no actor).
   caf::replies_to<status_atom, std::string>::with<attachment_state>,
   // The actor of one volume, or an invalid handle if it has none (for inspection and tests).

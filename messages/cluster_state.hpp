@@ -68,8 +68,8 @@ struct attachment_change {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attachment_change& x) {
-  return f(caf::meta::type_name("rds.attachment_change"), x.volume_id, x.node_id, x.phase,
-           x.since, x.capability, x.migration_timeout);
+  return f(caf::meta::type_name("rds.attachment_change"), x.volume_id, x.node_id, x.phase, x.since,
+           x.capability, x.migration_timeout);
 }
 
 /// Everything the rebuild found.

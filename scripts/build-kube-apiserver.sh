@@ -12,7 +12,7 @@ as_root=()
 if [ "$(id -u)" -ne 0 ]; then
   as_root=(sudo)
 fi
-packages=(etcd-server openssl)
+packages=(etcd-server etcd-client openssl)
 if [ ! -x "$binary" ]; then
   packages+=(golang-go rsync golang-github-modern-go-reflect2-dev dpkg-dev)
 fi

@@ -132,8 +132,8 @@ TEST_CASE("volume state machine") {
   for (auto& sc : scenarios) {
     SUBCASE(sc.name) {
       test::actor_fixture fx;
-      auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
-                                     fx.metrics);
+      auto supervisor =
+        fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, fx.metrics);
       fx.sched.run();
       size_t index = 0;
       for (auto& s : sc.steps) {

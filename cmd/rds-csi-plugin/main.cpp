@@ -103,8 +103,9 @@ int run(const plugin_options& opts) {
     watch_cfg.driver_name = opts.driver_name;
     watch_cfg.migrations = opts.migrations;
     watch_cfg.stopping = stopping;
-    watches.push_back(sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, supervisor));
-    watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor));
+    watches.push_back(
+      sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, supervisor, metrics));
+    watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));
   }
 
   services::csi::server_config server_cfg;

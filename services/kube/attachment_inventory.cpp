@@ -22,8 +22,8 @@ namespace {
 caf::timespan timeout_of(const persistent_volume_object& pv, const migration_policy& policy) {
   caf::timespan result{0};
   auto attr = pv.volume_attributes.find(migration_timeout_key);
-  if (!parse_migration_timeout(attr == pv.volume_attributes.end() ? nullptr : &attr->second,
-                               policy, result)
+  if (!parse_migration_timeout(attr == pv.volume_attributes.end() ? nullptr : &attr->second, policy,
+                               result)
          .ok())
     result = policy.fallback;
   return result;
@@ -37,9 +37,8 @@ attachment_phase phase_of(const volume_attachment_object& va, bool deleted) {
   return va.attached ? attachment_phase::attached : attachment_phase::pending;
 }
 
-bool change_of(const volume_attachment_object& va, bool deleted,
-               const persistent_volume_object& pv, const std::string& driver,
-               const migration_policy& policy, attachment_change& out) {
+bool change_of(const volume_attachment_object& va, bool deleted, const persistent_volume_object& pv,
+               const std::string& driver, const migration_policy& policy, attachment_change& out) {
   if (va.attacher != driver || pv.driver != driver || pv.volume_handle.empty())
     return false;
   out.volume_id = pv.volume_handle;

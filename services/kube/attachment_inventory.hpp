@@ -29,8 +29,7 @@ attachment_phase phase_of(const volume_attachment_object& va, bool deleted);
 
 /// The change for the supervisor; false if the VolumeAttachment is not this driver's or its PV
 /// is unknown.
-bool change_of(const volume_attachment_object& va, bool deleted,
-               const persistent_volume_object& pv, const std::string& driver,
-               const migration_policy& policy, attachment_change& out);
+bool change_of(const volume_attachment_object& va, bool deleted, const persistent_volume_object& pv,
+               const std::string& driver, const migration_policy& policy, attachment_change& out);
 
 } // namespace rds::services::kube

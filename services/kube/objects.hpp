@@ -48,8 +48,7 @@ template <class T> struct list_page {
 enum class watch_event_type { added, modified, deleted, bookmark, error };
 
 /// One line of a watch stream.
-template <class T>
-struct watch_event {
+template <class T> struct watch_event {
   watch_event_type type = watch_event_type::added;
   T object;
   /// metadata.resourceVersion of the object (of the bookmark), to resume the watch from.

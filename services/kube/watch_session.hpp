@@ -63,9 +63,8 @@ struct watch_counters {
   uint64_t failures = 0;
 };
 
-template <class T>
-class watch_session {
-public:
+template <class T> class watch_session {
+ public:
   using list_parser = outcome (*)(const std::string&, list_page<T>&);
   using event_parser = outcome (*)(const std::string&, watch_event<T>&);
 
@@ -79,12 +78,11 @@ public:
 
   watch_session(kube_client& client, std::string path, list_parser parse_list,
                 event_parser parse_event, handlers h)
-    : client_(client),
-      path_(std::move(path)),
-      parse_list_(parse_list),
-      parse_event_(parse_event),
-      handlers_(std::move(h)) {
-  }
+    : client_(client)
+    , path_(std::move(path))
+    , parse_list_(parse_list)
+    , parse_event_(parse_event)
+    , handlers_(std::move(h)) {}
 
   /// One round: lists if needed, then watches until the stream ends (at most `watch_limit`) or
   /// `stop` is set. Returns false after a failure, so the caller can back off.
@@ -92,8 +90,8 @@ public:
              std::chrono::milliseconds call_deadline, int page_size = 500) {
     if (need_list_) {
       std::vector<T> items;
-      auto listed = list_all(client_, path_, page_size, call_deadline, parse_list_, items,
-                             resource_version_);
+      auto listed =
+        list_all(client_, path_, page_size, call_deadline, parse_list_, items, resource_version_);
       if (!listed.ok()) {
         ++counters_.failures;
         log::warning("cannot list ", path_, ": ", listed.message);
@@ -106,9 +104,9 @@ public:
       ++counters_.lists;
       need_list_ = false;
     }
-    auto url = path_ + "?watch=1&allowWatchBookmarks=true&resourceVersion="
-               + url_escape(resource_version_)
-               + "&timeoutSeconds=" + std::to_string(watch_limit.count());
+    auto url =
+      path_ + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + url_escape(resource_version_)
+      + "&timeoutSeconds=" + std::to_string(watch_limit.count());
     bool gone = false;
     auto streamed = client_.stream(
       url,
@@ -149,7 +147,7 @@ public:
 
   const watch_counters& counters() const { return counters_; }
 
-private:
+ private:
   kube_client& client_;
   std::string path_;
   list_parser parse_list_;

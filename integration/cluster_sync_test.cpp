@@ -1,0 +1,148 @@
+// Staying in sync with a real kube-apiserver: watch events are followed, nodes must exist, a
+// pending VolumeAttachment does not undo a publish, and an API server restart with an etcd
+// compaction in between loses nothing.
+#include <signal.h>
+
+#include <thread>
+
+#include "integration/kube_cluster.hpp"
+#include "integration/metric_expectations.hpp"
+#include "integration/plugin_process.hpp"
+
+using namespace rds::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string attached = "rds_csi_attachment_attached_volumes";
+const std::string active = "rds_csi_migration_active_migrations";
+const std::string started = "rds_csi_migration_started_total";
+const std::string success = "rds_csi_migration_migrations_total{result=\"success\"}";
+const std::string follow_attach = "rds_csi_attachment_reconcile_total{action=\"attach\"}";
+const std::string follow_detach = "rds_csi_attachment_reconcile_total{action=\"detach\"}";
+const std::string durations = "rds_csi_migration_duration_seconds_count";
+const std::string relists = "rds_csi_kube_watch_relists_total{resource=\"volumeattachments\"}";
+
+bool wait_ready(csi_client& client) {
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool ready = false;
+    if (client.probe(ready).ok() && ready)
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+/// Retries a publish until it succeeds (a watch event may still be on its way).
+grpc::Status publish_eventually(csi_client& client, const std::string& volume,
+                                const std::string& node, volume_access mode) {
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  auto status = client.publish(volume, node, mode);
+  while (!status.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    status = client.publish(volume, node, mode);
+  }
+  return status;
+}
+
+} // namespace
+
+TEST_CASE("watch events are followed, and nodes must exist") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-a", "node-b"});
+  k.create_volume("pv-w", "vol-w", "ReadWriteMany", "Block", "600");
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  csi_client client{plugin.endpoint()};
+  REQUIRE(wait_ready(client));
+  auto m = initial_series();
+  check_series(plugin.metrics_url(), m);
+
+  auto missing = client.publish("vol-w", "node-x", volume_access::rwx_block);
+  CHECK(missing.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(missing.error_message().find("node-x") != std::string::npos);
+  k.create_nodes({"node-x"});
+  CHECK(publish_eventually(client, "vol-w", "node-x", volume_access::rwx_block).ok());
+  CHECK(client.unpublish("vol-w", "node-x").ok());
+  m["rds_csi_attachment_attach_total{status=\"success\"}"] = 1;
+  m["rds_csi_attachment_detach_total{status=\"success\"}"] = 1;
+  m["rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}"] = 1;
+  m["rds_csi_attachment_operation_duration_seconds_count{operation=\"detach\"}"] = 1;
+  check_series(plugin.metrics_url(), m);
+
+  // Attachments made without this plugin (another leader, a missed call) are followed.
+  k.attach("pv-w", "node-a");
+  m[follow_attach] = 1, m[attached] = 1;
+  check_series(plugin.metrics_url(), m);
+  k.attach("pv-w", "node-b");
+  m[follow_attach] = 2, m[started] = 1, m[active] = 1;
+  check_series(plugin.metrics_url(), m);
+  // The CSI calls that follow agree with what was followed: nothing changes.
+  CHECK(client.publish("vol-w", "node-b", volume_access::rwx_block).ok());
+  check_series(plugin.metrics_url(), m);
+  k.detach("pv-w", "node-a");
+  m[follow_detach] = 1, m[success] = 1, m[active] = 0, m[durations] = 1;
+  check_series(plugin.metrics_url(), m);
+  k.detach("pv-w", "node-b");
+  m[follow_detach] = 2, m[attached] = 0;
+  check_series(plugin.metrics_url(), m);
+  CHECK(plugin.terminate() == 0);
+}
+
+TEST_CASE("a pending VolumeAttachment does not undo a publish in flight") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-a"});
+  k.create_volume("pv-p", "vol-p", "ReadWriteOnce", "Filesystem");
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  csi_client client{plugin.endpoint()};
+  REQUIRE(wait_ready(client));
+  // The attach/detach controller creates the VolumeAttachment, then the attacher publishes.
+  k.attach("pv-p", "node-a", false);
+  REQUIRE(client.publish("vol-p", "node-a", volume_access::rwo).ok());
+  CHECK(settled_value(plugin.metrics_url(), attached, 1) == 1);
+  // A relist that shows the VolumeAttachment still pending keeps the node.
+  k.restart_apiserver();
+  std::this_thread::sleep_for(2s);
+  auto text = http_get(plugin.metrics_url());
+  CHECK(metric_value(text, attached) == 1);
+  CHECK(metric_value(text, follow_detach) == 0);
+  CHECK(plugin.terminate() == 0);
+}
+
+TEST_CASE("an API server restart and an etcd compaction during a watch lose nothing") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-a", "node-b"});
+  k.create_volume("pv-c", "vol-c", "ReadWriteMany", "Block", "600");
+  k.attach("pv-c", "node-a");
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  csi_client client{plugin.endpoint()};
+  REQUIRE(wait_ready(client));
+  CHECK(settled_value(plugin.metrics_url(), attached, 1) == 1);
+
+  // While the plugin cannot run, the volume moves from node-a to node-b, etcd forgets that
+  // history and the API server restarts (its watch cache starts anew).
+  ::kill(plugin.pid(), SIGSTOP);
+  k.attach("pv-c", "node-b");
+  k.detach("pv-c", "node-a");
+  k.compact_etcd();
+  k.restart_apiserver();
+  ::kill(plugin.pid(), SIGCONT);
+
+  // The watch cannot resume from its old resourceVersion: the plugin lists again and follows.
+  CHECK(settled_value(plugin.metrics_url(), follow_detach, 1, 30s) == 1);
+  CHECK(settled_value(plugin.metrics_url(), follow_attach, 1) == 1);
+  CHECK(metric_value(http_get(plugin.metrics_url()), relists) >= 1);
+  CHECK(metric_value(http_get(plugin.metrics_url()), attached) == 1);
+  // node-a is gone from the volume: attaching it again (the real way: VolumeAttachment first)
+  // is a new migration.
+  k.attach("pv-c", "node-a", false);
+  CHECK(client.publish("vol-c", "node-a", volume_access::rwx_block).ok());
+  CHECK(settled_value(plugin.metrics_url(), active, 1) == 1);
+  // And the watch goes on after the relist.
+  k.detach("pv-c", "node-b");
+  CHECK(settled_value(plugin.metrics_url(), follow_detach, 2, 15s) == 2);
+  CHECK(plugin.terminate() == 0);
+}

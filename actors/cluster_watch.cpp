@@ -50,10 +50,14 @@ watch_status status_of(const std::string& resource, const Session& session) {
 cluster_watch_actor::behavior_type
 attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> self,
                  cluster_watch_config config, volume_supervisor_actor supervisor,
-                 metrics_actor metrics) {
+                 metrics_actor metrics, events_actor events) {
   auto& st = self->state;
   st.client = std::make_unique<kube_client>(config.connection);
-  auto on_list = [self, config, supervisor](std::vector<volume_attachment_object>& items) {
+  auto claims_of = [config](const persistent_volume_object& pv) {
+    return volume_claim{pv.volume_handle, pv.claim_namespace, pv.claim_name};
+  };
+  auto on_list = [self, config, supervisor, events,
+                  claims_of](std::vector<volume_attachment_object>& items) {
     std::vector<persistent_volume_object> pvs;
     std::string version;
     auto listed = list_all(*self->state.client, volumes_path, 500, config.call_deadline,
@@ -63,14 +67,20 @@ attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> s
       return false;
     }
     self->state.volumes.clear();
-    for (auto& pv : pvs)
+    std::vector<volume_claim> claims;
+    for (auto& pv : pvs) {
+      if (pv.driver == config.driver_name)
+        claims.push_back(claims_of(pv));
       self->state.volumes.emplace(pv.name, std::move(pv));
+    }
+    self->send(events, claims_atom_v, std::move(claims));
     auto inventory =
       build_inventory(items, self->state.volumes, config.driver_name, config.migrations);
     self->send(supervisor, sync_atom_v, std::move(inventory));
     return true;
   };
-  auto on_event = [self, config, supervisor](const volume_attachment_object& va, bool deleted) {
+  auto on_event = [self, config, supervisor, events, claims_of](const volume_attachment_object& va,
+                                                                bool deleted) {
     if (va.attacher != config.driver_name || va.pv_name.empty())
       return;
     auto pv = self->state.volumes.find(va.pv_name);
@@ -83,6 +93,8 @@ attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> s
         return;
       }
       pv = self->state.volumes.emplace(va.pv_name, std::move(fetched)).first;
+      if (pv->second.driver == config.driver_name)
+        self->send(events, claims_atom_v, std::vector<volume_claim>{claims_of(pv->second)});
     }
     attachment_change change;
     if (change_of(va, deleted, pv->second, config.driver_name, config.migrations, change))

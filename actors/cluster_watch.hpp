@@ -44,7 +44,7 @@ struct attachment_watch_state {
 cluster_watch_actor::behavior_type
 attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> self,
                  cluster_watch_config config, volume_supervisor_actor supervisor,
-                 metrics_actor metrics);
+                 metrics_actor metrics, events_actor events);
 
 struct node_watch_state {
   static constexpr const char* name = "node_watch";

@@ -41,6 +41,7 @@ struct metric_families {
   Family<Counter>& reconcile_total;
   Family<Counter>& watch_relists_total;
   Family<Counter>& kube_failures_total;
+  Family<Counter>& events_posted_total;
   Family<Histogram>& csi_operations;
 };
 
@@ -116,6 +117,10 @@ metric_families::metric_families(prometheus::Registry& r)
                           .Name("rds_csi_kube_failures_total")
                           .Help("Kubernetes lists and watches that failed (retried with backoff)")
                           .Register(r))
+  , events_posted_total(prometheus::BuildCounter()
+                          .Name("rds_csi_events_posted_total")
+                          .Help("Kubernetes Events posted on PVCs, by reason")
+                          .Register(r))
   , csi_operations(prometheus::BuildHistogram()
                      .Name("csi_plugin_operations_seconds")
                      .Help("Duration of CSI operations, by method and gRPC status code")
@@ -138,10 +143,13 @@ metric_families::metric_families(prometheus::Registry& r)
   anomalies_total.Add({});
   for (auto action : {"attach", "detach"})
     reconcile_total.Add({{"action", action}});
-  for (auto resource : {"volumeattachments", "nodes"}) {
+  for (auto resource : {"volumeattachments", "nodes"})
     watch_relists_total.Add({{"resource", resource}});
+  for (auto resource : {"volumeattachments", "nodes", "events"})
     kube_failures_total.Add({{"resource", resource}});
-  }
+  for (auto reason : {"VolumeAttached", "VolumeDetached", "AttachmentConflict", "MigrationStarted",
+                      "MigrationCompleted", "MigrationFailed", "MigrationTimedOut"})
+    events_posted_total.Add({{"reason", reason}});
 }
 
 metrics_state::metrics_state()
@@ -195,6 +203,12 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
     [&f](anomaly_atom) { f.anomalies_total.Add({}).Increment(); },
     [&f](const reconciled& e) {
       f.reconcile_total.Add({{"action", e.action}}).Increment();
+    },
+    [&f](const event_posted& e) {
+      if (e.ok)
+        f.events_posted_total.Add({{"reason", e.reason}}).Increment();
+      else
+        f.kube_failures_total.Add({{"resource", "events"}}).Increment();
     },
     [&f](const watch_trouble& e) {
       f.watch_relists_total.Add({{"resource", e.resource}})

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iomanip>
+#include <sstream>
 
 #include "services/log/log.hpp"
 
@@ -23,6 +25,19 @@ double seconds_of(caf::timespan t) {
   return std::chrono::duration<double>(t).count();
 }
 
+/// "42s", "1.5s": durations in Event messages.
+std::string text_of(caf::timespan t) {
+  std::ostringstream out;
+  out << std::setprecision(3) << seconds_of(t) << "s";
+  return out.str();
+}
+
+/// An Event on the volume's PVC; it never delays the caller.
+void notify(self_pointer self, const char* reason, bool warning, std::string message) {
+  self->send(self->state.events,
+             volume_event{self->state.attachment.volume_id, reason, warning, std::move(message)});
+}
+
 void arm_migration_timer(self_pointer self, caf::timespan delay) {
   if (delay < caf::timespan{0})
     delay = caf::timespan{0};
@@ -37,6 +52,7 @@ outcome attach_first(self_pointer self, const publish_request& req, clock_offset
   st.nodes.push_back({req.node_id, req.capability, now});
   self->send(metrics, attachment_recorded{attachment_operation::attach, now_of(self) - now});
   log::info("volume ", st.volume_id, " attached to node ", req.node_id);
+  notify(self, "VolumeAttached", false, "attached to node " + req.node_id);
   return outcome::success();
 }
 
@@ -56,6 +72,7 @@ outcome refuse(self_pointer self, const publish_request& req, const metrics_acto
     message += st.node_list() + " as an RWX block volume; node " + req.node_id
                + " asked for a single-node access mode";
   log::warning("refused publish: ", message);
+  notify(self, "AttachmentConflict", true, message);
   return outcome::failure(ec::attached_elsewhere, std::move(message));
 }
 
@@ -72,6 +89,9 @@ outcome start_migration(self_pointer self, const publish_request& req, clock_off
   self->send(metrics,
              attachment_recorded{attachment_operation::attach_secondary, now_of(self) - now});
   self->send(metrics, migration_started_atom_v);
+  notify(self, "MigrationStarted", false,
+         "live migration started: source " + st.nodes[0].node_id + ", target " + req.node_id
+           + ", timeout " + text_of(req.migration_timeout));
   log::info("volume ", st.volume_id, " migration started: source ", st.nodes[0].node_id,
             ", target ", req.node_id, ", timeout ", seconds_of(req.migration_timeout), "s");
   return outcome::success();
@@ -86,6 +106,17 @@ void end_migration(self_pointer self, migration_result result, clock_offset now,
     self->send(metrics, migration_result_recorded{result});
   self->send(metrics, migration_ended{duration});
   st.migrating = false;
+  auto& source = st.nodes[0].node_id;
+  auto& target = st.nodes[1].node_id;
+  auto late = st.migration.timed_out ? " (it had exceeded its timeout)" : "";
+  if (result == migration_result::success)
+    notify(self, "MigrationCompleted", false,
+           "live migration completed: source " + source + " -> target " + target + " after "
+             + text_of(duration) + late);
+  else
+    notify(self, "MigrationFailed", true,
+           "live migration from " + source + " to " + target + " was rolled back after "
+             + text_of(duration) + late);
   log::info("volume ", st.volume_id, " migration ended: ", to_string(result),
             st.migration.timed_out ? " (after timing out)" : "", ", after ", seconds_of(duration),
             "s");
@@ -121,6 +152,7 @@ outcome unpublish_all(self_pointer self, const metrics_actor& metrics) {
   st.nodes.clear();
   self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
   log::info("volume ", st.volume_id, " detached from every node");
+  notify(self, "VolumeDetached", false, "detached from every node");
   return outcome::success();
 }
 
@@ -141,6 +173,7 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
     if (via_csi)
       self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
     log::info("volume ", st.volume_id, " detached from node ", req.node_id);
+    notify(self, "VolumeDetached", false, "detached from node " + req.node_id);
     return outcome::success();
   }
   auto source_left = i == st.nodes.begin();
@@ -174,6 +207,7 @@ void follow_attach(self_pointer self, const std::string& node_id,
     st.access = capability.access;
     st.nodes.push_back({node_id, capability, attached_at});
     log::info("volume ", st.volume_id, " follows Kubernetes: attached to node ", node_id);
+    notify(self, "VolumeAttached", false, "attached to node " + node_id + " (seen in Kubernetes)");
     return;
   }
   st.nodes.push_back({node_id, capability, attached_at});
@@ -186,6 +220,9 @@ void follow_attach(self_pointer self, const std::string& node_id,
     st.migration.timed_out = false;
     arm_migration_timer(self, attached_at + migration_timeout - now);
     self->send(metrics, migration_started_atom_v);
+    notify(self, "MigrationStarted", false,
+           "live migration started: source " + st.nodes[0].node_id + ", target " + node_id
+             + ", timeout " + text_of(migration_timeout) + " (seen in Kubernetes)");
     log::info("volume ", st.volume_id, " follows Kubernetes: migration from ", st.nodes[0].node_id,
               " to ", node_id);
     return;
@@ -246,6 +283,10 @@ void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metri
     return;
   st.migration.timed_out = true;
   self->send(metrics, migration_result_recorded{migration_result::timeout});
+  notify(self, "MigrationTimedOut", true,
+         "live migration from " + st.nodes[0].node_id + " to " + st.nodes[1].node_id
+           + " exceeded its timeout of " + text_of(st.migration.timeout)
+           + "; both nodes stay attached until Kubernetes detaches one");
   log::warning("volume ", st.volume_id, " migration from ", st.nodes[0].node_id, " to ",
                st.nodes[1].node_id, " exceeded its timeout of ", seconds_of(st.migration.timeout),
                "s; both nodes stay attached until Kubernetes detaches one");
@@ -255,8 +296,9 @@ void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metri
 
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    attachment_state initial, volume_state_listener listener,
-                                   metrics_actor metrics) {
+                                   metrics_actor metrics, events_actor events) {
   self->state.attachment = std::move(initial);
+  self->state.events = std::move(events);
   auto& st = self->state.attachment;
   if (st.migrating && !st.migration.timed_out)
     arm_migration_timer(self, st.migration.started_at + st.migration.timeout - now_of(self));

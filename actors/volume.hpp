@@ -23,12 +23,14 @@ namespace rds::actors {
 struct volume_state {
   static constexpr const char* name = "volume";
   attachment_state attachment;
+  /// Where the volume's Events go; given at spawn.
+  events_actor events;
 };
 
 /// Spawned by the volume supervisor with the volume's last known state (empty for a new one).
 /// A state that is migrating gets its timer re-armed with the time that remains.
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    attachment_state initial, volume_state_listener listener,
-                                   metrics_actor metrics);
+                                   metrics_actor metrics, events_actor events);
 
 } // namespace rds::actors

@@ -18,7 +18,7 @@ using self_pointer = volume_supervisor_actor::stateful_pointer<volume_supervisor
 volume_actor spawn_volume(self_pointer self, const attachment_state& state,
                           const metrics_actor& metrics) {
   auto listener = caf::actor_cast<volume_state_listener>(self);
-  auto handle = self->spawn<caf::monitored>(volume, state, listener, metrics);
+  auto handle = self->spawn<caf::monitored>(volume, state, listener, metrics, self->state.events);
   self->state.volume_of_actor[handle.address()] = state.volume_id;
   return handle;
 }
@@ -197,7 +197,8 @@ bool is_crash(const caf::error& reason) {
 
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
-                  volume_supervisor_config config, metrics_actor metrics) {
+                  volume_supervisor_config config, metrics_actor metrics, events_actor events) {
+  self->state.events = std::move(events);
   if (!config.follow_cluster) {
     log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
               "durable across restarts");

@@ -54,6 +54,8 @@ struct volume_supervisor_state {
   bool nodes_synced = false;
   /// Node names that exist in Kubernetes.
   std::unordered_set<std::string> nodes;
+  /// Given to every volume actor at spawn.
+  events_actor events;
   /// Volumes already counted as attached to more than two nodes.
   std::unordered_set<std::string> anomalies;
   /// Requests that arrived before the rebuild, answered in order once it is done.
@@ -65,6 +67,6 @@ struct volume_supervisor_state {
 /// (the embedded default) it starts empty and ready.
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
-                  volume_supervisor_config config, metrics_actor metrics);
+                  volume_supervisor_config config, metrics_actor metrics, events_actor events);
 
 } // namespace rds::actors

@@ -146,3 +146,37 @@ TEST_CASE("an API server restart and an etcd compaction during a watch lose noth
   CHECK(settled_value(plugin.metrics_url(), follow_detach, 2, 15s) == 2);
   CHECK(plugin.terminate() == 0);
 }
+
+TEST_CASE("Events on the PVC name the nodes and durations") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-a", "node-b", "node-c"});
+  k.create_volume("pv-e", "vol-e", "ReadWriteMany", "Block", "600");
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  csi_client client{plugin.endpoint()};
+  REQUIRE(wait_ready(client));
+  REQUIRE(client.publish("vol-e", "node-a", volume_access::rwx_block).ok());
+  REQUIRE(client.publish("vol-e", "node-b", volume_access::rwx_block).ok());
+  CHECK(client.publish("vol-e", "node-c", volume_access::rwx_block).error_code()
+        == grpc::StatusCode::FAILED_PRECONDITION);
+  REQUIRE(client.unpublish("vol-e", "node-a").ok());
+  REQUIRE(client.unpublish("vol-e", "node-b").ok());
+  auto posted = [&](const std::string& reason) {
+    return "rds_csi_events_posted_total{reason=\"" + reason + "\"}";
+  };
+  for (auto reason : {"VolumeAttached", "MigrationStarted", "AttachmentConflict",
+                      "MigrationCompleted", "VolumeDetached"}) {
+    CAPTURE(reason);
+    CHECK(settled_value(plugin.metrics_url(), posted(reason), 1) == 1);
+  }
+  auto r = k.admin().get("/api/v1/namespaces/default/events", 10s);
+  REQUIRE(r.status.ok());
+  CHECK(r.body.find("\"name\":\"pv-e-claim\"") != std::string::npos);
+  CHECK(r.body.find("live migration started: source node-a, target node-b") != std::string::npos);
+  // (The API server escapes '>' in JSON, so the arrow is left out of the search.)
+  CHECK(r.body.find("live migration completed: source node-a -") != std::string::npos);
+  CHECK(r.body.find(" target node-b after ") != std::string::npos);
+  CHECK(r.body.find("node-c would be a third node") != std::string::npos);
+  CHECK(r.body.find("\"reportingComponent\":\"rds-csi-controller\"") != std::string::npos);
+  CHECK(plugin.terminate() == 0);
+}

@@ -60,6 +60,14 @@ inline std::map<std::string, double> initial_series() {
     {"rds_csi_kube_watch_relists_total{resource=\"nodes\"}", 0},
     {"rds_csi_kube_failures_total{resource=\"volumeattachments\"}", 0},
     {"rds_csi_kube_failures_total{resource=\"nodes\"}", 0},
+    {"rds_csi_kube_failures_total{resource=\"events\"}", 0},
+    {"rds_csi_events_posted_total{reason=\"VolumeAttached\"}", 0},
+    {"rds_csi_events_posted_total{reason=\"VolumeDetached\"}", 0},
+    {"rds_csi_events_posted_total{reason=\"AttachmentConflict\"}", 0},
+    {"rds_csi_events_posted_total{reason=\"MigrationStarted\"}", 0},
+    {"rds_csi_events_posted_total{reason=\"MigrationCompleted\"}", 0},
+    {"rds_csi_events_posted_total{reason=\"MigrationFailed\"}", 0},
+    {"rds_csi_events_posted_total{reason=\"MigrationTimedOut\"}", 0},
   };
 }
 

@@ -7,7 +7,9 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "messages/attachment.hpp"
 #include "messages/cluster_state.hpp"
@@ -42,6 +44,8 @@ using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
 constexpr nodes_atom nodes_atom_v{};
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 constexpr watch_atom watch_atom_v{};
+using claims_atom = caf::atom_constant<caf::atom("claims")>;
+constexpr claims_atom claims_atom_v{};
 using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
 
@@ -109,6 +113,15 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("rds.watch_trouble"), x.resource, x.relists, x.failures);
 }
 
+struct event_posted {
+  std::string reason;
+  bool ok = true;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, event_posted& x) {
+  return f(caf::meta::type_name("rds.event_posted"), x.reason, x.ok);
+}
+
 /// A change made to follow Kubernetes rather than a CSI call.
 struct reconciled {
   /// "attach": Kubernetes shows a node the driver did not have; "detach": the reverse.
@@ -118,6 +131,56 @@ struct reconciled {
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, reconciled& x) {
   return f(caf::meta::type_name("rds.reconciled"), x.action);
 }
+
+/// Something that happened to a volume that its users should see: a Kubernetes Event on the
+/// volume's PersistentVolumeClaim.
+struct volume_event {
+  std::string volume_id;
+  /// VolumeAttached, VolumeDetached, AttachmentConflict, MigrationStarted, MigrationCompleted,
+  /// MigrationFailed or MigrationTimedOut.
+  std::string reason;
+  bool warning = false;
+  /// Names the nodes and durations; never a secret.
+  std::string message;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_event& x) {
+  return f(caf::meta::type_name("rds.volume_event"), x.volume_id, x.reason, x.warning, x.message);
+}
+
+/// Which PersistentVolumeClaim a volume belongs to (from its PV's claimRef).
+struct volume_claim {
+  std::string volume_id;
+  std::string claim_namespace;
+  std::string claim_name;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_claim& x) {
+  return f(caf::meta::type_name("rds.volume_claim"), x.volume_id, x.claim_namespace, x.claim_name);
+}
+
+struct events_status {
+  /// Events handed in, by reason (posted or not).
+  std::map<std::string, uint64_t> recorded;
+  uint64_t posted = 0;
+  uint64_t failed = 0;
+  /// Events of volumes whose claim is unknown (e.g. a volume with no PV): logged only.
+  uint64_t without_claim = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, events_status& x) {
+  return f(caf::meta::type_name("rds.events_status"), x.recorded, x.posted, x.failed,
+           x.without_claim);
+}
+
+/// events: turns volume events into Kubernetes Events on the volume's PVC (posting on its own
+/// thread, so a slow API server never slows a CSI call); without a cluster it only logs them.
+using events_actor = caf::typed_actor<
+  // Record one event.
+  caf::reacts_to<volume_event>,
+  // Volume -> PVC mappings, from the PersistentVolumes the cluster watch reads.
+  caf::reacts_to<claims_atom, std::vector<volume_claim>>,
+  caf::replies_to<status_atom>::with<events_status>>;
 
 /// metrics: owns the Prometheus registry and every metric family; serves /metrics.
 using metrics_actor = caf::typed_actor<
@@ -141,6 +204,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<reconciled>,
   // A cluster watch relisted or failed.
   caf::reacts_to<watch_trouble>,
+  // A Kubernetes Event was posted (true) or could not be (false), with its reason.
+  caf::reacts_to<event_posted>,
   // A CSI RPC finished.
   caf::reacts_to<rpc_recorded>,
   // The Prometheus text exposition of every metric.

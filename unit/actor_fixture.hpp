@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "actors/events.hpp"
 #include "actors/metrics.hpp"
 #include "messages/actors.hpp"
 #include "services/log/log.hpp"
@@ -33,6 +34,8 @@ struct actor_fixture {
     dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   caf::scoped_actor self{sys};
   metrics_actor metrics = sys.spawn(actors::metrics, actors::metrics_config{"", "test.driver"});
+  /// Without a cluster: records events (by reason) and posts nothing.
+  events_actor events = sys.spawn(actors::events, actors::events_config{}, metrics);
 
   actor_fixture() {
     log::set_threshold(log::level::error);
@@ -40,6 +43,7 @@ struct actor_fixture {
   }
 
   ~actor_fixture() {
+    self->send_exit(events, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
     sched.run();
   }
@@ -60,6 +64,15 @@ struct actor_fixture {
   void advance(caf::timespan t) {
     sched.advance_time(t);
     sched.run();
+  }
+
+  /// How many events of `reason` were recorded.
+  uint64_t recorded_events(const std::string& reason) {
+    auto status = ask<events_status>(events, status_atom_v);
+    if (!status)
+      return 0;
+    auto i = status->recorded.find(reason);
+    return i == status->recorded.end() ? 0 : i->second;
   }
 
   std::string scrape() { return ask<std::string>(metrics, scrape_atom_v).value_or(""); }

@@ -10,7 +10,7 @@ namespace {
 
 struct supervisor_fixture : test::actor_fixture {
   volume_supervisor_actor supervisor =
-    sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, metrics);
+    sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, metrics, events);
 
   ~supervisor_fixture() {
     self->send_exit(supervisor, caf::exit_reason::user_shutdown);

@@ -27,7 +27,13 @@ struct scenario {
   const char* name;
   std::vector<step> steps;
   std::map<std::string, double> metrics_after;
+  /// Events recorded by reason (a reason not listed: none).
+  std::map<std::string, uint64_t> events_after;
 };
+
+const std::vector<std::string> event_reasons{
+  "VolumeAttached",     "VolumeDetached",  "AttachmentConflict", "MigrationStarted",
+  "MigrationCompleted", "MigrationFailed", "MigrationTimedOut"};
 
 publish_capability rwo(bool readonly = false) {
   return {access_kind::single_node, 1, false, readonly};
@@ -56,7 +62,8 @@ const std::vector<scenario> scenarios = {
     {act::unpublish, "b", ec::none, {"a"}},
     {act::unpublish, "a", ec::none, {}},
     {act::unpublish, "a", ec::none, {}}},
-   {{attach, 1}, {detach, 1}, {conflicts, 1}, {started, 0}, {attached, 0}}},
+   {{attach, 1}, {detach, 1}, {conflicts, 1}, {started, 0}, {attached, 0}},
+   {{"VolumeAttached", 1}, {"VolumeDetached", 1}, {"AttachmentConflict", 1}}},
   {"RWO: same node with another capability",
    {{act::publish_rwo, "a", ec::none, {"a"}},
     {act::publish_rwo_readonly, "a", ec::incompatible_attachment, {"a"}}},
@@ -87,13 +94,18 @@ const std::vector<scenario> scenarios = {
     {durations, 1},
     {"rds_csi_migration_duration_seconds_sum", 42},
     {"rds_csi_migration_duration_seconds_bucket{le=\"60\"}", 1},
-    {"rds_csi_migration_duration_seconds_bucket{le=\"30\"}", 0}}},
+    {"rds_csi_migration_duration_seconds_bucket{le=\"30\"}", 0}},
+   {{"VolumeAttached", 1},
+    {"MigrationStarted", 1},
+    {"MigrationCompleted", 1},
+    {"VolumeDetached", 1}}},
   {"RWX: migration rolls back when the target detaches",
    {{act::publish_rwx, "a", ec::none, {"a"}},
     {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
     {act::unpublish, "b", ec::none, {"a"}},
     {act::unpublish, "b", ec::none, {"a"}}},
-   {{started, 1}, {success, 0}, {failed, 1}, {active, 0}, {attached, 1}, {durations, 1}}},
+   {{started, 1}, {success, 0}, {failed, 1}, {active, 0}, {attached, 1}, {durations, 1}},
+   {{"VolumeAttached", 1}, {"MigrationStarted", 1}, {"MigrationFailed", 1}}},
   {"RWX: a third node is refused",
    {{act::publish_rwx, "a", ec::none, {"a"}},
     {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
@@ -106,7 +118,11 @@ const std::vector<scenario> scenarios = {
     {act::wait, "", ec::none, {"a", "b"}, true, true, 1},
     {act::wait, "", ec::none, {"a", "b"}, true, true, 600},
     {act::unpublish, "a", ec::none, {"b"}}},
-   {{timeout, 1}, {success, 0}, {failed, 0}, {active, 0}, {durations, 1}}},
+   {{timeout, 1}, {success, 0}, {failed, 0}, {active, 0}, {durations, 1}},
+   {{"VolumeAttached", 1},
+    {"MigrationStarted", 1},
+    {"MigrationTimedOut", 1},
+    {"MigrationCompleted", 1}}},
   {"RWX: a timer of an earlier migration is ignored",
    {{act::publish_rwx, "a", ec::none, {"a"}},
     {act::publish_rwx, "b", ec::none, {"a", "b"}, true},
@@ -132,8 +148,8 @@ TEST_CASE("volume state machine") {
   for (auto& sc : scenarios) {
     SUBCASE(sc.name) {
       test::actor_fixture fx;
-      auto supervisor =
-        fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, fx.metrics);
+      auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
+                                     fx.metrics, fx.events);
       fx.sched.run();
       size_t index = 0;
       for (auto& s : sc.steps) {
@@ -182,6 +198,12 @@ TEST_CASE("volume state machine") {
         CAPTURE(series);
         CHECK(fx.metric(series) == doctest::Approx(value));
       }
+      if (!sc.events_after.empty())
+        for (auto& reason : event_reasons) {
+          CAPTURE(reason);
+          auto expected = sc.events_after.count(reason) ? sc.events_after.at(reason) : 0;
+          CHECK(fx.recorded_events(reason) == expected);
+        }
       fx.self->send_exit(supervisor, caf::exit_reason::user_shutdown);
       fx.sched.run();
     }

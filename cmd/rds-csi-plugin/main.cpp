@@ -11,8 +11,10 @@
 #include <iostream>
 #include <pthread.h>
 #include <thread>
+#include <unistd.h>
 
 #include "actors/cluster_watch.hpp"
+#include "actors/events.hpp"
 #include "actors/metrics.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
@@ -62,12 +64,15 @@ int run(const plugin_options& opts) {
              [&](caf::error& e) { metrics_info.error = to_string(e); });
   auto stopping = std::make_shared<std::atomic<bool>>(false);
   std::vector<cluster_watch_actor> watches;
+  events_actor events;
   auto stop_actors = [&](const volume_supervisor_actor& supervisor) {
     *stopping = true;
     for (auto& w : watches)
       self->send_exit(w, caf::exit_reason::user_shutdown);
     if (supervisor)
       self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    if (events)
+      self->send_exit(events, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
   };
   if (!metrics_info.error.empty()) {
@@ -90,11 +95,19 @@ int run(const plugin_options& opts) {
       return 1;
     }
   }
+  actors::events_config events_cfg;
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  events_cfg.instance = host;
+  if (cluster.ok())
+    events_cfg.connection = connection;
+  events = cluster.ok() ? sys.spawn<caf::detached>(actors::events, events_cfg, metrics)
+                        : sys.spawn(actors::events, events_cfg, metrics);
   volume_supervisor_actor supervisor;
   if (opts.runs_controller()) {
     actors::volume_supervisor_config supervisor_cfg;
     supervisor_cfg.follow_cluster = cluster.ok();
-    supervisor = sys.spawn(actors::volume_supervisor, supervisor_cfg, metrics);
+    supervisor = sys.spawn(actors::volume_supervisor, supervisor_cfg, metrics, events);
   }
   if (cluster.ok()) {
     log::info("following Kubernetes at ", connection.server);
@@ -104,7 +117,7 @@ int run(const plugin_options& opts) {
     watch_cfg.migrations = opts.migrations;
     watch_cfg.stopping = stopping;
     watches.push_back(
-      sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, supervisor, metrics));
+      sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, supervisor, metrics, events));
     watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));
   }
 

@@ -69,23 +69,25 @@ TEST_CASE("watch events are followed, and nodes must exist") {
   m["rds_csi_attachment_detach_total{status=\"success\"}"] = 1;
   m["rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}"] = 1;
   m["rds_csi_attachment_operation_duration_seconds_count{operation=\"detach\"}"] = 1;
+  m[posted("VolumeAttached")] = 1, m[posted("VolumeDetached")] = 1;
   check_series(plugin.metrics_url(), m);
 
   // Attachments made without this plugin (another leader, a missed call) are followed.
   k.attach("pv-w", "node-a");
-  m[follow_attach] = 1, m[attached] = 1;
+  m[follow_attach] = 1, m[attached] = 1, m[posted("VolumeAttached")] = 2;
   check_series(plugin.metrics_url(), m);
   k.attach("pv-w", "node-b");
-  m[follow_attach] = 2, m[started] = 1, m[active] = 1;
+  m[follow_attach] = 2, m[started] = 1, m[active] = 1, m[posted("MigrationStarted")] = 1;
   check_series(plugin.metrics_url(), m);
   // The CSI calls that follow agree with what was followed: nothing changes.
   CHECK(client.publish("vol-w", "node-b", volume_access::rwx_block).ok());
   check_series(plugin.metrics_url(), m);
   k.detach("pv-w", "node-a");
   m[follow_detach] = 1, m[success] = 1, m[active] = 0, m[durations] = 1;
+  m[posted("MigrationCompleted")] = 1;
   check_series(plugin.metrics_url(), m);
   k.detach("pv-w", "node-b");
-  m[follow_detach] = 2, m[attached] = 0;
+  m[follow_detach] = 2, m[attached] = 0, m[posted("VolumeDetached")] = 2;
   check_series(plugin.metrics_url(), m);
   CHECK(plugin.terminate() == 0);
 }
@@ -161,9 +163,6 @@ TEST_CASE("Events on the PVC name the nodes and durations") {
         == grpc::StatusCode::FAILED_PRECONDITION);
   REQUIRE(client.unpublish("vol-e", "node-a").ok());
   REQUIRE(client.unpublish("vol-e", "node-b").ok());
-  auto posted = [&](const std::string& reason) {
-    return "rds_csi_events_posted_total{reason=\"" + reason + "\"}";
-  };
   for (auto reason : {"VolumeAttached", "MigrationStarted", "AttachmentConflict",
                       "MigrationCompleted", "VolumeDetached"}) {
     CAPTURE(reason);

@@ -107,6 +107,11 @@ inline double settled_value(const std::string& metrics_url, const std::string& s
   return value;
 }
 
+/// The rds_csi_events_posted_total series of one reason.
+inline std::string posted(const std::string& reason) {
+  return "rds_csi_events_posted_total{reason=\"" + reason + "\"}";
+}
+
 /// The csi_plugin_operations_seconds_count series of one method and code.
 inline std::string rpc_count(const std::string& method, const std::string& code,
                              const std::string& driver = "rds.csi.srvlab.io") {

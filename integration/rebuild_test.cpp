@@ -77,6 +77,8 @@ TEST_CASE("rebuild from VolumeAttachments: 0, 1, 2 and 3 per volume; annotations
   m["rds_csi_attachment_operation_duration_seconds_count{operation=\"detach_partial\"}"] = 1;
   m["rds_csi_attachment_conflicts_total"] = 2;
   m["rds_csi_migration_duration_seconds_count"] = 1;
+  m[posted("VolumeAttached")] = 1, m[posted("AttachmentConflict")] = 2;
+  m[posted("MigrationCompleted")] = 1;
   check_series(plugin.metrics_url(), m);
   CHECK(plugin.terminate() == 0);
 }

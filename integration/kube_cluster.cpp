@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <yaml-cpp/yaml.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -151,6 +155,67 @@ std::string kube_cluster::kubeconfig(const std::string& token) const {
                       << "users:\n- name: test\n  user:\n    token: " << token << "\n"
                       << "contexts:\n- name: test\n  context: {cluster: test, user: test}\n";
   return path;
+}
+
+std::string kube_cluster::server_url() const {
+  return "https://127.0.0.1:" + std::to_string(api_port_);
+}
+
+std::string kube_cluster::ca_path() const {
+  return dir_.path() + "/certs/apiserver.crt";
+}
+
+namespace {
+
+/// YAML -> JSON, with every scalar as a string (enough for RBAC objects).
+void write_json(const YAML::Node& node, rapidjson::Writer<rapidjson::StringBuffer>& w) {
+  if (node.IsMap()) {
+    w.StartObject();
+    for (const auto& kv : node) {
+      w.Key(kv.first.as<std::string>().c_str());
+      write_json(kv.second, w);
+    }
+    w.EndObject();
+  } else if (node.IsSequence()) {
+    w.StartArray();
+    for (const auto& item : node)
+      write_json(item, w);
+    w.EndArray();
+  } else {
+    w.String(node.as<std::string>("").c_str());
+  }
+}
+
+} // namespace
+
+void kube_cluster::bind_cluster_role(const std::string& manifest, const std::string& user) {
+  std::string role_name;
+  for (const auto& doc : YAML::LoadAllFromFile(manifest)) {
+    if (!doc["kind"] || doc["kind"].as<std::string>() != "ClusterRole")
+      continue;
+    role_name = doc["metadata"]["name"].as<std::string>();
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    write_json(doc, w);
+    admin_->request("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterroles/" + role_name, "",
+                    30s);
+    require_ok(admin_->request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                               buf.GetString(), 30s));
+  }
+  if (role_name.empty())
+    throw std::runtime_error(manifest + " has no ClusterRole");
+  auto binding = "test-" + role_name;
+  admin_->request("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/" + binding, "",
+                  30s);
+  require_ok(admin_->request(
+    "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":")"
+      + binding
+      + R"("},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":")"
+      + role_name
+      + R"("},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":")" + user
+      + R"("}]})",
+    30s));
 }
 
 services::kube::kube_client& kube_cluster::admin() {

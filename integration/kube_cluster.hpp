@@ -23,6 +23,14 @@ class kube_cluster {
   /// user with no rights unless a test binds some).
   std::string kubeconfig(const std::string& token) const;
 
+  /// https://127.0.0.1:PORT and the CA file of its serving certificate.
+  std::string server_url() const;
+  std::string ca_path() const;
+
+  /// Creates the ClusterRole found in `manifest` (a file of YAML documents, as in deploy/) and
+  /// binds it to `user`, so a test can run with exactly the rules the project documents.
+  void bind_cluster_role(const std::string& manifest, const std::string& user);
+
   /// A client with full rights, for the tests to create and inspect objects.
   services::kube::kube_client& admin();
 

@@ -2,10 +2,12 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "messages/cluster_state.hpp"
 #include "services/kube/attachment_inventory.hpp"
+#include "services/kube/kube_client.hpp"
 #include "services/kube/kube_config.hpp"
 #include "services/kube/objects.hpp"
 
@@ -182,4 +184,71 @@ users:
   std::remove((d + "/config").c_str());
   std::remove((d + "/plain").c_str());
   std::remove(d.c_str());
+}
+
+TEST_CASE("in-cluster configuration") {
+  char dir[] = "/tmp/rds-csi-account-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string d = dir;
+  std::ofstream{d + "/ca.crt"} << "CLUSTER-CA";
+  std::ofstream{d + "/token"} << "sa-token\n";
+  ::setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+  ::setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+  kube_config cfg;
+  REQUIRE(in_cluster_config(cfg, d).ok());
+  CHECK(cfg.server == "https://10.96.0.1:443");
+  CHECK(cfg.ca_pem == "CLUSTER-CA");
+  CHECK(cfg.token_file == d + "/token");
+  ::setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+  REQUIRE(in_cluster_config(cfg, d).ok());
+  CHECK(cfg.server == "https://[fd00::1]:443");
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  CHECK(in_cluster_config(cfg, d).code == ec::unavailable);
+  ::unsetenv("KUBERNETES_SERVICE_PORT");
+  std::remove((d + "/ca.crt").c_str());
+  std::remove((d + "/token").c_str());
+  std::remove(d.c_str());
+}
+
+TEST_CASE("HTTP status codes map to the driver's error codes") {
+  CHECK(code_of_http_status(200) == ec::none);
+  CHECK(code_of_http_status(201) == ec::none);
+  CHECK(code_of_http_status(400) == ec::invalid_argument);
+  CHECK(code_of_http_status(401) == ec::unauthenticated);
+  CHECK(code_of_http_status(403) == ec::permission_denied);
+  CHECK(code_of_http_status(404) == ec::not_found);
+  CHECK(code_of_http_status(409) == ec::conflict);
+  CHECK(code_of_http_status(410) == ec::expired);
+  CHECK(code_of_http_status(422) == ec::invalid_argument);
+  CHECK(code_of_http_status(429) == ec::unavailable);
+  CHECK(code_of_http_status(503) == ec::unavailable);
+}
+
+TEST_CASE("watch events") {
+  watch_event<volume_attachment_object> e;
+  REQUIRE(parse_volume_attachment_event(
+            R"({"type":"MODIFIED","object":)"
+              + attachment_json("va-1", "pv-1", "node-a", "2026-01-01T00:00:00Z") + "}",
+            e)
+            .ok());
+  CHECK(e.type == watch_event_type::modified);
+  CHECK(e.resource_version == "7");
+  CHECK(e.object.attached);
+  CHECK(phase_of(e.object, false) == attachment_phase::attached);
+  CHECK(phase_of(e.object, true) == attachment_phase::gone);
+  e.object.attached = false;
+  CHECK(phase_of(e.object, false) == attachment_phase::pending);
+  e.object.deleting = true;
+  CHECK(phase_of(e.object, false) == attachment_phase::gone);
+  REQUIRE(parse_volume_attachment_event(
+            R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"99"}}})", e)
+            .ok());
+  CHECK(e.type == watch_event_type::bookmark);
+  CHECK(e.resource_version == "99");
+  REQUIRE(parse_volume_attachment_event(
+            R"({"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}})", e)
+            .ok());
+  CHECK(e.type == watch_event_type::error);
+  CHECK(e.error_code == 410);
+  CHECK(parse_volume_attachment_event("garbage", e).code == ec::invalid_argument);
 }

@@ -1,0 +1,104 @@
+// The Kubernetes client against the real API server: verified TLS, rotating tokens, API errors
+// kept with their HTTP status and message, and the plugin running with exactly the RBAC rules
+// deploy/ documents.
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "integration/kube_cluster.hpp"
+#include "integration/metric_expectations.hpp"
+#include "integration/plugin_process.hpp"
+
+using namespace rds;
+using namespace rds::test;
+using namespace rds::services::kube;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string source_dir() {
+  const char* dir = std::getenv("RDS_CSI_SOURCE_DIR");
+  return dir != nullptr ? dir : ".";
+}
+
+kube_config config_with(const std::string& token) {
+  kube_config cfg;
+  REQUIRE(load_kubeconfig(kube_cluster::instance().kubeconfig(token), cfg).ok());
+  return cfg;
+}
+
+} // namespace
+
+TEST_CASE("TLS is verified: a server the CA does not vouch for is refused") {
+  auto cfg = config_with("admin-token");
+  cfg.ca_pem.clear(); // only the system's CAs, which never signed the test server
+  kube_client client{cfg};
+  auto r = client.get("/api/v1/nodes", 10s);
+  CHECK(r.status.code == ec::unauthenticated);
+  CHECK(r.http_status == 0);
+}
+
+TEST_CASE("API errors keep their HTTP status and the server's message") {
+  kube_client admin{config_with("admin-token")};
+  auto missing = admin.get("/api/v1/persistentvolumes/no-such-pv", 10s);
+  CHECK(missing.status.code == ec::not_found);
+  CHECK(missing.http_status == 404);
+  CHECK(missing.status.message.find("\"no-such-pv\" not found") != std::string::npos);
+
+  kube_client driver{config_with("driver-token")}; // a user with no rights bound
+  auto forbidden = driver.get("/api/v1/secrets", 10s);
+  CHECK(forbidden.status.code == ec::permission_denied);
+  CHECK(forbidden.http_status == 403);
+  CHECK(forbidden.status.message.find("forbidden") != std::string::npos);
+
+  auto cfg = config_with("admin-token");
+  cfg.token = "not-a-token";
+  kube_client stranger{cfg};
+  auto refused = stranger.get("/api/v1/nodes", 10s);
+  CHECK(refused.status.code == ec::unauthenticated);
+  CHECK(refused.http_status == 401);
+}
+
+TEST_CASE("a token file is read again when it changes") {
+  temp_dir dir;
+  auto token_file = dir.path() + "/token";
+  std::ofstream{token_file} << "expired";
+  auto cfg = config_with("admin-token");
+  cfg.token.clear();
+  cfg.token_file = token_file;
+  kube_client client{cfg};
+  CHECK(client.get("/api/v1/nodes", 10s).http_status == 401);
+  std::ofstream{token_file} << "admin-token\n"; // the kubelet rotated it
+  auto r = client.get("/api/v1/nodes", 10s);
+  CHECK(r.status.ok());
+  CHECK(r.http_status == 200);
+}
+
+TEST_CASE("the plugin works with exactly the RBAC rules deploy/ documents") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.bind_cluster_role(source_dir() + "/deploy/kubernetes/controller-rbac.yaml", "rds-csi-driver");
+  k.create_nodes({"node-a", "node-b"});
+  k.create_volume("pv-r", "vol-r", "ReadWriteMany", "Block", "600");
+  k.attach("pv-r", "node-a");
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("driver-token")}};
+  csi_client client{plugin.endpoint()};
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    client.probe(ready);
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(ready);
+  REQUIRE(client.publish("vol-r", "node-b", volume_access::rwx_block).ok());
+  REQUIRE(client.unpublish("vol-r", "node-a").ok());
+  CHECK(settled_value(plugin.metrics_url(), posted("MigrationCompleted"), 1) == 1);
+  auto text = http_get(plugin.metrics_url());
+  for (auto resource : {"volumeattachments", "nodes", "events"}) {
+    CAPTURE(resource);
+    CHECK(
+      metric_value(text, std::string{"rds_csi_kube_failures_total{resource=\""} + resource + "\"}")
+      == 0);
+  }
+  CHECK(plugin.terminate() == 0);
+}

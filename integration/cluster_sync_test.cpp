@@ -179,3 +179,34 @@ TEST_CASE("Events on the PVC name the nodes and durations") {
   CHECK(r.body.find("\"reportingComponent\":\"rds-csi-controller\"") != std::string::npos);
   CHECK(plugin.terminate() == 0);
 }
+
+TEST_CASE("etcd down: the plugin is not ready, says why, and recovers when etcd is back") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-a"});
+  k.create_volume("pv-s", "vol-s", "ReadWriteOnce", "Filesystem");
+  k.stop_etcd();
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token"), "--kube-timeout=3"}};
+  csi_client client{plugin.endpoint()};
+  // The rebuild cannot list: counted, and Probe says not ready.
+  CHECK(settled_value(plugin.metrics_url(),
+                      "rds_csi_kube_failures_total{resource=\"volumeattachments\"}", 1, 30s)
+        >= 1);
+  bool ready = true;
+  REQUIRE(client.probe(ready).ok());
+  CHECK_FALSE(ready);
+  // A CSI call waits for the rebuild, bounded by its deadline.
+  ::csi::v1::ControllerPublishVolumeRequest req;
+  req.set_volume_id("vol-s");
+  req.set_node_id("node-a");
+  *req.mutable_volume_capability() = csi_client::capability(volume_access::rwo);
+  ::csi::v1::ControllerPublishVolumeResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+  CHECK(client.controller().ControllerPublishVolume(&ctx, req, &resp).error_code()
+        == grpc::StatusCode::DEADLINE_EXCEEDED);
+  k.start_etcd();
+  CHECK(wait_ready(client));
+  CHECK(client.publish("vol-s", "node-a", volume_access::rwo).ok());
+  CHECK(plugin.terminate() == 0);
+}

@@ -22,9 +22,10 @@ size_t lines_in(const std::string& text) {
 TEST_CASE("--help lists every flag and exits 0") {
   std::string out;
   CHECK(run_plugin({"--help"}, out) == 0);
-  for (auto flag : {"--endpoint", "--driver-name", "--mode", "--node-id", "--metrics-address",
-                    "--log-level", "--migration-timeout-min", "--migration-timeout-max",
-                    "--migration-timeout-default", "--shutdown-grace"}) {
+  for (auto flag :
+       {"--endpoint", "--driver-name", "--mode", "--node-id", "--metrics-address", "--log-level",
+        "--migration-timeout-min", "--migration-timeout-max", "--migration-timeout-default",
+        "--kubeconfig", "--kube-timeout", "--shutdown-grace"}) {
     CAPTURE(flag);
     CHECK(out.find(flag) != std::string::npos);
   }

@@ -75,6 +75,8 @@ Flags:
                                    timeout when a volume sets none (default: 300)
   --kubeconfig=PATH                Kubernetes API access (default: in-cluster when run in a
                                    pod; otherwise none: attachment state in memory only)
+  --kube-timeout=SECONDS           deadline of one Kubernetes API call, retries included
+                                   (default: 30)
   --shutdown-grace=SECONDS         on SIGTERM, how long in-flight RPCs may finish (default: 5)
   --help                           print this and exit
   --version                        print the version and exit
@@ -143,6 +145,14 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
      [&](const std::string& v) -> std::string {
        o.kubeconfig = v;
        return v.empty() ? "must be a path" : "";
+     }},
+    {"--kube-timeout",
+     [&](const std::string& v) -> std::string {
+       long long s = 0;
+       if (!parse_seconds(v, 1, 600, s))
+         return "must be a whole number of seconds from 1 to 600";
+       o.kube_timeout_seconds = static_cast<int>(s);
+       return "";
      }},
     {"--shutdown-grace",
      [&](const std::string& v) -> std::string {

@@ -22,6 +22,8 @@ struct plugin_options {
   migration_policy migrations;
   /// A kubeconfig file; empty: in-cluster configuration when running in a pod, else none.
   std::string kubeconfig;
+  /// Deadline of one Kubernetes API call, retries included.
+  int kube_timeout_seconds = 30;
   /// How long SIGTERM waits for in-flight RPCs.
   int shutdown_grace_seconds = 5;
 

@@ -24,7 +24,8 @@ void run_round(Self self, Session& session, const cluster_watch_config& config,
     return;
   }
   auto before = session.counters();
-  auto ok = session.round(*config.stopping, config.watch_limit, config.call_deadline);
+  auto ok =
+    session.round(*config.stopping, config.watch_limit, config.call_deadline, config.page_size);
   auto& after = session.counters();
   if (after.relists != before.relists || after.failures != before.failures)
     self->send(metrics, watch_trouble{resource, after.relists - before.relists,
@@ -60,8 +61,8 @@ attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> s
                   claims_of](std::vector<volume_attachment_object>& items) {
     std::vector<persistent_volume_object> pvs;
     std::string version;
-    auto listed = list_all(*self->state.client, volumes_path, 500, config.call_deadline,
-                           parse_persistent_volume_list, pvs, version);
+    auto listed = list_all(*self->state.client, volumes_path, config.page_size,
+                           config.call_deadline, parse_persistent_volume_list, pvs, version);
     if (!listed.ok()) {
       log::warning("cannot list PersistentVolumes: ", listed.message);
       return false;

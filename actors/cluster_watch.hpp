@@ -27,6 +27,8 @@ struct cluster_watch_config {
   std::chrono::seconds watch_limit{300};
   /// Deadline of one list or get, retries included.
   std::chrono::milliseconds call_deadline{30000};
+  /// Items per page of a list.
+  int page_size = 500;
   /// Wait after a failed round.
   std::chrono::milliseconds backoff{1000};
   /// Set on shutdown: a watch in progress ends within about a second.

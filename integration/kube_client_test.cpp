@@ -59,6 +59,17 @@ TEST_CASE("API errors keep their HTTP status and the server's message") {
   CHECK(refused.http_status == 401);
 }
 
+TEST_CASE("client-certificate authentication") {
+  kube_config cfg;
+  REQUIRE(load_kubeconfig(kube_cluster::instance().kubeconfig_with_certificate(), cfg).ok());
+  CHECK(cfg.token.empty());
+  CHECK_FALSE(cfg.client_cert_pem.empty());
+  kube_client client{cfg};
+  auto r = client.get("/api/v1/nodes", 10s);
+  CHECK(r.status.ok());
+  CHECK(r.http_status == 200);
+}
+
 TEST_CASE("a token file is read again when it changes") {
   temp_dir dir;
   auto token_file = dir.path() + "/token";

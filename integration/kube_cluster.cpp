@@ -66,6 +66,17 @@ kube_cluster::kube_cluster() {
                                    << "driver-token,rds-csi-driver,2\n";
   if (std::system(("openssl genrsa -out " + d + "/sa.key 2048 2>/dev/null").c_str()) != 0)
     throw std::runtime_error("openssl genrsa failed");
+  // A client CA and a certificate it signed for an admin (O=system:masters), to test
+  // client-certificate authentication.
+  auto certs = "cd " + d
+               + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout client-ca.key"
+                 " -out client-ca.crt -days 2 -subj /CN=rds-csi-test-client-ca"
+                 " && openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr"
+                 " -subj /CN=cert-admin/O=system:masters"
+                 " && openssl x509 -req -in admin.csr -CA client-ca.crt -CAkey client-ca.key"
+                 " -CAcreateserial -out admin.crt -days 2";
+  if (std::system((certs + " >/dev/null 2>&1").c_str()) != 0)
+    throw std::runtime_error("openssl could not make the test client certificates");
   start_etcd();
   start_apiserver();
   wait_ready();
@@ -77,8 +88,8 @@ void kube_cluster::start_apiserver() {
     {apiserver_binary(), "--etcd-servers=http://127.0.0.1:" + std::to_string(etcd_port_),
      "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
      "--secure-port=" + std::to_string(api_port_), "--cert-dir=" + d + "/certs",
-     "--token-auth-file=" + d + "/tokens.csv", "--authorization-mode=RBAC",
-     "--service-account-issuer=https://kubernetes.default.svc",
+     "--token-auth-file=" + d + "/tokens.csv", "--client-ca-file=" + d + "/client-ca.crt",
+     "--authorization-mode=RBAC", "--service-account-issuer=https://kubernetes.default.svc",
      "--service-account-key-file=" + d + "/sa.key",
      "--service-account-signing-key-file=" + d + "/sa.key",
      "--service-cluster-ip-range=10.96.0.0/24", "--allow-privileged=true"},
@@ -153,6 +164,18 @@ std::string kube_cluster::kubeconfig(const std::string& token) const {
                       << api_port_ << "\n    certificate-authority: " << dir_.path()
                       << "/certs/apiserver.crt\n"
                       << "users:\n- name: test\n  user:\n    token: " << token << "\n"
+                      << "contexts:\n- name: test\n  context: {cluster: test, user: test}\n";
+  return path;
+}
+
+std::string kube_cluster::kubeconfig_with_certificate() const {
+  auto d = dir_.path();
+  auto path = d + "/kubeconfig-certificate";
+  std::ofstream{path} << "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+                      << "clusters:\n- name: test\n  cluster:\n    server: " << server_url()
+                      << "\n    certificate-authority: " << ca_path() << "\n"
+                      << "users:\n- name: test\n  user:\n    client-certificate: " << d
+                      << "/admin.crt\n    client-key: " << d << "/admin.key\n"
                       << "contexts:\n- name: test\n  context: {cluster: test, user: test}\n";
   return path;
 }
@@ -243,7 +266,9 @@ void kube_cluster::detach(const std::string& pv_name, const std::string& node) {
 void kube_cluster::create_volume(const std::string& pv_name, const std::string& handle,
                                  const std::string& access, const std::string& volume_mode,
                                  const std::string& migration_timeout_seconds,
-                                 const std::string& annotations_json) {
+                                 const std::string& annotations_json,
+                                 services::kube::kube_client* via) {
+  auto& client = via != nullptr ? *via : *admin_;
   std::string attributes =
     migration_timeout_seconds.empty()
       ? "{}"
@@ -256,20 +281,22 @@ void kube_cluster::create_volume(const std::string& pv_name, const std::string& 
     + R"(","persistentVolumeReclaimPolicy":"Delete","claimRef":{"namespace":"default","name":")"
     + pv_name + R"(-claim"},"csi":{"driver":"rds.csi.srvlab.io","volumeHandle":")" + handle
     + R"(","volumeAttributes":)" + attributes + "}}}";
-  require_ok(admin_->request("POST", "/api/v1/persistentvolumes", body, 30s));
+  require_ok(client.request("POST", "/api/v1/persistentvolumes", body, 30s));
 }
 
-void kube_cluster::attach(const std::string& pv_name, const std::string& node, bool mark_attached) {
+void kube_cluster::attach(const std::string& pv_name, const std::string& node, bool mark_attached,
+                          services::kube::kube_client* via) {
+  auto& client = via != nullptr ? *via : *admin_;
   auto name = "csi-" + pv_name + "-" + node;
   auto body = R"({"apiVersion":"storage.k8s.io/v1","kind":"VolumeAttachment","metadata":{"name":")"
               + name + R"("},"spec":{"attacher":"rds.csi.srvlab.io","nodeName":")" + node
               + R"(","source":{"persistentVolumeName":")" + pv_name + R"("}}})";
-  require_ok(admin_->request("POST", "/apis/storage.k8s.io/v1/volumeattachments", body, 30s));
+  require_ok(client.request("POST", "/apis/storage.k8s.io/v1/volumeattachments", body, 30s));
   if (!mark_attached)
     return;
-  require_ok(admin_->request("PATCH",
-                             "/apis/storage.k8s.io/v1/volumeattachments/" + name + "/status",
-                             R"({"status":{"attached":true}})", 30s));
+  require_ok(client.request("PATCH",
+                            "/apis/storage.k8s.io/v1/volumeattachments/" + name + "/status",
+                            R"({"status":{"attached":true}})", 30s));
 }
 
 } // namespace rds::test

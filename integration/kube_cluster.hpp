@@ -23,6 +23,9 @@ class kube_cluster {
   /// user with no rights unless a test binds some).
   std::string kubeconfig(const std::string& token) const;
 
+  /// A kubeconfig that authenticates with a client certificate of an admin.
+  std::string kubeconfig_with_certificate() const;
+
   /// https://127.0.0.1:PORT and the CA file of its serving certificate.
   std::string server_url() const;
   std::string ca_path() const;
@@ -41,12 +44,16 @@ class kube_cluster {
   void create_volume(const std::string& pv_name, const std::string& handle,
                      const std::string& access, const std::string& volume_mode,
                      const std::string& migration_timeout_seconds = "",
-                     const std::string& annotations_json = "{}");
+                     const std::string& annotations_json = "{}",
+                     services::kube::kube_client* via = nullptr);
 
   /// Creates a VolumeAttachment of the driver for `pv_name` on `node` and marks it attached,
   /// as the external-attacher does after a successful ControllerPublishVolume.
   /// With `mark_attached` false it stays pending, as while the publish is in flight.
-  void attach(const std::string& pv_name, const std::string& node, bool mark_attached = true);
+  /// `via`: a client of the calling thread (a client is not shared between threads); default:
+  /// the admin client, for single-threaded tests.
+  void attach(const std::string& pv_name, const std::string& node, bool mark_attached = true,
+              services::kube::kube_client* via = nullptr);
 
   /// Creates Node objects (the driver refuses to publish to a node that does not exist).
   void create_nodes(std::initializer_list<std::string> names);

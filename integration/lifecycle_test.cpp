@@ -25,7 +25,7 @@ TEST_CASE("--help lists every flag and exits 0") {
   for (auto flag :
        {"--endpoint", "--driver-name", "--mode", "--node-id", "--metrics-address", "--log-level",
         "--migration-timeout-min", "--migration-timeout-max", "--migration-timeout-default",
-        "--kubeconfig", "--kube-timeout", "--shutdown-grace"}) {
+        "--kubeconfig", "--kube-timeout", "--kube-page-size", "--shutdown-grace"}) {
     CAPTURE(flag);
     CHECK(out.find(flag) != std::string::npos);
   }

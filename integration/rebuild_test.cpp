@@ -49,7 +49,8 @@ TEST_CASE("rebuild from VolumeAttachments: 0, 1, 2 and 3 per volume; annotations
   k.attach("pv-three", "node-b");
   k.attach("pv-three", "node-c");
 
-  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  // Pages of two items: the lists of VolumeAttachments and PVs take several pages each.
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token"), "--kube-page-size=2"}};
   csi_client client{plugin.endpoint()};
   REQUIRE(wait_ready(client));
   auto m = initial_series();

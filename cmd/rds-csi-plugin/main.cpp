@@ -117,6 +117,7 @@ int run(const plugin_options& opts) {
     watch_cfg.migrations = opts.migrations;
     watch_cfg.stopping = stopping;
     watch_cfg.call_deadline = std::chrono::seconds{opts.kube_timeout_seconds};
+    watch_cfg.page_size = opts.kube_page_size;
     watches.push_back(
       sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, supervisor, metrics, events));
     watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));

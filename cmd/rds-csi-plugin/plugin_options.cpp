@@ -77,6 +77,7 @@ Flags:
                                    pod; otherwise none: attachment state in memory only)
   --kube-timeout=SECONDS           deadline of one Kubernetes API call, retries included
                                    (default: 30)
+  --kube-page-size=N               items per page when listing from Kubernetes (default: 500)
   --shutdown-grace=SECONDS         on SIGTERM, how long in-flight RPCs may finish (default: 5)
   --help                           print this and exit
   --version                        print the version and exit
@@ -152,6 +153,14 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
        if (!parse_seconds(v, 1, 600, s))
          return "must be a whole number of seconds from 1 to 600";
        o.kube_timeout_seconds = static_cast<int>(s);
+       return "";
+     }},
+    {"--kube-page-size",
+     [&](const std::string& v) -> std::string {
+       long long n = 0;
+       if (!parse_seconds(v, 1, 10000, n))
+         return "must be a whole number from 1 to 10000";
+       o.kube_page_size = static_cast<int>(n);
        return "";
      }},
     {"--shutdown-grace",

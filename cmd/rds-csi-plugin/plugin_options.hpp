@@ -24,6 +24,8 @@ struct plugin_options {
   std::string kubeconfig;
   /// Deadline of one Kubernetes API call, retries included.
   int kube_timeout_seconds = 30;
+  /// Items per page when listing from Kubernetes.
+  int kube_page_size = 500;
   /// How long SIGTERM waits for in-flight RPCs.
   int shutdown_grace_seconds = 5;
 

@@ -1,0 +1,87 @@
+// rds-csi-rebuild-bench: fills a real kube-apiserver (started on loopback) with VolumeAttachments
+// and measures how long the plugin takes from start to ready, i.e. to list them, read their
+// PersistentVolumes and rebuild every volume actor. Prints figures; asserts nothing.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/csi_client.hpp"
+#include "integration/kube_cluster.hpp"
+#include "integration/plugin_process.hpp"
+
+using namespace rds::test;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+/// Starts the plugin and returns the seconds until Probe says ready.
+double time_to_ready(kube_cluster& k, std::string& metrics_text) {
+  auto begin = clock_type::now();
+  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  csi_client client{plugin.endpoint()};
+  bool ready = false;
+  while (!ready) {
+    client.probe(ready);
+    if (!ready)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  auto elapsed = seconds_since(begin);
+  metrics_text = http_get(plugin.metrics_url());
+  plugin.terminate();
+  return elapsed;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int attachments = argc > 1 ? std::atoi(argv[1]) : 10000;
+  if (attachments < 2) {
+    std::fprintf(stderr, "usage: rds-csi-rebuild-bench [ATTACHMENTS >= 2]\n");
+    return 2;
+  }
+  // One volume in five is migrating (two VolumeAttachments), the rest have one.
+  int migrating = attachments / 6;
+  int volumes = attachments - migrating;
+  auto& k = kube_cluster::instance();
+  k.clear();
+  std::printf("rds-csi-rebuild-bench: %d VolumeAttachments on %d volumes (%d migrating)\n",
+              attachments, volumes, migrating);
+  k.create_nodes({"node-0", "node-1", "node-2", "node-3"});
+  auto begin = clock_type::now();
+  std::atomic<int> next{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 8; ++t)
+    workers.emplace_back([&] {
+      rds::services::kube::kube_config cfg;
+      rds::services::kube::load_kubeconfig(k.kubeconfig("admin-token"), cfg);
+      rds::services::kube::kube_client client{cfg};
+      for (int i = next++; i < volumes; i = next++) {
+        auto pv = "pv-" + std::to_string(i);
+        k.create_volume(pv, "vol-" + std::to_string(i), "ReadWriteMany", "Block", "3600", "{}",
+                        &client);
+        k.attach(pv, "node-" + std::to_string(i % 4), true, &client);
+        if (i < migrating)
+          k.attach(pv, "node-" + std::to_string((i + 1) % 4), true, &client);
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  std::printf("created in %.1f s\n", seconds_since(begin));
+  std::string text;
+  for (int run = 1; run <= 3; ++run) {
+    auto seconds = time_to_ready(k, text);
+    std::printf("run %d: start to ready (list + rebuild) %.2f s; attached volumes %.0f, active "
+                "migrations %.0f\n",
+                run, seconds, metric_value(text, "rds_csi_attachment_attached_volumes"),
+                metric_value(text, "rds_csi_migration_active_migrations"));
+  }
+  return 0;
+}

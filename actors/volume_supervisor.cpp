@@ -45,7 +45,9 @@ void publish_counts(self_pointer self, const metrics_actor& metrics) {
   self->send(metrics, now);
 }
 
-void record_state(self_pointer self, const attachment_state& state, const metrics_actor& metrics) {
+/// `report`: send the gauges now (the rebuild sends them once, after every volume).
+void record_state(self_pointer self, const attachment_state& state, const metrics_actor& metrics,
+                  bool report = true) {
   auto& st = self->state;
   auto i = st.volumes.find(state.volume_id);
   if (i == st.volumes.end())
@@ -59,7 +61,8 @@ void record_state(self_pointer self, const attachment_state& state, const metric
     st.migrating.insert(state.volume_id);
   else
     st.migrating.erase(state.volume_id);
-  publish_counts(self, metrics);
+  if (report)
+    publish_counts(self, metrics);
 }
 
 /// Called when a forwarded request is answered: a volume that no node uses and that has no
@@ -137,9 +140,10 @@ void rebuild(self_pointer self, const cluster_inventory& inventory, const metric
     auto& entry = self->state.volumes[state.volume_id];
     entry.last_known = state;
     entry.handle = spawn_volume(self, state, metrics);
-    record_state(self, state, metrics);
+    record_state(self, state, metrics, false);
     ++volumes;
   }
+  publish_counts(self, metrics);
   log::info("rebuilt ", volumes, " attached volumes from Kubernetes (",
             self->state.migrating.size(), " migrating)");
 }

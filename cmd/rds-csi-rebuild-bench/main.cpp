@@ -23,7 +23,7 @@ double seconds_since(clock_type::time_point t) {
 }
 
 /// Starts the plugin and returns the seconds until Probe says ready.
-double time_to_ready(kube_cluster& k, std::string& metrics_text) {
+double time_to_ready(kube_cluster& k, int volumes, std::string& metrics_text) {
   auto begin = clock_type::now();
   plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
@@ -34,7 +34,12 @@ double time_to_ready(kube_cluster& k, std::string& metrics_text) {
       std::this_thread::sleep_for(std::chrono::milliseconds{5});
   }
   auto elapsed = seconds_since(begin);
-  metrics_text = http_get(plugin.metrics_url());
+  // The gauges follow by message: wait (bounded) until they show every volume.
+  auto deadline = clock_type::now() + std::chrono::seconds{10};
+  do
+    metrics_text = http_get(plugin.metrics_url());
+  while (metric_value(metrics_text, "rds_csi_attachment_attached_volumes") < volumes
+         && clock_type::now() < deadline);
   plugin.terminate();
   return elapsed;
 }
@@ -55,14 +60,15 @@ int main(int argc, char** argv) {
   std::printf("rds-csi-rebuild-bench: %d VolumeAttachments on %d volumes (%d migrating)\n",
               attachments, volumes, migrating);
   k.create_nodes({"node-0", "node-1", "node-2", "node-3"});
+  rds::services::kube::kube_config cfg;
+  if (!rds::services::kube::load_kubeconfig(k.kubeconfig("admin-token"), cfg).ok())
+    return 1;
   auto begin = clock_type::now();
   std::atomic<int> next{0};
   std::vector<std::thread> workers;
   for (int t = 0; t < 8; ++t)
     workers.emplace_back([&] {
-      rds::services::kube::kube_config cfg;
-      rds::services::kube::load_kubeconfig(k.kubeconfig("admin-token"), cfg);
-      rds::services::kube::kube_client client{cfg};
+      rds::services::kube::kube_client client{cfg}; // one client per thread
       for (int i = next++; i < volumes; i = next++) {
         auto pv = "pv-" + std::to_string(i);
         k.create_volume(pv, "vol-" + std::to_string(i), "ReadWriteMany", "Block", "3600", "{}",
@@ -77,7 +83,7 @@ int main(int argc, char** argv) {
   std::printf("created in %.1f s\n", seconds_since(begin));
   std::string text;
   for (int run = 1; run <= 3; ++run) {
-    auto seconds = time_to_ready(k, text);
+    auto seconds = time_to_ready(k, volumes, text);
     std::printf("run %d: start to ready (list + rebuild) %.2f s; attached volumes %.0f, active "
                 "migrations %.0f\n",
                 run, seconds, metric_value(text, "rds_csi_attachment_attached_volumes"),

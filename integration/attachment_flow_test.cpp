@@ -9,28 +9,11 @@
 #include "integration/plugin_process.hpp"
 
 using namespace rds::test;
+using namespace rds::test::series;
 
 namespace {
 
 const std::string a = "node-a", b = "node-b", c = "node-c";
-const std::string attach = "rds_csi_attachment_attach_total{status=\"success\"}";
-const std::string detach = "rds_csi_attachment_detach_total{status=\"success\"}";
-const std::string conflicts = "rds_csi_attachment_conflicts_total";
-const std::string op_attach =
-  "rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}";
-const std::string op_secondary =
-  "rds_csi_attachment_operation_duration_seconds_count{operation=\"attach_secondary\"}";
-const std::string op_detach =
-  "rds_csi_attachment_operation_duration_seconds_count{operation=\"detach\"}";
-const std::string op_partial =
-  "rds_csi_attachment_operation_duration_seconds_count{operation=\"detach_partial\"}";
-const std::string attached = "rds_csi_attachment_attached_volumes";
-const std::string success = "rds_csi_migration_migrations_total{result=\"success\"}";
-const std::string failed = "rds_csi_migration_migrations_total{result=\"failed\"}";
-const std::string timeout = "rds_csi_migration_migrations_total{result=\"timeout\"}";
-const std::string started = "rds_csi_migration_started_total";
-const std::string durations = "rds_csi_migration_duration_seconds_count";
-const std::string active = "rds_csi_migration_active_migrations";
 const std::string publish_method = "/csi.v1.Controller/ControllerPublishVolume";
 
 } // namespace

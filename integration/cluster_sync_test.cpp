@@ -10,29 +10,10 @@
 #include "integration/plugin_process.hpp"
 
 using namespace rds::test;
+using namespace rds::test::series;
 using namespace std::chrono_literals;
 
 namespace {
-
-const std::string attached = "rds_csi_attachment_attached_volumes";
-const std::string active = "rds_csi_migration_active_migrations";
-const std::string started = "rds_csi_migration_started_total";
-const std::string success = "rds_csi_migration_migrations_total{result=\"success\"}";
-const std::string follow_attach = "rds_csi_attachment_reconcile_total{action=\"attach\"}";
-const std::string follow_detach = "rds_csi_attachment_reconcile_total{action=\"detach\"}";
-const std::string durations = "rds_csi_migration_duration_seconds_count";
-const std::string relists = "rds_csi_kube_watch_relists_total{resource=\"volumeattachments\"}";
-
-bool wait_ready(csi_client& client) {
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    bool ready = false;
-    if (client.probe(ready).ok() && ready)
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
 
 /// Retries a publish until it succeeds (a watch event may still be on its way).
 grpc::Status publish_eventually(csi_client& client, const std::string& volume,
@@ -55,7 +36,7 @@ TEST_CASE("watch events are followed, and nodes must exist") {
   k.create_volume("pv-w", "vol-w", "ReadWriteMany", "Block", "600");
   plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
-  REQUIRE(wait_ready(client));
+  REQUIRE(client.wait_until_ready());
   auto m = initial_series();
   check_series(plugin.metrics_url(), m);
 
@@ -99,7 +80,7 @@ TEST_CASE("a pending VolumeAttachment does not undo a publish in flight") {
   k.create_volume("pv-p", "vol-p", "ReadWriteOnce", "Filesystem");
   plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
-  REQUIRE(wait_ready(client));
+  REQUIRE(client.wait_until_ready());
   // The attach/detach controller creates the VolumeAttachment, then the attacher publishes.
   k.attach("pv-p", "node-a", false);
   REQUIRE(client.publish("vol-p", "node-a", volume_access::rwo).ok());
@@ -121,7 +102,7 @@ TEST_CASE("an API server restart and an etcd compaction during a watch lose noth
   k.attach("pv-c", "node-a");
   plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
-  REQUIRE(wait_ready(client));
+  REQUIRE(client.wait_until_ready());
   CHECK(settled_value(plugin.metrics_url(), attached, 1) == 1);
 
   // While the plugin cannot run, the volume moves from node-a to node-b, etcd forgets that
@@ -156,7 +137,7 @@ TEST_CASE("Events on the PVC name the nodes and durations") {
   k.create_volume("pv-e", "vol-e", "ReadWriteMany", "Block", "600");
   plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
-  REQUIRE(wait_ready(client));
+  REQUIRE(client.wait_until_ready());
   REQUIRE(client.publish("vol-e", "node-a", volume_access::rwx_block).ok());
   REQUIRE(client.publish("vol-e", "node-b", volume_access::rwx_block).ok());
   CHECK(client.publish("vol-e", "node-c", volume_access::rwx_block).error_code()
@@ -206,7 +187,7 @@ TEST_CASE("etcd down: the plugin is not ready, says why, and recovers when etcd 
   CHECK(client.controller().ControllerPublishVolume(&ctx, req, &resp).error_code()
         == grpc::StatusCode::DEADLINE_EXCEEDED);
   k.start_etcd();
-  CHECK(wait_ready(client));
+  CHECK(client.wait_until_ready());
   CHECK(client.publish("vol-s", "node-a", volume_access::rwo).ok());
   CHECK(plugin.terminate() == 0);
 }

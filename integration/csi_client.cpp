@@ -10,6 +10,7 @@
 #include <chrono>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace rds::test {
 
@@ -94,6 +95,17 @@ grpc::Status csi_client::probe(bool& ready) {
   auto status = identity_->Probe(&ctx, req, &resp);
   ready = resp.has_ready() && resp.ready().value();
   return status;
+}
+
+bool csi_client::wait_until_ready(std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool ready = false;
+    if (probe(ready).ok() && ready)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  return false;
 }
 
 std::string http_get(const std::string& url) {

@@ -4,6 +4,7 @@
 
 #include <grpcpp/channel.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,9 @@ class csi_client {
                        const std::map<std::string, std::string>& context = {});
   grpc::Status unpublish(const std::string& volume, const std::string& node);
   grpc::Status probe(bool& ready);
+
+  /// Polls Probe until the plugin says ready (its state is rebuilt); false after `limit`.
+  bool wait_until_ready(std::chrono::seconds limit = std::chrono::seconds{30});
 
   ::csi::v1::Identity::Stub& identity() { return *identity_; }
   ::csi::v1::Controller::Stub& controller() { return *controller_; }

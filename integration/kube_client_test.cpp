@@ -16,11 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string source_dir() {
-  const char* dir = std::getenv("RDS_CSI_SOURCE_DIR");
-  return dir != nullptr ? dir : ".";
-}
-
 kube_config config_with(const std::string& token) {
   kube_config cfg;
   REQUIRE(load_kubeconfig(kube_cluster::instance().kubeconfig(token), cfg).ok());
@@ -88,19 +83,13 @@ TEST_CASE("a token file is read again when it changes") {
 TEST_CASE("the plugin works with exactly the RBAC rules deploy/ documents") {
   auto& k = kube_cluster::instance();
   k.clear();
-  k.bind_cluster_role(source_dir() + "/deploy/kubernetes/controller-rbac.yaml", "rds-csi-driver");
+  k.bind_cluster_role(std::string{RDS_CSI_SOURCE_DIR} + "/deploy/kubernetes/controller-rbac.yaml", "rds-csi-driver");
   k.create_nodes({"node-a", "node-b"});
   k.create_volume("pv-r", "vol-r", "ReadWriteMany", "Block", "600");
   k.attach("pv-r", "node-a");
   plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("driver-token")}};
   csi_client client{plugin.endpoint()};
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  bool ready = false;
-  while (!ready && std::chrono::steady_clock::now() < deadline) {
-    client.probe(ready);
-    std::this_thread::sleep_for(50ms);
-  }
-  REQUIRE(ready);
+  REQUIRE(client.wait_until_ready());
   REQUIRE(client.publish("vol-r", "node-b", volume_access::rwx_block).ok());
   REQUIRE(client.unpublish("vol-r", "node-a").ok());
   CHECK(settled_value(plugin.metrics_url(), posted("MigrationCompleted"), 1) == 1);

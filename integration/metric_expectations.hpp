@@ -14,6 +14,33 @@
 
 namespace rds::test {
 
+/// The driver's series, by short name, as the tests read them.
+namespace series {
+inline const std::string attach = "rds_csi_attachment_attach_total{status=\"success\"}";
+inline const std::string detach = "rds_csi_attachment_detach_total{status=\"success\"}";
+inline const std::string conflicts = "rds_csi_attachment_conflicts_total";
+inline const std::string op_attach =
+  "rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}";
+inline const std::string op_secondary =
+  "rds_csi_attachment_operation_duration_seconds_count{operation=\"attach_secondary\"}";
+inline const std::string op_detach =
+  "rds_csi_attachment_operation_duration_seconds_count{operation=\"detach\"}";
+inline const std::string op_partial =
+  "rds_csi_attachment_operation_duration_seconds_count{operation=\"detach_partial\"}";
+inline const std::string attached = "rds_csi_attachment_attached_volumes";
+inline const std::string anomalies = "rds_csi_attachment_anomalies_total";
+inline const std::string follow_attach = "rds_csi_attachment_reconcile_total{action=\"attach\"}";
+inline const std::string follow_detach = "rds_csi_attachment_reconcile_total{action=\"detach\"}";
+inline const std::string started = "rds_csi_migration_started_total";
+inline const std::string success = "rds_csi_migration_migrations_total{result=\"success\"}";
+inline const std::string failed = "rds_csi_migration_migrations_total{result=\"failed\"}";
+inline const std::string timeout = "rds_csi_migration_migrations_total{result=\"timeout\"}";
+inline const std::string durations = "rds_csi_migration_duration_seconds_count";
+inline const std::string active = "rds_csi_migration_active_migrations";
+inline const std::string relists =
+  "rds_csi_kube_watch_relists_total{resource=\"volumeattachments\"}";
+} // namespace series
+
 /// Every rds_csi_* series and its value, except histogram buckets and sums, whose values depend
 /// on timing. (Counts of histograms are kept: they are exact.)
 inline std::map<std::string, double> driver_series(const std::string& text) {

@@ -22,17 +22,17 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-pid_t spawn(const std::vector<std::string>& args, int& read_fd, bool merge_stderr) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
-    throw std::runtime_error("pipe failed");
+/// Forks and runs `args` with stdout (and, if `merge_stderr`, stderr) on `out_fd`.
+pid_t fork_exec(const std::vector<std::string>& args, int out_fd, bool merge_stderr) {
   pid_t pid = ::fork();
   if (pid < 0)
     throw std::runtime_error("fork failed");
   if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    if (merge_stderr)
-      ::dup2(fds[1], STDERR_FILENO);
+    if (out_fd >= 0) {
+      ::dup2(out_fd, STDOUT_FILENO);
+      if (merge_stderr)
+        ::dup2(out_fd, STDERR_FILENO);
+    }
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(const_cast<char*>(a.c_str()));
@@ -40,6 +40,14 @@ pid_t spawn(const std::vector<std::string>& args, int& read_fd, bool merge_stder
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+pid_t spawn(const std::vector<std::string>& args, int& read_fd, bool merge_stderr) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe failed");
+  auto pid = fork_exec(args, fds[1], merge_stderr);
   ::close(fds[1]);
   read_fd = fds[0];
   return pid;
@@ -142,22 +150,10 @@ plugin_process::~plugin_process() {
 }
 
 pid_t start_process(const std::vector<std::string>& args, const std::string& log_path) {
-  pid_t pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  auto pid = fork_exec(args, fd, true);
+  if (fd >= 0)
+    ::close(fd);
   return pid;
 }
 

@@ -8,30 +8,8 @@
 #include "integration/plugin_process.hpp"
 
 using namespace rds::test;
+using namespace rds::test::series;
 using namespace std::chrono_literals;
-
-namespace {
-
-const std::string attached = "rds_csi_attachment_attached_volumes";
-const std::string active = "rds_csi_migration_active_migrations";
-const std::string anomalies = "rds_csi_attachment_anomalies_total";
-const std::string started = "rds_csi_migration_started_total";
-const std::string success = "rds_csi_migration_migrations_total{result=\"success\"}";
-const std::string timeout = "rds_csi_migration_migrations_total{result=\"timeout\"}";
-
-/// Waits until Probe says ready: the rebuild is done.
-bool wait_ready(csi_client& client, std::chrono::seconds limit = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    bool ready = false;
-    if (client.probe(ready).ok() && ready)
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
-
-} // namespace
 
 TEST_CASE("rebuild from VolumeAttachments: 0, 1, 2 and 3 per volume; annotations ignored") {
   auto& k = kube_cluster::instance();
@@ -52,7 +30,7 @@ TEST_CASE("rebuild from VolumeAttachments: 0, 1, 2 and 3 per volume; annotations
   // Pages of two items: the lists of VolumeAttachments and PVs take several pages each.
   plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token"), "--kube-page-size=2"}};
   csi_client client{plugin.endpoint()};
-  REQUIRE(wait_ready(client));
+  REQUIRE(client.wait_until_ready());
   auto m = initial_series();
   m[attached] = 3, m[active] = 1, m[anomalies] = 1;
   check_series(plugin.metrics_url(), m);
@@ -94,14 +72,14 @@ TEST_CASE("a restart in the middle of a migration keeps state, timer and gauge")
   {
     plugin_process first{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
     csi_client client{first.endpoint()};
-    REQUIRE(wait_ready(client));
+    REQUIRE(client.wait_until_ready());
     CHECK(settled_value(first.metrics_url(), active, 1) == 1);
     CHECK(first.terminate() == 0);
   }
   std::this_thread::sleep_for(2s);
   plugin_process second{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{second.endpoint()};
-  REQUIRE(wait_ready(client));
+  REQUIRE(client.wait_until_ready());
   CHECK(settled_value(second.metrics_url(), active, 1) == 1);
   CHECK(settled_value(second.metrics_url(), timeout, 0) == 0);
   REQUIRE(client.unpublish("vol-mig", "node-a").ok());
@@ -127,7 +105,7 @@ TEST_CASE("rebuilt migration timers: the time left is kept, a passed one records
   plugin_process plugin{
     {"--kubeconfig=" + k.kubeconfig("admin-token"), "--migration-timeout-min=1"}};
   csi_client client{plugin.endpoint()};
-  REQUIRE(wait_ready(client));
+  REQUIRE(client.wait_until_ready());
   // vol-late's timeout passed while no plugin ran: recorded at once, and once.
   CHECK(settled_value(plugin.metrics_url(), timeout, 1) == 1);
   CHECK(metric_value(http_get(plugin.metrics_url()), active) == 2);

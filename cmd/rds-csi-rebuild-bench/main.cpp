@@ -27,12 +27,7 @@ double time_to_ready(kube_cluster& k, int volumes, std::string& metrics_text) {
   auto begin = clock_type::now();
   plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
-  bool ready = false;
-  while (!ready) {
-    client.probe(ready);
-    if (!ready)
-      std::this_thread::sleep_for(std::chrono::milliseconds{5});
-  }
+  client.wait_until_ready(std::chrono::seconds{600});
   auto elapsed = seconds_since(begin);
   // The gauges follow by message: wait (bounded) until they show every volume.
   auto deadline = clock_type::now() + std::chrono::seconds{10};

@@ -83,7 +83,8 @@ TEST_CASE("a token file is read again when it changes") {
 TEST_CASE("the plugin works with exactly the RBAC rules deploy/ documents") {
   auto& k = kube_cluster::instance();
   k.clear();
-  k.bind_cluster_role(std::string{RDS_CSI_SOURCE_DIR} + "/deploy/kubernetes/controller-rbac.yaml", "rds-csi-driver");
+  k.bind_cluster_role(std::string{RDS_CSI_SOURCE_DIR} + "/deploy/kubernetes/controller-rbac.yaml",
+                      "rds-csi-driver");
   k.create_nodes({"node-a", "node-b"});
   k.create_volume("pv-r", "vol-r", "ReadWriteMany", "Block", "600");
   k.attach("pv-r", "node-a");

@@ -1,6 +1,8 @@
 // kubeconfig (YAML, through yaml-cpp) and in-cluster configuration.
 #include "services/kube/kube_config.hpp"
 
+#include "services/codec/base64.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -41,7 +43,7 @@ std::string relative_to(const std::string& base_file, const std::string& path) {
 outcome pem_field(const YAML::Node& node, const std::string& key, const std::string& file,
                   std::string& out) {
   if (node[key + "-data"]) {
-    if (!decode_base64(node[key + "-data"].as<std::string>(), out))
+    if (!codec::decode_base64(node[key + "-data"].as<std::string>(), out))
       return outcome::failure(ec::invalid_argument, key + "-data in " + file + " is not base64");
   } else if (node[key]) {
     auto path = relative_to(file, node[key].as<std::string>());
@@ -52,39 +54,6 @@ outcome pem_field(const YAML::Node& node, const std::string& key, const std::str
 }
 
 } // namespace
-
-bool decode_base64(const std::string& text, std::string& out) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z')
-      return c - 'A';
-    if (c >= 'a' && c <= 'z')
-      return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-      return c - '0' + 52;
-    if (c == '+')
-      return 62;
-    if (c == '/')
-      return 63;
-    return -1;
-  };
-  out.clear();
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ')
-      continue;
-    int v = value(c);
-    if (v < 0)
-      return false;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return true;
-}
 
 outcome load_kubeconfig(const std::string& path, kube_config& out) {
   YAML::Node doc;

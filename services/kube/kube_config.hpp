@@ -32,7 +32,4 @@ outcome
 in_cluster_config(kube_config& out,
                   const std::string& account_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
-/// Standard base64 (with or without padding); false on a character outside the alphabet.
-bool decode_base64(const std::string& text, std::string& out);
-
 } // namespace rds::services::kube

@@ -1,0 +1,117 @@
+// civetweb glue: one catch-all request handler that hands a request struct to the handler.
+#include "services/http/http_server.hpp"
+
+#include <civetweb.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "services/codec/base64.hpp"
+
+namespace rds::services::http {
+
+namespace {
+
+std::once_flag library_initialized;
+
+const char* reason_of(int status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 204:
+    return "No Content";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 404:
+    return "Not Found";
+  case 406:
+    return "Not Acceptable";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return "Unknown";
+  }
+}
+
+void read_basic_auth(mg_connection* conn, request& req) {
+  const char* header = mg_get_header(conn, "Authorization");
+  if (header == nullptr || std::strncmp(header, "Basic ", 6) != 0)
+    return;
+  std::string decoded;
+  if (!codec::decode_base64(header + 6, decoded))
+    return;
+  auto colon = decoded.find(':');
+  if (colon == std::string::npos)
+    return;
+  req.user = decoded.substr(0, colon);
+  req.password = decoded.substr(colon + 1);
+}
+
+} // namespace
+
+struct server::impl {
+  handler handle;
+  mg_context* ctx = nullptr;
+
+  static int on_request(mg_connection* conn, void* data) {
+    auto* self = static_cast<impl*>(data);
+    auto* info = mg_get_request_info(conn);
+    request req;
+    req.method = info->request_method != nullptr ? info->request_method : "";
+    req.path = info->local_uri != nullptr ? info->local_uri : "";
+    req.query = info->query_string != nullptr ? info->query_string : "";
+    read_basic_auth(conn, req);
+    char buf[8192];
+    for (int n = mg_read(conn, buf, sizeof(buf)); n > 0; n = mg_read(conn, buf, sizeof(buf)))
+      req.body.append(buf, static_cast<size_t>(n));
+    auto resp = self->handle(req);
+    if (resp.drop)
+      return 1; // nothing written: civetweb closes the connection
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "Connection: keep-alive\r\n\r\n",
+              resp.status, reason_of(resp.status), resp.content_type.c_str(), resp.body.size());
+    mg_write(conn, resp.body.data(), resp.body.size());
+    return resp.status;
+  }
+};
+
+server::server(const std::string& address, handler h, int threads)
+  : impl_(std::make_unique<impl>()) {
+  std::call_once(library_initialized, [] { mg_init_library(0); });
+  impl_->handle = std::move(h);
+  auto thread_count = std::to_string(threads);
+  std::vector<const char*> options{"listening_ports",    address.c_str(),     "num_threads",
+                                   thread_count.c_str(), "enable_keep_alive", "yes"};
+  options.push_back(nullptr);
+  mg_callbacks callbacks{};
+  impl_->ctx = mg_start(&callbacks, nullptr, options.data());
+  if (impl_->ctx == nullptr) {
+    error_ = "cannot listen on " + address;
+    return;
+  }
+  mg_set_request_handler(impl_->ctx, "/", &impl::on_request, impl_.get());
+  mg_server_port ports_info[4];
+  int n = mg_get_server_ports(impl_->ctx, 4, ports_info);
+  if (n > 0)
+    port_ = ports_info[0].port;
+}
+
+server::~server() {
+  if (impl_->ctx != nullptr)
+    mg_stop(impl_->ctx);
+}
+
+std::string query_value(const std::string& query, const std::string& key) {
+  char buf[1024];
+  auto n = mg_get_var(query.c_str(), query.size(), key.c_str(), buf, sizeof(buf));
+  return n >= 0 ? std::string(buf, static_cast<size_t>(n)) : std::string{};
+}
+
+} // namespace rds::services::http

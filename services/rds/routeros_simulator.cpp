@@ -1,0 +1,386 @@
+// RouterOS REST semantics as the simulator implements them. Values are validated the way the
+// real device does where that is known (32-character slots, paths inside the pool, byte sizes).
+#include "services/rds/routeros_simulator.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace rds::services::rds_api {
+
+namespace {
+
+const char* reason_of(int status) {
+  switch (status) {
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 404:
+    return "Not Found";
+  case 406:
+    return "Not Acceptable";
+  default:
+    return "Internal Server Error";
+  }
+}
+
+std::string string_of(const rapidjson::Value& obj, const char* key, bool& present) {
+  auto i = obj.FindMember(key);
+  present = i != obj.MemberEnd();
+  if (!present)
+    return {};
+  if (i->value.IsString())
+    return {i->value.GetString(), i->value.GetStringLength()};
+  if (i->value.IsUint64())
+    return std::to_string(i->value.GetUint64());
+  if (i->value.IsBool())
+    return i->value.GetBool() ? "true" : "false";
+  return {};
+}
+
+bool valid_name(const std::string& s) {
+  if (s.empty())
+    return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+          || c == '_' || c == '.' || c == ':'))
+      return false;
+  return true;
+}
+
+std::string id_of(uint64_t n) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "*%llX", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+} // namespace
+
+http::response routeros_error(int status, const std::string& detail) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("detail");
+  w.String(detail.c_str());
+  w.Key("error");
+  w.Int(status);
+  w.Key("message");
+  w.String(reason_of(status));
+  w.EndObject();
+  return {status, buf.GetString()};
+}
+
+routeros_simulator::routeros_simulator(simulator_config config)
+  : config_(std::move(config))
+  , dice_(config_.seed) {
+  auto pool_dir = config_.data_dir + "/" + config_.pool;
+  ::mkdir(config_.data_dir.c_str(), 0750);
+  if (::mkdir(pool_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    error_ = "cannot create " + pool_dir + ": " + std::strerror(errno);
+    return;
+  }
+  load();
+}
+
+uint64_t routeros_simulator::requests() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return requests_;
+}
+
+http::response routeros_simulator::handle(const http::request& req) {
+  if (config_.latency.count() > 0)
+    std::this_thread::sleep_for(config_.latency);
+  std::lock_guard<std::mutex> guard{mutex_};
+  ++requests_;
+  if (req.user != config_.user || req.password != config_.password)
+    return routeros_error(401, "invalid user name or password (6)");
+  std::uniform_real_distribution<double> roll{0.0, 1.0};
+  if (config_.drop_rate > 0 && roll(dice_) < config_.drop_rate) {
+    http::response dropped;
+    dropped.drop = true;
+    return dropped;
+  }
+  auto rate = config_.error_rate.find(req.method);
+  if (rate != config_.error_rate.end() && roll(dice_) < rate->second)
+    return routeros_error(500, "simulated failure");
+  if (config_.deny_policy)
+    return routeros_error(500, "std failure: not allowed (9)");
+  return route(req);
+}
+
+http::response routeros_simulator::route(const http::request& req) {
+  const std::string disk_prefix = "/rest/disk", file_prefix = "/rest/file";
+  auto& p = req.path;
+  if (p == "/rest/system/resource" && req.method == "GET")
+    return {200, R"json({"board-name":"RDS2216 (simulated)","version":"7.24.4 (stable)",)json"
+                 R"json("platform":"MikroTik","uptime":"1h"})json"};
+  if (p == disk_prefix) {
+    if (req.method == "GET")
+      return list_disks(req);
+    if (req.method == "PUT")
+      return add_disk(req.body);
+  }
+  if (p.rfind(disk_prefix + "/", 0) == 0) {
+    auto id = p.substr(disk_prefix.size() + 1);
+    if (req.method == "GET") {
+      auto i = disks_.find(id);
+      if (i == disks_.end())
+        return routeros_error(404, "no such item");
+      return {200, to_json(i->second)};
+    }
+    if (req.method == "PATCH")
+      return set_disk(id, req.body);
+    if (req.method == "DELETE")
+      return remove_disk(id);
+  }
+  if (p == file_prefix && req.method == "GET")
+    return list_files(req);
+  if (p.rfind(file_prefix + "/", 0) == 0 && req.method == "DELETE")
+    return remove_file(p.substr(file_prefix.size() + 1));
+  return routeros_error(400, "no such command or directory (" + req.method + " " + p + ")");
+}
+
+disk routeros_simulator::pool_record() const {
+  disk pool;
+  pool.id = "*1";
+  pool.slot = config_.pool;
+  pool.type = "raid";
+  pool.mount_point = config_.pool;
+  pool.size = config_.pool_size;
+  uint64_t used = 0;
+  for (auto& [id, d] : disks_)
+    used += d.file_size;
+  pool.free = used > config_.pool_size ? 0 : config_.pool_size - used;
+  return pool;
+}
+
+http::response routeros_simulator::list_disks(const http::request& req) {
+  auto slot = http::query_value(req.query, "slot");
+  auto type = http::query_value(req.query, "type");
+  std::string out = "[";
+  auto add = [&](const disk& d) {
+    if ((!slot.empty() && d.slot != slot) || (!type.empty() && d.type != type))
+      return;
+    if (out.size() > 1)
+      out += ",";
+    out += to_json(d);
+  };
+  add(pool_record());
+  for (auto& [id, d] : disks_)
+    add(d);
+  return {200, out + "]"};
+}
+
+http::response routeros_simulator::add_disk(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return routeros_error(400, "bad JSON");
+  bool present = false;
+  disk d;
+  d.type = string_of(doc, "type", present);
+  if (d.type != "file")
+    return routeros_error(400, "failure: only type=file disks can be added here");
+  d.slot = string_of(doc, "slot", present);
+  if (!valid_name(d.slot))
+    return routeros_error(400, "invalid value for argument slot");
+  if (d.slot.size() > max_slot_length)
+    return routeros_error(400, "failure: slot name too long (max 32 characters)");
+  for (auto& [id, other] : disks_)
+    if (other.slot == d.slot)
+      return routeros_error(400, "failure: slot " + d.slot + " already exists");
+  d.file_path = string_of(doc, "file-path", present);
+  auto prefix = "/" + config_.pool + "/";
+  auto name = d.file_path.size() > prefix.size() ? d.file_path.substr(prefix.size()) : "";
+  if (d.file_path.rfind(prefix, 0) != 0 || !valid_name(name)
+      || name.find("..") != std::string::npos)
+    return routeros_error(400, "failure: file-path must be a file in /" + config_.pool);
+  if (!parse_bytes(string_of(doc, "file-size", present), d.file_size) || d.file_size == 0)
+    return routeros_error(400, "invalid value for argument file-size");
+  if (d.file_size > pool_record().free)
+    return routeros_error(400, "failure: not enough space on " + config_.pool);
+  bool ok = true;
+  d.nvme_tcp_export = parse_bool(string_of(doc, "nvme-tcp-export", present), ok);
+  auto disk_path = path_on_disk(d.file_path);
+  if (::access(disk_path.c_str(), F_OK) == 0)
+    return routeros_error(400, "failure: file " + d.file_path + " already exists");
+  std::ofstream{disk_path};
+  if (::truncate(disk_path.c_str(), static_cast<off_t>(d.file_size)) != 0)
+    return routeros_error(400, std::string{"failure: cannot create file: "} + std::strerror(errno));
+  d.id = id_of(next_id_++);
+  disks_[d.id] = d;
+  save();
+  return {200, to_json(d)};
+}
+
+http::response routeros_simulator::set_disk(const std::string& id, const std::string& body) {
+  auto i = disks_.find(id);
+  if (i == disks_.end())
+    return routeros_error(404, "no such item");
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return routeros_error(400, "bad JSON");
+  auto d = i->second;
+  bool present = false, ok = true;
+  auto exported = string_of(doc, "nvme-tcp-export", present);
+  if (present) {
+    d.nvme_tcp_export = parse_bool(exported, ok);
+    if (!ok)
+      return routeros_error(400, "invalid value for argument nvme-tcp-export");
+  }
+  auto port = string_of(doc, "nvme-tcp-server-port", present);
+  if (present) {
+    uint64_t value = 0;
+    if (!parse_bytes(port, value) || value == 0 || value > 65535)
+      return routeros_error(400, "invalid value for argument nvme-tcp-server-port");
+    d.nvme_tcp_server_port = static_cast<uint16_t>(value);
+  }
+  auto nqn = string_of(doc, "nvme-tcp-server-nqn", present);
+  if (present) {
+    if (!nqn.empty() && !valid_name(nqn))
+      return routeros_error(400, "invalid value for argument nvme-tcp-server-nqn");
+    d.nvme_tcp_server_nqn = nqn;
+  }
+  auto size = string_of(doc, "file-size", present);
+  if (present) {
+    uint64_t value = 0;
+    if (!parse_bytes(size, value) || value < d.file_size)
+      return routeros_error(400, "failure: file-size can only grow");
+    if (value - d.file_size > pool_record().free)
+      return routeros_error(400, "failure: not enough space on " + config_.pool);
+    if (::truncate(path_on_disk(d.file_path).c_str(), static_cast<off_t>(value)) != 0)
+      return routeros_error(400, std::string{"failure: "} + std::strerror(errno));
+    d.file_size = value;
+  }
+  i->second = d;
+  save();
+  return {200, to_json(d)};
+}
+
+http::response routeros_simulator::remove_disk(const std::string& id) {
+  if (disks_.erase(id) == 0)
+    return routeros_error(404, "no such item");
+  // As on the real device, the backing file stays: it is removed through /file.
+  save();
+  return {200, ""};
+}
+
+http::response routeros_simulator::list_files(const http::request& req) {
+  auto wanted = http::query_value(req.query, "name");
+  std::string out = "[";
+  auto pool_dir = config_.data_dir + "/" + config_.pool;
+  std::vector<std::string> names;
+  if (auto* dir = ::opendir(pool_dir.c_str())) {
+    while (auto* entry = ::readdir(dir))
+      if (entry->d_name[0] != '.')
+        names.push_back(config_.pool + "/" + entry->d_name);
+    ::closedir(dir);
+  }
+  bool changed = false;
+  for (auto& name : names) {
+    auto& id = file_ids_[name];
+    if (id.empty()) {
+      id = id_of(next_id_++);
+      changed = true;
+    }
+    if (!wanted.empty() && wanted != name)
+      continue;
+    struct stat st {};
+    ::stat((config_.data_dir + "/" + name).c_str(), &st);
+    if (out.size() > 1)
+      out += ",";
+    out += to_json(file{id, name, static_cast<uint64_t>(st.st_size)});
+  }
+  if (changed)
+    save();
+  return {200, out + "]"};
+}
+
+http::response routeros_simulator::remove_file(const std::string& id) {
+  for (auto i = file_ids_.begin(); i != file_ids_.end(); ++i) {
+    if (i->second != id)
+      continue;
+    if (::unlink((config_.data_dir + "/" + i->first).c_str()) != 0 && errno != ENOENT)
+      return routeros_error(400, std::string{"failure: "} + std::strerror(errno));
+    file_ids_.erase(i);
+    save();
+    return {200, ""};
+  }
+  return routeros_error(404, "no such item");
+}
+
+std::string routeros_simulator::path_on_disk(const std::string& file_path) const {
+  return config_.data_dir + file_path;
+}
+
+void routeros_simulator::save() {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("next-id");
+  w.Uint64(next_id_);
+  w.Key("disks");
+  w.StartArray();
+  for (auto& [id, d] : disks_)
+    w.RawValue(to_json(d).c_str(), to_json(d).size(), rapidjson::kObjectType);
+  w.EndArray();
+  w.Key("files");
+  w.StartObject();
+  for (auto& [name, id] : file_ids_) {
+    w.Key(name.c_str());
+    w.String(id.c_str());
+  }
+  w.EndObject();
+  w.EndObject();
+  auto path = config_.data_dir + "/state.json";
+  {
+    std::ofstream out{path + ".tmp", std::ios::trunc};
+    out << buf.GetString();
+  }
+  std::rename((path + ".tmp").c_str(), path.c_str()); // atomic: never a half-written state
+}
+
+void routeros_simulator::load() {
+  std::ifstream in{config_.data_dir + "/state.json"};
+  if (!in)
+    return;
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document doc;
+  auto s = text.str();
+  doc.Parse(s.c_str(), s.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    error_ = "state file " + config_.data_dir + "/state.json is damaged";
+    return;
+  }
+  if (doc.HasMember("next-id") && doc["next-id"].IsUint64())
+    next_id_ = doc["next-id"].GetUint64();
+  if (doc.HasMember("disks") && doc["disks"].IsArray())
+    for (auto& item : doc["disks"].GetArray()) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+      item.Accept(w);
+      disk d;
+      if (disk_from_json(buf.GetString(), d).ok() && !d.id.empty())
+        disks_[d.id] = d;
+    }
+  if (doc.HasMember("files") && doc["files"].IsObject())
+    for (auto& kv : doc["files"].GetObject())
+      if (kv.value.IsString())
+        file_ids_[kv.name.GetString()] = kv.value.GetString();
+}
+
+} // namespace rds::services::rds_api

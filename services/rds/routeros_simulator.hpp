@@ -1,0 +1,79 @@
+// A RouterOS REST simulator for /disk and /file: the same URLs, verbs, JSON shapes and error
+// bodies as a ROSE Data Server (reference/protocols.md §4 and §8), backed by sparse files in a
+// data directory and keeping its state across restarts. Fault injection makes the driver's
+// retries and breaker testable. Thread-safe: HTTP threads call handle() concurrently.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "services/http/http_server.hpp"
+#include "services/rds/disk.hpp"
+
+namespace rds::services::rds_api {
+
+struct simulator_config {
+  /// Where the pool's files and the simulator's state live.
+  std::string data_dir;
+  /// The pool: its slot and mount point (file paths start with "/<pool>/").
+  std::string pool = "raid10";
+  uint64_t pool_size = uint64_t{1} << 40;
+  /// HTTP Basic credentials every request must carry.
+  std::string user = "rds-csi";
+  std::string password;
+  /// The user lacks a RouterOS policy: every call answers 500 "not allowed (9)".
+  bool deny_policy = false;
+  /// Added to every request.
+  std::chrono::milliseconds latency{0};
+  /// Per verb (GET, PUT, PATCH, DELETE, POST): the share of requests answered with a 500.
+  std::map<std::string, double> error_rate;
+  /// The share of requests whose connection is closed without an answer.
+  double drop_rate = 0;
+  /// For the fault dice, so a run can be repeated.
+  uint32_t seed = 1;
+};
+
+class routeros_simulator {
+ public:
+  /// Loads the state from the data directory (creating it and the pool directory if needed).
+  explicit routeros_simulator(simulator_config config);
+
+  /// Why the simulator cannot run (e.g. the data directory is not writable); empty if fine.
+  const std::string& error() const { return error_; }
+
+  http::response handle(const http::request& req);
+
+  /// Requests answered so far (for a benchmark's raw rate).
+  uint64_t requests() const;
+
+ private:
+  http::response route(const http::request& req);
+  http::response list_disks(const http::request& req);
+  http::response add_disk(const std::string& body);
+  http::response set_disk(const std::string& id, const std::string& body);
+  http::response remove_disk(const std::string& id);
+  http::response list_files(const http::request& req);
+  http::response remove_file(const std::string& id);
+  disk pool_record() const;
+  std::string path_on_disk(const std::string& file_path) const;
+  void save();
+  void load();
+
+  simulator_config config_;
+  mutable std::mutex mutex_;
+  std::map<std::string, disk> disks_;           // by .id
+  std::map<std::string, std::string> file_ids_; // file name -> .id
+  uint64_t next_id_ = 0x10;
+  uint64_t requests_ = 0;
+  std::mt19937 dice_;
+  std::string error_;
+};
+
+/// A RouterOS error body: {"error":<status>,"message":<reason>,"detail":<detail>}.
+http::response routeros_error(int status, const std::string& detail);
+
+} // namespace rds::services::rds_api

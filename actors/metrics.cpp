@@ -42,6 +42,10 @@ struct metric_families {
   Family<Counter>& watch_relists_total;
   Family<Counter>& kube_failures_total;
   Family<Counter>& events_posted_total;
+  Family<Counter>& volume_operations_total;
+  Family<Histogram>& volume_operation_duration;
+  Family<Counter>& rds_requests_total;
+  Family<Histogram>& rds_request_duration;
   Family<Histogram>& csi_operations;
 };
 
@@ -53,6 +57,10 @@ const Histogram::BucketBoundaries migration_buckets{15,  30,  60,   90,   120, 1
 // The buckets of kubernetes-csi/csi-lib-utils, so sidecar dashboards read the same histogram.
 const Histogram::BucketBoundaries csi_buckets{0.1, 0.25, 0.5, 1,   2.5, 5,  10,
                                               15,  25,   50,  120, 300, 600};
+
+const Histogram::BucketBoundaries volume_buckets{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+const Histogram::BucketBoundaries request_buckets{0.005, 0.01, 0.025, 0.05, 0.1,
+                                                  0.25,  0.5,  1,     2.5,  5};
 
 double seconds_of(caf::timespan t) {
   return std::chrono::duration<double>(t).count();
@@ -121,6 +129,22 @@ metric_families::metric_families(prometheus::Registry& r)
                           .Name("rds_csi_events_posted_total")
                           .Help("Kubernetes Events posted on PVCs, by reason")
                           .Register(r))
+  , volume_operations_total(prometheus::BuildCounter()
+                              .Name("rds_csi_volume_operations_total")
+                              .Help("Volume operations on the RDS, by operation and status")
+                              .Register(r))
+  , volume_operation_duration(prometheus::BuildHistogram()
+                                .Name("rds_csi_volume_operation_duration_seconds")
+                                .Help("Time of volume operations on the RDS")
+                                .Register(r))
+  , rds_requests_total(prometheus::BuildCounter()
+                         .Name("rds_csi_rds_requests_total")
+                         .Help("HTTP requests to the RDS REST API, by method and status")
+                         .Register(r))
+  , rds_request_duration(prometheus::BuildHistogram()
+                           .Name("rds_csi_rds_request_duration_seconds")
+                           .Help("Time of HTTP requests to the RDS REST API")
+                           .Register(r))
   , csi_operations(prometheus::BuildHistogram()
                      .Name("csi_plugin_operations_seconds")
                      .Help("Duration of CSI operations, by method and gRPC status code")
@@ -145,6 +169,11 @@ metric_families::metric_families(prometheus::Registry& r)
     reconcile_total.Add({{"action", action}});
   for (auto resource : {"volumeattachments", "nodes"})
     watch_relists_total.Add({{"resource", resource}});
+  for (auto operation : {"create", "delete"}) {
+    volume_operations_total.Add({{"operation", operation}, {"status", "success"}});
+    volume_operation_duration.Add({{"operation", operation}}, volume_buckets);
+  }
+  rds_request_duration.Add({}, request_buckets);
   for (auto resource : {"volumeattachments", "nodes", "events"})
     kube_failures_total.Add({{"resource", resource}});
   for (auto reason : {"VolumeAttached", "VolumeDetached", "AttachmentConflict", "MigrationStarted",
@@ -209,6 +238,15 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
         f.events_posted_total.Add({{"reason", e.reason}}).Increment();
       else
         f.kube_failures_total.Add({{"resource", "events"}}).Increment();
+    },
+    [&f](const volume_operation_recorded& e) {
+      f.volume_operations_total.Add({{"operation", e.operation}, {"status", e.status}}).Increment();
+      f.volume_operation_duration.Add({{"operation", e.operation}}, volume_buckets)
+        .Observe(e.seconds);
+    },
+    [&f](const rds_request_recorded& e) {
+      f.rds_requests_total.Add({{"method", e.method}, {"status", e.status}}).Increment();
+      f.rds_request_duration.Add({}, request_buckets).Observe(e.seconds);
     },
     [&f](const watch_trouble& e) {
       f.watch_relists_total.Add({{"resource", e.resource}})

@@ -87,6 +87,34 @@ grpc::Status csi_client::unpublish(const std::string& volume, const std::string&
   return controller_->ControllerUnpublishVolume(&ctx, req, &resp);
 }
 
+grpc::Status csi_client::create_volume(const std::string& name, int64_t required_bytes,
+                                       volume_access mode,
+                                       const std::map<std::string, std::string>& parameters,
+                                       ::csi::v1::Volume& out) {
+  ::csi::v1::CreateVolumeRequest req;
+  req.set_name(name);
+  if (required_bytes != 0)
+    req.mutable_capacity_range()->set_required_bytes(required_bytes);
+  *req.add_volume_capabilities() = capability(mode);
+  for (auto& [k, v] : parameters)
+    (*req.mutable_parameters())[k] = v;
+  ::csi::v1::CreateVolumeResponse resp;
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  auto status = controller_->CreateVolume(&ctx, req, &resp);
+  out = resp.volume();
+  return status;
+}
+
+grpc::Status csi_client::delete_volume(const std::string& volume_id) {
+  ::csi::v1::DeleteVolumeRequest req;
+  req.set_volume_id(volume_id);
+  ::csi::v1::DeleteVolumeResponse resp;
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  return controller_->DeleteVolume(&ctx, req, &resp);
+}
+
 grpc::Status csi_client::probe(bool& ready) {
   ::csi::v1::ProbeRequest req;
   ::csi::v1::ProbeResponse resp;

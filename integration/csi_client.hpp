@@ -24,6 +24,12 @@ class csi_client {
   grpc::Status unpublish(const std::string& volume, const std::string& node);
   grpc::Status probe(bool& ready);
 
+  /// CreateVolume with one capability, a required size (0: none) and StorageClass parameters.
+  grpc::Status create_volume(const std::string& name, int64_t required_bytes, volume_access mode,
+                             const std::map<std::string, std::string>& parameters,
+                             ::csi::v1::Volume& out);
+  grpc::Status delete_volume(const std::string& volume_id);
+
   /// Polls Probe until the plugin says ready (its state is rebuilt); false after `limit`.
   bool wait_until_ready(std::chrono::seconds limit = std::chrono::seconds{30});
 

@@ -43,21 +43,23 @@ TEST_CASE("identity: name, version, capabilities, probe") {
   REQUIRE(call_with_deadline([&](grpc::ClientContext& ctx) {
             return client.controller().ControllerGetCapabilities(&ctx, {}, &controller_caps);
           }).ok());
-  REQUIRE(controller_caps.capabilities_size() == 1);
+  REQUIRE(controller_caps.capabilities_size() == 2);
   CHECK(controller_caps.capabilities(0).rpc().type()
+        == ::csi::v1::ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME);
+  CHECK(controller_caps.capabilities(1).rpc().type()
         == ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME);
 
   // Not implemented yet: the CO must be told so, and must not retry.
-  ::csi::v1::CreateVolumeRequest create;
-  create.set_name("pvc-x");
-  ::csi::v1::CreateVolumeResponse created;
+  ::csi::v1::CreateSnapshotRequest snapshot;
+  snapshot.set_name("snap-x");
+  ::csi::v1::CreateSnapshotResponse snapshotted;
   CHECK(call_with_deadline([&](grpc::ClientContext& ctx) {
-          return client.controller().CreateVolume(&ctx, create, &created);
+          return client.controller().CreateSnapshot(&ctx, snapshot, &snapshotted);
         }).error_code()
         == grpc::StatusCode::UNIMPLEMENTED);
   CHECK(settled_value(
           plugin.metrics_url(),
-          rpc_count("/csi.v1.Controller/CreateVolume", "Unimplemented", "rds.example.org"), 1)
+          rpc_count("/csi.v1.Controller/CreateSnapshot", "Unimplemented", "rds.example.org"), 1)
         == 1);
   for (auto method : {"/csi.v1.Identity/GetPluginInfo", "/csi.v1.Identity/GetPluginCapabilities",
                       "/csi.v1.Identity/Probe", "/csi.v1.Controller/ControllerGetCapabilities"}) {

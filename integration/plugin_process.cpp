@@ -115,8 +115,10 @@ temp_dir::~temp_dir() {
 
 plugin_process::plugin_process(std::vector<std::string> extra) {
   endpoint_ = "unix://" + dir_.path() + "/csi.sock";
+  // Each plugin gets its own embedded RDS simulator directory.
   std::vector<std::string> args{plugin_binary(), "--endpoint=" + endpoint_,
-                                "--metrics-address=127.0.0.1:0", "--log-level=error"};
+                                "--metrics-address=127.0.0.1:0", "--log-level=error",
+                                "--rds-sim-data-dir=" + dir_.path() + "/sim"};
   args.insert(args.end(), extra.begin(), extra.end());
   pid_ = spawn(args, stdout_fd_, false);
   std::string out;

@@ -15,6 +15,7 @@
 #include "messages/cluster_state.hpp"
 #include "messages/error_code.hpp"
 #include "messages/metric_events.hpp"
+#include "messages/volume.hpp"
 
 namespace rds {
 
@@ -46,6 +47,10 @@ using watch_atom = caf::atom_constant<caf::atom("watch")>;
 constexpr watch_atom watch_atom_v{};
 using claims_atom = caf::atom_constant<caf::atom("claims")>;
 constexpr claims_atom claims_atom_v{};
+using create_atom = caf::atom_constant<caf::atom("create")>;
+constexpr create_atom create_atom_v{};
+using delete_atom = caf::atom_constant<caf::atom("delete")>;
+constexpr delete_atom delete_atom_v{};
 using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
 
@@ -206,6 +211,10 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<watch_trouble>,
   // A Kubernetes Event was posted (true) or could not be (false), with its reason.
   caf::reacts_to<event_posted>,
+  // A volume operation on the RDS finished.
+  caf::reacts_to<volume_operation_recorded>,
+  // An HTTP request to the RDS finished.
+  caf::reacts_to<rds_request_recorded>,
   // A CSI RPC finished.
   caf::reacts_to<rpc_recorded>,
   // The Prometheus text exposition of every metric.
@@ -231,6 +240,14 @@ using volume_actor = caf::typed_actor<
   // Follow what Kubernetes says about one node of this volume (a watch event).
   caf::replies_to<sync_atom, attachment_change>::with<outcome>,
   caf::replies_to<status_atom>::with<attachment_state>>;
+
+/// rds: the RouterOS REST session of the controller. Runs detached: its requests block its own
+/// thread, never the scheduler.
+using rds_actor = caf::typed_actor<
+  // Create (or find again, for the same name) a file-backed, exported disk.
+  caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
+  // Unexport and remove a disk and its backing file (unknown = done).
+  caf::replies_to<delete_atom, std::string>::with<outcome>>;
 
 /// cluster watch: keeps the supervisor in sync with one Kubernetes resource (VolumeAttachments
 /// or Nodes) by list + watch. Runs detached: its calls block its own thread, never the scheduler.

@@ -21,6 +21,12 @@ const char* to_string(ec code) {
     return "unauthenticated";
   case ec::permission_denied:
     return "permission_denied";
+  case ec::already_exists:
+    return "already_exists";
+  case ec::resource_exhausted:
+    return "resource_exhausted";
+  case ec::out_of_range:
+    return "out_of_range";
   case ec::conflict:
     return "conflict";
   case ec::expired:

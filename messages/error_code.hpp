@@ -27,6 +27,12 @@ enum class ec : uint8_t {
   unauthenticated,
   /// The credentials lack a permission (HTTP 403: RBAC).
   permission_denied,
+  /// An object of that name exists with properties that do not match the request.
+  already_exists,
+  /// Not enough space (or another quota) for what was asked.
+  resource_exhausted,
+  /// The size asked for is outside what can be provided.
+  out_of_range,
   /// A concurrent change won (HTTP 409).
   conflict,
   /// A resourceVersion is too old to watch from (HTTP 410 Gone): list again.

@@ -8,19 +8,24 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
 #include "actors/cluster_watch.hpp"
 #include "actors/events.hpp"
 #include "actors/metrics.hpp"
+#include "actors/rds.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
 #include "services/csi/server.hpp"
+#include "services/http/http_server.hpp"
 #include "services/kube/kube_config.hpp"
 #include "services/log/log.hpp"
+#include "services/rds/routeros_simulator.hpp"
 
 using namespace rds;
 
@@ -36,6 +41,19 @@ const char* mode_name(plugin_mode m) {
     return "all";
   }
   return "?";
+}
+
+/// 24 random hex digits from the kernel: the embedded simulator's password.
+std::string random_secret() {
+  std::ifstream in{"/dev/urandom", std::ios::binary};
+  std::string secret;
+  static const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 12; ++i) {
+    auto byte = static_cast<unsigned char>(in.get());
+    secret.push_back(hex[byte >> 4]);
+    secret.push_back(hex[byte & 15]);
+  }
+  return secret;
 }
 
 /// Blocks the stop signals in this thread and every thread it starts, so sigwait() gets them.
@@ -65,6 +83,7 @@ int run(const plugin_options& opts) {
   auto stopping = std::make_shared<std::atomic<bool>>(false);
   std::vector<cluster_watch_actor> watches;
   events_actor events;
+  rds_actor rds_handle;
   auto stop_actors = [&](const volume_supervisor_actor& supervisor) {
     *stopping = true;
     for (auto& w : watches)
@@ -73,6 +92,8 @@ int run(const plugin_options& opts) {
       self->send_exit(supervisor, caf::exit_reason::user_shutdown);
     if (events)
       self->send_exit(events, caf::exit_reason::user_shutdown);
+    if (rds_handle)
+      self->send_exit(rds_handle, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
   };
   if (!metrics_info.error.empty()) {
@@ -123,13 +144,75 @@ int run(const plugin_options& opts) {
     watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));
   }
 
+  // The RDS: a real one at --rds-address, or the embedded RouterOS simulator on loopback.
+  std::unique_ptr<services::rds_api::routeros_simulator> simulator;
+  std::unique_ptr<services::http::server> simulator_http;
+  actors::rds_config rds_cfg;
+  rds_cfg.volume_base_path = opts.rds_volume_base_path;
+  std::string nvme_address = opts.rds_address;
+  if (opts.runs_controller()) {
+    auto& conn = rds_cfg.connection;
+    conn.user = opts.rds_user;
+    if (opts.rds_address.empty() && opts.rds_url.empty()) {
+      services::rds_api::simulator_config sim_cfg;
+      sim_cfg.data_dir = opts.rds_sim_data_dir;
+      sim_cfg.pool =
+        opts.rds_volume_base_path.substr(1, opts.rds_volume_base_path.find('/', 1) - 1);
+      sim_cfg.user = conn.user;
+      sim_cfg.password = conn.password = random_secret();
+      ::mkdir(opts.rds_sim_data_dir.substr(0, opts.rds_sim_data_dir.rfind('/')).c_str(), 0750);
+      simulator = std::make_unique<services::rds_api::routeros_simulator>(sim_cfg);
+      if (!simulator->error().empty()) {
+        log::error("embedded RDS simulator: ", simulator->error());
+        stop_actors({});
+        return 1;
+      }
+      auto* sim = simulator.get();
+      simulator_http = std::make_unique<services::http::server>(
+        "127.0.0.1:0", [sim](const services::http::request& req) { return sim->handle(req); });
+      if (!simulator_http->error().empty()) {
+        log::error("embedded RDS simulator: ", simulator_http->error());
+        stop_actors({});
+        return 1;
+      }
+      conn.base_url = "http://127.0.0.1:" + std::to_string(simulator_http->port()) + "/rest";
+      nvme_address = "127.0.0.1";
+      log::info("no --rds-address: volumes live in the embedded RDS simulator under ",
+                opts.rds_sim_data_dir);
+    } else {
+      auto host = opts.rds_address.find(':') != std::string::npos ? "[" + opts.rds_address + "]"
+                                                                  : opts.rds_address;
+      conn.base_url = opts.rds_url.empty()
+                        ? "https://" + host + ":" + std::to_string(opts.rds_port) + "/rest"
+                        : opts.rds_url;
+      if (nvme_address.empty())
+        nvme_address = "127.0.0.1";
+      conn.ca_file = opts.rds_ca_file;
+      conn.insecure_skip_verify = opts.rds_insecure_skip_verify;
+      if (conn.insecure_skip_verify)
+        log::warning("--rds-insecure-skip-verify: the RDS's certificate is NOT verified; anyone on "
+                     "the path can read the RDS credentials. Use --rds-ca-file instead.");
+      if (!opts.rds_password_file.empty()) {
+        std::ifstream in{opts.rds_password_file};
+        if (!in || !std::getline(in, conn.password)) {
+          log::error("cannot read --rds-password-file ", opts.rds_password_file);
+          stop_actors({});
+          return 1;
+        }
+      }
+    }
+    rds_handle = sys.spawn<caf::detached>(actors::rds, rds_cfg, metrics);
+  }
+
   services::csi::server_config server_cfg;
+  server_cfg.nvme_address = nvme_address;
+  server_cfg.volume_base_path = opts.rds_volume_base_path;
   server_cfg.endpoint = opts.endpoint;
   server_cfg.driver_name = opts.driver_name;
   server_cfg.vendor_version = RDS_CSI_VERSION;
   server_cfg.controller = opts.runs_controller();
   server_cfg.migrations = opts.migrations;
-  services::csi::server server{sys, server_cfg, {metrics, supervisor}};
+  services::csi::server server{sys, server_cfg, {metrics, supervisor, rds_handle}};
   if (auto err = server.start(); !err.empty()) {
     log::error(err);
     stop_actors(supervisor);

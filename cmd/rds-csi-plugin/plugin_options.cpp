@@ -1,6 +1,7 @@
 // Flag parsing: --flag=value or --flag value; every value is checked here, once.
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -78,6 +79,17 @@ Flags:
   --kube-timeout=SECONDS           deadline of one Kubernetes API call, retries included
                                    (default: 30)
   --kube-page-size=N               items per page when listing from Kubernetes (default: 500)
+  --rds-address=HOST               the RDS's REST address; none: an embedded RouterOS
+                                   simulator on loopback with sparse files (default)
+  --rds-url=URL                    the REST base URL itself, e.g. http://127.0.0.1:8080/rest for
+                                   an rds-sim (overrides --rds-address and --rds-port)
+  --rds-port=PORT                  HTTPS port of the RDS REST API (default: 443)
+  --rds-user=NAME                  RouterOS user (default: rds-csi)
+  --rds-password-file=FILE         the user's password (a mounted Secret)
+  --rds-ca-file=FILE               CA of the RDS's certificate (PEM)
+  --rds-insecure-skip-verify=true  do not verify the RDS's certificate (lab use only)
+  --rds-volume-base-path=PATH      where volume files go (default: /raid10)
+  --rds-sim-data-dir=DIR           the embedded simulator's files (default: /tmp/rds-csi/rds-sim)
   --shutdown-grace=SECONDS         on SIGTERM, how long in-flight RPCs may finish (default: 5)
   --help                           print this and exit
   --version                        print the version and exit
@@ -162,6 +174,68 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
          return "must be a whole number from 1 to 10000";
        o.kube_page_size = static_cast<int>(n);
        return "";
+     }},
+    {"--rds-address",
+     [&](const std::string& v) -> std::string {
+       o.rds_address = v;
+       for (char c : v)
+         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':'))
+           return "must be a host name or an IP address";
+       return v.empty() ? "must not be empty" : "";
+     }},
+    {"--rds-url",
+     [&](const std::string& v) -> std::string {
+       o.rds_url = v;
+       auto scheme_ok = v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0;
+       return scheme_ok && v.size() > 12 && v.find_first_of(" \"'\n") == std::string::npos
+                ? ""
+                : "must be an http:// or https:// URL";
+     }},
+    {"--rds-port",
+     [&](const std::string& v) -> std::string {
+       long long port = 0;
+       if (!parse_seconds(v, 1, 65535, port))
+         return "must be a port from 1 to 65535";
+       o.rds_port = static_cast<int>(port);
+       return "";
+     }},
+    {"--rds-user",
+     [&](const std::string& v) -> std::string {
+       o.rds_user = v;
+       return v.empty() ? "must not be empty" : "";
+     }},
+    {"--rds-password-file",
+     [&](const std::string& v) -> std::string {
+       o.rds_password_file = v;
+       return v.empty() ? "must be a path" : "";
+     }},
+    {"--rds-ca-file",
+     [&](const std::string& v) -> std::string {
+       o.rds_ca_file = v;
+       return v.empty() ? "must be a path" : "";
+     }},
+    {"--rds-insecure-skip-verify",
+     [&](const std::string& v) -> std::string {
+       if (v != "true" && v != "false")
+         return "must be true or false";
+       o.rds_insecure_skip_verify = v == "true";
+       return "";
+     }},
+    {"--rds-volume-base-path",
+     [&](const std::string& v) -> std::string {
+       o.rds_volume_base_path = v;
+       if (v.size() < 2 || v.front() != '/' || v.back() == '/' || v.find("..") != std::string::npos
+           || v.find("//") != std::string::npos)
+         return "must be an absolute path like /raid10 or /raid10/volumes";
+       for (char c : v)
+         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '-' || c == '_'))
+           return "may contain only letters, digits, '/', '-' and '_'";
+       return "";
+     }},
+    {"--rds-sim-data-dir",
+     [&](const std::string& v) -> std::string {
+       o.rds_sim_data_dir = v;
+       return v.empty() || v.front() != '/' ? "must be an absolute path" : "";
      }},
     {"--shutdown-grace",
      [&](const std::string& v) -> std::string {

@@ -26,6 +26,20 @@ struct plugin_options {
   int kube_timeout_seconds = 30;
   /// Items per page when listing from Kubernetes.
   int kube_page_size = 500;
+  /// The RDS management address; empty: the embedded RouterOS simulator on loopback.
+  std::string rds_address;
+  /// The REST base URL itself (e.g. a plain-HTTP rds-sim in tests); overrides --rds-address/port.
+  std::string rds_url;
+  int rds_port = 443;
+  std::string rds_user = "rds-csi";
+  /// Files, as mounted from a Secret: the password and the CA of the RDS's certificate.
+  std::string rds_password_file;
+  std::string rds_ca_file;
+  bool rds_insecure_skip_verify = false;
+  /// Where volume files go on the RDS: "/<pool>[/<dir>]".
+  std::string rds_volume_base_path = "/raid10";
+  /// The embedded simulator's data directory.
+  std::string rds_sim_data_dir = "/tmp/rds-csi/rds-sim";
   /// How long SIGTERM waits for in-flight RPCs.
   int shutdown_grace_seconds = 5;
 

@@ -8,6 +8,7 @@
 #include "messages/validation.hpp"
 #include "services/csi/capability.hpp"
 #include "services/csi/rpc_call.hpp"
+#include "services/csi/volume_request.hpp"
 
 namespace rds::services::csi {
 
@@ -40,9 +41,10 @@ grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
                                          "/csi.v1.Controller/ControllerGetCapabilities");
   if (call->refused_while_draining())
     return call->reactor();
-  // Only what is implemented: volumes are created by a later part of the driver.
-  response->add_capabilities()->mutable_rpc()->set_type(
-    ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME);
+  // Only what is implemented.
+  for (auto rpc : {::csi::v1::ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME,
+                   ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME})
+    response->add_capabilities()->mutable_rpc()->set_type(rpc);
   call->finish(grpc::Status::OK);
   return call->reactor();
 }
@@ -132,24 +134,71 @@ grpc::ServerUnaryReactor* controller_service::ControllerUnpublishVolume(
   return call->reactor();
 }
 
+grpc::ServerUnaryReactor*
+controller_service::CreateVolume(grpc::CallbackServerContext* ctx,
+                                 const ::csi::v1::CreateVolumeRequest* request,
+                                 ::csi::v1::CreateVolumeResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/CreateVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  create_volume_request req;
+  std::map<std::string, std::string> context;
+  auto checked = read_create_volume(*request, config_, req, context);
+  if (!checked.ok()) {
+    call->finish(checked);
+    return call->reactor();
+  }
+  auto rds = actors_.rds;
+  auto timeout = call->timeout(config_.request_timeout);
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, create_atom_v, req)
+      .then(
+        [=](const outcome& result, const volume_info& info) {
+          if (result.ok()) {
+            auto* volume = response->mutable_volume();
+            volume->set_volume_id(info.volume_id);
+            volume->set_capacity_bytes(static_cast<int64_t>(info.capacity_bytes));
+            for (auto& [key, value] : context)
+              (*volume->mutable_volume_context())[key] = value;
+            (*volume->mutable_volume_context())["nqn"] = info.nqn;
+          }
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+controller_service::DeleteVolume(grpc::CallbackServerContext* ctx,
+                                 const ::csi::v1::DeleteVolumeRequest* request,
+                                 ::csi::v1::DeleteVolumeResponse*) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/DeleteVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  if (auto checked = check_volume_id(request->volume_id()); !checked.ok()) {
+    call->finish(checked);
+    return call->reactor();
+  }
+  auto rds = actors_.rds;
+  auto timeout = call->timeout(config_.request_timeout);
+  auto volume_id = request->volume_id();
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, delete_atom_v, volume_id)
+      .then([=](const outcome& result) { call->finish(result); },
+            [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
+}
+
 grpc::ServerUnaryReactor* controller_service::not_implemented(grpc::CallbackServerContext* ctx,
                                                               const char* method) {
   auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, method);
   call->finish(grpc::Status{grpc::StatusCode::UNIMPLEMENTED,
                             std::string{method} + " is not offered by this plugin"});
   return call->reactor();
-}
-
-grpc::ServerUnaryReactor* controller_service::CreateVolume(grpc::CallbackServerContext* ctx,
-                                                           const ::csi::v1::CreateVolumeRequest*,
-                                                           ::csi::v1::CreateVolumeResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/CreateVolume");
-}
-
-grpc::ServerUnaryReactor* controller_service::DeleteVolume(grpc::CallbackServerContext* ctx,
-                                                           const ::csi::v1::DeleteVolumeRequest*,
-                                                           ::csi::v1::DeleteVolumeResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/DeleteVolume");
 }
 
 grpc::ServerUnaryReactor* controller_service::ListVolumes(grpc::CallbackServerContext* ctx,

@@ -25,6 +25,14 @@ class controller_service final : public ::csi::v1::Controller::CallbackService {
                              const ::csi::v1::ValidateVolumeCapabilitiesRequest* request,
                              ::csi::v1::ValidateVolumeCapabilitiesResponse* response) override;
 
+  grpc::ServerUnaryReactor* CreateVolume(grpc::CallbackServerContext* ctx,
+                                         const ::csi::v1::CreateVolumeRequest* request,
+                                         ::csi::v1::CreateVolumeResponse* response) override;
+
+  grpc::ServerUnaryReactor* DeleteVolume(grpc::CallbackServerContext* ctx,
+                                         const ::csi::v1::DeleteVolumeRequest* request,
+                                         ::csi::v1::DeleteVolumeResponse* response) override;
+
   grpc::ServerUnaryReactor*
   ControllerPublishVolume(grpc::CallbackServerContext* ctx,
                           const ::csi::v1::ControllerPublishVolumeRequest* request,
@@ -37,12 +45,6 @@ class controller_service final : public ::csi::v1::Controller::CallbackService {
 
   // Not offered (ControllerGetCapabilities does not list them): UNIMPLEMENTED, recorded in
   // csi_plugin_operations_seconds like every other RPC.
-  grpc::ServerUnaryReactor* CreateVolume(grpc::CallbackServerContext* ctx,
-                                         const ::csi::v1::CreateVolumeRequest* request,
-                                         ::csi::v1::CreateVolumeResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteVolume(grpc::CallbackServerContext* ctx,
-                                         const ::csi::v1::DeleteVolumeRequest* request,
-                                         ::csi::v1::DeleteVolumeResponse* response) override;
   grpc::ServerUnaryReactor* ListVolumes(grpc::CallbackServerContext* ctx,
                                         const ::csi::v1::ListVolumesRequest* request,
                                         ::csi::v1::ListVolumesResponse* response) override;

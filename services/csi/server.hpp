@@ -21,12 +21,18 @@ struct server_config {
   migration_policy migrations;
   /// Upper bound for one actor request, whatever the client's deadline.
   caf::timespan request_timeout = std::chrono::seconds{60};
+  /// Where new volumes are reached over NVMe/TCP (the RDS data address), for the volume context.
+  std::string nvme_address = "127.0.0.1";
+  /// The RDS path volume files go to (a volumePath parameter must name it).
+  std::string volume_base_path = "/raid10";
 };
 
-/// The actors the services talk to. `supervisor` is valid exactly when config.controller is.
+/// The actors the services talk to. `supervisor` and `rds` are valid exactly when
+/// config.controller is.
 struct server_actors {
   metrics_actor metrics;
   volume_supervisor_actor supervisor;
+  rds_actor rds;
 };
 
 class server {

@@ -23,6 +23,12 @@ grpc::StatusCode status_code_of(ec code) {
     return grpc::StatusCode::UNAUTHENTICATED;
   case ec::permission_denied:
     return grpc::StatusCode::PERMISSION_DENIED;
+  case ec::already_exists:
+    return grpc::StatusCode::ALREADY_EXISTS;
+  case ec::resource_exhausted:
+    return grpc::StatusCode::RESOURCE_EXHAUSTED;
+  case ec::out_of_range:
+    return grpc::StatusCode::OUT_OF_RANGE;
   case ec::conflict:
   case ec::expired:
     return grpc::StatusCode::ABORTED;

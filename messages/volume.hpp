@@ -1,0 +1,66 @@
+// Volumes on the RDS: what a CreateVolume asks for and what a volume is.
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace rds {
+
+struct create_volume_request {
+  /// The CO's name for the volume (the idempotency key).
+  std::string name;
+  /// Bytes to allocate, already checked against the capacity range.
+  uint64_t size_bytes = 0;
+  /// The range the CO accepts, to judge an existing volume (0: no bound).
+  uint64_t required_bytes = 0;
+  uint64_t limit_bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, create_volume_request& x) {
+  return f(caf::meta::type_name("rds.create_volume_request"), x.name, x.size_bytes,
+           x.required_bytes, x.limit_bytes);
+}
+
+struct volume_info {
+  /// The CSI volume id: the RouterOS slot.
+  std::string volume_id;
+  uint64_t capacity_bytes = 0;
+  std::string nqn;
+  uint16_t port = 4420;
+  bool exported = false;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_info& x) {
+  return f(caf::meta::type_name("rds.volume_info"), x.volume_id, x.capacity_bytes, x.nqn, x.port,
+           x.exported);
+}
+
+/// One volume operation against the RDS, for rds_csi_volume_operations_total and its duration.
+struct volume_operation_recorded {
+  std::string operation;
+  std::string status;
+  double seconds = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, volume_operation_recorded& x) {
+  return f(caf::meta::type_name("rds.volume_operation_recorded"), x.operation, x.status, x.seconds);
+}
+
+/// One HTTP request to the RDS.
+struct rds_request_recorded {
+  std::string method;
+  /// HTTP status code, or "error" when no answer came.
+  std::string status;
+  double seconds = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rds_request_recorded& x) {
+  return f(caf::meta::type_name("rds.rds_request_recorded"), x.method, x.status, x.seconds);
+}
+
+} // namespace rds

@@ -1,0 +1,243 @@
+// libcurl requests to /rest. One easy handle keeps the connection alive between requests.
+#include "services/rds/routeros_client.hpp"
+
+#include <curl/curl.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <thread>
+
+namespace rds::services::rds_api {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+size_t append_body(char* data, size_t size, size_t count, void* target) {
+  static_cast<std::string*>(target)->append(data, size * count);
+  return size * count;
+}
+
+bool idempotent(const std::string& method) {
+  return method == "GET" || method == "PATCH" || method == "DELETE";
+}
+
+std::string escape_id(const std::string& id) {
+  // RouterOS ids are "*" and hex digits; anything else is refused before it reaches a URL.
+  for (char c : id)
+    if (!(c == '*' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f')))
+      return {};
+  return id;
+}
+
+template <class Record, class Parse>
+outcome first_of(const rest_reply& r, Parse parse, std::optional<Record>& out) {
+  out.reset();
+  if (!r.status.ok())
+    return r.status;
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str(), r.body.size());
+  if (doc.HasParseError() || !doc.IsArray())
+    return outcome::failure(ec::internal, "RouterOS answered a list that is not a JSON array");
+  for (auto& item : doc.GetArray()) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    item.Accept(w);
+    Record rec;
+    if (parse(buf.GetString(), rec)) {
+      out = rec;
+      return outcome::success();
+    }
+  }
+  return outcome::success();
+}
+
+std::string json_object(std::initializer_list<std::pair<const char*, std::string>> fields) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  for (auto& [key, value] : fields) {
+    w.Key(key);
+    w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+  }
+  w.EndObject();
+  return buf.GetString();
+}
+
+} // namespace
+
+outcome outcome_of(long http_status, const std::string& body, const std::string& what) {
+  if (http_status >= 200 && http_status < 300)
+    return outcome::success();
+  std::string detail = body.substr(0, 200);
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("detail") && doc["detail"].IsString())
+    detail = doc["detail"].GetString();
+  auto message = what + ": RDS answered HTTP " + std::to_string(http_status) + ": " + detail;
+  if (http_status == 401)
+    return outcome::failure(ec::unauthenticated, message);
+  if (http_status == 404)
+    return outcome::failure(ec::not_found, message);
+  if (detail.find("not allowed (9)") != std::string::npos)
+    return outcome::failure(ec::permission_denied,
+                            message
+                              + " (the RouterOS user needs the read, write, test, api and "
+                                "rest-api policies)");
+  if (detail.find("not enough space") != std::string::npos)
+    return outcome::failure(ec::resource_exhausted, message);
+  if (http_status >= 500)
+    return outcome::failure(ec::unavailable, message);
+  return outcome::failure(ec::invalid_argument, message);
+}
+
+struct routeros_client::impl {
+  client_config config;
+  request_observer observer;
+  CURL* curl = nullptr;
+
+  rest_reply once(const std::string& method, const std::string& path, const std::string& body,
+                  std::chrono::milliseconds timeout) {
+    rest_reply r;
+    curl_easy_reset(curl);
+    auto url = config.base_url + path;
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(curl, CURLOPT_USERNAME, config.user.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, config.password.c_str());
+    if (!config.ca_file.empty())
+      curl_easy_setopt(curl, CURLOPT_CAINFO, config.ca_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, config.insecure_skip_verify ? 0L : 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, config.insecure_skip_verify ? 0L : 2L);
+    auto ms = std::max<long>(1, static_cast<long>(timeout.count()));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ms);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min(ms, 5000L));
+    curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    if (!body.empty()) {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+      curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body.c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
+    auto begin = clock_type::now();
+    auto rc = curl_easy_perform(curl);
+    curl_slist_free_all(headers);
+    if (rc == CURLE_OK)
+      curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.http_status);
+    if (observer)
+      observer(method, r.http_status,
+               std::chrono::duration<double>(clock_type::now() - begin).count());
+    if (rc != CURLE_OK) {
+      r.status = outcome::failure(
+        ec::unavailable, method + " " + path + ": cannot reach the RDS: " + curl_easy_strerror(rc));
+      return r;
+    }
+    r.status = outcome_of(r.http_status, r.body, method + " " + path);
+    return r;
+  }
+};
+
+routeros_client::routeros_client(client_config config, request_observer observer)
+  : impl_(std::make_unique<impl>()) {
+  impl_->config = std::move(config);
+  impl_->observer = std::move(observer);
+  impl_->curl = curl_easy_init();
+}
+
+routeros_client::~routeros_client() {
+  if (impl_->curl != nullptr)
+    curl_easy_cleanup(impl_->curl);
+}
+
+rest_reply routeros_client::request(const std::string& method, const std::string& path,
+                                    const std::string& body) {
+  auto end = clock_type::now() + impl_->config.deadline;
+  auto backoff = impl_->config.first_backoff;
+  for (int attempt = 1;; ++attempt) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock_type::now());
+    auto r = impl_->once(method, path, body, std::max(left, std::chrono::milliseconds{1}));
+    auto transient = r.status.code == ec::unavailable;
+    if (!transient || !idempotent(method) || attempt >= impl_->config.attempts
+        || clock_type::now() + backoff >= end)
+      return r;
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
+}
+
+outcome routeros_client::find_disk(const std::string& slot, std::optional<disk>& out) {
+  auto r = request("GET", "/disk?slot=" + slot, "");
+  return first_of<disk>(
+    r,
+    [&](const std::string& json, disk& d) {
+      return disk_from_json(json, d).ok() && d.slot == slot;
+    },
+    out);
+}
+
+outcome routeros_client::add_disk(const disk& wanted, disk& out) {
+  auto r = request("PUT", "/disk",
+                   json_object({{"type", "file"},
+                                {"slot", wanted.slot},
+                                {"file-path", wanted.file_path},
+                                {"file-size", std::to_string(wanted.file_size)},
+                                {"mount-filesystem", "false"}}));
+  if (!r.status.ok())
+    return r.status;
+  return disk_from_json(r.body, out);
+}
+
+outcome routeros_client::set_export(const std::string& id, bool exported, uint16_t port,
+                                    const std::string& nqn, disk& out) {
+  auto safe = escape_id(id);
+  if (safe.empty())
+    return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
+  auto r = request("PATCH", "/disk/" + safe,
+                   exported ? json_object({{"nvme-tcp-export", "true"},
+                                           {"nvme-tcp-server-port", std::to_string(port)},
+                                           {"nvme-tcp-server-nqn", nqn}})
+                            : json_object({{"nvme-tcp-export", "false"}}));
+  if (!r.status.ok())
+    return r.status;
+  return disk_from_json(r.body, out);
+}
+
+outcome routeros_client::remove_disk(const std::string& id) {
+  auto safe = escape_id(id);
+  if (safe.empty())
+    return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
+  auto r = request("DELETE", "/disk/" + safe, "");
+  return r.status.code == ec::not_found ? outcome::success() : r.status;
+}
+
+outcome routeros_client::find_file(const std::string& name, std::optional<file>& out) {
+  auto r = request("GET", "/file?name=" + name, "");
+  return first_of<file>(
+    r,
+    [&](const std::string& json, file& f) {
+      rapidjson::Document doc;
+      doc.Parse(json.c_str(), json.size());
+      if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(".id") || !doc.HasMember("name")
+          || !doc[".id"].IsString() || !doc["name"].IsString())
+        return false;
+      f.id = doc[".id"].GetString();
+      f.name = doc["name"].GetString();
+      return f.name == name;
+    },
+    out);
+}
+
+outcome routeros_client::remove_file(const std::string& id) {
+  auto safe = escape_id(id);
+  if (safe.empty())
+    return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
+  auto r = request("DELETE", "/file/" + safe, "");
+  return r.status.code == ec::not_found ? outcome::success() : r.status;
+}
+
+} // namespace rds::services::rds_api

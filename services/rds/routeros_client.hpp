@@ -1,0 +1,73 @@
+// The RouterOS REST client: /disk and /file over HTTP(S) with libcurl. Basic auth, verified TLS
+// (unless explicitly skipped), a deadline on every request, bounded retries with backoff for
+// idempotent requests only, and RouterOS error bodies turned into ec codes with the device's
+// detail kept. Values are sent as JSON strings built from validated fields: never a command
+// string. Blocking: use it from the detached rds actor only.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "messages/error_code.hpp"
+#include "services/rds/disk.hpp"
+
+namespace rds::services::rds_api {
+
+struct client_config {
+  /// e.g. "https://192.0.2.10:443/rest" (never a default: it comes from --rds-address).
+  std::string base_url;
+  std::string user;
+  std::string password;
+  /// PEM file of the CA that signed the RDS's certificate.
+  std::string ca_file;
+  /// Skip TLS verification (an explicit flag; logged loudly by the caller).
+  bool insecure_skip_verify = false;
+  std::chrono::milliseconds deadline{15000};
+  /// Attempts for idempotent requests (GET, PATCH, DELETE), the first included.
+  int attempts = 3;
+  std::chrono::milliseconds first_backoff{100};
+};
+
+struct rest_reply {
+  outcome status;
+  long http_status = 0;
+  std::string body;
+};
+
+/// Observes every HTTP request: method, HTTP status (0: no answer) and seconds taken.
+using request_observer = std::function<void(const std::string&, long, double)>;
+
+class routeros_client {
+ public:
+  routeros_client(client_config config, request_observer observer = {});
+  ~routeros_client();
+  routeros_client(const routeros_client&) = delete;
+  routeros_client& operator=(const routeros_client&) = delete;
+
+  /// The disk with this slot, if any.
+  outcome find_disk(const std::string& slot, std::optional<disk>& out);
+  /// Adds a file disk; `out` is the record as the device shows it.
+  outcome add_disk(const disk& wanted, disk& out);
+  /// Sets the export fields (and size) of a disk from `wanted`.
+  outcome set_export(const std::string& id, bool exported, uint16_t port, const std::string& nqn,
+                     disk& out);
+  outcome remove_disk(const std::string& id);
+  /// The /file entry of a path (no leading slash), if any, and its removal.
+  outcome find_file(const std::string& name, std::optional<file>& out);
+  outcome remove_file(const std::string& id);
+
+  rest_reply request(const std::string& method, const std::string& path, const std::string& body);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// RouterOS error body + HTTP status -> ec with the device's detail.
+outcome outcome_of(long http_status, const std::string& body, const std::string& what);
+
+} // namespace rds::services::rds_api

@@ -46,6 +46,7 @@ struct metric_families {
   Family<Histogram>& volume_operation_duration;
   Family<Counter>& rds_requests_total;
   Family<Histogram>& rds_request_duration;
+  Family<Gauge>& rds_connection_state;
   Family<Histogram>& csi_operations;
 };
 
@@ -145,6 +146,11 @@ metric_families::metric_families(prometheus::Registry& r)
                            .Name("rds_csi_rds_request_duration_seconds")
                            .Help("Time of HTTP requests to the RDS REST API")
                            .Register(r))
+  , rds_connection_state(prometheus::BuildGauge()
+                           .Name("rds_csi_rds_connection_state")
+                           .Help("RDS REST connection: 1 reachable, 0.5 trying again, 0 paused "
+                                 "by the circuit breaker")
+                           .Register(r))
   , csi_operations(prometheus::BuildHistogram()
                      .Name("csi_plugin_operations_seconds")
                      .Help("Duration of CSI operations, by method and gRPC status code")
@@ -174,6 +180,7 @@ metric_families::metric_families(prometheus::Registry& r)
     volume_operation_duration.Add({{"operation", operation}}, volume_buckets);
   }
   rds_request_duration.Add({}, request_buckets);
+  rds_connection_state.Add({}).Set(1);
   for (auto resource : {"volumeattachments", "nodes", "events"})
     kube_failures_total.Add({{"resource", resource}});
   for (auto reason : {"VolumeAttached", "VolumeDetached", "AttachmentConflict", "MigrationStarted",
@@ -248,6 +255,7 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
       f.rds_requests_total.Add({{"method", e.method}, {"status", e.status}}).Increment();
       f.rds_request_duration.Add({}, request_buckets).Observe(e.seconds);
     },
+    [&f](const rds_connection_changed& e) { f.rds_connection_state.Add({}).Set(e.state); },
     [&f](const watch_trouble& e) {
       f.watch_relists_total.Add({{"resource", e.resource}})
         .Increment(static_cast<double>(e.relists));

@@ -91,7 +91,15 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
     self->send(metrics, rds_request_recorded{method, status == 0 ? "error" : std::to_string(status),
                                              seconds});
   };
-  self->state.client = std::make_unique<routeros_client>(config.connection, observer);
+  auto on_breaker = [self, metrics](breaker_state state) {
+    auto value = state == breaker_state::closed ? 1.0 : state == breaker_state::open ? 0.0 : 0.5;
+    self->send(metrics, rds_connection_changed{value});
+    if (state == breaker_state::open)
+      log::warning("the RDS failed repeatedly: requests are paused (circuit breaker open)");
+    else if (state == breaker_state::closed)
+      log::info("the RDS answers again (circuit breaker closed)");
+  };
+  self->state.client = std::make_unique<routeros_client>(config.connection, observer, on_breaker);
   auto record = [self, metrics](const char* operation, const outcome& result,
                                 clock_type::time_point begin) {
     self->send(metrics, volume_operation_recorded{

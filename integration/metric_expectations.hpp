@@ -93,6 +93,7 @@ inline std::map<std::string, double> initial_series() {
     {"rds_csi_volume_operation_duration_seconds_count{operation=\"create\"}", 0},
     {"rds_csi_volume_operation_duration_seconds_count{operation=\"delete\"}", 0},
     {"rds_csi_rds_request_duration_seconds_count", 0},
+    {"rds_csi_rds_connection_state", 1},
     {"rds_csi_events_posted_total{reason=\"VolumeAttached\"}", 0},
     {"rds_csi_events_posted_total{reason=\"VolumeDetached\"}", 0},
     {"rds_csi_events_posted_total{reason=\"AttachmentConflict\"}", 0},

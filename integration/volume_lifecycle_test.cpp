@@ -159,3 +159,30 @@ TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exact
   CHECK(plugin.terminate() == 0);
   stop_process(sim_pid, 5s);
 }
+
+TEST_CASE("the circuit breaker opens when the RDS keeps failing and closes when it is back") {
+  temp_dir dir;
+  pid_t sim_pid = -1;
+  auto url = start_sim(dir, {"--drop-rate=1"}, sim_pid); // every connection is dropped
+  REQUIRE_FALSE(url.empty());
+  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
+  plugin_process plugin{{"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password",
+                         "--rds-breaker-failures=3", "--rds-breaker-cooldown=1"}};
+  csi_client client{plugin.endpoint()};
+  ::csi::v1::Volume v;
+  CHECK(client.create_volume("pvc-b", gib, volume_access::rwo, {}, v).error_code()
+        == grpc::StatusCode::UNAVAILABLE);
+  CHECK(settled_value(plugin.metrics_url(), "rds_csi_rds_connection_state", 0) == 0);
+  auto paused = client.create_volume("pvc-b", gib, volume_access::rwo, {}, v);
+  CHECK(paused.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(paused.error_message().find("circuit breaker open") != std::string::npos);
+  // The RDS is back; after the cooldown one request tries, succeeds, and the breaker closes.
+  stop_process(sim_pid, 5s);
+  REQUIRE(start_sim(dir, {"--listen=" + url.substr(7, url.find("/rest") - 7)}, sim_pid) == url);
+  std::this_thread::sleep_for(1100ms);
+  CHECK(client.create_volume("pvc-b", gib, volume_access::rwo, {}, v).ok());
+  CHECK(settled_value(plugin.metrics_url(), "rds_csi_rds_connection_state", 1) == 1);
+  CHECK(client.delete_volume(v.volume_id()).ok());
+  CHECK(plugin.terminate() == 0);
+  stop_process(sim_pid, 5s);
+}

@@ -215,6 +215,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<volume_operation_recorded>,
   // An HTTP request to the RDS finished.
   caf::reacts_to<rds_request_recorded>,
+  // The RDS circuit breaker changed state.
+  caf::reacts_to<rds_connection_changed>,
   // A CSI RPC finished.
   caf::reacts_to<rpc_recorded>,
   // The Prometheus text exposition of every metric.

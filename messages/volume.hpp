@@ -63,4 +63,14 @@ typename Inspector::result_type inspect(Inspector& f, rds_request_recorded& x) {
   return f(caf::meta::type_name("rds.rds_request_recorded"), x.method, x.status, x.seconds);
 }
 
+/// The RDS connection as the circuit breaker sees it: 1 reachable, 0.5 trying again, 0 paused.
+struct rds_connection_changed {
+  double state = 1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rds_connection_changed& x) {
+  return f(caf::meta::type_name("rds.rds_connection_changed"), x.state);
+}
+
 } // namespace rds

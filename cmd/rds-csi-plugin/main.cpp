@@ -153,6 +153,8 @@ int run(const plugin_options& opts) {
   if (opts.runs_controller()) {
     auto& conn = rds_cfg.connection;
     conn.user = opts.rds_user;
+    conn.breaker_failures = opts.rds_breaker_failures;
+    conn.breaker_cooldown = std::chrono::seconds{opts.rds_breaker_cooldown_seconds};
     if (opts.rds_address.empty() && opts.rds_url.empty()) {
       services::rds_api::simulator_config sim_cfg;
       sim_cfg.data_dir = opts.rds_sim_data_dir;

@@ -89,6 +89,8 @@ Flags:
   --rds-ca-file=FILE               CA of the RDS's certificate (PEM)
   --rds-insecure-skip-verify=true  do not verify the RDS's certificate (lab use only)
   --rds-volume-base-path=PATH      where volume files go (default: /raid10)
+  --rds-breaker-failures=N         consecutive RDS failures that pause requests (default: 5)
+  --rds-breaker-cooldown=SECONDS   how long requests stay paused (default: 10)
   --rds-sim-data-dir=DIR           the embedded simulator's files (default: /tmp/rds-csi/rds-sim)
   --shutdown-grace=SECONDS         on SIGTERM, how long in-flight RPCs may finish (default: 5)
   --help                           print this and exit
@@ -230,6 +232,22 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
        for (char c : v)
          if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '-' || c == '_'))
            return "may contain only letters, digits, '/', '-' and '_'";
+       return "";
+     }},
+    {"--rds-breaker-failures",
+     [&](const std::string& v) -> std::string {
+       long long n = 0;
+       if (!parse_seconds(v, 1, 1000, n))
+         return "must be a whole number from 1 to 1000";
+       o.rds_breaker_failures = static_cast<int>(n);
+       return "";
+     }},
+    {"--rds-breaker-cooldown",
+     [&](const std::string& v) -> std::string {
+       long long n = 0;
+       if (!parse_seconds(v, 1, 3600, n))
+         return "must be a whole number of seconds from 1 to 3600";
+       o.rds_breaker_cooldown_seconds = static_cast<int>(n);
        return "";
      }},
     {"--rds-sim-data-dir",

@@ -38,6 +38,9 @@ struct plugin_options {
   bool rds_insecure_skip_verify = false;
   /// Where volume files go on the RDS: "/<pool>[/<dir>]".
   std::string rds_volume_base_path = "/raid10";
+  /// Circuit breaker: consecutive failures that open it, and seconds it stays open.
+  int rds_breaker_failures = 5;
+  int rds_breaker_cooldown_seconds = 10;
   /// The embedded simulator's data directory.
   std::string rds_sim_data_dir = "/tmp/rds-csi/rds-sim";
   /// How long SIGTERM waits for in-flight RPCs.

@@ -95,7 +95,42 @@ outcome outcome_of(long http_status, const std::string& body, const std::string&
 struct routeros_client::impl {
   client_config config;
   request_observer observer;
+  breaker_observer on_breaker;
   CURL* curl = nullptr;
+  breaker_state breaker = breaker_state::closed;
+  int failures = 0;
+  clock_type::time_point opened_at;
+
+  void move_breaker(breaker_state next) {
+    if (next == breaker)
+      return;
+    breaker = next;
+    if (on_breaker)
+      on_breaker(next);
+  }
+
+  /// False while the breaker is open; after the cooldown one request may try (half-open).
+  bool admit() {
+    if (breaker != breaker_state::open)
+      return true;
+    if (clock_type::now() - opened_at < config.breaker_cooldown)
+      return false;
+    move_breaker(breaker_state::half_open);
+    return true;
+  }
+
+  void settle(const rest_reply& r) {
+    bool failed = r.http_status == 0 || r.http_status >= 500;
+    if (!failed) {
+      failures = 0;
+      move_breaker(breaker_state::closed);
+      return;
+    }
+    if (breaker == breaker_state::half_open || ++failures >= config.breaker_failures) {
+      opened_at = clock_type::now();
+      move_breaker(breaker_state::open);
+    }
+  }
 
   rest_reply once(const std::string& method, const std::string& path, const std::string& body,
                   std::chrono::milliseconds timeout) {
@@ -142,10 +177,12 @@ struct routeros_client::impl {
   }
 };
 
-routeros_client::routeros_client(client_config config, request_observer observer)
+routeros_client::routeros_client(client_config config, request_observer observer,
+                                 breaker_observer on_breaker)
   : impl_(std::make_unique<impl>()) {
   impl_->config = std::move(config);
   impl_->observer = std::move(observer);
+  impl_->on_breaker = std::move(on_breaker);
   impl_->curl = curl_easy_init();
 }
 
@@ -159,8 +196,17 @@ rest_reply routeros_client::request(const std::string& method, const std::string
   auto end = clock_type::now() + impl_->config.deadline;
   auto backoff = impl_->config.first_backoff;
   for (int attempt = 1;; ++attempt) {
+    if (!impl_->admit()) {
+      rest_reply refused;
+      refused.status = outcome::failure(
+        ec::unavailable, method + " " + path
+                           + ": the RDS failed repeatedly; requests are paused (circuit breaker "
+                             "open) and will be tried again shortly");
+      return refused;
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock_type::now());
     auto r = impl_->once(method, path, body, std::max(left, std::chrono::milliseconds{1}));
+    impl_->settle(r);
     auto transient = r.status.code == ec::unavailable;
     if (!transient || !idempotent(method) || attempt >= impl_->config.attempts
         || clock_type::now() + backoff >= end)

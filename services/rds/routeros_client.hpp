@@ -30,7 +30,14 @@ struct client_config {
   /// Attempts for idempotent requests (GET, PATCH, DELETE), the first included.
   int attempts = 3;
   std::chrono::milliseconds first_backoff{100};
+  /// Consecutive failed requests (no answer, or a 5xx) that open the circuit breaker.
+  int breaker_failures = 5;
+  /// How long an open breaker refuses requests before it lets one through to try.
+  std::chrono::milliseconds breaker_cooldown{10000};
 };
+
+/// The circuit breaker: closed (requests flow), open (refused at once), half-open (one trial).
+enum class breaker_state { closed, open, half_open };
 
 struct rest_reply {
   outcome status;
@@ -40,10 +47,13 @@ struct rest_reply {
 
 /// Observes every HTTP request: method, HTTP status (0: no answer) and seconds taken.
 using request_observer = std::function<void(const std::string&, long, double)>;
+/// Observes every change of the breaker's state.
+using breaker_observer = std::function<void(breaker_state)>;
 
 class routeros_client {
  public:
-  routeros_client(client_config config, request_observer observer = {});
+  routeros_client(client_config config, request_observer observer = {},
+                  breaker_observer on_breaker = {});
   ~routeros_client();
   routeros_client(const routeros_client&) = delete;
   routeros_client& operator=(const routeros_client&) = delete;

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -173,6 +174,28 @@ int plugin_process::terminate(std::chrono::milliseconds limit) {
   auto code = wait_exit(pid_, limit);
   pid_ = -1;
   return code;
+}
+
+std::string start_rds_sim(const temp_dir& dir, const std::vector<std::string>& flags, pid_t& pid) {
+  auto sim = plugin_binary();
+  sim = sim.substr(0, sim.rfind('/')) + "/rds-sim";
+  std::ofstream{dir.path() + "/password"} << "sim-secret\n";
+  std::vector<std::string> args{sim, "--data-dir=" + dir.path() + "/data",
+                                "--password-file=" + dir.path() + "/password"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  auto log = dir.path() + "/sim.log";
+  std::ofstream{log, std::ios::trunc};
+  pid = start_process(args, log);
+  const std::string marker = "rds-sim listening on ";
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream in{log};
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind(marker, 0) == 0)
+        return line.substr(marker.size());
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  return {};
 }
 
 int run_plugin(const std::vector<std::string>& args, std::string& output,

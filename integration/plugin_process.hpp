@@ -58,6 +58,11 @@ pid_t start_process(const std::vector<std::string>& args, const std::string& log
 /// SIGTERM, then SIGKILL once `limit` passed; the exit code, or -1 if it had to be killed.
 int stop_process(pid_t pid, std::chrono::milliseconds limit);
 
+/// Starts rds-sim (next to the plugin binary) on a free loopback port with its data in
+/// `dir`/data, the password "sim-secret" and `flags`; returns its /rest URL ("" if it did not
+/// start) and its pid.
+std::string start_rds_sim(const temp_dir& dir, const std::vector<std::string>& flags, pid_t& pid);
+
 /// Runs the plugin binary with `args` to completion (for --help, bad flags...). Returns the exit
 /// code and fills `output` with what it wrote to stdout and stderr.
 int run_plugin(const std::vector<std::string>& args, std::string& output,

@@ -20,28 +20,6 @@ std::string created(const std::string& operation) {
   return "rds_csi_volume_operations_total{operation=\"" + operation + "\",status=\"success\"}";
 }
 
-/// Starts rds-sim on a free port with `flags`; returns its URL (empty if it did not start).
-std::string start_sim(const temp_dir& dir, const std::vector<std::string>& flags, pid_t& pid) {
-  auto sim = plugin_binary();
-  sim = sim.substr(0, sim.rfind('/')) + "/rds-sim";
-  std::ofstream{dir.path() + "/password"} << "sim-secret\n";
-  std::vector<std::string> args{sim, "--data-dir=" + dir.path() + "/data",
-                                "--password-file=" + dir.path() + "/password"};
-  args.insert(args.end(), flags.begin(), flags.end());
-  auto log = dir.path() + "/sim.log";
-  std::ofstream{log, std::ios::trunc};
-  pid = start_process(args, log);
-  for (int i = 0; i < 500; ++i) {
-    std::ifstream in{log};
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind("rds-sim listening on ", 0) == 0)
-        return line.substr(std::string{"rds-sim listening on "}.size());
-    std::this_thread::sleep_for(20ms);
-  }
-  return {};
-}
-
 size_t files_in(const std::string& dir) {
   size_t n = 0;
   if (auto* d = ::opendir(dir.c_str())) {
@@ -137,7 +115,7 @@ TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exact
   temp_dir dir;
   pid_t sim_pid = -1;
   // Every PATCH (the export) fails: the disk is added, then CreateVolume fails.
-  auto url = start_sim(dir, {"--error-rate=PATCH=1"}, sim_pid);
+  auto url = start_rds_sim(dir, {"--error-rate=PATCH=1"}, sim_pid);
   REQUIRE_FALSE(url.empty());
   std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
   plugin_process plugin{
@@ -149,7 +127,7 @@ TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exact
   CHECK(files_in(dir.path() + "/data/raid10") == 1);
   // The fault clears; the CO retries with the same name.
   stop_process(sim_pid, 5s);
-  auto fixed = start_sim(dir, {"--listen=" + url.substr(7, url.find("/rest") - 7)}, sim_pid);
+  auto fixed = start_rds_sim(dir, {"--listen=" + url.substr(7, url.find("/rest") - 7)}, sim_pid);
   REQUIRE(fixed == url);
   REQUIRE(client.create_volume("pvc-retry", gib, volume_access::rwo, {}, v).ok());
   CHECK(files_in(dir.path() + "/data/raid10") == 1);
@@ -163,7 +141,7 @@ TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exact
 TEST_CASE("the circuit breaker opens when the RDS keeps failing and closes when it is back") {
   temp_dir dir;
   pid_t sim_pid = -1;
-  auto url = start_sim(dir, {"--drop-rate=1"}, sim_pid); // every connection is dropped
+  auto url = start_rds_sim(dir, {"--drop-rate=1"}, sim_pid); // every connection is dropped
   REQUIRE_FALSE(url.empty());
   std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
   plugin_process plugin{{"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password",
@@ -178,7 +156,7 @@ TEST_CASE("the circuit breaker opens when the RDS keeps failing and closes when 
   CHECK(paused.error_message().find("circuit breaker open") != std::string::npos);
   // The RDS is back; after the cooldown one request tries, succeeds, and the breaker closes.
   stop_process(sim_pid, 5s);
-  REQUIRE(start_sim(dir, {"--listen=" + url.substr(7, url.find("/rest") - 7)}, sim_pid) == url);
+  REQUIRE(start_rds_sim(dir, {"--listen=" + url.substr(7, url.find("/rest") - 7)}, sim_pid) == url);
   std::this_thread::sleep_for(1100ms);
   CHECK(client.create_volume("pvc-b", gib, volume_access::rwo, {}, v).ok());
   CHECK(settled_value(plugin.metrics_url(), "rds_csi_rds_connection_state", 1) == 1);

@@ -13,6 +13,8 @@
 #include "integration/csi_client.hpp"
 #include "integration/plugin_process.hpp"
 
+#include <curl/curl.h>
+
 using namespace rds::test;
 using clock_type = std::chrono::steady_clock;
 
@@ -98,6 +100,82 @@ run_result publish_unpublish(const std::string& endpoint, int volumes, int concu
   return r;
 }
 
+size_t discard(char*, size_t size, size_t count, void*) {
+  return size * count;
+}
+
+/// Requests per second rds-sim answers for a plain GET from `threads` keep-alive clients.
+double raw_rate(const std::string& url, int threads, int requests) {
+  std::atomic<int> next{0};
+  auto begin = clock_type::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      CURL* curl = curl_easy_init();
+      curl_easy_setopt(curl, CURLOPT_URL, (url + "/system/resource").c_str());
+      curl_easy_setopt(curl, CURLOPT_USERPWD, "rds-csi:sim-secret");
+      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+      while (next++ < requests)
+        curl_easy_perform(curl);
+      curl_easy_cleanup(curl);
+    });
+  for (auto& w : workers)
+    w.join();
+  return requests / (micros_since(begin) / 1e6);
+}
+
+/// CreateVolume + DeleteVolume through the plugin against rds-sim as its own process, beside
+/// the simulator's raw request rate.
+bool volume_lifecycle(int concurrency) {
+  constexpr int volumes = 500;
+  temp_dir dir;
+  pid_t sim_pid = -1;
+  auto url = start_rds_sim(dir, {}, sim_pid);
+  if (url.empty())
+    return false;
+  std::printf("rds-sim raw: %.0f requests/s (GET, 8 keep-alive clients)\n", raw_rate(url, 8, 4000));
+  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
+  plugin_process plugin{
+    {"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password"}};
+  std::atomic<int> next{0}, failures{0};
+  std::vector<std::vector<double>> create_us(concurrency), delete_us(concurrency);
+  auto begin = clock_type::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < concurrency; ++t)
+    workers.emplace_back([&, t] {
+      csi_client client{plugin.endpoint()};
+      for (int i = next++; i < volumes; i = next++) {
+        ::csi::v1::Volume v;
+        auto t0 = clock_type::now();
+        if (!client
+               .create_volume("pvc-bench-" + std::to_string(i), 1 << 30, volume_access::rwo, {}, v)
+               .ok())
+          ++failures;
+        create_us[t].push_back(micros_since(t0));
+        auto t1 = clock_type::now();
+        if (!client.delete_volume(v.volume_id()).ok())
+          ++failures;
+        delete_us[t].push_back(micros_since(t1));
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  auto seconds = micros_since(begin) / 1e6;
+  std::vector<double> all_create, all_delete;
+  for (int t = 0; t < concurrency; ++t) {
+    all_create.insert(all_create.end(), create_us[t].begin(), create_us[t].end());
+    all_delete.insert(all_delete.end(), delete_us[t].begin(), delete_us[t].end());
+  }
+  std::printf("%d volumes created and deleted by %d clients through the plugin: %.0f "
+              "volumes/s (%.2f s, %d failed)\n",
+              volumes, concurrency, volumes / seconds, seconds, failures.load());
+  print("CreateVolume", summarize(all_create));
+  print("DeleteVolume", summarize(all_delete));
+  plugin.terminate();
+  stop_process(sim_pid, std::chrono::seconds{5});
+  return failures == 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -144,5 +222,7 @@ int main(int argc, char** argv) {
     print("ControllerPublishVolume", r.publish);
     print("ControllerUnpublishVolume", r.unpublish);
   }
-  return plugin.terminate() == 0 ? 0 : 1;
+  if (plugin.terminate() != 0)
+    return 1;
+  return volume_lifecycle(concurrency) ? 0 : 1;
 }

@@ -83,6 +83,28 @@ outcome remove(routeros_client& c, const rds_config& cfg, const std::string& vol
   return outcome::success();
 }
 
+outcome expand(routeros_client& c, const std::string& volume_id, uint64_t bytes,
+               uint64_t& capacity) {
+  std::optional<disk> existing;
+  if (auto r = c.find_disk(volume_id, existing); !r.ok())
+    return r;
+  if (!existing)
+    return outcome::failure(ec::not_found, "volume " + volume_id + " does not exist on the RDS");
+  if (existing->file_size < bytes) {
+    disk grown;
+    if (auto r = c.set_size(existing->id, bytes, grown); !r.ok())
+      return r;
+    std::optional<disk> check;
+    if (auto r = c.find_disk(volume_id, check); !r.ok())
+      return r;
+    if (!check || check->file_size < bytes)
+      return outcome::failure(ec::internal, "disk " + volume_id + " did not grow");
+    existing = check;
+  }
+  capacity = existing->file_size;
+  return outcome::success();
+}
+
 } // namespace
 
 rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_config config,
@@ -119,6 +141,22 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
       if (!result.ok())
         log::warning("CreateVolume ", req.name, ": ", result.message);
       return {result, info};
+    },
+    [self, config](capacity_atom) -> caf::result<outcome, uint64_t> {
+      auto pool = config.volume_base_path.substr(1, config.volume_base_path.find('/', 1) - 1);
+      std::optional<disk> found;
+      auto r = self->state.client->find_disk(pool, found);
+      if (r.ok() && !found)
+        r = outcome::failure(ec::not_found, "the RDS has no pool " + pool);
+      return {r, r.ok() ? found->free : 0};
+    },
+    [self, record](expand_atom, const std::string& volume_id,
+                   uint64_t bytes) -> caf::result<outcome, uint64_t> {
+      auto begin = clock_type::now();
+      uint64_t capacity = 0;
+      auto result = expand(*self->state.client, volume_id, bytes, capacity);
+      record("expand", result, begin);
+      return {result, capacity};
     },
     [self, config, record](delete_atom, const std::string& volume_id) {
       auto begin = clock_type::now();

@@ -43,11 +43,13 @@ TEST_CASE("identity: name, version, capabilities, probe") {
   REQUIRE(call_with_deadline([&](grpc::ClientContext& ctx) {
             return client.controller().ControllerGetCapabilities(&ctx, {}, &controller_caps);
           }).ok());
-  REQUIRE(controller_caps.capabilities_size() == 2);
-  CHECK(controller_caps.capabilities(0).rpc().type()
-        == ::csi::v1::ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME);
-  CHECK(controller_caps.capabilities(1).rpc().type()
-        == ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME);
+  using rpc = ::csi::v1::ControllerServiceCapability::RPC;
+  std::vector<int> offered;
+  for (auto& c : controller_caps.capabilities())
+    offered.push_back(c.rpc().type());
+  CHECK(offered
+        == std::vector<int>{rpc::CREATE_DELETE_VOLUME, rpc::PUBLISH_UNPUBLISH_VOLUME,
+                            rpc::GET_CAPACITY, rpc::EXPAND_VOLUME});
 
   // Not implemented yet: the CO must be told so, and must not retry.
   ::csi::v1::CreateSnapshotRequest snapshot;

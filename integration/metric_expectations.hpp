@@ -92,6 +92,8 @@ inline std::map<std::string, double> initial_series() {
     {"rds_csi_volume_operations_total{operation=\"delete\",status=\"success\"}", 0},
     {"rds_csi_volume_operation_duration_seconds_count{operation=\"create\"}", 0},
     {"rds_csi_volume_operation_duration_seconds_count{operation=\"delete\"}", 0},
+    {"rds_csi_volume_operations_total{operation=\"expand\",status=\"success\"}", 0},
+    {"rds_csi_volume_operation_duration_seconds_count{operation=\"expand\"}", 0},
     {"rds_csi_rds_request_duration_seconds_count", 0},
     {"rds_csi_rds_connection_state", 1},
     {"rds_csi_events_posted_total{reason=\"VolumeAttached\"}", 0},

@@ -66,6 +66,39 @@ TEST_CASE("volumes on the embedded RDS simulator: create, repeat, conflict, dele
           .error_code()
         == grpc::StatusCode::ALREADY_EXISTS);
 
+  // The pool's free space went down by exactly the volume.
+  ::csi::v1::GetCapacityResponse capacity;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    REQUIRE(client.controller().GetCapacity(&ctx, {}, &capacity).ok());
+  }
+  CHECK(capacity.available_capacity() == (int64_t{1} << 40) - gib);
+  CHECK(capacity.maximum_volume_size().value() == (int64_t{1} << 40) - gib);
+
+  // Growing: the file grows; a filesystem then needs the node; a smaller size changes nothing.
+  auto expand = [&](const std::string& id, int64_t bytes, volume_access mode,
+                    ::csi::v1::ControllerExpandVolumeResponse& resp) {
+    ::csi::v1::ControllerExpandVolumeRequest req;
+    req.set_volume_id(id);
+    req.mutable_capacity_range()->set_required_bytes(bytes);
+    *req.mutable_volume_capability() = csi_client::capability(mode);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    return client.controller().ControllerExpandVolume(&ctx, req, &resp);
+  };
+  ::csi::v1::ControllerExpandVolumeResponse grown;
+  REQUIRE(expand(volume.volume_id(), 2 * gib, volume_access::rwo, grown).ok());
+  CHECK(grown.capacity_bytes() == 2 * gib);
+  CHECK(grown.node_expansion_required());
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK(st.st_size == 2 * gib);
+  REQUIRE(expand(volume.volume_id(), gib, volume_access::rwx_block, grown).ok());
+  CHECK(grown.capacity_bytes() == 2 * gib);
+  CHECK_FALSE(grown.node_expansion_required());
+  CHECK(expand("csi-00000000000000000000000000000", gib, volume_access::rwo, grown).error_code()
+        == grpc::StatusCode::NOT_FOUND);
+
   REQUIRE(client.delete_volume(volume.volume_id()).ok());
   CHECK(::stat(file.c_str(), &st) != 0); // the disk and its backing file
   CHECK(client.delete_volume(volume.volume_id()).ok());

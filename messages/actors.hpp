@@ -51,6 +51,10 @@ using create_atom = caf::atom_constant<caf::atom("create")>;
 constexpr create_atom create_atom_v{};
 using delete_atom = caf::atom_constant<caf::atom("delete")>;
 constexpr delete_atom delete_atom_v{};
+using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
+constexpr capacity_atom capacity_atom_v{};
+using expand_atom = caf::atom_constant<caf::atom("expand")>;
+constexpr expand_atom expand_atom_v{};
 using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
 
@@ -249,7 +253,11 @@ using rds_actor = caf::typed_actor<
   // Create (or find again, for the same name) a file-backed, exported disk.
   caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
   // Unexport and remove a disk and its backing file (unknown = done).
-  caf::replies_to<delete_atom, std::string>::with<outcome>>;
+  caf::replies_to<delete_atom, std::string>::with<outcome>,
+  // Free bytes in the pool.
+  caf::replies_to<capacity_atom>::with<outcome, uint64_t>,
+  // Grow a volume to at least the given bytes; its capacity afterwards.
+  caf::replies_to<expand_atom, std::string, uint64_t>::with<outcome, uint64_t>>;
 
 /// cluster watch: keeps the supervisor in sync with one Kubernetes resource (VolumeAttachments
 /// or Nodes) by list + watch. Runs detached: its calls block its own thread, never the scheduler.

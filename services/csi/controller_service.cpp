@@ -43,7 +43,9 @@ grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
     return call->reactor();
   // Only what is implemented.
   for (auto rpc : {::csi::v1::ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME,
-                   ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME})
+                   ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME,
+                   ::csi::v1::ControllerServiceCapability::RPC::GET_CAPACITY,
+                   ::csi::v1::ControllerServiceCapability::RPC::EXPAND_VOLUME})
     response->add_capabilities()->mutable_rpc()->set_type(rpc);
   call->finish(grpc::Status::OK);
   return call->reactor();
@@ -193,6 +195,83 @@ controller_service::DeleteVolume(grpc::CallbackServerContext* ctx,
   return call->reactor();
 }
 
+grpc::ServerUnaryReactor*
+controller_service::GetCapacity(grpc::CallbackServerContext* ctx,
+                                const ::csi::v1::GetCapacityRequest* request,
+                                ::csi::v1::GetCapacityResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/GetCapacity");
+  if (call->refused_while_draining())
+    return call->reactor();
+  for (auto& capability : request->volume_capabilities()) {
+    publish_capability ignored;
+    if (!read_capability(capability, false, ignored).ok()) {
+      // Nothing can be provisioned for a capability the driver does not serve.
+      response->set_available_capacity(0);
+      call->finish(grpc::Status::OK);
+      return call->reactor();
+    }
+  }
+  auto rds = actors_.rds;
+  auto timeout = call->timeout(config_.request_timeout);
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, capacity_atom_v)
+      .then(
+        [=](const outcome& result, uint64_t free) {
+          if (result.ok()) {
+            response->set_available_capacity(static_cast<int64_t>(free));
+            response->mutable_maximum_volume_size()->set_value(
+              static_cast<int64_t>(std::min(free, max_volume_bytes)));
+          }
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+controller_service::ControllerExpandVolume(grpc::CallbackServerContext* ctx,
+                                           const ::csi::v1::ControllerExpandVolumeRequest* request,
+                                           ::csi::v1::ControllerExpandVolumeResponse* response) {
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
+                                         "/csi.v1.Controller/ControllerExpandVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  auto checked = check_volume_id(request->volume_id());
+  uint64_t size = 0;
+  if (checked.ok() && !request->has_capacity_range())
+    checked = outcome::failure(ec::invalid_argument, "capacity_range is required");
+  if (checked.ok())
+    checked = size_for(request->capacity_range().required_bytes(),
+                       request->capacity_range().limit_bytes(), size);
+  publish_capability capability;
+  if (checked.ok() && request->has_volume_capability())
+    checked = read_capability(request->volume_capability(), false, capability);
+  if (!checked.ok()) {
+    call->finish(checked);
+    return call->reactor();
+  }
+  // A filesystem grows on the node; a raw block device only needs the node to see the new size.
+  bool filesystem = request->has_volume_capability() && !capability.block;
+  auto rds = actors_.rds;
+  auto timeout = call->timeout(config_.request_timeout);
+  auto volume_id = request->volume_id();
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, expand_atom_v, volume_id, size)
+      .then(
+        [=](const outcome& result, uint64_t capacity) {
+          if (result.ok()) {
+            response->set_capacity_bytes(static_cast<int64_t>(capacity));
+            response->set_node_expansion_required(filesystem);
+          }
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
+}
+
 grpc::ServerUnaryReactor* controller_service::not_implemented(grpc::CallbackServerContext* ctx,
                                                               const char* method) {
   auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, method);
@@ -205,12 +284,6 @@ grpc::ServerUnaryReactor* controller_service::ListVolumes(grpc::CallbackServerCo
                                                           const ::csi::v1::ListVolumesRequest*,
                                                           ::csi::v1::ListVolumesResponse*) {
   return not_implemented(ctx, "/csi.v1.Controller/ListVolumes");
-}
-
-grpc::ServerUnaryReactor* controller_service::GetCapacity(grpc::CallbackServerContext* ctx,
-                                                          const ::csi::v1::GetCapacityRequest*,
-                                                          ::csi::v1::GetCapacityResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/GetCapacity");
 }
 
 grpc::ServerUnaryReactor*
@@ -237,13 +310,6 @@ grpc::ServerUnaryReactor* controller_service::GetSnapshot(grpc::CallbackServerCo
                                                           const ::csi::v1::GetSnapshotRequest*,
                                                           ::csi::v1::GetSnapshotResponse*) {
   return not_implemented(ctx, "/csi.v1.Controller/GetSnapshot");
-}
-
-grpc::ServerUnaryReactor*
-controller_service::ControllerExpandVolume(grpc::CallbackServerContext* ctx,
-                                           const ::csi::v1::ControllerExpandVolumeRequest*,
-                                           ::csi::v1::ControllerExpandVolumeResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/ControllerExpandVolume");
 }
 
 grpc::ServerUnaryReactor*

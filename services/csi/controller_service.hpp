@@ -33,6 +33,15 @@ class controller_service final : public ::csi::v1::Controller::CallbackService {
                                          const ::csi::v1::DeleteVolumeRequest* request,
                                          ::csi::v1::DeleteVolumeResponse* response) override;
 
+  grpc::ServerUnaryReactor* GetCapacity(grpc::CallbackServerContext* ctx,
+                                        const ::csi::v1::GetCapacityRequest* request,
+                                        ::csi::v1::GetCapacityResponse* response) override;
+
+  grpc::ServerUnaryReactor*
+  ControllerExpandVolume(grpc::CallbackServerContext* ctx,
+                         const ::csi::v1::ControllerExpandVolumeRequest* request,
+                         ::csi::v1::ControllerExpandVolumeResponse* response) override;
+
   grpc::ServerUnaryReactor*
   ControllerPublishVolume(grpc::CallbackServerContext* ctx,
                           const ::csi::v1::ControllerPublishVolumeRequest* request,
@@ -48,9 +57,6 @@ class controller_service final : public ::csi::v1::Controller::CallbackService {
   grpc::ServerUnaryReactor* ListVolumes(grpc::CallbackServerContext* ctx,
                                         const ::csi::v1::ListVolumesRequest* request,
                                         ::csi::v1::ListVolumesResponse* response) override;
-  grpc::ServerUnaryReactor* GetCapacity(grpc::CallbackServerContext* ctx,
-                                        const ::csi::v1::GetCapacityRequest* request,
-                                        ::csi::v1::GetCapacityResponse* response) override;
   grpc::ServerUnaryReactor* CreateSnapshot(grpc::CallbackServerContext* ctx,
                                            const ::csi::v1::CreateSnapshotRequest* request,
                                            ::csi::v1::CreateSnapshotResponse* response) override;
@@ -63,10 +69,6 @@ class controller_service final : public ::csi::v1::Controller::CallbackService {
   grpc::ServerUnaryReactor* GetSnapshot(grpc::CallbackServerContext* ctx,
                                         const ::csi::v1::GetSnapshotRequest* request,
                                         ::csi::v1::GetSnapshotResponse* response) override;
-  grpc::ServerUnaryReactor*
-  ControllerExpandVolume(grpc::CallbackServerContext* ctx,
-                         const ::csi::v1::ControllerExpandVolumeRequest* request,
-                         ::csi::v1::ControllerExpandVolumeResponse* response) override;
   grpc::ServerUnaryReactor*
   ControllerGetVolume(grpc::CallbackServerContext* ctx,
                       const ::csi::v1::ControllerGetVolumeRequest* request,

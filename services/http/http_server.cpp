@@ -88,9 +88,9 @@ server::server(const std::string& address, handler h, int threads)
   std::call_once(library_initialized, [] { mg_init_library(0); });
   impl_->handle = std::move(h);
   auto thread_count = std::to_string(threads);
-  std::vector<const char*> options{"listening_ports",    address.c_str(),     "num_threads",
-                                   thread_count.c_str(), "enable_keep_alive", "yes",
-                                   "tcp_nodelay", "1"};
+  std::vector<const char*> options{
+    "listening_ports",   address.c_str(), "num_threads", thread_count.c_str(),
+    "enable_keep_alive", "yes",           "tcp_nodelay", "1"};
   options.push_back(nullptr);
   mg_callbacks callbacks{};
   impl_->ctx = mg_start(&callbacks, nullptr, options.data());

@@ -253,6 +253,16 @@ outcome routeros_client::set_export(const std::string& id, bool exported, uint16
   return disk_from_json(r.body, out);
 }
 
+outcome routeros_client::set_size(const std::string& id, uint64_t bytes, disk& out) {
+  auto safe = escape_id(id);
+  if (safe.empty())
+    return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
+  auto r = request("PATCH", "/disk/" + safe, json_object({{"file-size", std::to_string(bytes)}}));
+  if (!r.status.ok())
+    return r.status;
+  return disk_from_json(r.body, out);
+}
+
 outcome routeros_client::remove_disk(const std::string& id) {
   auto safe = escape_id(id);
   if (safe.empty())

@@ -66,6 +66,8 @@ class routeros_client {
   outcome set_export(const std::string& id, bool exported, uint16_t port, const std::string& nqn,
                      disk& out);
   outcome remove_disk(const std::string& id);
+  /// Grows a file disk to `bytes`.
+  outcome set_size(const std::string& id, uint64_t bytes, disk& out);
   /// The /file entry of a path (no leading slash), if any, and its removal.
   outcome find_file(const std::string& name, std::optional<file>& out);
   outcome remove_file(const std::string& id);

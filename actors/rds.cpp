@@ -1,6 +1,7 @@
 // CreateVolume and DeleteVolume against RouterOS: look up by slot, change, read back.
 #include "actors/rds.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "services/log/log.hpp"
@@ -157,6 +158,18 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
       auto result = expand(*self->state.client, volume_id, bytes, capacity);
       record("expand", result, begin);
       return {result, capacity};
+    },
+    [self](list_atom) -> caf::result<outcome, std::vector<volume_info>> {
+      std::vector<disk> disks;
+      auto r = self->state.client->list_file_disks(disks);
+      std::vector<volume_info> volumes;
+      for (auto& d : disks)
+        if (d.slot.size() == max_slot_length && d.slot.rfind("csi-", 0) == 0)
+          volumes.push_back(info_of(d));
+      std::sort(volumes.begin(), volumes.end(), [](const volume_info& a, const volume_info& b) {
+        return a.volume_id < b.volume_id;
+      });
+      return {r, std::move(volumes)};
     },
     [self, config, record](delete_atom, const std::string& volume_id) {
       auto begin = clock_type::now();

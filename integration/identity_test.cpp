@@ -49,7 +49,7 @@ TEST_CASE("identity: name, version, capabilities, probe") {
     offered.push_back(c.rpc().type());
   CHECK(offered
         == std::vector<int>{rpc::CREATE_DELETE_VOLUME, rpc::PUBLISH_UNPUBLISH_VOLUME,
-                            rpc::GET_CAPACITY, rpc::EXPAND_VOLUME});
+                            rpc::LIST_VOLUMES, rpc::GET_CAPACITY, rpc::EXPAND_VOLUME});
 
   // Not implemented yet: the CO must be told so, and must not retry.
   ::csi::v1::CreateSnapshotRequest snapshot;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -196,4 +197,41 @@ TEST_CASE("the circuit breaker opens when the RDS keeps failing and closes when 
   CHECK(client.delete_volume(v.volume_id()).ok());
   CHECK(plugin.terminate() == 0);
   stop_process(sim_pid, 5s);
+}
+
+TEST_CASE("ListVolumes pages through the driver's volumes") {
+  temp_dir dir;
+  plugin_process plugin{{"--rds-sim-data-dir=" + dir.path() + "/sim"}};
+  csi_client client{plugin.endpoint()};
+  std::vector<std::string> ids;
+  for (auto name : {"pvc-a", "pvc-b", "pvc-c"}) {
+    ::csi::v1::Volume v;
+    REQUIRE(client.create_volume(name, gib, volume_access::rwo, {}, v).ok());
+    ids.push_back(v.volume_id());
+  }
+  std::sort(ids.begin(), ids.end());
+  auto list = [&](int max_entries, const std::string& token, ::csi::v1::ListVolumesResponse& out) {
+    ::csi::v1::ListVolumesRequest req;
+    req.set_max_entries(max_entries);
+    req.set_starting_token(token);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    return client.controller().ListVolumes(&ctx, req, &out);
+  };
+  ::csi::v1::ListVolumesResponse first, second;
+  REQUIRE(list(2, "", first).ok());
+  REQUIRE(first.entries_size() == 2);
+  CHECK(first.entries(0).volume().volume_id() == ids[0]);
+  CHECK(first.entries(1).volume().capacity_bytes() == gib);
+  CHECK_FALSE(first.next_token().empty());
+  REQUIRE(list(2, first.next_token(), second).ok());
+  REQUIRE(second.entries_size() == 1);
+  CHECK(second.entries(0).volume().volume_id() == ids[2]);
+  CHECK(second.next_token().empty());
+  ::csi::v1::ListVolumesResponse bad;
+  CHECK(list(0, "not a token!", bad).error_code() == grpc::StatusCode::ABORTED);
+  CHECK(list(-1, "", bad).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  for (auto& id : ids)
+    CHECK(client.delete_volume(id).ok());
+  CHECK(plugin.terminate() == 0);
 }

@@ -55,6 +55,8 @@ using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
 constexpr capacity_atom capacity_atom_v{};
 using expand_atom = caf::atom_constant<caf::atom("expand")>;
 constexpr expand_atom expand_atom_v{};
+using list_atom = caf::atom_constant<caf::atom("list")>;
+constexpr list_atom list_atom_v{};
 using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
 
@@ -257,7 +259,9 @@ using rds_actor = caf::typed_actor<
   // Free bytes in the pool.
   caf::replies_to<capacity_atom>::with<outcome, uint64_t>,
   // Grow a volume to at least the given bytes; its capacity afterwards.
-  caf::replies_to<expand_atom, std::string, uint64_t>::with<outcome, uint64_t>>;
+  caf::replies_to<expand_atom, std::string, uint64_t>::with<outcome, uint64_t>,
+  // Every volume of this driver (slot "csi-..."), ordered by id.
+  caf::replies_to<list_atom>::with<outcome, std::vector<volume_info>>>;
 
 /// cluster watch: keeps the supervisor in sync with one Kubernetes resource (VolumeAttachments
 /// or Nodes) by list + watch. Runs detached: its calls block its own thread, never the scheduler.

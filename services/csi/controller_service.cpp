@@ -44,6 +44,7 @@ grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
   // Only what is implemented.
   for (auto rpc : {::csi::v1::ControllerServiceCapability::RPC::CREATE_DELETE_VOLUME,
                    ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME,
+                   ::csi::v1::ControllerServiceCapability::RPC::LIST_VOLUMES,
                    ::csi::v1::ControllerServiceCapability::RPC::GET_CAPACITY,
                    ::csi::v1::ControllerServiceCapability::RPC::EXPAND_VOLUME})
     response->add_capabilities()->mutable_rpc()->set_type(rpc);
@@ -272,18 +273,59 @@ controller_service::ControllerExpandVolume(grpc::CallbackServerContext* ctx,
   return call->reactor();
 }
 
+grpc::ServerUnaryReactor*
+controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
+                                const ::csi::v1::ListVolumesRequest* request,
+                                ::csi::v1::ListVolumesResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/ListVolumes");
+  if (call->refused_while_draining())
+    return call->reactor();
+  if (request->max_entries() < 0) {
+    call->finish(outcome::failure(ec::invalid_argument, "max_entries must not be negative"));
+    return call->reactor();
+  }
+  // The token is the id of the last volume of the previous page: ids are ordered.
+  auto token = request->starting_token();
+  if (!token.empty() && !check_volume_id(token).ok()) {
+    call->finish(grpc::Status{grpc::StatusCode::ABORTED,
+                              "starting_token is not a token this driver gave out"});
+    return call->reactor();
+  }
+  auto rds = actors_.rds;
+  auto timeout = call->timeout(config_.request_timeout);
+  auto max_entries = static_cast<size_t>(request->max_entries());
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, list_atom_v)
+      .then(
+        [=](const outcome& result, const std::vector<volume_info>& volumes) {
+          if (result.ok()) {
+            for (auto& v : volumes) {
+              if (!token.empty() && v.volume_id <= token)
+                continue;
+              if (max_entries > 0 && static_cast<size_t>(response->entries_size()) == max_entries) {
+                response->set_next_token(response->entries().rbegin()->volume().volume_id());
+                break;
+              }
+              auto* volume = response->add_entries()->mutable_volume();
+              volume->set_volume_id(v.volume_id);
+              volume->set_capacity_bytes(static_cast<int64_t>(v.capacity_bytes));
+              (*volume->mutable_volume_context())["nqn"] = v.nqn;
+            }
+          }
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
+}
+
 grpc::ServerUnaryReactor* controller_service::not_implemented(grpc::CallbackServerContext* ctx,
                                                               const char* method) {
   auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, method);
   call->finish(grpc::Status{grpc::StatusCode::UNIMPLEMENTED,
                             std::string{method} + " is not offered by this plugin"});
   return call->reactor();
-}
-
-grpc::ServerUnaryReactor* controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
-                                                          const ::csi::v1::ListVolumesRequest*,
-                                                          ::csi::v1::ListVolumesResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/ListVolumes");
 }
 
 grpc::ServerUnaryReactor*

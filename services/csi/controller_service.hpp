@@ -33,6 +33,10 @@ class controller_service final : public ::csi::v1::Controller::CallbackService {
                                          const ::csi::v1::DeleteVolumeRequest* request,
                                          ::csi::v1::DeleteVolumeResponse* response) override;
 
+  grpc::ServerUnaryReactor* ListVolumes(grpc::CallbackServerContext* ctx,
+                                        const ::csi::v1::ListVolumesRequest* request,
+                                        ::csi::v1::ListVolumesResponse* response) override;
+
   grpc::ServerUnaryReactor* GetCapacity(grpc::CallbackServerContext* ctx,
                                         const ::csi::v1::GetCapacityRequest* request,
                                         ::csi::v1::GetCapacityResponse* response) override;
@@ -54,9 +58,6 @@ class controller_service final : public ::csi::v1::Controller::CallbackService {
 
   // Not offered (ControllerGetCapabilities does not list them): UNIMPLEMENTED, recorded in
   // csi_plugin_operations_seconds like every other RPC.
-  grpc::ServerUnaryReactor* ListVolumes(grpc::CallbackServerContext* ctx,
-                                        const ::csi::v1::ListVolumesRequest* request,
-                                        ::csi::v1::ListVolumesResponse* response) override;
   grpc::ServerUnaryReactor* CreateSnapshot(grpc::CallbackServerContext* ctx,
                                            const ::csi::v1::CreateSnapshotRequest* request,
                                            ::csi::v1::CreateSnapshotResponse* response) override;

@@ -216,6 +216,26 @@ rest_reply routeros_client::request(const std::string& method, const std::string
   }
 }
 
+outcome routeros_client::list_file_disks(std::vector<disk>& out) {
+  out.clear();
+  auto r = request("GET", "/disk?type=file", "");
+  if (!r.status.ok())
+    return r.status;
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str(), r.body.size());
+  if (doc.HasParseError() || !doc.IsArray())
+    return outcome::failure(ec::internal, "RouterOS answered a list that is not a JSON array");
+  for (auto& item : doc.GetArray()) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    item.Accept(w);
+    disk d;
+    if (disk_from_json(buf.GetString(), d).ok() && d.type == "file")
+      out.push_back(std::move(d));
+  }
+  return outcome::success();
+}
+
 outcome routeros_client::find_disk(const std::string& slot, std::optional<disk>& out) {
   auto r = request("GET", "/disk?slot=" + slot, "");
   return first_of<disk>(

@@ -58,6 +58,8 @@ class routeros_client {
   routeros_client(const routeros_client&) = delete;
   routeros_client& operator=(const routeros_client&) = delete;
 
+  /// Every file disk.
+  outcome list_file_disks(std::vector<disk>& out);
   /// The disk with this slot, if any.
   outcome find_disk(const std::string& slot, std::optional<disk>& out);
   /// Adds a file disk; `out` is the record as the device shows it.

@@ -53,24 +53,7 @@ struct sim_process {
   std::string url;
 
   sim_process(const temp_dir& dir, std::vector<std::string> flags) {
-    auto sim = plugin_binary();
-    sim = sim.substr(0, sim.rfind('/')) + "/rds-sim";
-    std::ofstream{dir.path() + "/password"} << "sim-secret\n";
-    std::vector<std::string> args{sim, "--data-dir=" + dir.path() + "/data",
-                                  "--password-file=" + dir.path() + "/password"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    auto log = dir.path() + "/sim.log";
-    std::ofstream{log, std::ios::trunc};
-    pid = start_process(args, log);
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (url.empty() && std::chrono::steady_clock::now() < deadline) {
-      std::ifstream in{log};
-      std::string line;
-      while (std::getline(in, line))
-        if (line.rfind("rds-sim listening on ", 0) == 0)
-          url = line.substr(std::string{"rds-sim listening on "}.size());
-      std::this_thread::sleep_for(20ms);
-    }
+    url = start_rds_sim(dir, flags, pid);
     REQUIRE_FALSE(url.empty());
   }
   ~sim_process() { stop_process(pid, 5s); }

@@ -14,7 +14,9 @@ namespace {
 
 std::once_flag library_initialized;
 
-const char* reason_of(int status) {
+} // namespace
+
+const char* reason_phrase(int status) {
   switch (status) {
   case 200:
     return "OK";
@@ -38,6 +40,8 @@ const char* reason_of(int status) {
     return "Unknown";
   }
 }
+
+namespace {
 
 void read_basic_auth(mg_connection* conn, request& req) {
   const char* header = mg_get_header(conn, "Authorization");
@@ -74,7 +78,7 @@ struct server::impl {
     if (resp.drop)
       return 1; // nothing written: civetweb closes the connection
     // Head and body in one write: two small writes meet Nagle and delayed ACKs (40 ms each).
-    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason_of(resp.status)
+    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason_phrase(resp.status)
                       + "\r\nContent-Type: " + resp.content_type
                       + "\r\nContent-Length: " + std::to_string(resp.body.size())
                       + "\r\nConnection: keep-alive\r\n\r\n" + resp.body;

@@ -50,6 +50,9 @@ class server {
   int port_ = 0;
 };
 
+/// "Not Found" for 404 and so on.
+const char* reason_phrase(int status);
+
 /// The value of `key` in a query string ("a=1&b=2"), URL-decoded; empty if absent.
 std::string query_value(const std::string& query, const std::string& key);
 

@@ -31,9 +31,8 @@ std::string escape_id(const std::string& id) {
   return id;
 }
 
-template <class Record, class Parse>
-outcome first_of(const rest_reply& r, Parse parse, std::optional<Record>& out) {
-  out.reset();
+/// Calls `each` with every record of a RouterOS list reply (as JSON text) until it returns false.
+template <class Each> outcome for_each_record(const rest_reply& r, Each each) {
   if (!r.status.ok())
     return r.status;
   rapidjson::Document doc;
@@ -44,13 +43,22 @@ outcome first_of(const rest_reply& r, Parse parse, std::optional<Record>& out) {
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w{buf};
     item.Accept(w);
-    Record rec;
-    if (parse(buf.GetString(), rec)) {
-      out = rec;
-      return outcome::success();
-    }
+    if (!each(std::string{buf.GetString()}))
+      break;
   }
   return outcome::success();
+}
+
+template <class Record, class Parse>
+outcome first_of(const rest_reply& r, Parse parse, std::optional<Record>& out) {
+  out.reset();
+  return for_each_record(r, [&](const std::string& json) {
+    Record rec;
+    if (!parse(json, rec))
+      return true;
+    out = rec;
+    return false;
+  });
 }
 
 std::string json_object(std::initializer_list<std::pair<const char*, std::string>> fields) {
@@ -218,22 +226,12 @@ rest_reply routeros_client::request(const std::string& method, const std::string
 
 outcome routeros_client::list_file_disks(std::vector<disk>& out) {
   out.clear();
-  auto r = request("GET", "/disk?type=file", "");
-  if (!r.status.ok())
-    return r.status;
-  rapidjson::Document doc;
-  doc.Parse(r.body.c_str(), r.body.size());
-  if (doc.HasParseError() || !doc.IsArray())
-    return outcome::failure(ec::internal, "RouterOS answered a list that is not a JSON array");
-  for (auto& item : doc.GetArray()) {
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-    item.Accept(w);
+  return for_each_record(request("GET", "/disk?type=file", ""), [&](const std::string& json) {
     disk d;
-    if (disk_from_json(buf.GetString(), d).ok() && d.type == "file")
+    if (disk_from_json(json, d).ok() && d.type == "file")
       out.push_back(std::move(d));
-  }
-  return outcome::success();
+    return true;
+  });
 }
 
 outcome routeros_client::find_disk(const std::string& slot, std::optional<disk>& out) {

@@ -21,21 +21,6 @@ namespace rds::services::rds_api {
 
 namespace {
 
-const char* reason_of(int status) {
-  switch (status) {
-  case 400:
-    return "Bad Request";
-  case 401:
-    return "Unauthorized";
-  case 404:
-    return "Not Found";
-  case 406:
-    return "Not Acceptable";
-  default:
-    return "Internal Server Error";
-  }
-}
-
 std::string string_of(const rapidjson::Value& obj, const char* key, bool& present) {
   auto i = obj.FindMember(key);
   present = i != obj.MemberEnd();
@@ -77,7 +62,7 @@ http::response routeros_error(int status, const std::string& detail) {
   w.Key("error");
   w.Int(status);
   w.Key("message");
-  w.String(reason_of(status));
+  w.String(http::reason_phrase(status));
   w.EndObject();
   return {status, buf.GetString()};
 }

@@ -240,7 +240,6 @@ kube_response kube_client::request(const std::string& method, const std::string&
       return r;
     if (clock_type::now() + backoff >= end)
       return r;
-    ++retries_;
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, impl_->retries.max_backoff);
   }

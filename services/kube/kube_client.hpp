@@ -50,13 +50,10 @@ class kube_client {
   outcome stream(const std::string& path, const std::function<bool(const std::string&)>& on_line,
                  std::chrono::milliseconds limit, const std::atomic<bool>* stop = nullptr);
 
-  /// Transient failures retried since the client was made (for a metric).
-  uint64_t retries() const { return retries_; }
 
  private:
   struct impl;
   std::unique_ptr<impl> impl_;
-  uint64_t retries_ = 0;
 };
 
 /// Percent-encodes a query parameter value.

@@ -7,6 +7,8 @@
 
 #include <curl/curl.h>
 
+#include "services/http/curl_body.hpp"
+
 #include <chrono>
 #include <sstream>
 #include <stdexcept>
@@ -20,11 +22,6 @@ constexpr auto rpc_deadline = std::chrono::seconds{30};
 
 void set_deadline(grpc::ClientContext& ctx) {
   ctx.set_deadline(std::chrono::system_clock::now() + rpc_deadline);
-}
-
-size_t append_body(char* data, size_t size, size_t count, void* target) {
-  static_cast<std::string*>(target)->append(data, size * count);
-  return size * count;
 }
 
 } // namespace
@@ -142,7 +139,7 @@ std::string http_get(const std::string& url) {
   if (curl == nullptr)
     throw std::runtime_error("curl_easy_init failed");
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rds::services::http::append_to_string);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -1,6 +1,8 @@
 // rds-sim as its own process, over HTTP the way the driver will talk to a ROSE Data Server:
 // RouterOS JSON shapes and errors, state across a restart, and injected faults.
 #include <curl/curl.h>
+
+#include "services/http/curl_body.hpp"
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -20,11 +22,6 @@ struct reply {
   CURLcode transport = CURLE_OK;
 };
 
-size_t append(char* data, size_t size, size_t count, void* target) {
-  static_cast<std::string*>(target)->append(data, size * count);
-  return size * count;
-}
-
 reply call(const std::string& url, const std::string& method, const std::string& body = "",
            const std::string& password = "sim-secret") {
   reply r;
@@ -33,7 +30,7 @@ reply call(const std::string& url, const std::string& method, const std::string&
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   auto credentials = "rds-csi:" + password;
   curl_easy_setopt(curl, CURLOPT_USERPWD, credentials.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rds::services::http::append_to_string);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");

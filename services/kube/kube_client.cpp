@@ -3,6 +3,8 @@
 #include "services/kube/kube_client.hpp"
 
 #include <curl/curl.h>
+
+#include "services/http/curl_body.hpp"
 #include <rapidjson/document.h>
 #include <sys/stat.h>
 
@@ -16,11 +18,6 @@ namespace rds::services::kube {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-size_t append_body(char* data, size_t size, size_t count, void* target) {
-  static_cast<std::string*>(target)->append(data, size * count);
-  return size * count;
-}
 
 struct line_sink {
   const std::function<bool(const std::string&)>* on_line;
@@ -180,7 +177,7 @@ struct kube_client::impl {
                      std::chrono::milliseconds timeout) {
     kube_response r;
     auto headers = prepare(method, path, body, timeout);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rds::services::http::append_to_string);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
     auto rc = curl_easy_perform(curl);
     curl_slist_free_all(headers);

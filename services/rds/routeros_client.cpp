@@ -2,6 +2,8 @@
 #include "services/rds/routeros_client.hpp"
 
 #include <curl/curl.h>
+
+#include "services/http/curl_body.hpp"
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -13,11 +15,6 @@ namespace rds::services::rds_api {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-size_t append_body(char* data, size_t size, size_t count, void* target) {
-  static_cast<std::string*>(target)->append(data, size * count);
-  return size * count;
-}
 
 bool idempotent(const std::string& method) {
   return method == "GET" || method == "PATCH" || method == "DELETE";
@@ -165,7 +162,7 @@ struct routeros_client::impl {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
       curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body.c_str());
     }
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rds::services::http::append_to_string);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
     auto begin = clock_type::now();
     auto rc = curl_easy_perform(curl);

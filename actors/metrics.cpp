@@ -175,7 +175,7 @@ metric_families::metric_families(prometheus::Registry& r)
     reconcile_total.Add({{"action", action}});
   for (auto resource : {"volumeattachments", "nodes"})
     watch_relists_total.Add({{"resource", resource}});
-  for (auto operation : {"create", "delete", "expand"}) {
+  for (auto operation : {"create", "delete", "expand", "snapshot", "delete_snapshot"}) {
     volume_operations_total.Add({{"operation", operation}, {"status", "success"}});
     volume_operation_duration.Add({{"operation", operation}}, volume_buckets);
   }

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <optional>
 
 #include "services/log/log.hpp"
 #include "services/rds/disk.hpp"
@@ -19,10 +21,79 @@ volume_info info_of(const disk& d) {
                      d.nvme_tcp_export};
 }
 
+/// Where a volume's file goes: "<base>/<slot>.img", or "<base>/<slot>.<source>.img" for one
+/// made from a snapshot or a volume, so the source is on the device and a retry with another
+/// source is told apart.
+std::string volume_path(const rds_config& cfg, const std::string& slot, const std::string& source) {
+  return cfg.volume_base_path + "/" + slot + (source.empty() ? "" : "." + source) + ".img";
+}
+
+/// A snapshot's file records its source volume and when it was cut:
+/// "<base>/<snapshot slot>.<volume slot>.<unix seconds>.img".
+std::string snapshot_path(const rds_config& cfg, const std::string& slot, const std::string& source,
+                          int64_t created_at) {
+  return cfg.volume_base_path + "/" + slot + "." + source + "." + std::to_string(created_at)
+         + ".img";
+}
+
+/// Reads a snapshot disk back; false if its path is not one snapshot_path() makes.
+bool snapshot_of(const rds_config& cfg, const disk& d, snapshot_info& out) {
+  // A copy in progress ("tmp-") already has the file name of the snapshot it becomes.
+  auto id = d.slot.size() == max_slot_length ? snapshot_prefix + d.slot.substr(4) : d.slot;
+  auto prefix = cfg.volume_base_path + "/" + id + ".";
+  if (d.file_path.rfind(prefix, 0) != 0 || d.file_path.size() < prefix.size() + 4
+      || d.file_path.compare(d.file_path.size() - 4, 4, ".img") != 0)
+    return false;
+  auto rest = d.file_path.substr(prefix.size(), d.file_path.size() - prefix.size() - 4);
+  auto dot = rest.find('.');
+  if (dot == std::string::npos)
+    return false;
+  auto source = rest.substr(0, dot);
+  uint64_t created = 0;
+  if (!has_slot_shape(source, volume_prefix) || !parse_bytes(rest.substr(dot + 1), created))
+    return false;
+  out = snapshot_info{id, source, d.file_size, static_cast<int64_t>(created)};
+  return true;
+}
+
+outcome not_found(const std::string& what) {
+  return outcome::failure(ec::not_found, what + " does not exist on the RDS");
+}
+
+/// A volume that exists: its disk is there and exported (a disk without export is a create
+/// that has not finished).
+outcome find_volume(routeros_client& c, const std::string& volume_id, std::optional<disk>& out) {
+  out.reset();
+  if (!has_slot_shape(volume_id, volume_prefix))
+    return not_found("volume " + volume_id);
+  if (auto r = c.find_disk(volume_id, out); !r.ok())
+    return r;
+  if (!out || !out->nvme_tcp_export)
+    return not_found("volume " + volume_id);
+  return outcome::success();
+}
+
+outcome find_snapshot(routeros_client& c, const rds_config& cfg, const std::string& snapshot_id,
+                      disk& found, snapshot_info& out) {
+  std::optional<disk> d;
+  if (!has_slot_shape(snapshot_id, snapshot_prefix))
+    return not_found("snapshot " + snapshot_id);
+  if (auto r = c.find_disk(snapshot_id, d); !r.ok())
+    return r;
+  if (!d)
+    return not_found("snapshot " + snapshot_id);
+  if (!snapshot_of(cfg, *d, out))
+    return outcome::failure(ec::internal, "snapshot disk " + snapshot_id + " has a file path ("
+                                            + d->file_path + ") this driver did not make");
+  found = *d;
+  return outcome::success();
+}
+
 outcome create(routeros_client& c, const rds_config& cfg, const create_volume_request& req,
                volume_info& out) {
   auto slot = slot_for(req.name);
-  auto path = cfg.volume_base_path + "/" + slot + ".img";
+  auto source = !req.source_snapshot_id.empty() ? req.source_snapshot_id : req.source_volume_id;
+  auto path = volume_path(cfg, slot, source);
   auto nqn = cfg.nqn_prefix + slot;
   std::optional<disk> existing;
   if (auto r = c.find_disk(slot, existing); !r.ok())
@@ -34,14 +105,41 @@ outcome create(routeros_client& c, const rds_config& cfg, const create_volume_re
       d.file_size >= req.required_bytes && (req.limit_bytes == 0 || d.file_size <= req.limit_bytes);
     if (!fits || d.file_path != path)
       return outcome::failure(ec::already_exists, "");
-  } else {
+  }
+  // The content to copy, unless an exported disk says the copy was done.
+  std::optional<disk> from;
+  if (!source.empty() && !(existing && existing->nvme_tcp_export)) {
+    if (!req.source_snapshot_id.empty()) {
+      snapshot_info ignored;
+      disk snapshot;
+      if (auto r = find_snapshot(c, cfg, req.source_snapshot_id, snapshot, ignored); !r.ok())
+        return r;
+      from = snapshot;
+    } else if (auto r = find_volume(c, req.source_volume_id, from); !r.ok()) {
+      return r;
+    }
+  }
+  if (!existing) {
     disk wanted;
     wanted.slot = slot;
     wanted.file_path = path;
     wanted.file_size = req.size_bytes;
+    if (from) {
+      // At least the source's size; exactly that when no size was asked for.
+      wanted.file_size =
+        req.required_bytes == 0 ? from->file_size : std::max(req.size_bytes, from->file_size);
+      if (req.limit_bytes != 0 && wanted.file_size > req.limit_bytes)
+        return outcome::failure(ec::out_of_range, "the source holds "
+                                                    + std::to_string(from->file_size)
+                                                    + " bytes, more than limit_bytes allows");
+    }
     if (auto r = c.add_disk(wanted, d); !r.ok())
       return r;
   }
+  if (from)
+    if (auto r = c.copy_disk(from->slot, slot); !r.ok())
+      return r;
+  // Exported last: an exported disk is a finished one.
   if (!d.nvme_tcp_export || d.nvme_tcp_server_nqn != nqn || d.nvme_tcp_server_port != cfg.nvme_port)
     if (auto r = c.set_export(d.id, true, cfg.nvme_port, nqn, d); !r.ok())
       return r;
@@ -54,43 +152,110 @@ outcome create(routeros_client& c, const rds_config& cfg, const create_volume_re
   return outcome::success();
 }
 
-outcome remove(routeros_client& c, const rds_config& cfg, const std::string& volume_id) {
+/// Removes the disk with this slot and its backing file. Without the disk (an interrupted
+/// removal), files named after the slot in the base path are removed.
+outcome remove(routeros_client& c, const rds_config& cfg, const std::string& slot) {
   std::optional<disk> existing;
-  if (auto r = c.find_disk(volume_id, existing); !r.ok())
+  if (auto r = c.find_disk(slot, existing); !r.ok())
     return r;
-  auto file_path = cfg.volume_base_path + "/" + volume_id + ".img";
+  std::vector<std::string> names;
+  auto relative = [](const std::string& path) {
+    return path.empty() || path.front() != '/' ? path : path.substr(1);
+  };
   if (existing) {
-    file_path = existing->file_path;
     disk ignored;
     if (existing->nvme_tcp_export)
       if (auto r = c.set_export(existing->id, false, cfg.nvme_port, "", ignored); !r.ok())
         return r;
     if (auto r = c.remove_disk(existing->id); !r.ok())
       return r;
-  }
-  // RouterOS leaves the backing file behind: remove it too (also after an interrupted delete).
-  std::optional<file> backing;
-  auto name = file_path.empty() || file_path.front() != '/' ? file_path : file_path.substr(1);
-  if (auto r = c.find_file(name, backing); !r.ok())
-    return r;
-  if (backing)
-    if (auto r = c.remove_file(backing->id); !r.ok())
+    names.push_back(relative(existing->file_path));
+  } else {
+    // RouterOS leaves the backing file behind: remove it too after an interrupted delete.
+    auto prefix = relative(cfg.volume_base_path + "/" + slot + ".");
+    std::vector<file> files;
+    if (auto r = c.list_files(files); !r.ok())
       return r;
+    for (auto& f : files)
+      if (f.name.rfind(prefix, 0) == 0 && f.name.size() > 4
+          && f.name.compare(f.name.size() - 4, 4, ".img") == 0)
+        names.push_back(f.name);
+  }
+  for (auto& name : names) {
+    std::optional<file> backing;
+    if (auto r = c.find_file(name, backing); !r.ok())
+      return r;
+    if (backing)
+      if (auto r = c.remove_file(backing->id); !r.ok())
+        return r;
+  }
   std::optional<disk> check;
-  if (auto r = c.find_disk(volume_id, check); !r.ok())
+  if (auto r = c.find_disk(slot, check); !r.ok())
     return r;
   if (check)
-    return outcome::failure(ec::internal, "disk " + volume_id + " is still there after removal");
+    return outcome::failure(ec::internal, "disk " + slot + " is still there after removal");
+  return outcome::success();
+}
+
+outcome snapshot(routeros_client& c, const rds_config& cfg, const create_snapshot_request& req,
+                 snapshot_info& out) {
+  auto slot = slot_for(req.name, snapshot_prefix);
+  auto partial = slot_for(req.name, partial_snapshot_prefix);
+  disk done;
+  auto found = find_snapshot(c, cfg, slot, done, out);
+  if (found.ok())
+    return out.source_volume_id == req.source_volume_id
+             ? outcome::success()
+             : outcome::failure(ec::already_exists, "a snapshot named " + req.name
+                                                      + " exists of another volume ("
+                                                      + out.source_volume_id + ")");
+  if (found.code != ec::not_found)
+    return found;
+  std::optional<disk> source;
+  if (auto r = find_volume(c, req.source_volume_id, source); !r.ok())
+    return r;
+  // A copy that did not finish is started again; one of another source is dropped first.
+  std::optional<disk> pending;
+  if (auto r = c.find_disk(partial, pending); !r.ok())
+    return r;
+  snapshot_info pending_info;
+  if (pending
+      && !(snapshot_of(cfg, *pending, pending_info)
+           && pending_info.source_volume_id == req.source_volume_id
+           && pending->file_size >= source->file_size)) {
+    if (auto r = remove(c, cfg, partial); !r.ok())
+      return r;
+    pending.reset();
+  }
+  disk copy;
+  if (pending) {
+    copy = *pending;
+  } else {
+    disk wanted;
+    wanted.slot = partial;
+    wanted.file_size = source->file_size;
+    wanted.file_path = snapshot_path(cfg, slot, req.source_volume_id, std::time(nullptr));
+    if (auto r = c.add_disk(wanted, copy); !r.ok())
+      return r;
+  }
+  if (auto r = c.copy_disk(source->slot, partial); !r.ok())
+    return r;
+  // The new name marks the copy as complete.
+  disk renamed;
+  if (auto r = c.set_slot(copy.id, slot, renamed); !r.ok())
+    return r;
+  if (auto r = find_snapshot(c, cfg, slot, done, out); !r.ok())
+    return r.code == ec::not_found
+             ? outcome::failure(ec::internal, "snapshot " + slot + " is not there after the copy")
+             : r;
   return outcome::success();
 }
 
 outcome expand(routeros_client& c, const std::string& volume_id, uint64_t bytes,
                uint64_t& capacity) {
   std::optional<disk> existing;
-  if (auto r = c.find_disk(volume_id, existing); !r.ok())
+  if (auto r = find_volume(c, volume_id, existing); !r.ok())
     return r;
-  if (!existing)
-    return outcome::failure(ec::not_found, "volume " + volume_id + " does not exist on the RDS");
   if (existing->file_size < bytes) {
     disk grown;
     if (auto r = c.set_size(existing->id, bytes, grown); !r.ok())
@@ -164,7 +329,7 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
       auto r = self->state.client->list_file_disks(disks);
       std::vector<volume_info> volumes;
       for (auto& d : disks)
-        if (d.slot.size() == max_slot_length && d.slot.rfind("csi-", 0) == 0)
+        if (has_slot_shape(d.slot, volume_prefix) && d.nvme_tcp_export)
           volumes.push_back(info_of(d));
       std::sort(volumes.begin(), volumes.end(), [](const volume_info& a, const volume_info& b) {
         return a.volume_id < b.volume_id;
@@ -173,11 +338,58 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
     },
     [self, config, record](delete_atom, const std::string& volume_id) {
       auto begin = clock_type::now();
-      auto result = remove(*self->state.client, config, volume_id);
+      // An id this driver never made names no volume of its own: nothing to delete.
+      auto result = has_slot_shape(volume_id, volume_prefix)
+                      ? remove(*self->state.client, config, volume_id)
+                      : outcome::success();
       record("delete", result, begin);
       if (!result.ok())
         log::warning("DeleteVolume ", volume_id, ": ", result.message);
       return result;
+    },
+    [self](find_atom, const std::string& volume_id) -> caf::result<outcome, volume_info> {
+      std::optional<disk> found;
+      auto result = find_volume(*self->state.client, volume_id, found);
+      return {result, result.ok() ? info_of(*found) : volume_info{}};
+    },
+    [self, config, record](
+      snapshot_atom, const create_snapshot_request& req) -> caf::result<outcome, snapshot_info> {
+      auto begin = clock_type::now();
+      snapshot_info info;
+      auto result = snapshot(*self->state.client, config, req, info);
+      record("snapshot", result, begin);
+      if (!result.ok())
+        log::warning("CreateSnapshot ", req.name, ": ", result.message);
+      return {result, info};
+    },
+    [self, config, record](unsnapshot_atom, const std::string& snapshot_id) {
+      auto begin = clock_type::now();
+      auto result = outcome::success();
+      if (has_slot_shape(snapshot_id, snapshot_prefix)) {
+        // With the snapshot goes a copy of the same name that never finished.
+        result = remove(*self->state.client, config, snapshot_id);
+        if (result.ok())
+          result =
+            remove(*self->state.client, config, partial_snapshot_prefix + snapshot_id.substr(4));
+      }
+      record("delete_snapshot", result, begin);
+      if (!result.ok())
+        log::warning("DeleteSnapshot ", snapshot_id, ": ", result.message);
+      return result;
+    },
+    [self, config](snapshots_atom) -> caf::result<outcome, std::vector<snapshot_info>> {
+      std::vector<disk> disks;
+      auto r = self->state.client->list_file_disks(disks);
+      std::vector<snapshot_info> snapshots;
+      snapshot_info info;
+      for (auto& d : disks)
+        if (has_slot_shape(d.slot, snapshot_prefix) && snapshot_of(config, d, info))
+          snapshots.push_back(info);
+      std::sort(snapshots.begin(), snapshots.end(),
+                [](const snapshot_info& a, const snapshot_info& b) {
+                  return a.snapshot_id < b.snapshot_id;
+                });
+      return {r, std::move(snapshots)};
     },
   };
 }

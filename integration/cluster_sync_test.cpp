@@ -32,20 +32,25 @@ grpc::Status publish_eventually(csi_client& client, const std::string& volume,
 TEST_CASE("watch events are followed, and nodes must exist") {
   auto& k = kube_cluster::instance();
   k.clear();
+  // The volumes exist on the RDS (the plugins' embedded simulator keeps them in sim).
+  temp_dir sim;
+  auto vol = provision_volumes(sim.path(), {"vol-w"});
+  REQUIRE(vol.size() == 1);
   k.create_nodes({"node-a", "node-b"});
-  k.create_volume("pv-w", "vol-w", "ReadWriteMany", "Block", "600");
-  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  k.create_volume("pv-w", vol.at("vol-w"), "ReadWriteMany", "Block", "600");
+  plugin_process plugin{
+    {"--rds-sim-data-dir=" + sim.path(), "--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
   REQUIRE(client.wait_until_ready());
   auto m = initial_series();
   check_series(plugin.metrics_url(), m);
 
-  auto missing = client.publish("vol-w", "node-x", volume_access::rwx_block);
+  auto missing = client.publish(vol.at("vol-w"), "node-x", volume_access::rwx_block);
   CHECK(missing.error_code() == grpc::StatusCode::NOT_FOUND);
   CHECK(missing.error_message().find("node-x") != std::string::npos);
   k.create_nodes({"node-x"});
-  CHECK(publish_eventually(client, "vol-w", "node-x", volume_access::rwx_block).ok());
-  CHECK(client.unpublish("vol-w", "node-x").ok());
+  CHECK(publish_eventually(client, vol.at("vol-w"), "node-x", volume_access::rwx_block).ok());
+  CHECK(client.unpublish(vol.at("vol-w"), "node-x").ok());
   m["rds_csi_attachment_attach_total{status=\"success\"}"] = 1;
   m["rds_csi_attachment_detach_total{status=\"success\"}"] = 1;
   m["rds_csi_attachment_operation_duration_seconds_count{operation=\"attach\"}"] = 1;
@@ -61,7 +66,7 @@ TEST_CASE("watch events are followed, and nodes must exist") {
   m[follow_attach] = 2, m[started] = 1, m[active] = 1, m[posted("MigrationStarted")] = 1;
   check_series(plugin.metrics_url(), m);
   // The CSI calls that follow agree with what was followed: nothing changes.
-  CHECK(client.publish("vol-w", "node-b", volume_access::rwx_block).ok());
+  CHECK(client.publish(vol.at("vol-w"), "node-b", volume_access::rwx_block).ok());
   check_series(plugin.metrics_url(), m);
   k.detach("pv-w", "node-a");
   m[follow_detach] = 1, m[success] = 1, m[active] = 0, m[durations] = 1;
@@ -76,14 +81,19 @@ TEST_CASE("watch events are followed, and nodes must exist") {
 TEST_CASE("a pending VolumeAttachment does not undo a publish in flight") {
   auto& k = kube_cluster::instance();
   k.clear();
+  // The volumes exist on the RDS (the plugins' embedded simulator keeps them in sim).
+  temp_dir sim;
+  auto vol = provision_volumes(sim.path(), {"vol-p"});
+  REQUIRE(vol.size() == 1);
   k.create_nodes({"node-a"});
-  k.create_volume("pv-p", "vol-p", "ReadWriteOnce", "Filesystem");
-  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  k.create_volume("pv-p", vol.at("vol-p"), "ReadWriteOnce", "Filesystem");
+  plugin_process plugin{
+    {"--rds-sim-data-dir=" + sim.path(), "--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
   REQUIRE(client.wait_until_ready());
   // The attach/detach controller creates the VolumeAttachment, then the attacher publishes.
   k.attach("pv-p", "node-a", false);
-  REQUIRE(client.publish("vol-p", "node-a", volume_access::rwo).ok());
+  REQUIRE(client.publish(vol.at("vol-p"), "node-a", volume_access::rwo).ok());
   CHECK(settled_value(plugin.metrics_url(), attached, 1) == 1);
   // A relist that shows the VolumeAttachment still pending keeps the node.
   k.restart_apiserver();
@@ -97,10 +107,15 @@ TEST_CASE("a pending VolumeAttachment does not undo a publish in flight") {
 TEST_CASE("an API server restart and an etcd compaction during a watch lose nothing") {
   auto& k = kube_cluster::instance();
   k.clear();
+  // The volumes exist on the RDS (the plugins' embedded simulator keeps them in sim).
+  temp_dir sim;
+  auto vol = provision_volumes(sim.path(), {"vol-c"});
+  REQUIRE(vol.size() == 1);
   k.create_nodes({"node-a", "node-b"});
-  k.create_volume("pv-c", "vol-c", "ReadWriteMany", "Block", "600");
+  k.create_volume("pv-c", vol.at("vol-c"), "ReadWriteMany", "Block", "600");
   k.attach("pv-c", "node-a");
-  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  plugin_process plugin{
+    {"--rds-sim-data-dir=" + sim.path(), "--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
   REQUIRE(client.wait_until_ready());
   CHECK(settled_value(plugin.metrics_url(), attached, 1) == 1);
@@ -122,7 +137,7 @@ TEST_CASE("an API server restart and an etcd compaction during a watch lose noth
   // node-a is gone from the volume: attaching it again (the real way: VolumeAttachment first)
   // is a new migration.
   k.attach("pv-c", "node-a", false);
-  CHECK(client.publish("vol-c", "node-a", volume_access::rwx_block).ok());
+  CHECK(client.publish(vol.at("vol-c"), "node-a", volume_access::rwx_block).ok());
   CHECK(settled_value(plugin.metrics_url(), active, 1) == 1);
   // And the watch goes on after the relist.
   k.detach("pv-c", "node-b");
@@ -133,17 +148,22 @@ TEST_CASE("an API server restart and an etcd compaction during a watch lose noth
 TEST_CASE("Events on the PVC name the nodes and durations") {
   auto& k = kube_cluster::instance();
   k.clear();
+  // The volumes exist on the RDS (the plugins' embedded simulator keeps them in sim).
+  temp_dir sim;
+  auto vol = provision_volumes(sim.path(), {"vol-e"});
+  REQUIRE(vol.size() == 1);
   k.create_nodes({"node-a", "node-b", "node-c"});
-  k.create_volume("pv-e", "vol-e", "ReadWriteMany", "Block", "600");
-  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token")}};
+  k.create_volume("pv-e", vol.at("vol-e"), "ReadWriteMany", "Block", "600");
+  plugin_process plugin{
+    {"--rds-sim-data-dir=" + sim.path(), "--kubeconfig=" + k.kubeconfig("admin-token")}};
   csi_client client{plugin.endpoint()};
   REQUIRE(client.wait_until_ready());
-  REQUIRE(client.publish("vol-e", "node-a", volume_access::rwx_block).ok());
-  REQUIRE(client.publish("vol-e", "node-b", volume_access::rwx_block).ok());
-  CHECK(client.publish("vol-e", "node-c", volume_access::rwx_block).error_code()
+  REQUIRE(client.publish(vol.at("vol-e"), "node-a", volume_access::rwx_block).ok());
+  REQUIRE(client.publish(vol.at("vol-e"), "node-b", volume_access::rwx_block).ok());
+  CHECK(client.publish(vol.at("vol-e"), "node-c", volume_access::rwx_block).error_code()
         == grpc::StatusCode::FAILED_PRECONDITION);
-  REQUIRE(client.unpublish("vol-e", "node-a").ok());
-  REQUIRE(client.unpublish("vol-e", "node-b").ok());
+  REQUIRE(client.unpublish(vol.at("vol-e"), "node-a").ok());
+  REQUIRE(client.unpublish(vol.at("vol-e"), "node-b").ok());
   for (auto reason : {"VolumeAttached", "MigrationStarted", "AttachmentConflict",
                       "MigrationCompleted", "VolumeDetached"}) {
     CAPTURE(reason);
@@ -164,10 +184,15 @@ TEST_CASE("Events on the PVC name the nodes and durations") {
 TEST_CASE("etcd down: the plugin is not ready, says why, and recovers when etcd is back") {
   auto& k = kube_cluster::instance();
   k.clear();
+  // The volumes exist on the RDS (the plugins' embedded simulator keeps them in sim).
+  temp_dir sim;
+  auto vol = provision_volumes(sim.path(), {"vol-s"});
+  REQUIRE(vol.size() == 1);
   k.create_nodes({"node-a"});
-  k.create_volume("pv-s", "vol-s", "ReadWriteOnce", "Filesystem");
+  k.create_volume("pv-s", vol.at("vol-s"), "ReadWriteOnce", "Filesystem");
   k.stop_etcd();
-  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("admin-token"), "--kube-timeout=3"}};
+  plugin_process plugin{{"--rds-sim-data-dir=" + sim.path(),
+                         "--kubeconfig=" + k.kubeconfig("admin-token"), "--kube-timeout=3"}};
   csi_client client{plugin.endpoint()};
   // The rebuild cannot list: counted, and Probe says not ready.
   CHECK(settled_value(plugin.metrics_url(),
@@ -178,7 +203,7 @@ TEST_CASE("etcd down: the plugin is not ready, says why, and recovers when etcd 
   CHECK_FALSE(ready);
   // A CSI call waits for the rebuild, bounded by its deadline.
   ::csi::v1::ControllerPublishVolumeRequest req;
-  req.set_volume_id("vol-s");
+  req.set_volume_id(vol.at("vol-s"));
   req.set_node_id("node-a");
   *req.mutable_volume_capability() = csi_client::capability(volume_access::rwo);
   ::csi::v1::ControllerPublishVolumeResponse resp;
@@ -188,6 +213,6 @@ TEST_CASE("etcd down: the plugin is not ready, says why, and recovers when etcd 
         == grpc::StatusCode::DEADLINE_EXCEEDED);
   k.start_etcd();
   CHECK(client.wait_until_ready());
-  CHECK(client.publish("vol-s", "node-a", volume_access::rwo).ok());
+  CHECK(client.publish(vol.at("vol-s"), "node-a", volume_access::rwo).ok());
   CHECK(plugin.terminate() == 0);
 }

@@ -12,8 +12,16 @@ using namespace rds::test;
 TEST_CASE("1000 volumes from 16 client threads") {
   constexpr int volumes = 1000;
   constexpr int threads = 16;
-  plugin_process plugin;
-  auto id = [](int i) { return "pvc-load-" + std::to_string(i); };
+  // The volumes exist on the RDS before the plugin starts, as after a controller restart: it
+  // lists them once and publishes them without asking the RDS again.
+  temp_dir sim;
+  std::vector<std::string> names;
+  for (int i = 0; i < volumes; ++i)
+    names.push_back("pvc-load-" + std::to_string(i));
+  auto ids = provision_volumes(sim.path() + "/rds", names);
+  REQUIRE(ids.size() == volumes);
+  plugin_process plugin{{"--rds-sim-data-dir=" + sim.path() + "/rds"}};
+  auto id = [&](int i) { return ids.at(names[static_cast<size_t>(i)]); };
   std::atomic<int> failures{0};
   auto run_phase = [&](auto&& per_volume) {
     std::vector<std::thread> workers;

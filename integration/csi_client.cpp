@@ -20,11 +20,11 @@ namespace {
 
 constexpr auto rpc_deadline = std::chrono::seconds{30};
 
+} // namespace
+
 void set_deadline(grpc::ClientContext& ctx) {
   ctx.set_deadline(std::chrono::system_clock::now() + rpc_deadline);
 }
-
-} // namespace
 
 csi_client::csi_client(const std::string& endpoint)
   : channel_(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()))
@@ -101,6 +101,13 @@ grpc::Status csi_client::create_volume(const std::string& name, int64_t required
   auto status = controller_->CreateVolume(&ctx, req, &resp);
   out = resp.volume();
   return status;
+}
+
+std::string csi_client::provision(const std::string& name) {
+  ::csi::v1::Volume volume;
+  if (!create_volume(name, int64_t{1} << 20, volume_access::rwo, {}, volume).ok())
+    return {};
+  return volume.volume_id();
 }
 
 grpc::Status csi_client::delete_volume(const std::string& volume_id) {

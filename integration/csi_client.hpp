@@ -29,6 +29,8 @@ class csi_client {
                              const std::map<std::string, std::string>& parameters,
                              ::csi::v1::Volume& out);
   grpc::Status delete_volume(const std::string& volume_id);
+  /// CreateVolume of a 1 MiB volume named `name`: its volume id, or "" if that failed.
+  std::string provision(const std::string& name);
 
   /// Polls Probe until the plugin says ready (its state is rebuilt); false after `limit`.
   bool wait_until_ready(std::chrono::seconds limit = std::chrono::seconds{30});
@@ -43,6 +45,9 @@ class csi_client {
   std::unique_ptr<::csi::v1::Identity::Stub> identity_;
   std::unique_ptr<::csi::v1::Controller::Stub> controller_;
 };
+
+/// Gives a hand-made call the helpers' deadline.
+void set_deadline(grpc::ClientContext& ctx);
 
 /// GET over HTTP with libcurl; throws on a transport error or a non-200 answer.
 std::string http_get(const std::string& url);

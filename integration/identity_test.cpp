@@ -49,19 +49,22 @@ TEST_CASE("identity: name, version, capabilities, probe") {
     offered.push_back(c.rpc().type());
   CHECK(offered
         == std::vector<int>{rpc::CREATE_DELETE_VOLUME, rpc::PUBLISH_UNPUBLISH_VOLUME,
-                            rpc::LIST_VOLUMES, rpc::GET_CAPACITY, rpc::EXPAND_VOLUME});
+                            rpc::LIST_VOLUMES, rpc::GET_CAPACITY, rpc::CREATE_DELETE_SNAPSHOT,
+                            rpc::LIST_SNAPSHOTS, rpc::CLONE_VOLUME, rpc::EXPAND_VOLUME,
+                            rpc::GET_VOLUME});
 
-  // Not implemented yet: the CO must be told so, and must not retry.
-  ::csi::v1::CreateSnapshotRequest snapshot;
-  snapshot.set_name("snap-x");
-  ::csi::v1::CreateSnapshotResponse snapshotted;
+  // Not offered: the CO must be told so, and must not retry.
+  ::csi::v1::ControllerModifyVolumeRequest modify;
+  modify.set_volume_id("csi-0123456789abcdef0123456789ab");
+  ::csi::v1::ControllerModifyVolumeResponse modified;
   CHECK(call_with_deadline([&](grpc::ClientContext& ctx) {
-          return client.controller().CreateSnapshot(&ctx, snapshot, &snapshotted);
+          return client.controller().ControllerModifyVolume(&ctx, modify, &modified);
         }).error_code()
         == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK(settled_value(
-          plugin.metrics_url(),
-          rpc_count("/csi.v1.Controller/CreateSnapshot", "Unimplemented", "rds.example.org"), 1)
+  CHECK(settled_value(plugin.metrics_url(),
+                      rpc_count("/csi.v1.Controller/ControllerModifyVolume", "Unimplemented",
+                                "rds.example.org"),
+                      1)
         == 1);
   for (auto method : {"/csi.v1.Identity/GetPluginInfo", "/csi.v1.Identity/GetPluginCapabilities",
                       "/csi.v1.Identity/Probe", "/csi.v1.Controller/ControllerGetCapabilities"}) {
@@ -85,23 +88,27 @@ TEST_CASE("ValidateVolumeCapabilities") {
       return client.controller().ValidateVolumeCapabilities(&ctx, req, &resp);
     });
   };
+  auto volume = client.provision("pvc-1");
+  REQUIRE(!volume.empty());
   ::csi::v1::ValidateVolumeCapabilitiesResponse resp;
-  REQUIRE(validate("pvc-1", {volume_access::rwx_block, volume_access::rwo}, resp).ok());
+  REQUIRE(validate(volume, {volume_access::rwx_block, volume_access::rwo}, resp).ok());
   CHECK(resp.has_confirmed());
   CHECK(resp.confirmed().volume_capabilities_size() == 2);
   CHECK(resp.confirmed().volume_context().at("migrationTimeoutSeconds") == "600");
 
   resp.Clear();
-  REQUIRE(validate("pvc-1", {volume_access::rwo, volume_access::rwx_mount}, resp).ok());
+  REQUIRE(validate(volume, {volume_access::rwo, volume_access::rwx_mount}, resp).ok());
   CHECK_FALSE(resp.has_confirmed());
   CHECK(resp.message().find("block") != std::string::npos);
 
   resp.Clear();
-  REQUIRE(validate("pvc-1", {volume_access::multi_reader}, resp).ok());
+  REQUIRE(validate(volume, {volume_access::multi_reader}, resp).ok());
   CHECK_FALSE(resp.has_confirmed());
 
-  CHECK(validate("pvc-1", {}, resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(validate(volume, {}, resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(validate("", {volume_access::rwo}, resp).error_code()
         == grpc::StatusCode::INVALID_ARGUMENT);
+  // A volume the RDS does not have.
+  CHECK(validate("pvc-2", {volume_access::rwo}, resp).error_code() == grpc::StatusCode::NOT_FOUND);
   CHECK(plugin.terminate() == 0);
 }

@@ -83,16 +83,21 @@ TEST_CASE("a token file is read again when it changes") {
 TEST_CASE("the plugin works with exactly the RBAC rules deploy/ documents") {
   auto& k = kube_cluster::instance();
   k.clear();
+  // The volumes exist on the RDS (the plugins' embedded simulator keeps them in sim).
+  temp_dir sim;
+  auto vol = provision_volumes(sim.path(), {"vol-r"});
+  REQUIRE(vol.size() == 1);
   k.bind_cluster_role(std::string{RDS_CSI_SOURCE_DIR} + "/deploy/kubernetes/controller-rbac.yaml",
                       "rds-csi-driver");
   k.create_nodes({"node-a", "node-b"});
-  k.create_volume("pv-r", "vol-r", "ReadWriteMany", "Block", "600");
+  k.create_volume("pv-r", vol.at("vol-r"), "ReadWriteMany", "Block", "600");
   k.attach("pv-r", "node-a");
-  plugin_process plugin{{"--kubeconfig=" + k.kubeconfig("driver-token")}};
+  plugin_process plugin{
+    {"--rds-sim-data-dir=" + sim.path(), "--kubeconfig=" + k.kubeconfig("driver-token")}};
   csi_client client{plugin.endpoint()};
   REQUIRE(client.wait_until_ready());
-  REQUIRE(client.publish("vol-r", "node-b", volume_access::rwx_block).ok());
-  REQUIRE(client.unpublish("vol-r", "node-a").ok());
+  REQUIRE(client.publish(vol.at("vol-r"), "node-b", volume_access::rwx_block).ok());
+  REQUIRE(client.unpublish(vol.at("vol-r"), "node-a").ok());
   CHECK(settled_value(plugin.metrics_url(), posted("MigrationCompleted"), 1) == 1);
   auto text = http_get(plugin.metrics_url());
   for (auto resource : {"volumeattachments", "nodes", "events"}) {

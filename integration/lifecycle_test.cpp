@@ -66,7 +66,9 @@ TEST_CASE("start-up failures exit 1 with the reason") {
 TEST_CASE("SIGTERM stops the plugin cleanly and removes its socket") {
   plugin_process plugin;
   csi_client client{plugin.endpoint()};
-  REQUIRE(client.publish("pvc-1", "node-a", volume_access::rwo).ok());
+  auto volume = client.provision("pvc-1");
+  REQUIRE(!volume.empty());
+  REQUIRE(client.publish(volume, "node-a", volume_access::rwo).ok());
   auto socket = plugin.endpoint().substr(std::string{"unix://"}.size());
   struct stat st {};
   REQUIRE(::stat(socket.c_str(), &st) == 0);

@@ -1,6 +1,8 @@
 // fork/exec of the plugin, with its stdout on a pipe.
 #include "integration/plugin_process.hpp"
 
+#include "integration/csi_client.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -209,6 +211,20 @@ int run_plugin(const std::vector<std::string>& args, std::string& output,
   }
   ::close(fd);
   return wait_exit(pid, std::chrono::seconds{5});
+}
+
+std::map<std::string, std::string> provision_volumes(const std::string& sim_dir,
+                                                     const std::vector<std::string>& names) {
+  plugin_process plugin{{"--rds-sim-data-dir=" + sim_dir}};
+  csi_client client{plugin.endpoint()};
+  std::map<std::string, std::string> ids;
+  for (auto& name : names) {
+    auto id = client.provision(name);
+    if (id.empty())
+      return {};
+    ids[name] = id;
+  }
+  return ids;
 }
 
 } // namespace rds::test

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,12 @@ int stop_process(pid_t pid, std::chrono::milliseconds limit);
 /// `dir`/data, the password "sim-secret" and `flags`; returns its /rest URL ("" if it did not
 /// start) and its pid.
 std::string start_rds_sim(const temp_dir& dir, const std::vector<std::string>& flags, pid_t& pid);
+
+/// Creates the volumes `names` (1 MiB each) through CreateVolume of a plugin, without a cluster,
+/// whose embedded RDS keeps its disks in `sim_dir`, then stops it: name -> volume id. A plugin
+/// started later with --rds-sim-data-dir=`sim_dir` finds them on its RDS. Empty if one failed.
+std::map<std::string, std::string> provision_volumes(const std::string& sim_dir,
+                                                     const std::vector<std::string>& names);
 
 /// Runs the plugin binary with `args` to completion (for --help, bad flags...). Returns the exit
 /// code and fills `output` with what it wrote to stdout and stderr.

@@ -57,6 +57,18 @@ using expand_atom = caf::atom_constant<caf::atom("expand")>;
 constexpr expand_atom expand_atom_v{};
 using list_atom = caf::atom_constant<caf::atom("list")>;
 constexpr list_atom list_atom_v{};
+using find_atom = caf::atom_constant<caf::atom("find")>;
+constexpr find_atom find_atom_v{};
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+constexpr snapshot_atom snapshot_atom_v{};
+using unsnapshot_atom = caf::atom_constant<caf::atom("unsnapshot")>;
+constexpr unsnapshot_atom unsnapshot_atom_v{};
+using snapshots_atom = caf::atom_constant<caf::atom("snapshots")>;
+constexpr snapshots_atom snapshots_atom_v{};
+using known_atom = caf::atom_constant<caf::atom("known")>;
+constexpr known_atom known_atom_v{};
+using gone_atom = caf::atom_constant<caf::atom("gone")>;
+constexpr gone_atom gone_atom_v{};
 using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
 
@@ -252,16 +264,35 @@ using volume_actor = caf::typed_actor<
 /// rds: the RouterOS REST session of the controller. Runs detached: its requests block its own
 /// thread, never the scheduler.
 using rds_actor = caf::typed_actor<
-  // Create (or find again, for the same name) a file-backed, exported disk.
+  // Create (or find again, for the same name) a file-backed, exported disk, empty or with the
+  // content of a snapshot or another volume.
   caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
-  // Unexport and remove a disk and its backing file (unknown = done).
+  // Unexport and remove a volume's disk and its backing file (unknown = done).
   caf::replies_to<delete_atom, std::string>::with<outcome>,
+  // One volume (not_found unless it exists and is exported).
+  caf::replies_to<find_atom, std::string>::with<outcome, volume_info>,
+  // Copy a volume into a new snapshot disk (or find it again, for the same name).
+  caf::replies_to<snapshot_atom, create_snapshot_request>::with<outcome, snapshot_info>,
+  // Remove a snapshot's disk and its backing file (unknown = done).
+  caf::replies_to<unsnapshot_atom, std::string>::with<outcome>,
+  // Every snapshot of this driver (slot "snp-..."), ordered by id.
+  caf::replies_to<snapshots_atom>::with<outcome, std::vector<snapshot_info>>,
   // Free bytes in the pool.
   caf::replies_to<capacity_atom>::with<outcome, uint64_t>,
   // Grow a volume to at least the given bytes; its capacity afterwards.
   caf::replies_to<expand_atom, std::string, uint64_t>::with<outcome, uint64_t>,
   // Every volume of this driver (slot "csi-..."), ordered by id.
   caf::replies_to<list_atom>::with<outcome, std::vector<volume_info>>>;
+
+/// volume_catalog: which volumes exist on the RDS, for ControllerPublishVolume (NOT_FOUND for a
+/// volume that does not). Answers from what it has seen created or found; asks the rds actor
+/// only about a volume it does not know.
+using volume_catalog_actor = caf::typed_actor<
+  // Success if the volume exists, not_found if it does not (or why the RDS could not tell).
+  caf::replies_to<find_atom, std::string>::with<outcome>,
+  // A volume was created (or found), or deleted.
+  caf::reacts_to<known_atom, std::string>, caf::reacts_to<gone_atom, std::string>,
+  caf::replies_to<status_atom>::with<uint64_t>>;
 
 /// cluster watch: keeps the supervisor in sync with one Kubernetes resource (VolumeAttachments
 /// or Nodes) by list + watch. Runs detached: its calls block its own thread, never the scheduler.

@@ -39,6 +39,10 @@ outcome check_volume_id(const std::string& id) {
   return check_identifier("volume_id", id, max_volume_id_length);
 }
 
+outcome check_snapshot_id(const std::string& id) {
+  return check_identifier("snapshot_id", id, max_volume_id_length);
+}
+
 outcome check_node_id(const std::string& id) {
   return check_identifier("node_id", id, max_node_id_length);
 }

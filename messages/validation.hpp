@@ -21,6 +21,7 @@ constexpr const char* migration_timeout_key = "migrationTimeoutSeconds";
 /// '.', '_' and '-': they end up in RouterOS paths, NQNs and log lines.
 outcome check_volume_id(const std::string& id);
 outcome check_node_id(const std::string& id);
+outcome check_snapshot_id(const std::string& id);
 
 /// Parses migrationTimeoutSeconds (nullptr: absent, the policy's fallback applies). A value that
 /// is not a whole number of seconds inside the policy's bounds is refused.

@@ -16,12 +16,40 @@ struct create_volume_request {
   /// The range the CO accepts, to judge an existing volume (0: no bound).
   uint64_t required_bytes = 0;
   uint64_t limit_bytes = 0;
+  /// The content to start from: a snapshot id or a volume id (clone), or empty.
+  std::string source_snapshot_id;
+  std::string source_volume_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_volume_request& x) {
   return f(caf::meta::type_name("rds.create_volume_request"), x.name, x.size_bytes,
-           x.required_bytes, x.limit_bytes);
+           x.required_bytes, x.limit_bytes, x.source_snapshot_id, x.source_volume_id);
+}
+
+struct create_snapshot_request {
+  /// The CO's name for the snapshot (the idempotency key).
+  std::string name;
+  std::string source_volume_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, create_snapshot_request& x) {
+  return f(caf::meta::type_name("rds.create_snapshot_request"), x.name, x.source_volume_id);
+}
+
+struct snapshot_info {
+  /// The CSI snapshot id: the RouterOS slot.
+  std::string snapshot_id;
+  std::string source_volume_id;
+  uint64_t size_bytes = 0;
+  /// Seconds since the epoch when the copy was started.
+  int64_t created_at = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, snapshot_info& x) {
+  return f(caf::meta::type_name("rds.snapshot_info"), x.snapshot_id, x.source_volume_id,
+           x.size_bytes, x.created_at);
 }
 
 struct volume_info {

@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "services/codec/base64.hpp"
 #include "services/rds/disk.hpp"
+#include "services/rds/routeros_client.hpp"
 #include "services/rds/routeros_simulator.hpp"
 
 using namespace rds;
@@ -52,6 +54,30 @@ TEST_CASE("slots are derived, bounded and stable") {
   CHECK(slot_for(std::string(10 * 1024, 'x')).size() == max_slot_length);
   CHECK(slot_for("a\"; /disk remove [find]").find_first_not_of("csi-0123456789abcdef")
         == std::string::npos);
+}
+
+TEST_CASE("slot kinds: volumes, snapshots and unfinished snapshots never share a slot") {
+  auto volume = slot_for("same-name");
+  auto snapshot = slot_for("same-name", snapshot_prefix);
+  auto partial = slot_for("same-name", partial_snapshot_prefix);
+  CHECK(snapshot.rfind("snp-", 0) == 0);
+  CHECK(partial.rfind("tmp-", 0) == 0);
+  CHECK(volume.substr(4) == snapshot.substr(4)); // a partial snapshot finds its snapshot
+  CHECK(has_slot_shape(volume, volume_prefix));
+  CHECK_FALSE(has_slot_shape(volume, snapshot_prefix));
+  CHECK(has_slot_shape(snapshot, snapshot_prefix));
+  CHECK_FALSE(has_slot_shape("raid10", volume_prefix)); // never the pool
+  CHECK_FALSE(has_slot_shape("csi-0123456789abcdef0123456789aB", volume_prefix));
+  CHECK_FALSE(has_slot_shape("csi-0123456789abcdef0123456789a", volume_prefix));
+}
+
+TEST_CASE("a change shows in the record RouterOS answers, booleans compared as booleans") {
+  auto record = R"({".id":"*1A","nvme-tcp-export":"yes","file-size":"1048576","slot":"a"})";
+  CHECK(record_shows(record, {{"nvme-tcp-export", "true"}, {"file-size", "1048576"}}));
+  CHECK_FALSE(record_shows(record, {{"nvme-tcp-export", "false"}}));
+  CHECK_FALSE(record_shows(record, {{"file-size", "2097152"}}));
+  CHECK_FALSE(record_shows(record, {{"nvme-tcp-server-nqn", "nqn.x"}})); // not shown at all
+  CHECK_FALSE(record_shows("[]", {{"slot", "a"}}));
 }
 
 TEST_CASE("byte counts and booleans as RouterOS prints them") {
@@ -171,4 +197,69 @@ TEST_CASE_FIXTURE(sim_fixture, "the simulator refuses what RouterOS refuses") {
   auto refused = call(denied, "GET", "/rest/disk");
   CHECK(refused.status == 500);
   CHECK(refused.body.find("not allowed (9)") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(sim_fixture, "the simulator: copy, rename, and POST set and remove") {
+  routeros_simulator sim{config};
+  auto add = [&](const std::string& slot, const std::string& size) {
+    disk d;
+    auto r = call(sim, "PUT", "/rest/disk",
+                  R"({"type":"file","slot":")" + slot + R"(","file-path":"/raid10/)" + slot
+                    + R"(.img","file-size":")" + size + R"("})");
+    REQUIRE(r.status == 200);
+    REQUIRE(disk_from_json(r.body, d).ok());
+    return d;
+  };
+  auto from = add("from", "1048576"), to = add("to", "2097152"), small = add("small", "4096");
+  {
+    std::fstream f{dir + from.file_path, std::ios::in | std::ios::out | std::ios::binary};
+    f.seekp(1048576 - 5);
+    f << "tail!";
+  }
+  CHECK(call(sim, "POST", "/rest/disk/copy", R"({"src":"from","dst":"to"})").status == 200);
+  {
+    std::ifstream f{dir + to.file_path, std::ios::binary};
+    f.seekg(1048576 - 5);
+    std::string tail(5, '\0');
+    f.read(tail.data(), 5);
+    CHECK(tail == "tail!");
+  }
+  CHECK(call(sim, "POST", "/rest/disk/copy", R"({"src":"from","dst":"small"})").status == 400);
+  CHECK(call(sim, "POST", "/rest/disk/copy", R"({"src":"none","dst":"to"})").status == 400);
+
+  // A slot can be renamed, but not to one that exists or is too long.
+  CHECK(call(sim, "PATCH", "/rest/disk/" + to.id, R"({"slot":"renamed"})").status == 200);
+  CHECK(call(sim, "GET", "/rest/disk", "", "slot=renamed").body.find(to.id) != std::string::npos);
+  CHECK(call(sim, "PATCH", "/rest/disk/" + to.id, R"({"slot":"from"})").status == 400);
+  CHECK(
+    call(sim, "PATCH", "/rest/disk/" + to.id, R"({"slot":")" + std::string(33, 'a') + "\"}").status
+    == 400);
+
+  // POST .../set and .../remove take the id in the body and answer an empty list.
+  auto set =
+    call(sim, "POST", "/rest/disk/set", R"({".id":")" + small.id + R"(","file-size":"8192"})");
+  CHECK(set.status == 200);
+  CHECK(set.body == "[]");
+  CHECK(call(sim, "GET", "/rest/disk/" + small.id).body.find(R"("file-size":"8192")")
+        != std::string::npos);
+  CHECK(call(sim, "POST", "/rest/disk/remove", R"({".id":")" + small.id + R"("})").status == 200);
+  CHECK(call(sim, "GET", "/rest/disk/" + small.id).status == 404);
+  CHECK(call(sim, "POST", "/rest/disk/frobnicate", "{}").status == 400);
+}
+
+TEST_CASE_FIXTURE(sim_fixture, "the simulator's legacy mode answers PATCH and DELETE by id idly") {
+  config.legacy_rest = true;
+  routeros_simulator sim{config};
+  auto r = call(sim, "PUT", "/rest/disk", add_body);
+  disk d;
+  REQUIRE(disk_from_json(r.body, d).ok());
+  auto patched = call(sim, "PATCH", "/rest/disk/" + d.id, R"({"nvme-tcp-export":"true"})");
+  CHECK(patched.status == 200);
+  CHECK_FALSE(record_shows(patched.body, {{"nvme-tcp-export", "true"}}));
+  CHECK(call(sim, "DELETE", "/rest/disk/" + d.id).status == 200);
+  CHECK(call(sim, "GET", "/rest/disk/" + d.id).status == 200); // still there
+  CHECK(call(sim, "POST", "/rest/disk/set", R"({".id":")" + d.id + R"(","nvme-tcp-export":"true"})")
+          .status
+        == 200);
+  CHECK(record_shows(call(sim, "GET", "/rest/disk/" + d.id).body, {{"nvme-tcp-export", "true"}}));
 }

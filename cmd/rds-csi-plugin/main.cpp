@@ -19,6 +19,7 @@
 #include "actors/events.hpp"
 #include "actors/metrics.hpp"
 #include "actors/rds.hpp"
+#include "actors/volume_catalog.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
 #include "services/csi/server.hpp"
@@ -84,6 +85,7 @@ int run(const plugin_options& opts) {
   std::vector<cluster_watch_actor> watches;
   events_actor events;
   rds_actor rds_handle;
+  volume_catalog_actor catalog;
   auto stop_actors = [&](const volume_supervisor_actor& supervisor) {
     *stopping = true;
     for (auto& w : watches)
@@ -92,6 +94,8 @@ int run(const plugin_options& opts) {
       self->send_exit(supervisor, caf::exit_reason::user_shutdown);
     if (events)
       self->send_exit(events, caf::exit_reason::user_shutdown);
+    if (catalog)
+      self->send_exit(catalog, caf::exit_reason::user_shutdown);
     if (rds_handle)
       self->send_exit(rds_handle, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
@@ -204,6 +208,7 @@ int run(const plugin_options& opts) {
       }
     }
     rds_handle = sys.spawn<caf::detached>(actors::rds, rds_cfg, metrics);
+    catalog = sys.spawn(actors::volume_catalog, rds_handle, rds_cfg.connection.deadline);
   }
 
   services::csi::server_config server_cfg;
@@ -214,7 +219,7 @@ int run(const plugin_options& opts) {
   server_cfg.vendor_version = RDS_CSI_VERSION;
   server_cfg.controller = opts.runs_controller();
   server_cfg.migrations = opts.migrations;
-  services::csi::server server{sys, server_cfg, {metrics, supervisor, rds_handle}};
+  services::csi::server server{sys, server_cfg, {metrics, supervisor, rds_handle, catalog}};
   if (auto err = server.start(); !err.empty()) {
     log::error(err);
     stop_actors(supervisor);

@@ -46,7 +46,11 @@ grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
                    ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_UNPUBLISH_VOLUME,
                    ::csi::v1::ControllerServiceCapability::RPC::LIST_VOLUMES,
                    ::csi::v1::ControllerServiceCapability::RPC::GET_CAPACITY,
-                   ::csi::v1::ControllerServiceCapability::RPC::EXPAND_VOLUME})
+                   ::csi::v1::ControllerServiceCapability::RPC::CREATE_DELETE_SNAPSHOT,
+                   ::csi::v1::ControllerServiceCapability::RPC::LIST_SNAPSHOTS,
+                   ::csi::v1::ControllerServiceCapability::RPC::CLONE_VOLUME,
+                   ::csi::v1::ControllerServiceCapability::RPC::EXPAND_VOLUME,
+                   ::csi::v1::ControllerServiceCapability::RPC::GET_VOLUME})
     response->add_capabilities()->mutable_rpc()->set_type(rpc);
   call->finish(grpc::Status::OK);
   return call->reactor();
@@ -67,20 +71,34 @@ grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
     call->finish(outcome::failure(ec::invalid_argument, "volume_capabilities is required"));
     return call->reactor();
   }
-  for (auto& capability : request->volume_capabilities()) {
-    publish_capability ignored;
-    if (auto r = read_capability(capability, false, ignored); !r.ok()) {
-      response->set_message(r.message);
-      call->finish(grpc::Status::OK);
-      return call->reactor();
-    }
-  }
-  auto* confirmed = response->mutable_confirmed();
-  *confirmed->mutable_volume_context() = request->volume_context();
-  *confirmed->mutable_volume_capabilities() = request->volume_capabilities();
-  *confirmed->mutable_parameters() = request->parameters();
-  *confirmed->mutable_mutable_parameters() = request->mutable_parameters();
-  call->finish(grpc::Status::OK);
+  auto catalog = actors_.catalog;
+  auto timeout = call->timeout(config_.request_timeout);
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(catalog, timeout, find_atom_v, request->volume_id())
+      .then(
+        [=](const outcome& exists) {
+          if (!exists.ok()) {
+            call->finish(exists);
+            return;
+          }
+          // A capability the driver does not serve is an answer, not an error.
+          for (auto& capability : request->volume_capabilities()) {
+            publish_capability ignored;
+            if (auto r = read_capability(capability, false, ignored); !r.ok()) {
+              response->set_message(r.message);
+              call->finish(grpc::Status::OK);
+              return;
+            }
+          }
+          auto* confirmed = response->mutable_confirmed();
+          *confirmed->mutable_volume_context() = request->volume_context();
+          *confirmed->mutable_volume_capabilities() = request->volume_capabilities();
+          *confirmed->mutable_parameters() = request->parameters();
+          *confirmed->mutable_mutable_parameters() = request->mutable_parameters();
+          call->finish(grpc::Status::OK);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
   return call->reactor();
 }
 
@@ -111,8 +129,25 @@ grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
     call->finish(checked);
     return call->reactor();
   }
-  ask_supervisor(sys_, actors_.supervisor, call, call->timeout(config_.request_timeout),
-                 publish_atom_v, std::move(req));
+  // Only a volume that exists on the RDS is attached (the catalog answers from memory for the
+  // volumes it has seen).
+  auto catalog = actors_.catalog;
+  auto supervisor = actors_.supervisor;
+  auto timeout = call->timeout(config_.request_timeout);
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(catalog, timeout, find_atom_v, req.volume_id)
+      .then(
+        [=](const outcome& exists) {
+          if (!exists.ok()) {
+            call->finish(exists);
+            return;
+          }
+          self->request(supervisor, timeout, publish_atom_v, req)
+            .then([=](const outcome& result) { call->finish(result); },
+                  [=](caf::error& failure) { call->finish(failure); });
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
   return call->reactor();
 }
 
@@ -153,18 +188,22 @@ controller_service::CreateVolume(grpc::CallbackServerContext* ctx,
     return call->reactor();
   }
   auto rds = actors_.rds;
+  auto catalog = actors_.catalog;
   auto timeout = call->timeout(config_.request_timeout);
   sys_.spawn([=](caf::event_based_actor* self) {
     self->request(rds, timeout, create_atom_v, req)
       .then(
         [=](const outcome& result, const volume_info& info) {
           if (result.ok()) {
+            self->send(catalog, known_atom_v, info.volume_id);
             auto* volume = response->mutable_volume();
             volume->set_volume_id(info.volume_id);
             volume->set_capacity_bytes(static_cast<int64_t>(info.capacity_bytes));
             for (auto& [key, value] : context)
               (*volume->mutable_volume_context())[key] = value;
             (*volume->mutable_volume_context())["nqn"] = info.nqn;
+            if (request->has_volume_content_source())
+              *volume->mutable_content_source() = request->volume_content_source();
           }
           call->finish(result);
         },
@@ -186,9 +225,12 @@ controller_service::DeleteVolume(grpc::CallbackServerContext* ctx,
     return call->reactor();
   }
   auto rds = actors_.rds;
+  auto catalog = actors_.catalog;
   auto timeout = call->timeout(config_.request_timeout);
   auto volume_id = request->volume_id();
   sys_.spawn([=](caf::event_based_actor* self) {
+    // Forgotten first: from now on a publish asks the RDS.
+    self->send(catalog, gone_atom_v, volume_id);
     self->request(rds, timeout, delete_atom_v, volume_id)
       .then([=](const outcome& result) { call->finish(result); },
             [=](caf::error& failure) { call->finish(failure); });
@@ -328,24 +370,134 @@ grpc::ServerUnaryReactor* controller_service::not_implemented(grpc::CallbackServ
   return call->reactor();
 }
 
+namespace {
+
+void fill(::csi::v1::Snapshot& out, const snapshot_info& info) {
+  out.set_snapshot_id(info.snapshot_id);
+  out.set_source_volume_id(info.source_volume_id);
+  out.set_size_bytes(static_cast<int64_t>(info.size_bytes));
+  out.mutable_creation_time()->set_seconds(info.created_at);
+  // The copy is complete when CreateSnapshot answers.
+  out.set_ready_to_use(true);
+}
+
+} // namespace
+
 grpc::ServerUnaryReactor*
 controller_service::CreateSnapshot(grpc::CallbackServerContext* ctx,
-                                   const ::csi::v1::CreateSnapshotRequest*,
-                                   ::csi::v1::CreateSnapshotResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/CreateSnapshot");
+                                   const ::csi::v1::CreateSnapshotRequest* request,
+                                   ::csi::v1::CreateSnapshotResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/CreateSnapshot");
+  if (call->refused_while_draining())
+    return call->reactor();
+  create_snapshot_request req{request->name(), request->source_volume_id()};
+  auto checked = outcome::success();
+  if (req.name.empty())
+    checked = outcome::failure(ec::invalid_argument, "name is required");
+  else if (req.name.size() > max_volume_id_length)
+    checked =
+      outcome::failure(ec::invalid_argument,
+                       "name is longer than " + std::to_string(max_volume_id_length) + " bytes");
+  for (unsigned char c : req.name)
+    if (checked.ok() && (c < 0x20 || c == 0x7f))
+      checked = outcome::failure(ec::invalid_argument, "name contains a control character");
+  if (checked.ok())
+    checked = check_volume_id(req.source_volume_id);
+  for (auto& [key, value] : request->parameters())
+    if (checked.ok() && key.rfind("csi.storage.k8s.io/", 0) != 0)
+      checked = outcome::failure(ec::invalid_argument,
+                                 "unknown VolumeSnapshotClass parameter '" + key + "'");
+  if (!checked.ok()) {
+    call->finish(checked);
+    return call->reactor();
+  }
+  auto rds = actors_.rds;
+  // The copy takes as long as the data: the CO's deadline bounds it, not the driver's default.
+  auto timeout = call->timeout(std::chrono::minutes{30});
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, snapshot_atom_v, req)
+      .then(
+        [=](const outcome& result, const snapshot_info& info) {
+          if (result.ok())
+            fill(*response->mutable_snapshot(), info);
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
 }
 
 grpc::ServerUnaryReactor*
 controller_service::DeleteSnapshot(grpc::CallbackServerContext* ctx,
-                                   const ::csi::v1::DeleteSnapshotRequest*,
+                                   const ::csi::v1::DeleteSnapshotRequest* request,
                                    ::csi::v1::DeleteSnapshotResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/DeleteSnapshot");
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/DeleteSnapshot");
+  if (call->refused_while_draining())
+    return call->reactor();
+  if (auto checked = check_snapshot_id(request->snapshot_id()); !checked.ok()) {
+    call->finish(checked);
+    return call->reactor();
+  }
+  auto rds = actors_.rds;
+  auto timeout = call->timeout(config_.request_timeout);
+  auto snapshot_id = request->snapshot_id();
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, unsnapshot_atom_v, snapshot_id)
+      .then([=](const outcome& result) { call->finish(result); },
+            [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
 }
 
-grpc::ServerUnaryReactor* controller_service::ListSnapshots(grpc::CallbackServerContext* ctx,
-                                                            const ::csi::v1::ListSnapshotsRequest*,
-                                                            ::csi::v1::ListSnapshotsResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/ListSnapshots");
+grpc::ServerUnaryReactor*
+controller_service::ListSnapshots(grpc::CallbackServerContext* ctx,
+                                  const ::csi::v1::ListSnapshotsRequest* request,
+                                  ::csi::v1::ListSnapshotsResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/ListSnapshots");
+  if (call->refused_while_draining())
+    return call->reactor();
+  if (request->max_entries() < 0) {
+    call->finish(outcome::failure(ec::invalid_argument, "max_entries must not be negative"));
+    return call->reactor();
+  }
+  // The token is the id of the last snapshot of the previous page: ids are ordered.
+  auto token = request->starting_token();
+  if (!token.empty() && !check_snapshot_id(token).ok()) {
+    call->finish(grpc::Status{grpc::StatusCode::ABORTED,
+                              "starting_token is not a token this driver gave out"});
+    return call->reactor();
+  }
+  auto rds = actors_.rds;
+  auto timeout = call->timeout(config_.request_timeout);
+  auto max_entries = static_cast<size_t>(request->max_entries());
+  auto only_snapshot = request->snapshot_id();
+  auto only_source = request->source_volume_id();
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, snapshots_atom_v)
+      .then(
+        [=](const outcome& result, const std::vector<snapshot_info>& snapshots) {
+          if (result.ok()) {
+            // Filters that match nothing give an empty list, not an error.
+            for (auto& s : snapshots) {
+              if ((!token.empty() && s.snapshot_id <= token)
+                  || (!only_snapshot.empty() && s.snapshot_id != only_snapshot)
+                  || (!only_source.empty() && s.source_volume_id != only_source))
+                continue;
+              if (max_entries > 0 && static_cast<size_t>(response->entries_size()) == max_entries) {
+                response->set_next_token(response->entries().rbegin()->snapshot().snapshot_id());
+                break;
+              }
+              fill(*response->add_entries()->mutable_snapshot(), s);
+            }
+          }
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
 }
 
 grpc::ServerUnaryReactor* controller_service::GetSnapshot(grpc::CallbackServerContext* ctx,
@@ -356,9 +508,46 @@ grpc::ServerUnaryReactor* controller_service::GetSnapshot(grpc::CallbackServerCo
 
 grpc::ServerUnaryReactor*
 controller_service::ControllerGetVolume(grpc::CallbackServerContext* ctx,
-                                        const ::csi::v1::ControllerGetVolumeRequest*,
-                                        ::csi::v1::ControllerGetVolumeResponse*) {
-  return not_implemented(ctx, "/csi.v1.Controller/ControllerGetVolume");
+                                        const ::csi::v1::ControllerGetVolumeRequest* request,
+                                        ::csi::v1::ControllerGetVolumeResponse* response) {
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
+                                         "/csi.v1.Controller/ControllerGetVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  if (auto checked = check_volume_id(request->volume_id()); !checked.ok()) {
+    call->finish(checked);
+    return call->reactor();
+  }
+  auto rds = actors_.rds;
+  auto supervisor = actors_.supervisor;
+  auto timeout = call->timeout(config_.request_timeout);
+  auto volume_id = request->volume_id();
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(rds, timeout, find_atom_v, volume_id)
+      .then(
+        [=](const outcome& result, const volume_info& info) {
+          if (!result.ok()) {
+            call->finish(result);
+            return;
+          }
+          auto* volume = response->mutable_volume();
+          volume->set_volume_id(info.volume_id);
+          volume->set_capacity_bytes(static_cast<int64_t>(info.capacity_bytes));
+          (*volume->mutable_volume_context())["nqn"] = info.nqn;
+          // The nodes it is published to come from the volume's actor.
+          self->request(supervisor, timeout, status_atom_v, volume_id)
+            .then(
+              [=](const attachment_state& state) {
+                auto* status = response->mutable_status();
+                for (auto& node : state.nodes)
+                  status->add_published_node_ids(node.node_id);
+                call->finish(grpc::Status::OK);
+              },
+              [=](caf::error& failure) { call->finish(failure); });
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
 }
 
 grpc::ServerUnaryReactor*

@@ -33,6 +33,7 @@ struct server_actors {
   metrics_actor metrics;
   volume_supervisor_actor supervisor;
   rds_actor rds;
+  volume_catalog_actor catalog;
 };
 
 class server {

@@ -79,8 +79,21 @@ outcome read_create_volume(const ::csi::v1::CreateVolumeRequest& request,
     if (auto r = read_capability(capability, false, ignored); !r.ok())
       return r;
   }
-  if (request.has_volume_content_source())
-    return bad("creating a volume from a snapshot or another volume is not supported yet");
+  std::string source_snapshot, source_volume;
+  if (request.has_volume_content_source()) {
+    auto& source = request.volume_content_source();
+    if (source.has_snapshot()) {
+      source_snapshot = source.snapshot().snapshot_id();
+      if (auto r = check_snapshot_id(source_snapshot); !r.ok())
+        return bad("volume_content_source.snapshot: " + r.message);
+    } else if (source.has_volume()) {
+      source_volume = source.volume().volume_id();
+      if (auto r = check_volume_id(source_volume); !r.ok())
+        return bad("volume_content_source.volume: " + r.message);
+    } else {
+      return bad("volume_content_source names neither a snapshot nor a volume");
+    }
+  }
   int64_t required = request.has_capacity_range() ? request.capacity_range().required_bytes() : 0;
   int64_t limit = request.has_capacity_range() ? request.capacity_range().limit_bytes() : 0;
   uint64_t size = 0;
@@ -121,7 +134,13 @@ outcome read_create_volume(const ::csi::v1::CreateVolumeRequest& request,
     }
     context[key] = value;
   }
+  // Every volume carries its migration timeout, so a publish knows it without the class.
+  if (context.count(migration_timeout_key) == 0)
+    context[migration_timeout_key] = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(config.migrations.fallback).count());
   out.name = name;
+  out.source_snapshot_id = source_snapshot;
+  out.source_volume_id = source_volume;
   out.size_bytes = size;
   out.required_bytes = static_cast<uint64_t>(required);
   out.limit_bytes = static_cast<uint64_t>(limit);

@@ -123,18 +123,29 @@ outcome disk_from_json(const std::string& json, disk& out) {
   return outcome::success();
 }
 
-std::string slot_for(const std::string& csi_name) {
+std::string slot_for(const std::string& csi_name, const char* prefix) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(csi_name.data(), csi_name.size(), digest, &length, EVP_sha256(), nullptr);
   static const char* hex = "0123456789abcdef";
-  std::string slot = "csi-";
+  std::string slot = prefix;
   for (unsigned i = 0; slot.size() < max_slot_length && i < length; ++i) {
     slot.push_back(hex[digest[i] >> 4]);
     if (slot.size() < max_slot_length)
       slot.push_back(hex[digest[i] & 15]);
   }
   return slot;
+}
+
+} // namespace rds::services::rds_api
+
+namespace rds::services::rds_api {
+
+bool has_slot_shape(const std::string& slot, const char* prefix) {
+  std::string start = prefix;
+  if (slot.size() != max_slot_length || slot.compare(0, start.size(), start) != 0)
+    return false;
+  return slot.find_first_not_of("0123456789abcdef", start.size()) == std::string::npos;
 }
 
 } // namespace rds::services::rds_api

@@ -51,8 +51,18 @@ bool parse_bytes(const std::string& text, uint64_t& out);
 /// RouterOS refuses slots longer than this (7.24).
 constexpr size_t max_slot_length = 32;
 
-/// The slot of a CSI volume name: "csi-" and 28 hex digits of its SHA-256, so a retried
-/// CreateVolume finds the disk it created, and the slot is always 32 characters.
-std::string slot_for(const std::string& csi_name);
+/// Slot prefixes: a volume (its slot is its CSI volume id), a snapshot (its CSI snapshot id),
+/// and a snapshot whose copy is not finished yet (renamed to "snp-" when it is).
+constexpr const char* volume_prefix = "csi-";
+constexpr const char* snapshot_prefix = "snp-";
+constexpr const char* partial_snapshot_prefix = "tmp-";
+
+/// The slot of a CSI name: the prefix and 28 hex digits of the name's SHA-256, so a retried
+/// CreateVolume or CreateSnapshot finds the disk it created, and the slot is always 32
+/// characters.
+std::string slot_for(const std::string& csi_name, const char* prefix = volume_prefix);
+
+/// Whether `slot` is a slot slot_for() makes with this prefix (and so one this driver owns).
+bool has_slot_shape(const std::string& slot, const char* prefix);
 
 } // namespace rds::services::rds_api

@@ -58,19 +58,47 @@ outcome first_of(const rest_reply& r, Parse parse, std::optional<Record>& out) {
   });
 }
 
-std::string json_object(std::initializer_list<std::pair<const char*, std::string>> fields) {
+using fields = std::vector<std::pair<std::string, std::string>>;
+
+std::string json_object(const fields& values) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();
-  for (auto& [key, value] : fields) {
-    w.Key(key);
+  for (auto& [key, value] : values) {
+    w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
     w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
   }
   w.EndObject();
   return buf.GetString();
 }
 
+/// RouterOS answers a verb it does not take on an item URL with 400 "no such command" (or 405,
+/// 406 in front of some proxies).
+bool verb_refused(const rest_reply& r) {
+  return r.http_status == 405 || r.http_status == 406
+         || (r.http_status == 400 && r.body.find("no such command") != std::string::npos);
+}
+
 } // namespace
+
+bool record_shows(const std::string& json, const fields& values) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str(), json.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return false;
+  for (auto& [key, value] : values) {
+    auto i = doc.FindMember(key.c_str());
+    if (i == doc.MemberEnd() || !i->value.IsString())
+      return false;
+    std::string shown = i->value.GetString();
+    bool ok_shown = true, ok_sent = true;
+    auto shown_bool = parse_bool(shown, ok_shown);
+    auto sent_bool = parse_bool(value, ok_sent);
+    if (ok_shown && ok_sent ? shown_bool != sent_bool : shown != value)
+      return false;
+  }
+  return true;
+}
 
 outcome outcome_of(long http_status, const std::string& body, const std::string& what) {
   if (http_status >= 200 && http_status < 300)
@@ -172,6 +200,15 @@ struct routeros_client::impl {
     if (observer)
       observer(method, r.http_status,
                std::chrono::duration<double>(clock_type::now() - begin).count());
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE
+        || rc == CURLE_SSL_CERTPROBLEM) {
+      r.transient = false;
+      r.status = outcome::failure(ec::unavailable,
+                                  method + " " + path + ": the RDS's TLS certificate is not "
+                                    + "trusted: " + curl_easy_strerror(rc)
+                                    + " (give the CA that signed it with --rds-ca-file)");
+      return r;
+    }
     if (rc != CURLE_OK) {
       r.status = outcome::failure(
         ec::unavailable, method + " " + path + ": cannot reach the RDS: " + curl_easy_strerror(rc));
@@ -198,7 +235,12 @@ routeros_client::~routeros_client() {
 
 rest_reply routeros_client::request(const std::string& method, const std::string& path,
                                     const std::string& body) {
-  auto end = clock_type::now() + impl_->config.deadline;
+  return request(method, path, body, impl_->config.deadline);
+}
+
+rest_reply routeros_client::request(const std::string& method, const std::string& path,
+                                    const std::string& body, std::chrono::milliseconds deadline) {
+  auto end = clock_type::now() + deadline;
   auto backoff = impl_->config.first_backoff;
   for (int attempt = 1;; ++attempt) {
     if (!impl_->admit()) {
@@ -212,7 +254,7 @@ rest_reply routeros_client::request(const std::string& method, const std::string
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock_type::now());
     auto r = impl_->once(method, path, body, std::max(left, std::chrono::milliseconds{1}));
     impl_->settle(r);
-    auto transient = r.status.code == ec::unavailable;
+    auto transient = r.status.code == ec::unavailable && r.transient;
     if (!transient || !idempotent(method) || attempt >= impl_->config.attempts
         || clock_type::now() + backoff >= end)
       return r;
@@ -253,62 +295,126 @@ outcome routeros_client::add_disk(const disk& wanted, disk& out) {
   return disk_from_json(r.body, out);
 }
 
-outcome routeros_client::set_export(const std::string& id, bool exported, uint16_t port,
-                                    const std::string& nqn, disk& out) {
+namespace {
+
+/// Sets fields of a record with PATCH, or with POST .../set where PATCH by id is refused or
+/// answered without effect (some RouterOS versions), and reads the record back.
+outcome set_fields(routeros_client& c, const std::string& menu, const std::string& id,
+                   const fields& values, disk& out) {
   auto safe = escape_id(id);
   if (safe.empty())
     return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
-  auto r = request("PATCH", "/disk/" + safe,
-                   exported ? json_object({{"nvme-tcp-export", "true"},
-                                           {"nvme-tcp-server-port", std::to_string(port)},
-                                           {"nvme-tcp-server-nqn", nqn}})
-                            : json_object({{"nvme-tcp-export", "false"}}));
-  if (!r.status.ok())
+  auto item = "/" + menu + "/" + safe;
+  auto r = c.request("PATCH", item, json_object(values));
+  if (r.status.ok() && record_shows(r.body, values))
+    return disk_from_json(r.body, out);
+  if (!r.status.ok() && !verb_refused(r))
     return r.status;
-  return disk_from_json(r.body, out);
+  auto with_id = values;
+  with_id.insert(with_id.begin(), {".id", safe});
+  if (auto p = c.request("POST", "/" + menu + "/set", json_object(with_id)); !p.status.ok())
+    return p.status;
+  auto check = c.request("GET", item, "");
+  if (!check.status.ok())
+    return check.status;
+  if (!record_shows(check.body, values))
+    return outcome::failure(ec::internal, "the RDS did not apply a change to " + menu + " " + id
+                                            + " (neither PATCH nor POST set took effect)");
+  return disk_from_json(check.body, out);
+}
+
+/// Removes a record with DELETE, or with POST .../remove where DELETE by id is refused or
+/// answered without effect, and checks it is gone. A record already gone is done.
+outcome remove_record(routeros_client& c, const std::string& menu, const std::string& id) {
+  auto safe = escape_id(id);
+  if (safe.empty())
+    return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
+  auto item = "/" + menu + "/" + safe;
+  auto r = c.request("DELETE", item, "");
+  if (!r.status.ok() && r.status.code != ec::not_found && !verb_refused(r))
+    return r.status;
+  auto gone = [&](outcome& status) {
+    auto check = c.request("GET", item, "");
+    status = check.status.code == ec::not_found ? outcome::success() : check.status;
+    return check.status.code == ec::not_found;
+  };
+  outcome status;
+  if (gone(status) || !status.ok())
+    return status;
+  auto p = c.request("POST", "/" + menu + "/remove", json_object({{".id", safe}}));
+  if (!p.status.ok() && p.status.code != ec::not_found)
+    return p.status;
+  if (gone(status) || !status.ok())
+    return status;
+  return outcome::failure(ec::internal, "the RDS did not remove " + menu + " " + id
+                                          + " (neither DELETE nor POST remove took effect)");
+}
+
+} // namespace
+
+outcome routeros_client::set_export(const std::string& id, bool exported, uint16_t port,
+                                    const std::string& nqn, disk& out) {
+  return set_fields(*this, "disk", id,
+                    exported ? fields{{"nvme-tcp-export", "true"},
+                                      {"nvme-tcp-server-port", std::to_string(port)},
+                                      {"nvme-tcp-server-nqn", nqn}}
+                             : fields{{"nvme-tcp-export", "false"}},
+                    out);
 }
 
 outcome routeros_client::set_size(const std::string& id, uint64_t bytes, disk& out) {
-  auto safe = escape_id(id);
-  if (safe.empty())
-    return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
-  auto r = request("PATCH", "/disk/" + safe, json_object({{"file-size", std::to_string(bytes)}}));
-  if (!r.status.ok())
-    return r.status;
-  return disk_from_json(r.body, out);
+  return set_fields(*this, "disk", id, {{"file-size", std::to_string(bytes)}}, out);
+}
+
+outcome routeros_client::set_slot(const std::string& id, const std::string& slot, disk& out) {
+  return set_fields(*this, "disk", id, {{"slot", slot}}, out);
 }
 
 outcome routeros_client::remove_disk(const std::string& id) {
-  auto safe = escape_id(id);
-  if (safe.empty())
-    return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
-  auto r = request("DELETE", "/disk/" + safe, "");
-  return r.status.code == ec::not_found ? outcome::success() : r.status;
+  return remove_record(*this, "disk", id);
+}
+
+outcome routeros_client::copy_disk(const std::string& from_slot, const std::string& to_slot) {
+  // POST is not retried: a copy is repeated by the caller, which knows where it stands.
+  return request("POST", "/disk/copy", json_object({{"src", from_slot}, {"dst", to_slot}}),
+                 impl_->config.copy_deadline)
+    .status;
+}
+
+namespace {
+
+bool file_from_json(const std::string& json, file& f) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str(), json.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(".id") || !doc.HasMember("name")
+      || !doc[".id"].IsString() || !doc["name"].IsString())
+    return false;
+  f.id = doc[".id"].GetString();
+  f.name = doc["name"].GetString();
+  return true;
+}
+
+} // namespace
+
+outcome routeros_client::list_files(std::vector<file>& out) {
+  out.clear();
+  return for_each_record(request("GET", "/file", ""), [&](const std::string& json) {
+    file f;
+    if (file_from_json(json, f))
+      out.push_back(std::move(f));
+    return true;
+  });
 }
 
 outcome routeros_client::find_file(const std::string& name, std::optional<file>& out) {
   auto r = request("GET", "/file?name=" + name, "");
   return first_of<file>(
-    r,
-    [&](const std::string& json, file& f) {
-      rapidjson::Document doc;
-      doc.Parse(json.c_str(), json.size());
-      if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(".id") || !doc.HasMember("name")
-          || !doc[".id"].IsString() || !doc["name"].IsString())
-        return false;
-      f.id = doc[".id"].GetString();
-      f.name = doc["name"].GetString();
-      return f.name == name;
-    },
+    r, [&](const std::string& json, file& f) { return file_from_json(json, f) && f.name == name; },
     out);
 }
 
 outcome routeros_client::remove_file(const std::string& id) {
-  auto safe = escape_id(id);
-  if (safe.empty())
-    return outcome::failure(ec::internal, "RouterOS id '" + id + "' is not an id");
-  auto r = request("DELETE", "/file/" + safe, "");
-  return r.status.code == ec::not_found ? outcome::success() : r.status;
+  return remove_record(*this, "file", id);
 }
 
 } // namespace rds::services::rds_api

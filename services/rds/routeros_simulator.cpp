@@ -7,15 +7,18 @@
 #include <rapidjson/writer.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace rds::services::rds_api {
 
@@ -43,6 +46,35 @@ bool valid_name(const std::string& s) {
           || c == '_' || c == '.' || c == ':'))
       return false;
   return true;
+}
+
+/// Copies the first `bytes` of `from` into `to`, skipping holes so sparse files stay sparse.
+bool copy_data(const std::string& from, const std::string& to, uint64_t bytes, std::string& why) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  int out = ::open(to.c_str(), O_WRONLY | O_CLOEXEC);
+  bool ok = in >= 0 && out >= 0;
+  auto end = static_cast<off_t>(bytes);
+  std::vector<char> buf(1 << 20);
+  for (off_t at = 0; ok && at < end;) {
+    off_t data = ::lseek(in, at, SEEK_DATA);
+    if (data < 0 || data >= end)
+      break; // only holes are left
+    off_t hole = std::min<off_t>(::lseek(in, data, SEEK_HOLE), end);
+    for (off_t pos = data; ok && pos < hole;) {
+      auto chunk = static_cast<size_t>(std::min<off_t>(hole - pos, static_cast<off_t>(buf.size())));
+      auto n = ::pread(in, buf.data(), chunk, pos);
+      ok = n > 0 && ::pwrite(out, buf.data(), static_cast<size_t>(n), pos) == n;
+      pos += n > 0 ? n : 0;
+    }
+    at = hole;
+  }
+  if (!ok)
+    why = std::strerror(errno);
+  if (in >= 0)
+    ::close(in);
+  if (out >= 0)
+    ::close(out);
+  return ok;
 }
 
 std::string id_of(uint64_t n) {
@@ -102,7 +134,14 @@ http::response routeros_simulator::handle(const http::request& req) {
     return routeros_error(500, "simulated failure");
   if (config_.deny_policy)
     return routeros_error(500, "std failure: not allowed (9)");
-  return route(req);
+  auto answer = route(req);
+  auto after = config_.drop_after_rate.find(req.method);
+  if (after != config_.drop_after_rate.end() && roll(dice_) < after->second) {
+    http::response lost;
+    lost.drop = true;
+    return lost;
+  }
+  return answer;
 }
 
 http::response routeros_simulator::route(const http::request& req) {
@@ -125,15 +164,41 @@ http::response routeros_simulator::route(const http::request& req) {
         return routeros_error(404, "no such item");
       return {200, to_json(i->second)};
     }
+    if (config_.legacy_rest && (req.method == "PATCH" || req.method == "DELETE")) {
+      // Answered as if done; nothing changes.
+      auto i = disks_.find(id);
+      if (i == disks_.end())
+        return routeros_error(404, "no such item");
+      return {200, req.method == "PATCH" ? to_json(i->second) : ""};
+    }
     if (req.method == "PATCH")
       return set_disk(id, req.body);
     if (req.method == "DELETE")
       return remove_disk(id);
   }
+  if (req.method == "POST") {
+    for (auto* menu : {"disk", "file"}) {
+      auto prefix = std::string{"/rest/"} + menu + "/";
+      if (p.rfind(prefix, 0) == 0)
+        return post_command(menu, p.substr(prefix.size()), req.body);
+    }
+  }
   if (p == file_prefix && req.method == "GET")
     return list_files(req);
-  if (p.rfind(file_prefix + "/", 0) == 0 && req.method == "DELETE")
-    return remove_file(p.substr(file_prefix.size() + 1));
+  if (p.rfind(file_prefix + "/", 0) == 0) {
+    auto id = p.substr(file_prefix.size() + 1);
+    if (req.method == "GET") {
+      for (auto& [name, file_id] : file_ids_)
+        if (file_id == id) {
+          struct stat st {};
+          ::stat((config_.data_dir + "/" + name).c_str(), &st);
+          return {200, to_json(file{file_id, name, static_cast<uint64_t>(st.st_size)})};
+        }
+      return routeros_error(404, "no such item");
+    }
+    if (req.method == "DELETE")
+      return config_.legacy_rest ? http::response{200, ""} : remove_file(id);
+  }
   return routeros_error(400, "no such command or directory (" + req.method + " " + p + ")");
 }
 
@@ -220,6 +285,17 @@ http::response routeros_simulator::set_disk(const std::string& id, const std::st
     return routeros_error(400, "bad JSON");
   auto d = i->second;
   bool present = false, ok = true;
+  auto slot = string_of(doc, "slot", present);
+  if (present && slot != d.slot) {
+    if (!valid_name(slot))
+      return routeros_error(400, "invalid value for argument slot");
+    if (slot.size() > max_slot_length)
+      return routeros_error(400, "failure: slot name too long (max 32 characters)");
+    for (auto& [other_id, other] : disks_)
+      if (other.slot == slot)
+        return routeros_error(400, "failure: slot " + slot + " already exists");
+    d.slot = slot;
+  }
   auto exported = string_of(doc, "nvme-tcp-export", present);
   if (present) {
     d.nvme_tcp_export = parse_bool(exported, ok);
@@ -261,6 +337,55 @@ http::response routeros_simulator::remove_disk(const std::string& id) {
   // As on the real device, the backing file stays: it is removed through /file.
   save();
   return {200, ""};
+}
+
+http::response routeros_simulator::copy_disk(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return routeros_error(400, "bad JSON");
+  bool present = false;
+  auto src = string_of(doc, "src", present), dst = string_of(doc, "dst", present);
+  const disk *from = nullptr, *to = nullptr;
+  for (auto& [id, d] : disks_) {
+    if (d.slot == src)
+      from = &d;
+    if (d.slot == dst)
+      to = &d;
+  }
+  if (from == nullptr || to == nullptr)
+    return routeros_error(400, "failure: no such disk (" + (from == nullptr ? src : dst) + ")");
+  if (from == to)
+    return routeros_error(400, "failure: source and destination are the same disk");
+  if (to->file_size < from->file_size)
+    return routeros_error(400, "failure: destination is smaller than source");
+  std::string why;
+  if (!copy_data(path_on_disk(from->file_path), path_on_disk(to->file_path), from->file_size, why))
+    return routeros_error(400, "failure: copy failed: " + why);
+  return {200, "[]"};
+}
+
+http::response routeros_simulator::post_command(const std::string& menu, const std::string& command,
+                                                const std::string& body) {
+  if (menu == "disk" && command == "copy")
+    return copy_disk(body);
+  if (command != "set" && command != "remove")
+    return routeros_error(400, "no such command or directory (" + command + ")");
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  bool present = false;
+  auto id = doc.HasParseError() || !doc.IsObject() ? "" : string_of(doc, ".id", present);
+  if (id.empty())
+    return routeros_error(400, "missing .id");
+  http::response done;
+  if (menu == "disk")
+    done = command == "set" ? set_disk(id, body) : remove_disk(id);
+  else if (command == "remove")
+    done = remove_file(id);
+  else
+    return routeros_error(400, "no such command or directory (set)");
+  // A command answers an empty list when it prints nothing.
+  return done.status == 200 ? http::response{200, "[]"} : done;
 }
 
 http::response routeros_simulator::list_files(const http::request& req) {

@@ -31,8 +31,14 @@ struct simulator_config {
   std::chrono::milliseconds latency{0};
   /// Per verb (GET, PUT, PATCH, DELETE, POST): the share of requests answered with a 500.
   std::map<std::string, double> error_rate;
-  /// The share of requests whose connection is closed without an answer.
+  /// The share of requests whose connection is closed without an answer (nothing is done).
   double drop_rate = 0;
+  /// Per verb: the share of requests that are carried out, then closed without an answer (the
+  /// answer is lost on the way back).
+  std::map<std::string, double> drop_after_rate;
+  /// Behave like RouterOS versions that answer PATCH and DELETE by id without doing anything;
+  /// only POST /rest/<menu>/set and /rest/<menu>/remove change records there.
+  bool legacy_rest = false;
   /// For the fault dice, so a run can be repeated.
   uint32_t seed = 1;
 };
@@ -56,6 +62,9 @@ class routeros_simulator {
   http::response add_disk(const std::string& body);
   http::response set_disk(const std::string& id, const std::string& body);
   http::response remove_disk(const std::string& id);
+  http::response copy_disk(const std::string& body);
+  http::response post_command(const std::string& menu, const std::string& command,
+                              const std::string& body);
   http::response list_files(const http::request& req);
   http::response remove_file(const std::string& id);
   disk pool_record() const;

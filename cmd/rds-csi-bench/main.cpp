@@ -63,9 +63,10 @@ struct run_result {
 };
 
 /// Each of `concurrency` client threads takes the next volume, publishes it to a node and
-/// unpublishes it again, until `volumes` volumes are done.
-run_result publish_unpublish(const std::string& endpoint, int volumes, int concurrency,
-                             const std::string& prefix) {
+/// unpublishes it again, until every volume is done.
+run_result publish_unpublish(const std::string& endpoint, const std::vector<std::string>& ids,
+                             int concurrency) {
+  int volumes = static_cast<int>(ids.size());
   std::atomic<int> next{0}, failures{0};
   std::vector<std::vector<double>> pub(concurrency), unpub(concurrency);
   auto begin = clock_type::now();
@@ -74,7 +75,7 @@ run_result publish_unpublish(const std::string& endpoint, int volumes, int concu
     workers.emplace_back([&, t] {
       csi_client client{endpoint};
       for (int i = next++; i < volumes; i = next++) {
-        auto volume = prefix + std::to_string(i);
+        auto& volume = ids[static_cast<size_t>(i)];
         auto t0 = clock_type::now();
         if (!client.publish(volume, "node-" + std::to_string(t % 8), volume_access::rwx_block).ok())
           ++failures;
@@ -213,9 +214,26 @@ int main(int argc, char** argv) {
   std::printf("Probe, sequential, %d calls:\n", probes);
   print("Probe round trip", summarize(probe_us));
 
+  // Only volumes that exist on the RDS are published: create them first (not timed).
+  std::vector<std::string> ids(static_cast<size_t>(volumes));
+  {
+    std::atomic<int> next{0};
+    std::vector<std::thread> creators;
+    for (int t = 0; t < 8; ++t)
+      creators.emplace_back([&] {
+        csi_client creator{plugin.endpoint()};
+        for (int i = next++; i < volumes; i = next++)
+          ids[static_cast<size_t>(i)] = creator.provision("pvc-bench-" + std::to_string(i));
+      });
+    for (auto& t : creators)
+      t.join();
+    if (std::count(ids.begin(), ids.end(), std::string{}) != 0) {
+      std::fprintf(stderr, "rds-csi-bench: CreateVolume failed\n");
+      return 1;
+    }
+  }
   for (int c : {1, concurrency}) {
-    auto r =
-      publish_unpublish(plugin.endpoint(), volumes, c, "pvc-bench-" + std::to_string(c) + "-");
+    auto r = publish_unpublish(plugin.endpoint(), ids, c);
     std::printf("%d volumes, %d concurrent clients: %.0f RPC/s (%d publish + %d unpublish in "
                 "%.2f s, %d failed)\n",
                 volumes, c, 2 * volumes / r.seconds, volumes, volumes, r.seconds, r.failures);

@@ -26,6 +26,8 @@ using prometheus::Histogram;
 
 struct metric_families {
   explicit metric_families(prometheus::Registry& r);
+  /// Creates the fixed series of the roles that run, at 0.
+  void start_series(bool controller, bool node);
 
   Family<Counter>& attach_total;
   Family<Counter>& detach_total;
@@ -48,6 +50,12 @@ struct metric_families {
   Family<Histogram>& rds_request_duration;
   Family<Gauge>& rds_connection_state;
   Family<Histogram>& csi_operations;
+  Family<Counter>& nvme_connects_total;
+  Family<Histogram>& nvme_connect_duration;
+  Family<Gauge>& nvme_connections_active;
+  Family<Counter>& mount_operations_total;
+  Family<Counter>& stale_mounts_detected_total;
+  Family<Counter>& stale_recoveries_total;
 };
 
 namespace {
@@ -154,7 +162,53 @@ metric_families::metric_families(prometheus::Registry& r)
   , csi_operations(prometheus::BuildHistogram()
                      .Name("csi_plugin_operations_seconds")
                      .Help("Duration of CSI operations, by method and gRPC status code")
-                     .Register(r)) {
+                     .Register(r))
+  , nvme_connects_total(prometheus::BuildCounter()
+                          .Name("rds_csi_nvme_connects_total")
+                          .Help("NVMe/TCP connects on this node, by status (reused: already "
+                                "connected)")
+                          .Register(r))
+  , nvme_connect_duration(prometheus::BuildHistogram()
+                            .Name("rds_csi_nvme_connect_duration_seconds")
+                            .Help("Time of NVMe/TCP connects on this node")
+                            .Register(r))
+  , nvme_connections_active(prometheus::BuildGauge()
+                              .Name("rds_csi_nvme_connections_active")
+                              .Help("NVMe/TCP controllers of this driver's subsystems on this "
+                                    "node, read from sysfs")
+                              .Register(r))
+  , mount_operations_total(prometheus::BuildCounter()
+                             .Name("rds_csi_mount_operations_total")
+                             .Help("Format, mount, bind, mknod, unmount and grow operations on "
+                                   "this node, by status")
+                             .Register(r))
+  , stale_mounts_detected_total(prometheus::BuildCounter()
+                                  .Name("rds_csi_stale_mounts_detected_total")
+                                  .Help("Mounts found showing a device the volume no longer "
+                                        "has (controller renumbered)")
+                                  .Register(r))
+  , stale_recoveries_total(prometheus::BuildCounter()
+                             .Name("rds_csi_stale_recoveries_total")
+                             .Help("Recoveries of stale mounts, by status")
+                             .Register(r)) {}
+
+void metric_families::start_series(bool controller, bool node) {
+  if (node) {
+    nvme_connects_total.Add({{"status", "success"}});
+    nvme_connect_duration.Add({}, volume_buckets);
+    nvme_connections_active.Add({});
+    for (auto operation : {"format", "mount", "bind", "mknod", "unmount", "grow"})
+      mount_operations_total.Add({{"operation", operation}, {"status", "success"}});
+    stale_mounts_detected_total.Add({});
+    for (auto status : {"success", "failure"})
+      stale_recoveries_total.Add({{"status", status}});
+    for (auto operation : {"stage", "unstage", "publish", "unpublish"}) {
+      volume_operations_total.Add({{"operation", operation}, {"status", "success"}});
+      volume_operation_duration.Add({{"operation", operation}}, volume_buckets);
+    }
+  }
+  if (!controller)
+    return;
   // Every fixed series exists from the start, so a dashboard sees 0 rather than nothing.
   attach_total.Add({{"status", "success"}});
   detach_total.Add({{"status", "success"}});
@@ -198,6 +252,7 @@ metrics_state::~metrics_state() = default;
 metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_state> self,
                                      metrics_config config) {
   auto& st = self->state;
+  st.families->start_series(config.controller, config.node);
   if (!config.listen_address.empty()) {
     try {
       st.exposer = std::make_unique<prometheus::Exposer>(config.listen_address, 2);
@@ -256,6 +311,24 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
       f.rds_request_duration.Add({}, request_buckets).Observe(e.seconds);
     },
     [&f](const rds_connection_changed& e) { f.rds_connection_state.Add({}).Set(e.state); },
+    [&f](const nvme_connect_recorded& e) {
+      f.nvme_connects_total.Add({{"status", e.status}}).Increment();
+      f.nvme_connect_duration.Add({}, volume_buckets).Observe(e.seconds);
+      f.nvme_connections_active.Add({}).Set(static_cast<double>(e.connections));
+    },
+    [&f](const nvme_connections_counted& e) {
+      f.nvme_connections_active.Add({}).Set(static_cast<double>(e.connections));
+    },
+    [&f](const mount_recorded& e) {
+      f.mount_operations_total.Add({{"operation", e.operation}, {"status", e.status}})
+        .Increment();
+    },
+    [&f](const stale_mount_recorded& e) {
+      if (e.recovery)
+        f.stale_recoveries_total.Add({{"status", e.status}}).Increment();
+      else
+        f.stale_mounts_detected_total.Add({}).Increment();
+    },
     [&f](const watch_trouble& e) {
       f.watch_relists_total.Add({{"resource", e.resource}})
         .Increment(static_cast<double>(e.relists));

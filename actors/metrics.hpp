@@ -22,6 +22,9 @@ struct metrics_config {
   std::string listen_address;
   /// The driver_name label of csi_plugin_operations_seconds.
   std::string driver_name;
+  /// Which roles run: their fixed series exist from the start (at 0).
+  bool controller = true;
+  bool node = false;
 };
 
 struct metric_families;

@@ -29,7 +29,8 @@ void set_deadline(grpc::ClientContext& ctx) {
 csi_client::csi_client(const std::string& endpoint)
   : channel_(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()))
   , identity_(::csi::v1::Identity::NewStub(channel_))
-  , controller_(::csi::v1::Controller::NewStub(channel_)) {}
+  , controller_(::csi::v1::Controller::NewStub(channel_))
+  , node_(::csi::v1::Node::NewStub(channel_)) {}
 
 ::csi::v1::VolumeCapability csi_client::capability(volume_access mode) {
   using m = ::csi::v1::VolumeCapability::AccessMode;

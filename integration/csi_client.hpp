@@ -37,6 +37,7 @@ class csi_client {
 
   ::csi::v1::Identity::Stub& identity() { return *identity_; }
   ::csi::v1::Controller::Stub& controller() { return *controller_; }
+  ::csi::v1::Node::Stub& node() { return *node_; }
 
   static ::csi::v1::VolumeCapability capability(volume_access mode);
 
@@ -44,6 +45,7 @@ class csi_client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::csi::v1::Identity::Stub> identity_;
   std::unique_ptr<::csi::v1::Controller::Stub> controller_;
+  std::unique_ptr<::csi::v1::Node::Stub> node_;
 };
 
 /// Gives a hand-made call the helpers' deadline.

@@ -15,6 +15,7 @@
 #include "messages/cluster_state.hpp"
 #include "messages/error_code.hpp"
 #include "messages/metric_events.hpp"
+#include "messages/node.hpp"
 #include "messages/volume.hpp"
 
 namespace rds {
@@ -69,6 +70,12 @@ using known_atom = caf::atom_constant<caf::atom("known")>;
 constexpr known_atom known_atom_v{};
 using gone_atom = caf::atom_constant<caf::atom("gone")>;
 constexpr gone_atom gone_atom_v{};
+using stage_atom = caf::atom_constant<caf::atom("stage")>;
+constexpr stage_atom stage_atom_v{};
+using unstage_atom = caf::atom_constant<caf::atom("unstage")>;
+constexpr unstage_atom unstage_atom_v{};
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+constexpr stats_atom stats_atom_v{};
 using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
 
@@ -237,6 +244,10 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<rds_connection_changed>,
   // A CSI RPC finished.
   caf::reacts_to<rpc_recorded>,
+  // Node side: an NVMe connect, the count of this node's connections, a mount operation, a
+  // stale mount found or recovered.
+  caf::reacts_to<nvme_connect_recorded>, caf::reacts_to<nvme_connections_counted>,
+  caf::reacts_to<mount_recorded>, caf::reacts_to<stale_mount_recorded>,
   // The Prometheus text exposition of every metric.
   caf::replies_to<scrape_atom>::with<std::string>,
   caf::replies_to<status_atom>::with<metrics_status>>;
@@ -322,5 +333,33 @@ using volume_supervisor_actor = caf::typed_actor<
   caf::replies_to<status_atom, std::string>::with<attachment_state>,
   // The actor of one volume, or an invalid handle if it has none (for inspection and tests).
   caf::replies_to<lookup_atom, std::string>::with<volume_actor>>;
+
+/// The node operations on one volume, as nvme_io runs them, node_volume serialises them and the
+/// node supervisor routes them.
+using node_operations_actor = caf::typed_actor<
+  // Connect the subsystem; for a filesystem, format it if (and only if) it has none, and mount
+  // it at the staging path.
+  caf::replies_to<stage_atom, stage_request>::with<outcome>,
+  // Unmount the staging path; disconnect when nothing on the node uses the subsystem.
+  caf::replies_to<unstage_atom, unstage_request>::with<outcome>,
+  // Bind-mount the staging path at the target, or place the block device node there.
+  caf::replies_to<publish_atom, node_publish_request>::with<outcome>,
+  // Unmount and remove the target (rmdir or unlink, never recursive).
+  caf::replies_to<unpublish_atom, node_unpublish_request>::with<outcome>,
+  // Usage and condition of the volume at a path.
+  caf::replies_to<stats_atom, volume_path_request>::with<outcome, volume_stats>,
+  // Rescan the namespace and grow the filesystem; the device's bytes afterwards.
+  caf::replies_to<expand_atom, volume_path_request>::with<outcome, uint64_t>>;
+
+/// nvme_io: runs one blocking node operation on its own thread (spawned detached per
+/// operation); every child process it starts has a deadline and is killed past it.
+using nvme_io_actor = node_operations_actor;
+
+/// node_volume: one per volume on a node. Serialises its volume's operations: a call while
+/// another one is in flight is ABORTED at once.
+using node_volume_actor = node_operations_actor;
+
+/// node supervisor: maps volume ids to node_volume actors, spawned on demand.
+using node_supervisor_actor = node_operations_actor;
 
 } // namespace rds

@@ -31,6 +31,10 @@ const char* to_string(ec code) {
     return "conflict";
   case ec::expired:
     return "expired";
+  case ec::failed_precondition:
+    return "failed_precondition";
+  case ec::aborted:
+    return "aborted";
   case ec::internal:
     return "internal";
   }

@@ -37,6 +37,10 @@ enum class ec : uint8_t {
   conflict,
   /// A resourceVersion is too old to watch from (HTTP 410 Gone): list again.
   expired,
+  /// The volume is not in the state the call needs (e.g. published before it was staged).
+  failed_precondition,
+  /// Another operation on the same volume is in flight: try again later.
+  aborted,
   /// A bug: an invariant broke. Never expected in operation.
   internal,
 };

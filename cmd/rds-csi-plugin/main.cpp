@@ -18,6 +18,7 @@
 #include "actors/cluster_watch.hpp"
 #include "actors/events.hpp"
 #include "actors/metrics.hpp"
+#include "actors/node_supervisor.hpp"
 #include "actors/rds.hpp"
 #include "actors/volume_catalog.hpp"
 #include "actors/volume_supervisor.hpp"
@@ -26,6 +27,7 @@
 #include "services/http/http_server.hpp"
 #include "services/kube/kube_config.hpp"
 #include "services/log/log.hpp"
+#include "services/nvme/connector.hpp"
 #include "services/rds/routeros_simulator.hpp"
 
 using namespace rds;
@@ -76,7 +78,8 @@ int run(const plugin_options& opts) {
   caf::scoped_actor self{sys};
 
   auto metrics =
-    sys.spawn(actors::metrics, actors::metrics_config{opts.metrics_address, opts.driver_name});
+    sys.spawn(actors::metrics, actors::metrics_config{opts.metrics_address, opts.driver_name,
+                                                      opts.runs_controller(), opts.runs_node()});
   metrics_status metrics_info;
   self->request(metrics, std::chrono::seconds{10}, status_atom_v)
     .receive([&](const metrics_status& s) { metrics_info = s; },
@@ -86,6 +89,7 @@ int run(const plugin_options& opts) {
   events_actor events;
   rds_actor rds_handle;
   volume_catalog_actor catalog;
+  node_supervisor_actor node;
   auto stop_actors = [&](const volume_supervisor_actor& supervisor) {
     *stopping = true;
     for (auto& w : watches)
@@ -96,6 +100,8 @@ int run(const plugin_options& opts) {
       self->send_exit(events, caf::exit_reason::user_shutdown);
     if (catalog)
       self->send_exit(catalog, caf::exit_reason::user_shutdown);
+    if (node)
+      self->send_exit(node, caf::exit_reason::user_shutdown);
     if (rds_handle)
       self->send_exit(rds_handle, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
@@ -219,7 +225,46 @@ int run(const plugin_options& opts) {
   server_cfg.vendor_version = RDS_CSI_VERSION;
   server_cfg.controller = opts.runs_controller();
   server_cfg.migrations = opts.migrations;
-  services::csi::server server{sys, server_cfg, {metrics, supervisor, rds_handle, catalog}};
+  if (opts.runs_node()) {
+    bool embedded = opts.rds_address.empty() && opts.rds_url.empty();
+    auto kind = opts.nvme_connector.empty() ? (embedded ? "loop" : "fabrics") : opts.nvme_connector;
+    actors::node_config node_cfg;
+    node_cfg.managed_prefix = opts.managed_nqn_prefix;
+    node_cfg.tools.blkid = opts.blkid;
+    node_cfg.tools.deadline = std::chrono::seconds{opts.node_timeout_seconds};
+    node_cfg.operation_deadline = std::chrono::seconds{opts.node_timeout_seconds};
+    std::ifstream host_nqn{opts.host_nqn_file};
+    if (host_nqn && std::getline(host_nqn, node_cfg.host_nqn)
+        && !services::nvme::valid_nqn(node_cfg.host_nqn)) {
+      log::error(opts.host_nqn_file, " does not hold an NQN");
+      stop_actors(supervisor);
+      return 1;
+    }
+    if (kind == std::string{"loop"}) {
+      services::nvme::loop_config loop;
+      loop.sysfs_root = opts.sysfs_root == "/sys" ? opts.rds_sim_data_dir + "/sysfs"
+                                                  : opts.sysfs_root;
+      loop.pool_dir = opts.rds_sim_data_dir
+                      + opts.rds_volume_base_path.substr(0, opts.rds_volume_base_path.find('/', 1));
+      loop.deadline = node_cfg.tools.deadline;
+      log::info("node: NVMe/TCP stood in by loop devices over ", loop.pool_dir, ", sysfs at ",
+                loop.sysfs_root);
+      ::mkdir(loop.sysfs_root.c_str(), 0750);
+      node_cfg.connector = std::make_shared<services::nvme::loop_connector>(loop);
+    } else {
+      services::nvme::fabrics_config fabrics;
+      fabrics.sysfs_root = opts.sysfs_root;
+      node_cfg.connector = services::nvme::make_fabrics_connector(fabrics);
+    }
+    node = sys.spawn(actors::node_supervisor, node_cfg, metrics);
+    server_cfg.node = true;
+    server_cfg.node_id = opts.node_id;
+    server_cfg.max_volumes_per_node = opts.max_volumes_per_node;
+    server_cfg.kubelet_dir = opts.kubelet_dir;
+    server_cfg.node_timeout = std::chrono::seconds{opts.node_timeout_seconds};
+  }
+  services::csi::server server{sys, server_cfg,
+                               {metrics, supervisor, rds_handle, catalog, node}};
   if (auto err = server.start(); !err.empty()) {
     log::error(err);
     stop_actors(supervisor);

@@ -93,6 +93,23 @@ Flags:
   --rds-breaker-cooldown=SECONDS   how long requests stay paused (default: 10)
   --rds-sim-data-dir=DIR           the embedded simulator's files (default: /tmp/rds-csi/rds-sim)
   --shutdown-grace=SECONDS         on SIGTERM, how long in-flight RPCs may finish (default: 5)
+Node plugin (--mode=node or all):
+  --kubelet-dir=DIR                staging and target paths must lie inside it
+                                   (default: /var/lib/kubelet)
+  --nvme-connector=fabrics|loop    fabrics: NVMe/TCP through /dev/nvme-fabrics; loop: the
+                                   embedded simulator's disk files as loop devices with a
+                                   laid-out sysfs (default: loop with the embedded simulator,
+                                   fabrics with --rds-address)
+  --sysfs-root=DIR                 where NVMe controllers appear (default: /sys; with the loop
+                                   connector: <rds-sim-data-dir>/sysfs)
+  --managed-nqn-prefix=NQN         only subsystems under it are ever disconnected
+                                   (default: nqn.2000-02.com.mikrotik:csi-)
+  --host-nqn-file=FILE             this host's NQN (default: /etc/nvme/hostnqn; absent: the
+                                   kernel's own)
+  --max-volumes-per-node=N         reported by NodeGetInfo (default: 0, no limit)
+  --node-timeout=SECONDS           deadline of one node operation and of every program it runs
+                                   (default: 180)
+  --blkid=PATH                     the blkid program (default: blkid from PATH)
   --help                           print this and exit
   --version                        print the version and exit
 )";
@@ -254,6 +271,55 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
      [&](const std::string& v) -> std::string {
        o.rds_sim_data_dir = v;
        return v.empty() || v.front() != '/' ? "must be an absolute path" : "";
+     }},
+    {"--kubelet-dir",
+     [&](const std::string& v) -> std::string {
+       o.kubelet_dir = v;
+       return v.size() < 2 || v.front() != '/' || v.find("..") != std::string::npos
+                ? "must be an absolute path other than /"
+                : "";
+     }},
+    {"--nvme-connector",
+     [&](const std::string& v) -> std::string {
+       o.nvme_connector = v;
+       return v == "fabrics" || v == "loop" ? "" : "must be fabrics or loop";
+     }},
+    {"--sysfs-root",
+     [&](const std::string& v) -> std::string {
+       o.sysfs_root = v;
+       return v.empty() || v.front() != '/' ? "must be an absolute path" : "";
+     }},
+    {"--managed-nqn-prefix",
+     [&](const std::string& v) -> std::string {
+       o.managed_nqn_prefix = v;
+       return v.size() > 5 && v.compare(0, 4, "nqn.") == 0 && v.find(':') != std::string::npos
+                  && v.size() <= 223
+                ? ""
+                : "must be an NQN prefix: nqn.<date>.<domain>:<something>";
+     }},
+    {"--host-nqn-file",
+     [&](const std::string& v) -> std::string {
+       o.host_nqn_file = v;
+       return v.empty() || v.front() != '/' ? "must be an absolute path" : "";
+     }},
+    {"--max-volumes-per-node",
+     [&](const std::string& v) -> std::string {
+       return parse_seconds(v, 0, 100000, o.max_volumes_per_node)
+                ? ""
+                : "must be a whole number from 0 to 100000";
+     }},
+    {"--node-timeout",
+     [&](const std::string& v) -> std::string {
+       long long s = 0;
+       if (!parse_seconds(v, 1, 3600, s))
+         return "must be a whole number of seconds from 1 to 3600";
+       o.node_timeout_seconds = static_cast<int>(s);
+       return "";
+     }},
+    {"--blkid",
+     [&](const std::string& v) -> std::string {
+       o.blkid = v;
+       return v.empty() ? "must name a program" : "";
      }},
     {"--shutdown-grace",
      [&](const std::string& v) -> std::string {

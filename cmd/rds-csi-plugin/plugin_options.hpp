@@ -46,6 +46,22 @@ struct plugin_options {
   /// How long SIGTERM waits for in-flight RPCs.
   int shutdown_grace_seconds = 5;
 
+  // The node plugin.
+  /// Every path kubelet hands over must be inside it.
+  std::string kubelet_dir = "/var/lib/kubelet";
+  /// NVMe controllers show up here ("/sys"; a laid-out tree with the loop connector).
+  std::string sysfs_root = "/sys";
+  /// "fabrics": the kernel's /dev/nvme-fabrics; "loop": the RDS simulator's disk files as loop
+  /// devices (the default with the embedded simulator, so volumes stage on a laptop).
+  std::string nvme_connector;
+  /// Subsystems the driver may disconnect; never one outside it (host NVMe boot disks).
+  std::string managed_nqn_prefix = "nqn.2000-02.com.mikrotik:csi-";
+  std::string host_nqn_file = "/etc/nvme/hostnqn";
+  long long max_volumes_per_node = 0;
+  /// Deadline of one node operation and of each program it runs (blkid, mkfs, ...).
+  int node_timeout_seconds = 180;
+  std::string blkid = "blkid";
+
   bool runs_controller() const { return mode != plugin_mode::node; }
   bool runs_node() const { return mode != plugin_mode::controller; }
 };

@@ -13,6 +13,7 @@
 
 #include "services/csi/controller_service.hpp"
 #include "services/csi/identity_service.hpp"
+#include "services/csi/node_service.hpp"
 #include "services/log/log.hpp"
 
 namespace rds::services::csi {
@@ -23,12 +24,15 @@ struct server::impl {
     , identity(sys, config, actors, calls) {
     if (config.controller)
       controller = std::make_unique<controller_service>(sys, config, actors, calls);
+    if (config.node)
+      node = std::make_unique<node_service>(sys, config, actors, calls);
   }
 
   server_config config;
   call_tracker calls;
   identity_service identity;
   std::unique_ptr<controller_service> controller;
+  std::unique_ptr<node_service> node;
   std::unique_ptr<grpc::Server> grpc_server;
 };
 
@@ -79,6 +83,8 @@ std::string server::start() {
   builder.RegisterService(&impl_->identity);
   if (impl_->controller)
     builder.RegisterService(impl_->controller.get());
+  if (impl_->node)
+    builder.RegisterService(impl_->node.get());
   impl_->grpc_server = builder.BuildAndStart();
   if (!impl_->grpc_server)
     return "cannot listen on " + cfg.endpoint + " (is another plugin running, or is the path "

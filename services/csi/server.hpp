@@ -25,15 +25,29 @@ struct server_config {
   std::string nvme_address = "127.0.0.1";
   /// The RDS path volume files go to (a volumePath parameter must name it).
   std::string volume_base_path = "/raid10";
+  /// A volume's NQN is this and its id.
+  std::string nqn_base = "nqn.2000-02.com.mikrotik:";
+
+  /// The node service runs (with the node supervisor).
+  bool node = false;
+  std::string node_id;
+  int64_t max_volumes_per_node = 0;
+  /// Every staging, target and volume path must lie inside it.
+  std::string kubelet_dir = "/var/lib/kubelet";
+  /// ctrl_loss_tmo when the volume context gives none (-1: reconnect forever).
+  int ctrl_loss_tmo = -1;
+  /// Upper bound of one node operation (connect, format, mount...), whatever the deadline.
+  caf::timespan node_timeout = std::chrono::minutes{5};
 };
 
-/// The actors the services talk to. `supervisor` and `rds` are valid exactly when
-/// config.controller is.
+/// The actors the services talk to. `supervisor`, `rds` and `catalog` are valid exactly when
+/// config.controller is, `node` when config.node is.
 struct server_actors {
   metrics_actor metrics;
   volume_supervisor_actor supervisor;
   rds_actor rds;
   volume_catalog_actor catalog;
+  node_supervisor_actor node;
 };
 
 class server {

@@ -29,8 +29,11 @@ grpc::StatusCode status_code_of(ec code) {
     return grpc::StatusCode::RESOURCE_EXHAUSTED;
   case ec::out_of_range:
     return grpc::StatusCode::OUT_OF_RANGE;
+  case ec::failed_precondition:
+    return grpc::StatusCode::FAILED_PRECONDITION;
   case ec::conflict:
   case ec::expired:
+  case ec::aborted:
     return grpc::StatusCode::ABORTED;
   case ec::internal:
     return grpc::StatusCode::INTERNAL;

@@ -1,0 +1,26 @@
+// The node supervisor: routes each node operation to its volume's node_volume actor, spawned on
+// the first call for that volume. (A node_volume keeps no state the system does not show, so
+// one that is lost is simply spawned again.)
+#pragma once
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <map>
+#include <string>
+
+#include "actors/nvme_io.hpp"
+#include "messages/actors.hpp"
+
+namespace rds::actors {
+
+struct node_supervisor_state {
+  static constexpr const char* name = "node_supervisor";
+  std::map<std::string, node_volume_actor> volumes;
+};
+
+node_supervisor_actor::behavior_type
+node_supervisor(node_supervisor_actor::stateful_pointer<node_supervisor_state> self,
+                node_config config, metrics_actor metrics);
+
+} // namespace rds::actors

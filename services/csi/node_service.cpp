@@ -1,0 +1,320 @@
+// Node RPCs: validate, then one request to the node supervisor from a one-shot actor.
+#include "services/csi/node_service.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "messages/validation.hpp"
+#include "services/csi/capability.hpp"
+#include "services/csi/node_paths.hpp"
+#include "services/mount/mounts.hpp"
+#include "services/nvme/target.hpp"
+
+namespace rds::services::csi {
+
+namespace {
+
+outcome bad(const std::string& why) {
+  return outcome::failure(ec::invalid_argument, why);
+}
+
+/// A whole number in [lo, hi] from the volume context, or `fallback` when absent.
+outcome context_int(const google::protobuf::Map<std::string, std::string>& context,
+                    const char* key, int lo, int hi, int fallback, int& out) {
+  auto i = context.find(key);
+  if (i == context.end()) {
+    out = fallback;
+    return outcome::success();
+  }
+  auto& text = i->second;
+  size_t used = 0;
+  long value = 0;
+  try {
+    value = std::stol(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size() || value < lo || value > hi)
+    return bad(std::string{"volume context "} + key + " '" + text + "' must be a whole number from "
+               + std::to_string(lo) + " to " + std::to_string(hi));
+  out = static_cast<int>(value);
+  return outcome::success();
+}
+
+outcome read_access(const ::csi::v1::VolumeCapability& capability, node_access& out) {
+  publish_capability checked;
+  if (auto r = read_capability(capability, false, checked); !r.ok())
+    return r;
+  out.block = checked.block;
+  if (!out.block) {
+    out.fs_type = capability.mount().fs_type().empty() ? "ext4" : capability.mount().fs_type();
+    out.mount_flags.assign(capability.mount().mount_flags().begin(),
+                           capability.mount().mount_flags().end());
+    unsigned long ignored_flags = 0;
+    std::string ignored_data;
+    return mount::parse_mount_flags(out.mount_flags, ignored_flags, ignored_data);
+  }
+  return outcome::success();
+}
+
+/// Sends `xs...` to the node supervisor and finishes `call` with the outcome.
+template <class... Ts>
+void ask_node(caf::actor_system& sys, const node_supervisor_actor& node, const rpc_call_ptr& call,
+              caf::timespan timeout, Ts... xs) {
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(node, timeout, xs...)
+      .then([=](const outcome& result) { call->finish(result); },
+            [=](caf::error& failure) { call->finish(failure); });
+  });
+}
+
+bool refused(const rpc_call_ptr& call, const outcome& checked) {
+  if (checked.ok())
+    return false;
+  call->finish(checked);
+  return true;
+}
+
+} // namespace
+
+node_service::node_service(caf::actor_system& sys, const server_config& config,
+                           server_actors actors, call_tracker& tracker)
+  : sys_(sys)
+  , config_(config)
+  , actors_(std::move(actors))
+  , tracker_(tracker) {}
+
+grpc::ServerUnaryReactor*
+node_service::NodeStageVolume(grpc::CallbackServerContext* ctx,
+                              const ::csi::v1::NodeStageVolumeRequest* request,
+                              ::csi::v1::NodeStageVolumeResponse*) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeStageVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  stage_request req;
+  req.volume_id = request->volume_id();
+  req.staging_path = request->staging_target_path();
+  auto& context = request->volume_context();
+  auto checked = check_volume_id(req.volume_id);
+  if (checked.ok())
+    checked = check_node_path(config_.kubelet_dir, req.staging_path, "staging_target_path");
+  if (checked.ok() && !request->has_volume_capability())
+    checked = bad("volume_capability is required");
+  if (checked.ok())
+    checked = read_access(request->volume_capability(), req.access);
+  if (checked.ok()) {
+    auto nqn = context.find("nqn");
+    auto address = context.find("nvmeAddress");
+    if (nqn == context.end() || address == context.end())
+      checked = bad("volume context needs nqn and nvmeAddress (from CreateVolume)");
+    else {
+      req.nqn = nqn->second;
+      req.address = address->second;
+      // The NQN is the volume's own: unstage derives it from the id alone.
+      if (req.nqn != config_.nqn_base + req.volume_id)
+        checked = bad("volume context nqn '" + req.nqn + "' is not the NQN of volume "
+                      + req.volume_id);
+    }
+  }
+  if (checked.ok())
+    checked = context_int(context, "nvmePort", 1, 65535, 4420, req.port);
+  if (checked.ok())
+    checked = context_int(context, "ctrlLossTmo", -1, 1000000, config_.ctrl_loss_tmo,
+                          req.ctrl_loss_tmo);
+  if (checked.ok())
+    checked = context_int(context, "reconnectDelay", 1, 100000, 5, req.reconnect_delay);
+  if (checked.ok())
+    checked = context_int(context, "keepAliveTmo", 0, 100000, 0, req.keep_alive_tmo);
+  if (checked.ok()) {
+    nvme::nvme_target target{req.address, req.port, req.nqn, "", req.ctrl_loss_tmo,
+                             req.reconnect_delay, req.keep_alive_tmo};
+    std::string ignored;
+    checked = nvme::fabrics_options(target, ignored);
+  }
+  if (refused(call, checked))
+    return call->reactor();
+  ask_node(sys_, actors_.node, call, call->timeout(config_.node_timeout), stage_atom_v,
+           std::move(req));
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+node_service::NodeUnstageVolume(grpc::CallbackServerContext* ctx,
+                                const ::csi::v1::NodeUnstageVolumeRequest* request,
+                                ::csi::v1::NodeUnstageVolumeResponse*) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeUnstageVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  unstage_request req{request->volume_id(), request->staging_target_path()};
+  auto checked = check_volume_id(req.volume_id);
+  if (checked.ok())
+    checked = check_node_path(config_.kubelet_dir, req.staging_path, "staging_target_path");
+  if (refused(call, checked))
+    return call->reactor();
+  ask_node(sys_, actors_.node, call, call->timeout(config_.node_timeout), unstage_atom_v,
+           std::move(req));
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+node_service::NodePublishVolume(grpc::CallbackServerContext* ctx,
+                                const ::csi::v1::NodePublishVolumeRequest* request,
+                                ::csi::v1::NodePublishVolumeResponse*) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodePublishVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  node_publish_request req;
+  req.volume_id = request->volume_id();
+  req.staging_path = request->staging_target_path();
+  req.target_path = request->target_path();
+  req.readonly = request->readonly();
+  auto checked = check_volume_id(req.volume_id);
+  if (checked.ok())
+    checked = check_node_path(config_.kubelet_dir, req.staging_path, "staging_target_path");
+  if (checked.ok())
+    checked = check_node_path(config_.kubelet_dir, req.target_path, "target_path");
+  if (checked.ok() && req.staging_path == req.target_path)
+    checked = bad("target_path must differ from staging_target_path");
+  if (checked.ok() && !request->has_volume_capability())
+    checked = bad("volume_capability is required");
+  if (checked.ok())
+    checked = read_access(request->volume_capability(), req.access);
+  if (refused(call, checked))
+    return call->reactor();
+  ask_node(sys_, actors_.node, call, call->timeout(config_.node_timeout), publish_atom_v,
+           std::move(req));
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+node_service::NodeUnpublishVolume(grpc::CallbackServerContext* ctx,
+                                  const ::csi::v1::NodeUnpublishVolumeRequest* request,
+                                  ::csi::v1::NodeUnpublishVolumeResponse*) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeUnpublishVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  node_unpublish_request req{request->volume_id(), request->target_path()};
+  auto checked = check_volume_id(req.volume_id);
+  if (checked.ok())
+    checked = check_node_path(config_.kubelet_dir, req.target_path, "target_path");
+  if (refused(call, checked))
+    return call->reactor();
+  ask_node(sys_, actors_.node, call, call->timeout(config_.node_timeout), unpublish_atom_v,
+           std::move(req));
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+node_service::NodeGetVolumeStats(grpc::CallbackServerContext* ctx,
+                                 const ::csi::v1::NodeGetVolumeStatsRequest* request,
+                                 ::csi::v1::NodeGetVolumeStatsResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeGetVolumeStats");
+  if (call->refused_while_draining())
+    return call->reactor();
+  volume_path_request req{request->volume_id(), request->volume_path(), 0};
+  auto checked = check_volume_id(req.volume_id);
+  if (checked.ok())
+    checked = check_node_path(config_.kubelet_dir, req.volume_path, "volume_path");
+  if (refused(call, checked))
+    return call->reactor();
+  auto node = actors_.node;
+  auto timeout = call->timeout(config_.node_timeout);
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(node, timeout, stats_atom_v, req)
+      .then(
+        [=](const outcome& result, const volume_stats& stats) {
+          if (result.ok()) {
+            auto* bytes = response->add_usage();
+            bytes->set_unit(::csi::v1::VolumeUsage::BYTES);
+            bytes->set_total(static_cast<int64_t>(stats.total_bytes));
+            if (!stats.block) {
+              bytes->set_available(static_cast<int64_t>(stats.available_bytes));
+              bytes->set_used(static_cast<int64_t>(stats.used_bytes));
+              auto* inodes = response->add_usage();
+              inodes->set_unit(::csi::v1::VolumeUsage::INODES);
+              inodes->set_total(static_cast<int64_t>(stats.total_inodes));
+              inodes->set_available(static_cast<int64_t>(stats.free_inodes));
+              inodes->set_used(static_cast<int64_t>(stats.used_inodes));
+            }
+            response->mutable_volume_condition()->set_abnormal(stats.abnormal);
+            response->mutable_volume_condition()->set_message(stats.condition);
+          }
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+node_service::NodeExpandVolume(grpc::CallbackServerContext* ctx,
+                               const ::csi::v1::NodeExpandVolumeRequest* request,
+                               ::csi::v1::NodeExpandVolumeResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeExpandVolume");
+  if (call->refused_while_draining())
+    return call->reactor();
+  volume_path_request req{request->volume_id(), request->volume_path(), 0};
+  auto checked = check_volume_id(req.volume_id);
+  if (checked.ok())
+    checked = check_node_path(config_.kubelet_dir, req.volume_path, "volume_path");
+  if (checked.ok() && request->has_capacity_range()) {
+    if (request->capacity_range().required_bytes() < 0)
+      checked = bad("capacity_range.required_bytes must not be negative");
+    req.required_bytes = static_cast<uint64_t>(request->capacity_range().required_bytes());
+  }
+  if (checked.ok() && request->has_volume_capability()) {
+    node_access ignored;
+    checked = read_access(request->volume_capability(), ignored);
+  }
+  if (refused(call, checked))
+    return call->reactor();
+  auto node = actors_.node;
+  auto timeout = call->timeout(config_.node_timeout);
+  sys_.spawn([=](caf::event_based_actor* self) {
+    self->request(node, timeout, expand_atom_v, req)
+      .then(
+        [=](const outcome& result, uint64_t capacity) {
+          if (result.ok())
+            response->set_capacity_bytes(static_cast<int64_t>(capacity));
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor*
+node_service::NodeGetCapabilities(grpc::CallbackServerContext* ctx,
+                                  const ::csi::v1::NodeGetCapabilitiesRequest*,
+                                  ::csi::v1::NodeGetCapabilitiesResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeGetCapabilities");
+  if (call->refused_while_draining())
+    return call->reactor();
+  using rpc = ::csi::v1::NodeServiceCapability::RPC;
+  for (auto type : {rpc::STAGE_UNSTAGE_VOLUME, rpc::GET_VOLUME_STATS, rpc::EXPAND_VOLUME,
+                    rpc::VOLUME_CONDITION})
+    response->add_capabilities()->mutable_rpc()->set_type(type);
+  call->finish(grpc::Status::OK);
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* node_service::NodeGetInfo(grpc::CallbackServerContext* ctx,
+                                                    const ::csi::v1::NodeGetInfoRequest*,
+                                                    ::csi::v1::NodeGetInfoResponse* response) {
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeGetInfo");
+  if (call->refused_while_draining())
+    return call->reactor();
+  response->set_node_id(config_.node_id);
+  response->set_max_volumes_per_node(config_.max_volumes_per_node);
+  call->finish(grpc::Status::OK);
+  return call->reactor();
+}
+
+} // namespace rds::services::csi

@@ -1,0 +1,68 @@
+// The mount table and mount(2): what is mounted where (from /proc/self/mountinfo, with the
+// source device's major:minor, so a mount of a device that has since been renumbered is seen
+// as stale), mounting a device or a bind mount without ever stacking one on another, and
+// unmounting. Mount flags from the CO are checked before they reach the kernel.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "messages/error_code.hpp"
+
+namespace rds::services::mount {
+
+struct mount_entry {
+  unsigned major = 0;
+  unsigned minor = 0;
+  /// The path inside the source filesystem that is mounted ("/" for a whole filesystem).
+  std::string root;
+  std::string mount_point;
+  std::string options;
+  std::string fs_type;
+  std::string source;
+};
+
+std::vector<mount_entry> read_mountinfo(const std::string& path = "/proc/self/mountinfo");
+
+/// The topmost mount at exactly `path`, if any.
+std::optional<mount_entry> mount_at(const std::string& path);
+
+/// Mounts that show the device major:minor anywhere.
+std::vector<mount_entry> mounts_of(unsigned major, unsigned minor);
+
+/// Splits CSI mount flags into mount(2) flags and filesystem data. Flags that would weaken the
+/// node ("suid", "dev", "exec" on a bind) or that are not a plain word are INVALID_ARGUMENT.
+outcome parse_mount_flags(const std::vector<std::string>& flags, unsigned long& ms_flags,
+                          std::string& data);
+
+/// Mounts `device` with `fs_type` at the existing directory `target`.
+outcome mount_device(const std::string& device, const std::string& target,
+                     const std::string& fs_type, const std::vector<std::string>& flags,
+                     bool readonly);
+
+/// Bind-mounts `source` at `target` (a directory), nosuid and nodev, then applies read-only
+/// and the flags.
+outcome bind_mount(const std::string& source, const std::string& target,
+                   const std::vector<std::string>& flags, bool readonly);
+
+/// Unmounts `target`; not mounted is success.
+outcome unmount(const std::string& target);
+
+/// Detaches the mount at `target` now and lets the kernel finish unmounting once nothing uses
+/// it (for a stale mount that pods still hold).
+outcome detach_mount(const std::string& target);
+
+struct usage {
+  uint64_t total_bytes = 0;
+  uint64_t available_bytes = 0;
+  uint64_t used_bytes = 0;
+  uint64_t total_inodes = 0;
+  uint64_t free_inodes = 0;
+  uint64_t used_inodes = 0;
+};
+
+outcome filesystem_usage(const std::string& path, usage& out);
+
+} // namespace rds::services::mount

@@ -513,3 +513,25 @@ TEST_CASE("hostile paths are refused; node info and capabilities") {
                                     rpc::EXPAND_VOLUME, rpc::VOLUME_CONDITION});
   CHECK(host.plugin->terminate() == 0);
 }
+
+TEST_CASE("never a disconnect outside the managed prefix; never a recursive removal") {
+  node_host host{{"--managed-nqn-prefix=nqn.2014-08.org.example:host-disks-"}};
+  auto v = host.create("pvc-guard", 64 * mib);
+  auto id = v.volume_id();
+  auto cap = mount_capability("ext4");
+  REQUIRE_OK(host.stage(v, cap));
+  REQUIRE_OK(host.unstage(id));
+  // Unmounted, but the subsystem is not this driver's to disconnect under that prefix.
+  CHECK(mounts_at(host.staging(id)) == 0);
+  CHECK(rds::services::nvme::controllers_of(host.sim + "/sysfs", nqn_base + id).size() == 1);
+
+  // A target that is not a mount and holds files: unpublish leaves every file in place.
+  auto target = host.target(id);
+  fs::create_directories(target + "/data");
+  std::ofstream{target + "/data/precious"} << "keep me\n";
+  auto refused = host.unpublish(id);
+  CHECK(refused.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK(refused.error_message().find("never removed recursively") != std::string::npos);
+  CHECK(read_file(target + "/data/precious") == "keep me");
+  CHECK(host.plugin->terminate() == 0);
+}

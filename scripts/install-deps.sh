@@ -7,8 +7,10 @@ packages=(
   cmake g++ make pkg-config ca-certificates openssl
   libcaf-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libcurl4-openssl-dev rapidjson-dev prometheus-cpp-dev doctest-dev libyaml-cpp-dev
+  libcurl4-openssl-dev libssl-dev rapidjson-dev prometheus-cpp-dev doctest-dev libyaml-cpp-dev
   curl
+  # The node plugin: filesystems, mounts and loop devices (the node tests run them for real).
+  e2fsprogs xfsprogs util-linux mount
 )
 
 missing=()

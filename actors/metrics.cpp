@@ -320,8 +320,7 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
       f.nvme_connections_active.Add({}).Set(static_cast<double>(e.connections));
     },
     [&f](const mount_recorded& e) {
-      f.mount_operations_total.Add({{"operation", e.operation}, {"status", e.status}})
-        .Increment();
+      f.mount_operations_total.Add({{"operation", e.operation}, {"status", e.status}}).Increment();
     },
     [&f](const stale_mount_recorded& e) {
       if (e.recovery)

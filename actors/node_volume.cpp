@@ -28,10 +28,9 @@ auto run(self_pointer self, const node_config& config, const metrics_actor& metr
   auto begin = clock_type::now();
   auto finish = [self, metrics, operation, begin](const outcome& r) {
     self->state.busy.clear();
-    self->send(metrics,
-               volume_operation_recorded{operation, r.ok() ? "success" : to_string(r.code),
-                                         std::chrono::duration<double>(clock_type::now() - begin)
-                                           .count()});
+    self->send(metrics, volume_operation_recorded{
+                          operation, r.ok() ? "success" : to_string(r.code),
+                          std::chrono::duration<double>(clock_type::now() - begin).count()});
   };
   self->request(io, config.operation_deadline, xs...)
     .then(
@@ -40,9 +39,9 @@ auto run(self_pointer self, const node_config& config, const metrics_actor& metr
         promise.deliver(r, rest...);
       },
       [promise, finish, operation](caf::error& failure) mutable {
-        auto r = outcome::failure(ec::unavailable, std::string{operation}
-                                                     + " did not finish in time ("
-                                                     + caf::to_string(failure) + ")");
+        auto r =
+          outcome::failure(ec::unavailable, std::string{operation} + " did not finish in time ("
+                                              + caf::to_string(failure) + ")");
         finish(r);
         promise.deliver(r, Result{}...);
       });

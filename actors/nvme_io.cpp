@@ -68,9 +68,9 @@ outcome fail(ec code, std::string message) {
 /// bind mount of the old device (the publish targets) over to it.
 outcome recover_stale(const context& c, const mount::mount_entry& stale,
                       const nvme::namespace_device& now) {
-  log::warning("staging mount ", stale.mount_point, " shows device ", stale.major, ":",
-               stale.minor, " but the subsystem's namespace is now ", now.dev_path, " (",
-               now.major, ":", now.minor, "): recovering");
+  log::warning("staging mount ", stale.mount_point, " shows device ", stale.major, ":", stale.minor,
+               " but the subsystem's namespace is now ", now.dev_path, " (", now.major, ":",
+               now.minor, "): recovering");
   c.self->send(c.metrics, stale_mount_recorded{false, "detected"});
   auto old_mounts = mount::mounts_of(stale.major, stale.minor);
   auto result = outcome::success();
@@ -105,12 +105,11 @@ outcome stage(const context& c, const stage_request& req) {
   bool reused = false;
   auto connected = c.config.connector->connect(target, reused);
   auto seconds = std::chrono::duration<double>(clock_type::now() - begin).count();
-  c.self->send(c.metrics,
-               nvme_connect_recorded{connected.ok() ? (reused ? "reused" : "success")
-                                                    : to_string(connected.code),
-                                     seconds,
-                                     nvme::managed_controllers(c.config.connector->sysfs_root(),
-                                                               c.config.managed_prefix)});
+  c.self->send(
+    c.metrics,
+    nvme_connect_recorded{
+      connected.ok() ? (reused ? "reused" : "success") : to_string(connected.code), seconds,
+      nvme::managed_controllers(c.config.connector->sysfs_root(), c.config.managed_prefix)});
   if (!connected.ok())
     return connected;
   auto device = c.wait_device(req.nqn);
@@ -156,8 +155,7 @@ outcome unstage(const context& c, const unstage_request& req) {
     auto users = mount::mounts_of(device->major, device->minor);
     if (!users.empty())
       return fail(ec::failed_precondition, "volume " + req.volume_id + " is still mounted at "
-                                             + users.front().mount_point
-                                             + ": unpublish it first");
+                                             + users.front().mount_point + ": unpublish it first");
   }
   if (nqn.compare(0, c.config.managed_prefix.size(), c.config.managed_prefix) != 0) {
     log::warning("not disconnecting ", nqn, ": outside the managed prefix ",
@@ -202,8 +200,8 @@ outcome publish(const context& c, const node_publish_request& req) {
     return publish_block(c, req, *device);
   auto staged = mount::mount_at(req.staging_path);
   if (!staged)
-    return fail(ec::failed_precondition, "volume " + req.volume_id + " is not staged at "
-                                           + req.staging_path);
+    return fail(ec::failed_precondition,
+                "volume " + req.volume_id + " is not staged at " + req.staging_path);
   if (!same_device(*staged, *device)) {
     if (auto r = recover_stale(c, *staged, *device); !r.ok())
       return r;
@@ -213,15 +211,15 @@ outcome publish(const context& c, const node_publish_request& req) {
     bool readonly = target->options.rfind("ro", 0) == 0;
     if (same_device(*target, *device) && readonly == req.readonly)
       return outcome::success(); // published already: never a second mount on top
-    return fail(ec::already_exists, req.target_path + " is already mounted "
-                                      + (same_device(*target, *device)
-                                           ? std::string{"with another read-only setting"}
-                                           : "from another device"));
+    return fail(ec::already_exists,
+                req.target_path + " is already mounted "
+                  + (same_device(*target, *device) ? std::string{"with another read-only setting"}
+                                                   : "from another device"));
   }
   if (::mkdir(req.target_path.c_str(), 0750) != 0 && errno != EEXIST)
     return fail(ec::internal, "cannot create " + req.target_path + ": " + std::strerror(errno));
-  auto r = mount::bind_mount(req.staging_path, req.target_path, req.access.mount_flags,
-                             req.readonly);
+  auto r =
+    mount::bind_mount(req.staging_path, req.target_path, req.access.mount_flags, req.readonly);
   c.mount_op("bind", r);
   return r;
 }
@@ -243,10 +241,10 @@ outcome unpublish(const context& c, const node_unpublish_request& req) {
   // rmdir or unlink: a directory with anything left in it stays, with an error.
   if (S_ISDIR(st.st_mode) ? ::rmdir(req.target_path.c_str()) != 0
                           : ::unlink(req.target_path.c_str()) != 0)
-    return errno == ENOENT ? outcome::success()
-                           : fail(ec::internal, "cannot remove " + req.target_path + ": "
-                                                  + std::strerror(errno)
-                                                  + " (it is never removed recursively)");
+    return errno == ENOENT
+             ? outcome::success()
+             : fail(ec::internal, "cannot remove " + req.target_path + ": " + std::strerror(errno)
+                                    + " (it is never removed recursively)");
   return outcome::success();
 }
 
@@ -306,8 +304,8 @@ outcome stats(const context& c, const volume_path_request& req, volume_stats& ou
     out.abnormal = true;
     out.condition = "stale mount: it shows another device than " + device->dev_path;
   } else {
-    out.condition = "mounted from " + device->dev_path + ", NVMe controller "
-                    + device->controller + " is live";
+    out.condition =
+      "mounted from " + device->dev_path + ", NVMe controller " + device->controller + " is live";
   }
   return outcome::success();
 }
@@ -335,8 +333,8 @@ outcome expand(const context& c, const volume_path_request& req, uint64_t& capac
   auto mounted = mount::mount_at(req.volume_path);
   if (!mounted)
     return fail(ec::not_found, "volume path " + req.volume_path + " is not mounted");
-  auto r = mount::grow_filesystem(c.config.tools, device->dev_path, req.volume_path,
-                                  mounted->fs_type);
+  auto r =
+    mount::grow_filesystem(c.config.tools, device->dev_path, req.volume_path, mounted->fs_type);
   c.mount_op("grow", r);
   return r;
 }

@@ -221,6 +221,13 @@ TEST_CASE("ext4 and xfs: stage, publish, write, unpublish, unstage; staging agai
     CHECK(mounts_at(host.target(id)) == 1);
     CHECK(host.publish(id, cap, true).error_code() == grpc::StatusCode::ALREADY_EXISTS);
     std::ofstream{host.target(id) + "/hello"} << "written through " << fs_type << "\n";
+    // A second, read-only publish sees the data and cannot write.
+    auto readonly_target = host.target(id) + "-ro";
+    REQUIRE_OK(host.publish(id, cap, true, readonly_target));
+    CHECK(read_file(readonly_target + "/hello") == "written through " + fs_type);
+    bool writable = static_cast<bool>(std::ofstream{readonly_target + "/nope"});
+    CHECK_FALSE(writable);
+    REQUIRE_OK(host.unpublish(id, readonly_target));
 
     ::csi::v1::NodeGetVolumeStatsResponse stats;
     REQUIRE_OK(host.stats(id, host.target(id), stats));
@@ -247,16 +254,16 @@ TEST_CASE("ext4 and xfs: stage, publish, write, unpublish, unstage; staging agai
     CHECK(host.metric(mount_ops("format"), round) == round);
   }
   CHECK(host.metric(mount_ops("mount"), 4) == 4);
-  CHECK(host.metric(mount_ops("bind"), 2) == 2);
-  CHECK(host.metric(mount_ops("unmount"), 6) == 6);
+  CHECK(host.metric(mount_ops("bind"), 4) == 4);
+  CHECK(host.metric(mount_ops("unmount"), 8) == 8);
   CHECK(host.metric("rds_csi_nvme_connects_total{status=\"success\"}", 4) == 4);
   CHECK(host.metric("rds_csi_nvme_connects_total{status=\"reused\"}", 2) == 2);
   CHECK(host.metric("rds_csi_nvme_connect_duration_seconds_count", 6) == 6);
   CHECK(host.metric("rds_csi_nvme_connections_active", 0) == 0);
   CHECK(host.metric(node_ops("stage"), 6) == 6);
   CHECK(host.metric(node_ops("unstage"), 6) == 6);
-  CHECK(host.metric(node_ops("publish"), 4) == 4);
-  CHECK(host.metric(node_ops("unpublish"), 4) == 4);
+  CHECK(host.metric(node_ops("publish"), 6) == 6);
+  CHECK(host.metric(node_ops("unpublish"), 6) == 6);
   CHECK(host.plugin->terminate() == 0);
 }
 
@@ -423,6 +430,11 @@ TEST_CASE("a device that goes away reports an abnormal volume condition") {
   REQUIRE(host.loops().connector.set_state(nqn_base + id, "live").ok());
   REQUIRE_OK(host.stats(id, host.target(id), stats));
   CHECK_FALSE(stats.volume_condition().abnormal());
+  // The subsystem goes away altogether (the loop device lingers while it is mounted).
+  REQUIRE(host.loops().connector.disconnect(nqn_base + id).ok());
+  REQUIRE_OK(host.stats(id, host.target(id), stats));
+  CHECK(stats.volume_condition().abnormal());
+  CHECK(stats.volume_condition().message().find("not connected") != std::string::npos);
   REQUIRE_OK(host.unpublish(id));
   REQUIRE_OK(host.unstage(id));
   CHECK(host.plugin->terminate() == 0);
@@ -468,9 +480,7 @@ TEST_CASE("hostile paths are refused; node info and capabilities") {
   node_host host;
   auto v = host.create("pvc-paths", 64 * mib);
   auto cap = mount_capability("ext4");
-  auto code = [&](const std::string& staging) {
-    return host.stage(v, cap, staging).error_code();
-  };
+  auto code = [&](const std::string& staging) { return host.stage(v, cap, staging).error_code(); };
   CHECK(code("/tmp/outside") == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(code(host.kubelet + "/plugins/../../../etc") == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(code(host.kubelet) == grpc::StatusCode::INVALID_ARGUMENT);
@@ -509,8 +519,9 @@ TEST_CASE("hostile paths are refused; node info and capabilities") {
   std::vector<int> offered;
   for (auto& c : caps.capabilities())
     offered.push_back(c.rpc().type());
-  CHECK(offered == std::vector<int>{rpc::STAGE_UNSTAGE_VOLUME, rpc::GET_VOLUME_STATS,
-                                    rpc::EXPAND_VOLUME, rpc::VOLUME_CONDITION});
+  CHECK(offered
+        == std::vector<int>{rpc::STAGE_UNSTAGE_VOLUME, rpc::GET_VOLUME_STATS, rpc::EXPAND_VOLUME,
+                            rpc::VOLUME_CONDITION});
   CHECK(host.plugin->terminate() == 0);
 }
 

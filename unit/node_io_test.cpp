@@ -51,8 +51,9 @@ TEST_CASE("the fabrics option string: exact, and nothing odd gets through") {
   std::string options;
   REQUIRE(nvme::fabrics_options(t, options).ok());
   CHECK(options
-        == "nqn=" + nqn + ",transport=tcp,traddr=10.0.0.5,trsvcid=4420,hostnqn=nqn.2014-08.org."
-                          "nvmexpress:uuid:1b4e28ba,reconnect_delay=5,ctrl_loss_tmo=-1");
+        == "nqn=" + nqn
+             + ",transport=tcp,traddr=10.0.0.5,trsvcid=4420,hostnqn=nqn.2014-08.org."
+               "nvmexpress:uuid:1b4e28ba,reconnect_delay=5,ctrl_loss_tmo=-1");
   t.keep_alive_tmo = 30;
   REQUIRE(nvme::fabrics_options(t, options).ok());
   CHECK(options.find(",keep_alive_tmo=30,") != std::string::npos);
@@ -200,8 +201,8 @@ TEST_CASE("a child that overruns its deadline is killed, with its children") {
   CHECK_FALSE(r.ok());
   CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds{5});
   CHECK(r.describe("sh").find("killed") != std::string::npos);
-  auto fine = process::run_child({"sh", "-c", "echo out; echo err >&2; exit 3"},
-                                 std::chrono::seconds{10});
+  auto fine =
+    process::run_child({"sh", "-c", "echo out; echo err >&2; exit 3"}, std::chrono::seconds{10});
   CHECK(fine.exit_code == 3);
   CHECK(fine.output.find("out") != std::string::npos);
   CHECK(fine.output.find("err") != std::string::npos);

@@ -242,8 +242,8 @@ int run(const plugin_options& opts) {
     }
     if (kind == std::string{"loop"}) {
       services::nvme::loop_config loop;
-      loop.sysfs_root = opts.sysfs_root == "/sys" ? opts.rds_sim_data_dir + "/sysfs"
-                                                  : opts.sysfs_root;
+      loop.sysfs_root =
+        opts.sysfs_root == "/sys" ? opts.rds_sim_data_dir + "/sysfs" : opts.sysfs_root;
       loop.pool_dir = opts.rds_sim_data_dir
                       + opts.rds_volume_base_path.substr(0, opts.rds_volume_base_path.find('/', 1));
       loop.deadline = node_cfg.tools.deadline;
@@ -263,8 +263,7 @@ int run(const plugin_options& opts) {
     server_cfg.kubelet_dir = opts.kubelet_dir;
     server_cfg.node_timeout = std::chrono::seconds{opts.node_timeout_seconds};
   }
-  services::csi::server server{sys, server_cfg,
-                               {metrics, supervisor, rds_handle, catalog, node}};
+  services::csi::server server{sys, server_cfg, {metrics, supervisor, rds_handle, catalog, node}};
   if (auto err = server.start(); !err.empty()) {
     log::error(err);
     stop_actors(supervisor);

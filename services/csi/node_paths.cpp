@@ -5,8 +5,7 @@
 
 namespace rds::services::csi {
 
-outcome check_node_path(const std::string& kubelet_dir, const std::string& path,
-                        const char* what) {
+outcome check_node_path(const std::string& kubelet_dir, const std::string& path, const char* what) {
   auto bad = [&](const std::string& why) {
     return outcome::failure(ec::invalid_argument, std::string{what} + " '" + path + "' " + why);
   };

@@ -12,7 +12,6 @@ namespace rds::services::csi {
 /// INVALID_ARGUMENT with the reason unless `path` is an absolute path strictly inside
 /// `kubelet_dir` (itself absolute and free of symlinks), without "." or ".." components, and no
 /// existing component from the kubelet directory down is a symlink. `what` names the field.
-outcome check_node_path(const std::string& kubelet_dir, const std::string& path,
-                        const char* what);
+outcome check_node_path(const std::string& kubelet_dir, const std::string& path, const char* what);
 
 } // namespace rds::services::csi

@@ -18,8 +18,8 @@ outcome bad(const std::string& why) {
 }
 
 /// A whole number in [lo, hi] from the volume context, or `fallback` when absent.
-outcome context_int(const google::protobuf::Map<std::string, std::string>& context,
-                    const char* key, int lo, int hi, int fallback, int& out) {
+outcome context_int(const google::protobuf::Map<std::string, std::string>& context, const char* key,
+                    int lo, int hi, int fallback, int& out) {
   auto i = context.find(key);
   if (i == context.end()) {
     out = fallback;
@@ -112,21 +112,21 @@ node_service::NodeStageVolume(grpc::CallbackServerContext* ctx,
       req.address = address->second;
       // The NQN is the volume's own: unstage derives it from the id alone.
       if (req.nqn != config_.nqn_base + req.volume_id)
-        checked = bad("volume context nqn '" + req.nqn + "' is not the NQN of volume "
-                      + req.volume_id);
+        checked =
+          bad("volume context nqn '" + req.nqn + "' is not the NQN of volume " + req.volume_id);
     }
   }
   if (checked.ok())
     checked = context_int(context, "nvmePort", 1, 65535, 4420, req.port);
   if (checked.ok())
-    checked = context_int(context, "ctrlLossTmo", -1, 1000000, config_.ctrl_loss_tmo,
-                          req.ctrl_loss_tmo);
+    checked =
+      context_int(context, "ctrlLossTmo", -1, 1000000, config_.ctrl_loss_tmo, req.ctrl_loss_tmo);
   if (checked.ok())
     checked = context_int(context, "reconnectDelay", 1, 100000, 5, req.reconnect_delay);
   if (checked.ok())
     checked = context_int(context, "keepAliveTmo", 0, 100000, 0, req.keep_alive_tmo);
   if (checked.ok()) {
-    nvme::nvme_target target{req.address, req.port, req.nqn, "", req.ctrl_loss_tmo,
+    nvme::nvme_target target{req.address,         req.port,          req.nqn, "", req.ctrl_loss_tmo,
                              req.reconnect_delay, req.keep_alive_tmo};
     std::string ignored;
     checked = nvme::fabrics_options(target, ignored);

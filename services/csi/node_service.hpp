@@ -35,9 +35,10 @@ class node_service final : public ::csi::v1::Node::CallbackService {
   NodeGetVolumeStats(grpc::CallbackServerContext* ctx,
                      const ::csi::v1::NodeGetVolumeStatsRequest* request,
                      ::csi::v1::NodeGetVolumeStatsResponse* response) override;
-  grpc::ServerUnaryReactor* NodeExpandVolume(grpc::CallbackServerContext* ctx,
-                                             const ::csi::v1::NodeExpandVolumeRequest* request,
-                                             ::csi::v1::NodeExpandVolumeResponse* response) override;
+  grpc::ServerUnaryReactor*
+  NodeExpandVolume(grpc::CallbackServerContext* ctx,
+                   const ::csi::v1::NodeExpandVolumeRequest* request,
+                   ::csi::v1::NodeExpandVolumeResponse* response) override;
   grpc::ServerUnaryReactor*
   NodeGetCapabilities(grpc::CallbackServerContext* ctx,
                       const ::csi::v1::NodeGetCapabilitiesRequest* request,

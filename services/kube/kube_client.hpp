@@ -50,7 +50,6 @@ class kube_client {
   outcome stream(const std::string& path, const std::function<bool(const std::string&)>& on_line,
                  std::chrono::milliseconds limit, const std::atomic<bool>* stop = nullptr);
 
-
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -51,7 +51,8 @@ outcome grow_filesystem(const tools& t, const std::string& device, const std::st
   else
     return outcome::failure(ec::invalid_argument, "cannot grow a " + fs_type + " filesystem");
   if (!r.ok())
-    return outcome::failure(ec::internal, r.describe(fs_type == "ext4" ? "resize2fs" : "xfs_growfs"));
+    return outcome::failure(ec::internal,
+                            r.describe(fs_type == "ext4" ? "resize2fs" : "xfs_growfs"));
   return outcome::success();
 }
 

@@ -86,14 +86,20 @@ std::vector<mount_entry> mounts_of(unsigned major, unsigned minor) {
 
 outcome parse_mount_flags(const std::vector<std::string>& flags, unsigned long& ms_flags,
                           std::string& data) {
-  static const std::map<std::string, unsigned long> known{
-    {"ro", MS_RDONLY},          {"rw", 0},
-    {"noatime", MS_NOATIME},    {"nodiratime", MS_NODIRATIME},
-    {"relatime", MS_RELATIME},  {"strictatime", MS_STRICTATIME},
-    {"nosuid", MS_NOSUID},      {"nodev", MS_NODEV},
-    {"noexec", MS_NOEXEC},      {"sync", MS_SYNCHRONOUS},
-    {"lazytime", MS_LAZYTIME},  {"defaults", 0},
-    {"async", 0},               {"dirsync", MS_DIRSYNC}};
+  static const std::map<std::string, unsigned long> known{{"ro", MS_RDONLY},
+                                                          {"rw", 0},
+                                                          {"noatime", MS_NOATIME},
+                                                          {"nodiratime", MS_NODIRATIME},
+                                                          {"relatime", MS_RELATIME},
+                                                          {"strictatime", MS_STRICTATIME},
+                                                          {"nosuid", MS_NOSUID},
+                                                          {"nodev", MS_NODEV},
+                                                          {"noexec", MS_NOEXEC},
+                                                          {"sync", MS_SYNCHRONOUS},
+                                                          {"lazytime", MS_LAZYTIME},
+                                                          {"defaults", 0},
+                                                          {"async", 0},
+                                                          {"dirsync", MS_DIRSYNC}};
   for (auto& flag : flags) {
     if (!plain_word(flag))
       return outcome::failure(ec::invalid_argument,

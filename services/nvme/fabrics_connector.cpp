@@ -51,8 +51,8 @@ class fabrics_connector : public connector {
                                 + std::to_string(target.port) + " failed: " + std::strerror(err));
     }
     if (std::strncmp(reply, "instance=", 9) != 0)
-      return outcome::failure(ec::internal, std::string{"the kernel answered '"} + reply
-                                              + "' to a connect");
+      return outcome::failure(ec::internal,
+                              std::string{"the kernel answered '"} + reply + "' to a connect");
     return outcome::success();
   }
 

@@ -25,8 +25,7 @@ outcome write_file(const fs::path& path, const std::string& text) {
   std::ofstream out{path, std::ios::trunc};
   out << text << "\n";
   out.flush();
-  return out ? outcome::success()
-             : outcome::failure(ec::internal, "cannot write " + path.string());
+  return out ? outcome::success() : outcome::failure(ec::internal, "cannot write " + path.string());
 }
 
 int next_instance(const std::string& root) {
@@ -70,9 +69,9 @@ outcome loop_connector::attach(const std::string& nqn, const nvme_target& target
       file = e.path().string();
   }
   if (file.empty())
-    return outcome::failure(ec::unavailable,
-                            "the RDS exports no subsystem " + nqn + " (no disk file for " + slot
-                              + " in " + config_.pool_dir + ")");
+    return outcome::failure(ec::unavailable, "the RDS exports no subsystem " + nqn
+                                               + " (no disk file for " + slot + " in "
+                                               + config_.pool_dir + ")");
   auto attached = process::run_child({"losetup", "--find", "--show", file}, config_.deadline);
   if (!attached.ok())
     return outcome::failure(ec::unavailable, attached.describe("losetup"));
@@ -87,15 +86,15 @@ outcome loop_connector::attach(const std::string& nqn, const nvme_target& target
   auto dev = std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
   struct stat file_st {};
   ::stat(file.c_str(), &file_st);
-  for (auto r : {write_file(controller + "/subsysnqn", nqn), write_file(controller + "/state", "live"),
-                 write_file(controller + "/transport", "tcp"),
-                 write_file(controller + "/address", "traddr=" + target.address + ",trsvcid="
-                                                       + std::to_string(target.port)),
-                 write_file(controller + "/loop_device", loop),
-                 write_file(subsystem + "/subsysnqn", nqn),
-                 write_file(subsystem + "/nvme" + instance + "n1/dev", dev),
-                 write_file(subsystem + "/nvme" + instance + "n1/size",
-                            std::to_string(file_st.st_size / 512))})
+  for (auto r :
+       {write_file(controller + "/subsysnqn", nqn), write_file(controller + "/state", "live"),
+        write_file(controller + "/transport", "tcp"),
+        write_file(controller + "/address",
+                   "traddr=" + target.address + ",trsvcid=" + std::to_string(target.port)),
+        write_file(controller + "/loop_device", loop), write_file(subsystem + "/subsysnqn", nqn),
+        write_file(subsystem + "/nvme" + instance + "n1/dev", dev),
+        write_file(subsystem + "/nvme" + instance + "n1/size",
+                   std::to_string(file_st.st_size / 512))})
     if (!r.ok())
       return r;
   fs::create_directories(root + "/dev/block", ec);

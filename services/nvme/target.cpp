@@ -29,8 +29,8 @@ outcome fabrics_options(const nvme_target& t, std::string& out) {
     return bad("host NQN '" + t.host_nqn + "' is not an NQN");
   if (t.ctrl_loss_tmo < -1 || t.reconnect_delay < 1 || t.keep_alive_tmo < 0)
     return bad("ctrlLossTmo, reconnectDelay or keepAliveTmo is out of range");
-  out = "nqn=" + t.nqn + ",transport=tcp,traddr=" + t.address
-        + ",trsvcid=" + std::to_string(t.port);
+  out =
+    "nqn=" + t.nqn + ",transport=tcp,traddr=" + t.address + ",trsvcid=" + std::to_string(t.port);
   if (!t.host_nqn.empty())
     out += ",hostnqn=" + t.host_nqn;
   if (t.keep_alive_tmo > 0)

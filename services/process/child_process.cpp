@@ -65,8 +65,8 @@ child_result run_child(const std::vector<std::string>& argv, std::chrono::millis
   auto end = std::chrono::steady_clock::now() + deadline;
   char buf[4096];
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      end - std::chrono::steady_clock::now());
+    auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       break;

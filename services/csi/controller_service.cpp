@@ -12,20 +12,7 @@
 
 namespace rds::services::csi {
 
-namespace {
-
-/// Sends `xs...` to the supervisor and finishes `call` with the outcome.
-template <class... Ts>
-void ask_supervisor(caf::actor_system& sys, const volume_supervisor_actor& supervisor,
-                    const rpc_call_ptr& call, caf::timespan timeout, Ts... xs) {
-  sys.spawn([=](caf::event_based_actor* self) {
-    self->request(supervisor, timeout, xs...)
-      .then([=](const outcome& result) { call->finish(result); },
-            [=](caf::error& failure) { call->finish(failure); });
-  });
-}
-
-} // namespace
+namespace {} // namespace
 
 controller_service::controller_service(caf::actor_system& sys, const server_config& config,
                                        server_actors actors, call_tracker& tracker)
@@ -167,7 +154,7 @@ grpc::ServerUnaryReactor* controller_service::ControllerUnpublishVolume(
     call->finish(checked);
     return call->reactor();
   }
-  ask_supervisor(sys_, actors_.supervisor, call, call->timeout(config_.request_timeout),
+  ask_and_finish(sys_, actors_.supervisor, call, call->timeout(config_.request_timeout),
                  unpublish_atom_v, std::move(req));
   return call->reactor();
 }
@@ -187,28 +174,21 @@ controller_service::CreateVolume(grpc::CallbackServerContext* ctx,
     call->finish(checked);
     return call->reactor();
   }
-  auto rds = actors_.rds;
   auto catalog = actors_.catalog;
-  auto timeout = call->timeout(config_.request_timeout);
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(rds, timeout, create_atom_v, req)
-      .then(
-        [=](const outcome& result, const volume_info& info) {
-          if (result.ok()) {
-            self->send(catalog, known_atom_v, info.volume_id);
-            auto* volume = response->mutable_volume();
-            volume->set_volume_id(info.volume_id);
-            volume->set_capacity_bytes(static_cast<int64_t>(info.capacity_bytes));
-            for (auto& [key, value] : context)
-              (*volume->mutable_volume_context())[key] = value;
-            (*volume->mutable_volume_context())["nqn"] = info.nqn;
-            if (request->has_volume_content_source())
-              *volume->mutable_content_source() = request->volume_content_source();
-          }
-          call->finish(result);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<volume_info>(
+    sys_, actors_.rds, call, call->timeout(config_.request_timeout),
+    [=](const volume_info& info) {
+      caf::anon_send(catalog, known_atom_v, info.volume_id);
+      auto* volume = response->mutable_volume();
+      volume->set_volume_id(info.volume_id);
+      volume->set_capacity_bytes(static_cast<int64_t>(info.capacity_bytes));
+      for (auto& [key, value] : context)
+        (*volume->mutable_volume_context())[key] = value;
+      (*volume->mutable_volume_context())["nqn"] = info.nqn;
+      if (request->has_volume_content_source())
+        *volume->mutable_content_source() = request->volume_content_source();
+    },
+    create_atom_v, req);
   return call->reactor();
 }
 
@@ -224,17 +204,10 @@ controller_service::DeleteVolume(grpc::CallbackServerContext* ctx,
     call->finish(checked);
     return call->reactor();
   }
-  auto rds = actors_.rds;
-  auto catalog = actors_.catalog;
-  auto timeout = call->timeout(config_.request_timeout);
-  auto volume_id = request->volume_id();
-  sys_.spawn([=](caf::event_based_actor* self) {
-    // Forgotten first: from now on a publish asks the RDS.
-    self->send(catalog, gone_atom_v, volume_id);
-    self->request(rds, timeout, delete_atom_v, volume_id)
-      .then([=](const outcome& result) { call->finish(result); },
-            [=](caf::error& failure) { call->finish(failure); });
-  });
+  // Forgotten first: from now on a publish asks the RDS.
+  caf::anon_send(actors_.catalog, gone_atom_v, request->volume_id());
+  ask_and_finish(sys_, actors_.rds, call, call->timeout(config_.request_timeout), delete_atom_v,
+                 request->volume_id());
   return call->reactor();
 }
 
@@ -255,21 +228,14 @@ controller_service::GetCapacity(grpc::CallbackServerContext* ctx,
       return call->reactor();
     }
   }
-  auto rds = actors_.rds;
-  auto timeout = call->timeout(config_.request_timeout);
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(rds, timeout, capacity_atom_v)
-      .then(
-        [=](const outcome& result, uint64_t free) {
-          if (result.ok()) {
-            response->set_available_capacity(static_cast<int64_t>(free));
-            response->mutable_maximum_volume_size()->set_value(
-              static_cast<int64_t>(std::min(free, max_volume_bytes)));
-          }
-          call->finish(result);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<uint64_t>(
+    sys_, actors_.rds, call, call->timeout(config_.request_timeout),
+    [=](uint64_t free) {
+      response->set_available_capacity(static_cast<int64_t>(free));
+      response->mutable_maximum_volume_size()->set_value(
+        static_cast<int64_t>(std::min(free, max_volume_bytes)));
+    },
+    capacity_atom_v);
   return call->reactor();
 }
 
@@ -297,21 +263,13 @@ controller_service::ControllerExpandVolume(grpc::CallbackServerContext* ctx,
   }
   // A filesystem grows on the node; a raw block device only needs the node to see the new size.
   bool filesystem = request->has_volume_capability() && !capability.block;
-  auto rds = actors_.rds;
-  auto timeout = call->timeout(config_.request_timeout);
-  auto volume_id = request->volume_id();
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(rds, timeout, expand_atom_v, volume_id, size)
-      .then(
-        [=](const outcome& result, uint64_t capacity) {
-          if (result.ok()) {
-            response->set_capacity_bytes(static_cast<int64_t>(capacity));
-            response->set_node_expansion_required(filesystem);
-          }
-          call->finish(result);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<uint64_t>(
+    sys_, actors_.rds, call, call->timeout(config_.request_timeout),
+    [=](uint64_t capacity) {
+      response->set_capacity_bytes(static_cast<int64_t>(capacity));
+      response->set_node_expansion_required(filesystem);
+    },
+    expand_atom_v, request->volume_id(), size);
   return call->reactor();
 }
 
@@ -334,31 +292,24 @@ controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
                               "starting_token is not a token this driver gave out"});
     return call->reactor();
   }
-  auto rds = actors_.rds;
-  auto timeout = call->timeout(config_.request_timeout);
   auto max_entries = static_cast<size_t>(request->max_entries());
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(rds, timeout, list_atom_v)
-      .then(
-        [=](const outcome& result, const std::vector<volume_info>& volumes) {
-          if (result.ok()) {
-            for (auto& v : volumes) {
-              if (!token.empty() && v.volume_id <= token)
-                continue;
-              if (max_entries > 0 && static_cast<size_t>(response->entries_size()) == max_entries) {
-                response->set_next_token(response->entries().rbegin()->volume().volume_id());
-                break;
-              }
-              auto* volume = response->add_entries()->mutable_volume();
-              volume->set_volume_id(v.volume_id);
-              volume->set_capacity_bytes(static_cast<int64_t>(v.capacity_bytes));
-              (*volume->mutable_volume_context())["nqn"] = v.nqn;
-            }
-          }
-          call->finish(result);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<std::vector<volume_info>>(
+    sys_, actors_.rds, call, call->timeout(config_.request_timeout),
+    [=](const std::vector<volume_info>& volumes) {
+      for (auto& v : volumes) {
+        if (!token.empty() && v.volume_id <= token)
+          continue;
+        if (max_entries > 0 && static_cast<size_t>(response->entries_size()) == max_entries) {
+          response->set_next_token(response->entries().rbegin()->volume().volume_id());
+          break;
+        }
+        auto* volume = response->add_entries()->mutable_volume();
+        volume->set_volume_id(v.volume_id);
+        volume->set_capacity_bytes(static_cast<int64_t>(v.capacity_bytes));
+        (*volume->mutable_volume_context())["nqn"] = v.nqn;
+      }
+    },
+    list_atom_v);
   return call->reactor();
 }
 
@@ -412,19 +363,11 @@ controller_service::CreateSnapshot(grpc::CallbackServerContext* ctx,
     call->finish(checked);
     return call->reactor();
   }
-  auto rds = actors_.rds;
   // The copy takes as long as the data: the CO's deadline bounds it, not the driver's default.
-  auto timeout = call->timeout(std::chrono::minutes{30});
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(rds, timeout, snapshot_atom_v, req)
-      .then(
-        [=](const outcome& result, const snapshot_info& info) {
-          if (result.ok())
-            fill(*response->mutable_snapshot(), info);
-          call->finish(result);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<snapshot_info>(
+    sys_, actors_.rds, call, call->timeout(std::chrono::minutes{30}),
+    [=](const snapshot_info& info) { fill(*response->mutable_snapshot(), info); }, snapshot_atom_v,
+    req);
   return call->reactor();
 }
 
@@ -440,14 +383,8 @@ controller_service::DeleteSnapshot(grpc::CallbackServerContext* ctx,
     call->finish(checked);
     return call->reactor();
   }
-  auto rds = actors_.rds;
-  auto timeout = call->timeout(config_.request_timeout);
-  auto snapshot_id = request->snapshot_id();
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(rds, timeout, unsnapshot_atom_v, snapshot_id)
-      .then([=](const outcome& result) { call->finish(result); },
-            [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_and_finish(sys_, actors_.rds, call, call->timeout(config_.request_timeout), unsnapshot_atom_v,
+                 request->snapshot_id());
   return call->reactor();
 }
 
@@ -470,33 +407,26 @@ controller_service::ListSnapshots(grpc::CallbackServerContext* ctx,
                               "starting_token is not a token this driver gave out"});
     return call->reactor();
   }
-  auto rds = actors_.rds;
-  auto timeout = call->timeout(config_.request_timeout);
   auto max_entries = static_cast<size_t>(request->max_entries());
   auto only_snapshot = request->snapshot_id();
   auto only_source = request->source_volume_id();
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(rds, timeout, snapshots_atom_v)
-      .then(
-        [=](const outcome& result, const std::vector<snapshot_info>& snapshots) {
-          if (result.ok()) {
-            // Filters that match nothing give an empty list, not an error.
-            for (auto& s : snapshots) {
-              if ((!token.empty() && s.snapshot_id <= token)
-                  || (!only_snapshot.empty() && s.snapshot_id != only_snapshot)
-                  || (!only_source.empty() && s.source_volume_id != only_source))
-                continue;
-              if (max_entries > 0 && static_cast<size_t>(response->entries_size()) == max_entries) {
-                response->set_next_token(response->entries().rbegin()->snapshot().snapshot_id());
-                break;
-              }
-              fill(*response->add_entries()->mutable_snapshot(), s);
-            }
-          }
-          call->finish(result);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<std::vector<snapshot_info>>(
+    sys_, actors_.rds, call, call->timeout(config_.request_timeout),
+    [=](const std::vector<snapshot_info>& snapshots) {
+      // Filters that match nothing give an empty list, not an error.
+      for (auto& s : snapshots) {
+        if ((!token.empty() && s.snapshot_id <= token)
+            || (!only_snapshot.empty() && s.snapshot_id != only_snapshot)
+            || (!only_source.empty() && s.source_volume_id != only_source))
+          continue;
+        if (max_entries > 0 && static_cast<size_t>(response->entries_size()) == max_entries) {
+          response->set_next_token(response->entries().rbegin()->snapshot().snapshot_id());
+          break;
+        }
+        fill(*response->add_entries()->mutable_snapshot(), s);
+      }
+    },
+    snapshots_atom_v);
   return call->reactor();
 }
 

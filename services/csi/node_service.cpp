@@ -56,17 +56,6 @@ outcome read_access(const ::csi::v1::VolumeCapability& capability, node_access& 
   return outcome::success();
 }
 
-/// Sends `xs...` to the node supervisor and finishes `call` with the outcome.
-template <class... Ts>
-void ask_node(caf::actor_system& sys, const node_supervisor_actor& node, const rpc_call_ptr& call,
-              caf::timespan timeout, Ts... xs) {
-  sys.spawn([=](caf::event_based_actor* self) {
-    self->request(node, timeout, xs...)
-      .then([=](const outcome& result) { call->finish(result); },
-            [=](caf::error& failure) { call->finish(failure); });
-  });
-}
-
 bool refused(const rpc_call_ptr& call, const outcome& checked) {
   if (checked.ok())
     return false;
@@ -133,8 +122,8 @@ node_service::NodeStageVolume(grpc::CallbackServerContext* ctx,
   }
   if (refused(call, checked))
     return call->reactor();
-  ask_node(sys_, actors_.node, call, call->timeout(config_.node_timeout), stage_atom_v,
-           std::move(req));
+  ask_and_finish(sys_, actors_.node, call, call->timeout(config_.node_timeout), stage_atom_v,
+                 std::move(req));
   return call->reactor();
 }
 
@@ -152,8 +141,8 @@ node_service::NodeUnstageVolume(grpc::CallbackServerContext* ctx,
     checked = check_node_path(config_.kubelet_dir, req.staging_path, "staging_target_path");
   if (refused(call, checked))
     return call->reactor();
-  ask_node(sys_, actors_.node, call, call->timeout(config_.node_timeout), unstage_atom_v,
-           std::move(req));
+  ask_and_finish(sys_, actors_.node, call, call->timeout(config_.node_timeout), unstage_atom_v,
+                 std::move(req));
   return call->reactor();
 }
 
@@ -183,8 +172,8 @@ node_service::NodePublishVolume(grpc::CallbackServerContext* ctx,
     checked = read_access(request->volume_capability(), req.access);
   if (refused(call, checked))
     return call->reactor();
-  ask_node(sys_, actors_.node, call, call->timeout(config_.node_timeout), publish_atom_v,
-           std::move(req));
+  ask_and_finish(sys_, actors_.node, call, call->timeout(config_.node_timeout), publish_atom_v,
+                 std::move(req));
   return call->reactor();
 }
 
@@ -202,8 +191,8 @@ node_service::NodeUnpublishVolume(grpc::CallbackServerContext* ctx,
     checked = check_node_path(config_.kubelet_dir, req.target_path, "target_path");
   if (refused(call, checked))
     return call->reactor();
-  ask_node(sys_, actors_.node, call, call->timeout(config_.node_timeout), unpublish_atom_v,
-           std::move(req));
+  ask_and_finish(sys_, actors_.node, call, call->timeout(config_.node_timeout), unpublish_atom_v,
+                 std::move(req));
   return call->reactor();
 }
 
@@ -221,32 +210,25 @@ node_service::NodeGetVolumeStats(grpc::CallbackServerContext* ctx,
     checked = check_node_path(config_.kubelet_dir, req.volume_path, "volume_path");
   if (refused(call, checked))
     return call->reactor();
-  auto node = actors_.node;
-  auto timeout = call->timeout(config_.node_timeout);
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(node, timeout, stats_atom_v, req)
-      .then(
-        [=](const outcome& result, const volume_stats& stats) {
-          if (result.ok()) {
-            auto* bytes = response->add_usage();
-            bytes->set_unit(::csi::v1::VolumeUsage::BYTES);
-            bytes->set_total(static_cast<int64_t>(stats.total_bytes));
-            if (!stats.block) {
-              bytes->set_available(static_cast<int64_t>(stats.available_bytes));
-              bytes->set_used(static_cast<int64_t>(stats.used_bytes));
-              auto* inodes = response->add_usage();
-              inodes->set_unit(::csi::v1::VolumeUsage::INODES);
-              inodes->set_total(static_cast<int64_t>(stats.total_inodes));
-              inodes->set_available(static_cast<int64_t>(stats.free_inodes));
-              inodes->set_used(static_cast<int64_t>(stats.used_inodes));
-            }
-            response->mutable_volume_condition()->set_abnormal(stats.abnormal);
-            response->mutable_volume_condition()->set_message(stats.condition);
-          }
-          call->finish(result);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<volume_stats>(
+    sys_, actors_.node, call, call->timeout(config_.node_timeout),
+    [=](const volume_stats& stats) {
+      auto* bytes = response->add_usage();
+      bytes->set_unit(::csi::v1::VolumeUsage::BYTES);
+      bytes->set_total(static_cast<int64_t>(stats.total_bytes));
+      if (!stats.block) {
+        bytes->set_available(static_cast<int64_t>(stats.available_bytes));
+        bytes->set_used(static_cast<int64_t>(stats.used_bytes));
+        auto* inodes = response->add_usage();
+        inodes->set_unit(::csi::v1::VolumeUsage::INODES);
+        inodes->set_total(static_cast<int64_t>(stats.total_inodes));
+        inodes->set_available(static_cast<int64_t>(stats.free_inodes));
+        inodes->set_used(static_cast<int64_t>(stats.used_inodes));
+      }
+      response->mutable_volume_condition()->set_abnormal(stats.abnormal);
+      response->mutable_volume_condition()->set_message(stats.condition);
+    },
+    stats_atom_v, req);
   return call->reactor();
 }
 
@@ -273,18 +255,10 @@ node_service::NodeExpandVolume(grpc::CallbackServerContext* ctx,
   }
   if (refused(call, checked))
     return call->reactor();
-  auto node = actors_.node;
-  auto timeout = call->timeout(config_.node_timeout);
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(node, timeout, expand_atom_v, req)
-      .then(
-        [=](const outcome& result, uint64_t capacity) {
-          if (result.ok())
-            response->set_capacity_bytes(static_cast<int64_t>(capacity));
-          call->finish(result);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<uint64_t>(
+    sys_, actors_.node, call, call->timeout(config_.node_timeout),
+    [=](uint64_t capacity) { response->set_capacity_bytes(static_cast<int64_t>(capacity)); },
+    expand_atom_v, req);
   return call->reactor();
 }
 

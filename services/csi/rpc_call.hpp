@@ -5,7 +5,9 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 
+#include <caf/actor_system.hpp>
 #include <caf/error.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/timespan.hpp>
 
 #include <atomic>
@@ -51,5 +53,31 @@ class rpc_call {
 };
 
 using rpc_call_ptr = std::shared_ptr<rpc_call>;
+
+/// Sends `xs...` to `to` from a one-shot actor (no gRPC thread waits on an actor). When the
+/// reply is an outcome and `Rest...`, `fill(rest...)` writes the response if the outcome is a
+/// success; the call then finishes with the outcome (or with the request's failure).
+template <class... Rest, class Handle, class Fill, class... Ts>
+void ask_then_finish(caf::actor_system& sys, const Handle& to, const rpc_call_ptr& call,
+                     caf::timespan timeout, Fill fill, Ts... xs) {
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(to, timeout, xs...)
+      .then(
+        [=](const outcome& result, const Rest&... rest) {
+          if (result.ok())
+            fill(rest...);
+          call->finish(result);
+        },
+        [=](caf::error& failure) { call->finish(failure); });
+  });
+}
+
+/// ask_then_finish for a reply that is only an outcome.
+template <class Handle, class... Ts>
+void ask_and_finish(caf::actor_system& sys, const Handle& to, const rpc_call_ptr& call,
+                    caf::timespan timeout, Ts... xs) {
+  ask_then_finish(
+    sys, to, call, timeout, [] {}, xs...);
+}
 
 } // namespace rds::services::csi

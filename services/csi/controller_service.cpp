@@ -12,7 +12,20 @@
 
 namespace rds::services::csi {
 
-namespace {} // namespace
+namespace {
+
+/// max_entries and starting_token of a List call. A token is the id of the last entry of the
+/// previous page (ids are ordered): one that is not an id this driver gives out is ABORTED.
+grpc::Status check_page(int32_t max_entries, const std::string& token,
+                        outcome (*check_id)(const std::string&)) {
+  if (max_entries < 0)
+    return {grpc::StatusCode::INVALID_ARGUMENT, "max_entries must not be negative"};
+  if (!token.empty() && !check_id(token).ok())
+    return {grpc::StatusCode::ABORTED, "starting_token is not a token this driver gave out"};
+  return grpc::Status::OK;
+}
+
+} // namespace
 
 controller_service::controller_service(caf::actor_system& sys, const server_config& config,
                                        server_actors actors, call_tracker& tracker)
@@ -281,15 +294,9 @@ controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
     std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/ListVolumes");
   if (call->refused_while_draining())
     return call->reactor();
-  if (request->max_entries() < 0) {
-    call->finish(outcome::failure(ec::invalid_argument, "max_entries must not be negative"));
-    return call->reactor();
-  }
-  // The token is the id of the last volume of the previous page: ids are ordered.
   auto token = request->starting_token();
-  if (!token.empty() && !check_volume_id(token).ok()) {
-    call->finish(grpc::Status{grpc::StatusCode::ABORTED,
-                              "starting_token is not a token this driver gave out"});
+  if (auto page = check_page(request->max_entries(), token, check_volume_id); !page.ok()) {
+    call->finish(page);
     return call->reactor();
   }
   auto max_entries = static_cast<size_t>(request->max_entries());
@@ -396,15 +403,9 @@ controller_service::ListSnapshots(grpc::CallbackServerContext* ctx,
     std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/ListSnapshots");
   if (call->refused_while_draining())
     return call->reactor();
-  if (request->max_entries() < 0) {
-    call->finish(outcome::failure(ec::invalid_argument, "max_entries must not be negative"));
-    return call->reactor();
-  }
-  // The token is the id of the last snapshot of the previous page: ids are ordered.
   auto token = request->starting_token();
-  if (!token.empty() && !check_snapshot_id(token).ok()) {
-    call->finish(grpc::Status{grpc::StatusCode::ABORTED,
-                              "starting_token is not a token this driver gave out"});
+  if (auto page = check_page(request->max_entries(), token, check_snapshot_id); !page.ok()) {
+    call->finish(page);
     return call->reactor();
   }
   auto max_entries = static_cast<size_t>(request->max_entries());

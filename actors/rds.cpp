@@ -271,14 +271,66 @@ outcome expand(routeros_client& c, const std::string& volume_id, uint64_t bytes,
   return outcome::success();
 }
 
+/// Observes a client's requests into rds_csi_rds_requests_total.
+template <class Self> request_observer observe_requests(Self* self, const metrics_actor& metrics) {
+  return [self, metrics](const std::string& method, long status, double seconds) {
+    self->send(metrics, rds_request_recorded{method, status == 0 ? "error" : std::to_string(status),
+                                             seconds});
+  };
+}
+
+/// One copy, then the worker ends.
+rds_copy_actor::behavior_type rds_copy(rds_copy_actor::pointer self, rds_config config,
+                                       metrics_actor metrics) {
+  auto client =
+    std::make_shared<routeros_client>(config.connection, observe_requests(self, metrics));
+  return {
+    [=](create_atom, const create_volume_request& req) -> caf::result<outcome, volume_info> {
+      volume_info info;
+      auto result = create(*client, config, req, info);
+      self->quit();
+      return {result, info};
+    },
+    [=](snapshot_atom, const create_snapshot_request& req) -> caf::result<outcome, snapshot_info> {
+      snapshot_info info;
+      auto result = snapshot(*client, config, req, info);
+      self->quit();
+      return {result, info};
+    },
+  };
+}
+
+/// Runs `req` in a copy worker unless a copy under `key` is running (then ABORTED); `done`
+/// turns the worker's outcome into the answer (messages, metrics).
+template <class Info, class Atom, class Request, class Done>
+caf::result<outcome, Info> copy_in_worker(rds_actor::stateful_pointer<rds_state> self,
+                                          const rds_config& config, const metrics_actor& metrics,
+                                          const std::string& key, Atom atom, const Request& req,
+                                          Done done) {
+  if (!self->state.copying.insert(key).second)
+    return {outcome::failure(ec::aborted, key + " is still being copied: try again later"), Info{}};
+  auto promise = self->make_response_promise<outcome, Info>();
+  auto worker = self->home_system().spawn<caf::detached>(rds_copy, config, metrics);
+  self->request(worker, caf::infinite, atom, req)
+    .then(
+      [=](const outcome& result, const Info& info) mutable {
+        self->state.copying.erase(key);
+        promise.deliver(done(result), info);
+      },
+      [=](caf::error& failure) mutable {
+        self->state.copying.erase(key);
+        promise.deliver(done(outcome::failure(ec::internal, "the copy worker failed: "
+                                                              + caf::to_string(failure))),
+                        Info{});
+      });
+  return promise;
+}
+
 } // namespace
 
 rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_config config,
                              metrics_actor metrics) {
-  auto observer = [self, metrics](const std::string& method, long status, double seconds) {
-    self->send(metrics, rds_request_recorded{method, status == 0 ? "error" : std::to_string(status),
-                                             seconds});
-  };
+  auto observer = observe_requests(self, metrics);
   auto on_breaker = [self, metrics](breaker_state state) {
     auto value = state == breaker_state::closed ? 1.0 : state == breaker_state::open ? 0.0 : 0.5;
     self->send(metrics, rds_connection_changed{value});
@@ -295,17 +347,25 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
                           std::chrono::duration<double>(clock_type::now() - begin).count()});
   };
   return {
-    [self, config, record](create_atom,
-                           const create_volume_request& req) -> caf::result<outcome, volume_info> {
+    [self, config, metrics,
+     record](create_atom, const create_volume_request& req) -> caf::result<outcome, volume_info> {
       auto begin = clock_type::now();
+      auto done = [record, begin, name = req.name](outcome result) {
+        if (result.code == ec::already_exists)
+          result =
+            outcome::failure(ec::already_exists, "a volume named " + name
+                                                   + " exists with another size, path or source");
+        record("create", result, begin);
+        if (!result.ok())
+          log::warning("CreateVolume ", name, ": ", result.message);
+        return result;
+      };
+      // A restore or clone copies data: in a worker, so nothing else waits for it.
+      if (!req.source_snapshot_id.empty() || !req.source_volume_id.empty())
+        return copy_in_worker<volume_info>(self, config, metrics, "volume " + req.name,
+                                           create_atom_v, req, done);
       volume_info info;
-      auto result = create(*self->state.client, config, req, info);
-      if (result.code == ec::already_exists)
-        result = outcome::failure(ec::already_exists, "a volume named " + req.name
-                                                        + " exists with another size or path");
-      record("create", result, begin);
-      if (!result.ok())
-        log::warning("CreateVolume ", req.name, ": ", result.message);
+      auto result = done(create(*self->state.client, config, req, info));
       return {result, info};
     },
     [self, config](capacity_atom) -> caf::result<outcome, uint64_t> {
@@ -352,15 +412,18 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
       auto result = find_volume(*self->state.client, volume_id, found);
       return {result, result.ok() ? info_of(*found) : volume_info{}};
     },
-    [self, config, record](
+    [self, config, metrics, record](
       snapshot_atom, const create_snapshot_request& req) -> caf::result<outcome, snapshot_info> {
       auto begin = clock_type::now();
-      snapshot_info info;
-      auto result = snapshot(*self->state.client, config, req, info);
-      record("snapshot", result, begin);
-      if (!result.ok())
-        log::warning("CreateSnapshot ", req.name, ": ", result.message);
-      return {result, info};
+      auto done = [record, begin, name = req.name](const outcome& result) {
+        record("snapshot", result, begin);
+        if (!result.ok())
+          log::warning("CreateSnapshot ", name, ": ", result.message);
+        return result;
+      };
+      // The copy takes as long as the data: in a worker, so nothing else waits for it.
+      return copy_in_worker<snapshot_info>(self, config, metrics, "snapshot " + req.name,
+                                           snapshot_atom_v, req, done);
     },
     [self, config, record](unsnapshot_atom, const std::string& snapshot_id) {
       auto begin = clock_type::now();

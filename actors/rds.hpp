@@ -6,6 +6,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "messages/actors.hpp"
@@ -24,6 +25,9 @@ struct rds_config {
 struct rds_state {
   static constexpr const char* name = "rds";
   std::unique_ptr<services::rds_api::routeros_client> client;
+  /// Snapshots and volumes ("snapshot:<name>", "volume:<name>") whose copy is running in a
+  /// copy worker: a second request for one is ABORTED until it is done.
+  std::set<std::string> copying;
 };
 
 rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_config config,

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
@@ -278,4 +280,38 @@ TEST_CASE("snapshots, restores and clones copy the data; every refusal has its c
                       "rds_csi_volume_operation_duration_seconds_count{operation=\"snapshot\"}", 5)
         == 5);
   CHECK(plugin.terminate() == 0);
+}
+
+TEST_CASE("a long copy runs aside: the same snapshot again is ABORTED, other volumes go on") {
+  temp_dir dir;
+  pid_t sim_pid = -1;
+  // 16 MiB at 4 MiB/s: the copy takes about four seconds.
+  auto url = start_rds_sim(dir, {"--copy-rate=4194304"}, sim_pid);
+  REQUIRE_FALSE(url.empty());
+  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
+  plugin_process plugin{
+    {"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password"}};
+  csi_client client{plugin.endpoint()};
+  controller_calls calls{client};
+  ::csi::v1::Volume source;
+  REQUIRE(client.create_volume("pvc-big", 16 * mib, volume_access::rwo, {}, source).ok());
+  ::csi::v1::Snapshot first_snapshot;
+  auto first = std::async(std::launch::async, [&] {
+    return calls.snapshot("snapshot-slow", source.volume_id(), first_snapshot);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds{500});
+  ::csi::v1::Snapshot ignored;
+  auto again = calls.snapshot("snapshot-slow", source.volume_id(), ignored);
+  CHECK(again.error_code() == grpc::StatusCode::ABORTED);
+  // Provisioning is not held up by the copy.
+  ::csi::v1::Volume other;
+  REQUIRE(client.create_volume("pvc-meanwhile", mib, volume_access::rwo, {}, other).ok());
+  CHECK(first.wait_for(std::chrono::seconds{0}) != std::future_status::ready);
+  REQUIRE(first.get().ok());
+  CHECK(first_snapshot.ready_to_use());
+  ::csi::v1::Snapshot done;
+  REQUIRE(calls.snapshot("snapshot-slow", source.volume_id(), done).ok());
+  CHECK(done.snapshot_id() == first_snapshot.snapshot_id());
+  CHECK(plugin.terminate() == 0);
+  stop_process(sim_pid, std::chrono::seconds{5});
 }

@@ -295,6 +295,12 @@ using rds_actor = caf::typed_actor<
   // Every volume of this driver (slot "csi-..."), ordered by id.
   caf::replies_to<list_atom>::with<outcome, std::vector<volume_info>>>;
 
+/// rds copy worker: one snapshot, restore or clone (a copy that takes as long as the data), on
+/// its own thread and RouterOS session, so the rds actor goes on serving everything else.
+using rds_copy_actor = caf::typed_actor<
+  caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
+  caf::replies_to<snapshot_atom, create_snapshot_request>::with<outcome, snapshot_info>>;
+
 /// volume_catalog: which volumes exist on the RDS, for ControllerPublishVolume (NOT_FOUND for a
 /// volume that does not). Answers from what it has seen created or found; asks the rds actor
 /// only about a volume it does not know.

@@ -36,6 +36,7 @@ Flags:
   --drop-rate=P           close this share of connections without an answer
   --drop-after=VERB=P     carry out this share of VERB requests, then close the connection
                           without an answer (repeatable)
+  --copy-rate=BYTES       /disk copy copies this many bytes per second (default: no limit)
   --legacy-rest           answer PATCH and DELETE by id without doing anything, as some
                           RouterOS versions do; POST .../set and .../remove still work
   --deny-policy           answer everything with 500 "not allowed (9)", as a user without
@@ -103,6 +104,9 @@ int main(int argc, char** argv) {
         return bad("must be VERB=P with P from 0 to 1");
       (name == "--error-rate" ? cfg.error_rate : cfg.drop_after_rate)[value.substr(0, split)] =
         rate;
+    } else if (name == "--copy-rate") {
+      if (!rds_api::parse_bytes(value, cfg.copy_bytes_per_second))
+        return bad("must be a byte count per second");
     } else if (name == "--legacy-rest") {
       cfg.legacy_rest = true;
     } else if (name == "--drop-rate") {

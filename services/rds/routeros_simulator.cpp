@@ -119,7 +119,21 @@ uint64_t routeros_simulator::requests() const {
 http::response routeros_simulator::handle(const http::request& req) {
   if (config_.latency.count() > 0)
     std::this_thread::sleep_for(config_.latency);
-  std::lock_guard<std::mutex> guard{mutex_};
+  http::response answer;
+  std::chrono::milliseconds copying{0};
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    answer = handle_locked(req);
+    if (copied_bytes_ > 0 && config_.copy_bytes_per_second > 0)
+      copying = std::chrono::milliseconds{copied_bytes_ * 1000 / config_.copy_bytes_per_second};
+    copied_bytes_ = 0;
+  }
+  // A copy takes its time without holding up other requests, as on the device.
+  std::this_thread::sleep_for(copying);
+  return answer;
+}
+
+http::response routeros_simulator::handle_locked(const http::request& req) {
   ++requests_;
   if (req.user != config_.user || req.password != config_.password)
     return routeros_error(401, "invalid user name or password (6)");
@@ -362,6 +376,7 @@ http::response routeros_simulator::copy_disk(const std::string& body) {
   std::string why;
   if (!copy_data(path_on_disk(from->file_path), path_on_disk(to->file_path), from->file_size, why))
     return routeros_error(400, "failure: copy failed: " + why);
+  copied_bytes_ = from->file_size;
   return {200, "[]"};
 }
 

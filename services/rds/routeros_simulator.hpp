@@ -31,6 +31,8 @@ struct simulator_config {
   std::chrono::milliseconds latency{0};
   /// Per verb (GET, PUT, PATCH, DELETE, POST): the share of requests answered with a 500.
   std::map<std::string, double> error_rate;
+  /// How fast /disk copy copies (bytes of the source per second); 0: as fast as the disk.
+  uint64_t copy_bytes_per_second = 0;
   /// The share of requests whose connection is closed without an answer (nothing is done).
   double drop_rate = 0;
   /// Per verb: the share of requests that are carried out, then closed without an answer (the
@@ -57,6 +59,7 @@ class routeros_simulator {
   uint64_t requests() const;
 
  private:
+  http::response handle_locked(const http::request& req);
   http::response route(const http::request& req);
   http::response list_disks(const http::request& req);
   http::response add_disk(const std::string& body);
@@ -78,6 +81,8 @@ class routeros_simulator {
   std::map<std::string, std::string> file_ids_; // file name -> .id
   uint64_t next_id_ = 0x10;
   uint64_t requests_ = 0;
+  /// What the request being handled copied (for the copy rate).
+  uint64_t copied_bytes_ = 0;
   std::mt19937 dice_;
   std::string error_;
 };

@@ -13,6 +13,7 @@
 #include "services/csi/node_paths.hpp"
 #include "services/mount/filesystem.hpp"
 #include "services/mount/mounts.hpp"
+#include "services/nvme/connector.hpp"
 #include "services/nvme/sysfs.hpp"
 #include "services/nvme/target.hpp"
 #include "services/process/child_process.hpp"
@@ -208,4 +209,33 @@ TEST_CASE("a child that overruns its deadline is killed, with its children") {
   CHECK(fine.output.find("err") != std::string::npos);
   auto missing = process::run_child({"/nonexistent/program"}, std::chrono::seconds{1});
   CHECK_FALSE(missing.start_error.empty());
+}
+
+TEST_CASE("the fabrics connector: a live controller is reused, disconnect deletes controllers") {
+  scratch s;
+  s.write("class/nvme/nvme3/subsysnqn", nqn);
+  s.write("class/nvme/nvme3/state", "live");
+  s.write("class/nvme/nvme3/delete_controller", "");
+  s.write("class/nvme/nvme4/subsysnqn", nqn);
+  s.write("class/nvme/nvme4/state", "connecting");
+  s.write("class/nvme/nvme4/delete_controller", "");
+  s.write("class/nvme/nvme0/subsysnqn", "nqn.2014.08.org.nvmexpress:host-disk");
+  s.write("class/nvme/nvme0/delete_controller", "");
+  auto connector = nvme::make_fabrics_connector({s.dir, s.dir + "/no-fabrics-device"});
+  nvme::nvme_target t{"10.0.0.5", 4420, nqn, "", -1, 5, 0};
+  bool reused = false;
+  REQUIRE(connector->connect(t, reused).ok());
+  CHECK(reused);
+  // A subsystem with no controller needs the kernel's device; without it, the reason is given.
+  nvme::nvme_target other = t;
+  other.nqn = "nqn.2000-02.com.mikrotik:csi-ffffffffffffffffffffffffffff";
+  auto refused = connector->connect(other, reused);
+  CHECK(refused.code == ec::unavailable);
+  CHECK(refused.message.find("nvme_tcp") != std::string::npos);
+  other.address = "not-an-ip";
+  CHECK(connector->connect(other, reused).code == ec::invalid_argument);
+  REQUIRE(connector->disconnect(nqn).ok());
+  CHECK(nvme::read_attribute(s.dir + "/class/nvme/nvme3/delete_controller") == "1");
+  CHECK(nvme::read_attribute(s.dir + "/class/nvme/nvme4/delete_controller") == "1");
+  CHECK(nvme::read_attribute(s.dir + "/class/nvme/nvme0/delete_controller").empty());
 }

@@ -145,17 +145,23 @@ outcome stage(const context& c, const stage_request& req) {
 
 outcome unstage(const context& c, const unstage_request& req) {
   auto nqn = c.nqn_of(req.volume_id);
+  // Nothing changes while anything else on the node still uses the device: a bind mount of a
+  // filesystem, or the device node of a raw block publish.
+  if (auto device = c.device(nqn)) {
+    for (auto& m : mount::mounts_of(device->major, device->minor))
+      if (m.mount_point != req.staging_path)
+        return fail(ec::failed_precondition, "volume " + req.volume_id + " is still mounted at "
+                                               + m.mount_point + ": unpublish it first");
+    auto nodes = mount::device_nodes_under(c.config.kubelet_dir, device->major, device->minor);
+    if (!nodes.empty())
+      return fail(ec::failed_precondition, "volume " + req.volume_id + " is still published at "
+                                             + nodes.front() + ": unpublish it first");
+  }
   if (mount::mount_at(req.staging_path)) {
     auto r = mount::unmount(req.staging_path);
     c.mount_op("unmount", r);
     if (!r.ok())
       return r;
-  }
-  if (auto device = c.device(nqn)) {
-    auto users = mount::mounts_of(device->major, device->minor);
-    if (!users.empty())
-      return fail(ec::failed_precondition, "volume " + req.volume_id + " is still mounted at "
-                                             + users.front().mount_point + ": unpublish it first");
   }
   if (nqn.compare(0, c.config.managed_prefix.size(), c.config.managed_prefix) != 0) {
     log::warning("not disconnecting ", nqn, ": outside the managed prefix ",

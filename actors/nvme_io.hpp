@@ -22,6 +22,8 @@ struct node_config {
   std::string managed_prefix = "nqn.2000-02.com.mikrotik:csi-";
   /// A volume's NQN is this and its id.
   std::string nqn_base = "nqn.2000-02.com.mikrotik:";
+  /// Where kubelet keeps pods and publishes (raw block device nodes are looked for there).
+  std::string kubelet_dir = "/var/lib/kubelet";
   /// This host's NQN (from /etc/nvme/hostnqn); empty: the kernel's own.
   std::string host_nqn;
   /// How long a new namespace may take to appear after connect.

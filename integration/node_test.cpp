@@ -239,6 +239,9 @@ TEST_CASE("ext4 and xfs: stage, publish, write, unpublish, unstage; staging agai
     CHECK(stats.usage(1).used() > 0);
     CHECK_FALSE(stats.volume_condition().abnormal());
 
+    auto early = host.unstage(id); // still published: nothing changes
+    CHECK(early.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+    CHECK(mounts_at(host.staging(id)) == 1);
     REQUIRE_OK(host.unpublish(id));
     CHECK_FALSE(fs::exists(host.target(id))); // removed with rmdir
     REQUIRE_OK(host.unpublish(id));
@@ -262,6 +265,7 @@ TEST_CASE("ext4 and xfs: stage, publish, write, unpublish, unstage; staging agai
   CHECK(host.metric("rds_csi_nvme_connections_active", 0) == 0);
   CHECK(host.metric(node_ops("stage"), 6) == 6);
   CHECK(host.metric(node_ops("unstage"), 6) == 6);
+  CHECK(host.metric(node_ops("unstage", "failed_precondition"), 2) == 2);
   CHECK(host.metric(node_ops("publish"), 6) == 6);
   CHECK(host.metric(node_ops("unpublish"), 6) == 6);
   CHECK(host.plugin->terminate() == 0);
@@ -305,6 +309,11 @@ TEST_CASE("raw block: the device node is placed at the target, reads and writes 
   CHECK(stats.usage(0).total() == 16 * mib);
   CHECK_FALSE(stats.volume_condition().abnormal());
 
+  // Still published: unstage changes nothing and says why.
+  auto early = host.unstage(id);
+  CHECK(early.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(early.error_message().find(target) != std::string::npos);
+  CHECK(host.metric("rds_csi_nvme_connections_active", 1) == 1);
   REQUIRE_OK(host.unpublish(id));
   CHECK_FALSE(fs::exists(target));
   REQUIRE_OK(host.unstage(id));

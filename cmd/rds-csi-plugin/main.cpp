@@ -230,6 +230,7 @@ int run(const plugin_options& opts) {
     auto kind = opts.nvme_connector.empty() ? (embedded ? "loop" : "fabrics") : opts.nvme_connector;
     actors::node_config node_cfg;
     node_cfg.managed_prefix = opts.managed_nqn_prefix;
+    node_cfg.kubelet_dir = opts.kubelet_dir;
     node_cfg.tools.blkid = opts.blkid;
     node_cfg.tools.deadline = std::chrono::seconds{opts.node_timeout_seconds};
     node_cfg.operation_deadline = std::chrono::seconds{opts.node_timeout_seconds};

@@ -1,8 +1,11 @@
 // /proc/self/mountinfo parsing and mount(2)/umount2(2).
 #include "services/mount/mounts.hpp"
 
+#include <dirent.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 
 #include <cerrno>
 #include <cstring>
@@ -81,6 +84,42 @@ std::vector<mount_entry> mounts_of(unsigned major, unsigned minor) {
   for (auto& e : read_mountinfo())
     if (e.major == major && e.minor == minor)
       found.push_back(e);
+  return found;
+}
+
+namespace {
+
+void find_device_nodes(const std::string& dir, dev_t filesystem, dev_t wanted, int depth,
+                       std::vector<std::string>& found) {
+  if (depth > 12)
+    return;
+  auto* d = ::opendir(dir.c_str());
+  if (d == nullptr)
+    return;
+  while (auto* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..")
+      continue;
+    auto path = dir + "/" + name;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0)
+      continue;
+    if (S_ISBLK(st.st_mode) && st.st_rdev == wanted)
+      found.push_back(path);
+    else if (S_ISDIR(st.st_mode) && st.st_dev == filesystem)
+      find_device_nodes(path, filesystem, wanted, depth + 1, found);
+  }
+  ::closedir(d);
+}
+
+} // namespace
+
+std::vector<std::string> device_nodes_under(const std::string& dir, unsigned major,
+                                            unsigned minor) {
+  std::vector<std::string> found;
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    find_device_nodes(dir, st.st_dev, makedev(major, minor), 0, found);
   return found;
 }
 

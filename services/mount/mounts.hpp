@@ -32,6 +32,10 @@ std::optional<mount_entry> mount_at(const std::string& path);
 /// Mounts that show the device major:minor anywhere.
 std::vector<mount_entry> mounts_of(unsigned major, unsigned minor);
 
+/// Block device nodes of major:minor below `dir` (raw block publishes), found without crossing
+/// into other filesystems or following symlinks, at most 12 levels deep.
+std::vector<std::string> device_nodes_under(const std::string& dir, unsigned major, unsigned minor);
+
 /// Splits CSI mount flags into mount(2) flags and filesystem data. Flags that would weaken the
 /// node ("suid", "dev", "exec" on a bind) or that are not a plain word are INVALID_ARGUMENT.
 outcome parse_mount_flags(const std::vector<std::string>& flags, unsigned long& ms_flags,

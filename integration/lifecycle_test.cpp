@@ -25,7 +25,12 @@ TEST_CASE("--help lists every flag and exits 0") {
   for (auto flag :
        {"--endpoint", "--driver-name", "--mode", "--node-id", "--metrics-address", "--log-level",
         "--migration-timeout-min", "--migration-timeout-max", "--migration-timeout-default",
-        "--kubeconfig", "--kube-timeout", "--kube-page-size", "--shutdown-grace"}) {
+        "--kubeconfig", "--kube-timeout", "--kube-page-size", "--shutdown-grace", "--rds-address",
+        "--rds-url", "--rds-port", "--rds-user", "--rds-password-file", "--rds-ca-file",
+        "--rds-insecure-skip-verify", "--rds-volume-base-path", "--rds-breaker-failures",
+        "--rds-breaker-cooldown", "--rds-sim-data-dir", "--kubelet-dir", "--nvme-connector",
+        "--sysfs-root", "--managed-nqn-prefix", "--host-nqn-file", "--max-volumes-per-node",
+        "--node-timeout", "--blkid"}) {
     CAPTURE(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
@@ -36,7 +41,11 @@ TEST_CASE("a bad flag is one line on stderr and exit code 2") {
                                         {"--mode=everything"},
                                         {"--mode=node"},
                                         {"--migration-timeout-max=10"},
-                                        {"--metrics-address=9809"}}) {
+                                        {"--metrics-address=9809"},
+                                        {"--nvme-connector=magic"},
+                                        {"--kubelet-dir=relative"},
+                                        {"--managed-nqn-prefix=csi-"},
+                                        {"--node-timeout=0"}}) {
     CAPTURE(args.front());
     std::string out;
     CHECK(run_plugin(args, out) == 2);

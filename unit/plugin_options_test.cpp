@@ -60,3 +60,31 @@ TEST_CASE("bad flags are one-line errors") {
   CHECK(parse_plugin_options({"--help"}, "").help);
   CHECK(parse_plugin_options({"--version"}, "").version);
 }
+
+TEST_CASE("node flags") {
+  auto defaults = parse_plugin_options({"--mode=node", "--node-id=n1"}, "").options;
+  CHECK(defaults.kubelet_dir == "/var/lib/kubelet");
+  CHECK(defaults.sysfs_root == "/sys");
+  CHECK(defaults.nvme_connector.empty()); // chosen from the RDS: loop for the embedded one
+  CHECK(defaults.managed_nqn_prefix == "nqn.2000-02.com.mikrotik:csi-");
+  CHECK(defaults.node_timeout_seconds == 180);
+  auto p = parse_plugin_options({"--mode=node", "--node-id=n1", "--kubelet-dir=/k",
+                                 "--nvme-connector=fabrics", "--sysfs-root=/fake/sys",
+                                 "--managed-nqn-prefix=nqn.2000-02.com.example:vol-",
+                                 "--host-nqn-file=/etc/host.nqn", "--max-volumes-per-node=20",
+                                 "--node-timeout=30", "--blkid=/sbin/blkid"},
+                                "");
+  REQUIRE(p.error.empty());
+  CHECK(p.options.kubelet_dir == "/k");
+  CHECK(p.options.nvme_connector == "fabrics");
+  CHECK(p.options.sysfs_root == "/fake/sys");
+  CHECK(p.options.managed_nqn_prefix == "nqn.2000-02.com.example:vol-");
+  CHECK(p.options.max_volumes_per_node == 20);
+  CHECK(p.options.node_timeout_seconds == 30);
+  CHECK(p.options.blkid == "/sbin/blkid");
+  for (auto bad : {"--kubelet-dir=/", "--kubelet-dir=/a/../b", "--nvme-connector=rdma",
+                   "--managed-nqn-prefix=nqn.x", "--max-volumes-per-node=-1"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_plugin_options({"--mode=node", "--node-id=n1", bad}, "").error.empty());
+  }
+}

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "services/log/log.hpp"
@@ -187,6 +188,11 @@ outcome publish_block(const context& c, const node_publish_request& req,
                             : ::unlink(req.target_path.c_str()) != 0)
       return fail(ec::internal, "cannot replace " + req.target_path + ": " + std::strerror(errno));
   }
+  // kubelet leaves the parent of a block target to the plugin (it is inside the kubelet
+  // directory: checked before the call).
+  std::error_code ignored;
+  std::filesystem::create_directories(req.target_path.substr(0, req.target_path.rfind('/')),
+                                      ignored);
   // A device node of its own: never a bind mount of /dev (reference/go-driver.md §3.7).
   // chmod: mknod's mode passes through the umask.
   auto r = ::mknod(req.target_path.c_str(), mode, rdev) == 0

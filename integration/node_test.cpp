@@ -278,9 +278,10 @@ TEST_CASE("raw block: the device node is placed at the target, reads and writes 
   auto cap = block_capability();
   REQUIRE_OK(host.stage(v, cap));
   CHECK(host.metric("rds_csi_nvme_connections_active", 1) == 1);
-  auto target = host.target(id);
-  REQUIRE_OK(host.publish(id, cap));
-  REQUIRE_OK(host.publish(id, cap));
+  // As kubelet names it; the plugin makes the parent directory.
+  auto target = host.kubelet + "/plugins/kubernetes.io/csi/volumeDevices/publish/" + id + "/pod-1";
+  REQUIRE_OK(host.publish(id, cap, false, target));
+  REQUIRE_OK(host.publish(id, cap, false, target));
   struct stat st {};
   REQUIRE(::stat(target.c_str(), &st) == 0);
   CHECK(S_ISBLK(st.st_mode));
@@ -314,7 +315,7 @@ TEST_CASE("raw block: the device node is placed at the target, reads and writes 
   CHECK(early.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK(early.error_message().find(target) != std::string::npos);
   CHECK(host.metric("rds_csi_nvme_connections_active", 1) == 1);
-  REQUIRE_OK(host.unpublish(id));
+  REQUIRE_OK(host.unpublish(id, target));
   CHECK_FALSE(fs::exists(target));
   REQUIRE_OK(host.unstage(id));
   CHECK(host.metric("rds_csi_nvme_connections_active", 0) == 0);

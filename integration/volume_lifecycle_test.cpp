@@ -349,3 +349,33 @@ TEST_CASE("HTTPS to the RDS: verified against --rds-ca-file, refused without it"
   }
   stop_process(sim_pid, 5s);
 }
+
+TEST_CASE("the RDS's REST API down: publishing (a live migration) goes on, NOT_FOUND is not said") {
+  temp_dir dir;
+  pid_t sim_pid = -1;
+  auto url = start_rds_sim(dir, {}, sim_pid);
+  REQUIRE_FALSE(url.empty());
+  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
+  std::vector<std::string> flags{"--rds-url=" + url,
+                                 "--rds-password-file=" + dir.path() + "/rds-password",
+                                 "--rds-breaker-failures=2", "--rds-breaker-cooldown=60"};
+  ::csi::v1::Volume v;
+  {
+    plugin_process first{flags};
+    csi_client client{first.endpoint()};
+    REQUIRE(client.create_volume("pvc-vm", gib, volume_access::rwx_block, {}, v).ok());
+    CHECK(first.terminate() == 0);
+  }
+  stop_process(sim_pid, 5s);
+  // A new controller starts while the RDS cannot be reached: it cannot list its volumes.
+  plugin_process second{flags};
+  csi_client client{second.endpoint()};
+  CHECK(client.publish(v.volume_id(), "node-a", volume_access::rwx_block).ok());
+  CHECK(client.publish(v.volume_id(), "node-b", volume_access::rwx_block).ok());
+  CHECK(client.unpublish(v.volume_id(), "node-a").ok());
+  CHECK(
+    settled_value(second.metrics_url(), "rds_csi_migration_migrations_total{result=\"success\"}", 1)
+    == 1);
+  CHECK(client.delete_volume(v.volume_id()).error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(second.terminate() == 0);
+}

@@ -9,6 +9,7 @@
 #include "services/csi/capability.hpp"
 #include "services/csi/rpc_call.hpp"
 #include "services/csi/volume_request.hpp"
+#include "services/log/log.hpp"
 
 namespace rds::services::csi {
 
@@ -77,7 +78,9 @@ grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
     self->request(catalog, timeout, find_atom_v, request->volume_id())
       .then(
         [=](const outcome& exists) {
-          if (!exists.ok()) {
+          // NOT_FOUND only when the RDS says so; when it cannot tell, the capabilities are
+          // still checked.
+          if (!exists.ok() && exists.code != ec::unavailable) {
             call->finish(exists);
             return;
           }
@@ -130,7 +133,8 @@ grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
     return call->reactor();
   }
   // Only a volume that exists on the RDS is attached (the catalog answers from memory for the
-  // volumes it has seen).
+  // volumes it has seen). When the RDS cannot tell, the publish goes on: attaching needs only
+  // the driver's own state, and a live migration must not wait for the RDS's REST API.
   auto catalog = actors_.catalog;
   auto supervisor = actors_.supervisor;
   auto timeout = call->timeout(config_.request_timeout);
@@ -138,10 +142,13 @@ grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
     self->request(catalog, timeout, find_atom_v, req.volume_id)
       .then(
         [=](const outcome& exists) {
-          if (!exists.ok()) {
+          if (!exists.ok() && exists.code != ec::unavailable) {
             call->finish(exists);
             return;
           }
+          if (!exists.ok())
+            log::warning("publishing ", req.volume_id,
+                         " without knowing that it exists: ", exists.message);
           self->request(supervisor, timeout, publish_atom_v, req)
             .then([=](const outcome& result) { call->finish(result); },
                   [=](caf::error& failure) { call->finish(failure); });

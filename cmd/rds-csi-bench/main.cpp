@@ -5,10 +5,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "integration/csi_client.hpp"
 #include "integration/plugin_process.hpp"
@@ -177,6 +180,86 @@ bool volume_lifecycle(int concurrency) {
   return failures == 0;
 }
 
+/// The node path, as root, on loop devices over the embedded simulator's files: NodeStage (with
+/// and without mkfs.ext4), NodePublish, NodeUnpublish and NodeUnstage, one volume at a time.
+bool node_path(int volumes) {
+  if (::geteuid() != 0) {
+    std::printf("node path: skipped (needs root for loop devices and mounts)\n");
+    return true;
+  }
+  temp_dir dir;
+  auto kubelet = dir.path() + "/kubelet";
+  std::filesystem::create_directories(kubelet + "/staging");
+  std::filesystem::create_directories(kubelet + "/pods");
+  plugin_process plugin{{"--mode=all", "--node-id=bench", "--kubelet-dir=" + kubelet,
+                         "--rds-sim-data-dir=" + dir.path() + "/sim"}};
+  csi_client client{plugin.endpoint()};
+  ::csi::v1::VolumeCapability cap;
+  cap.mutable_access_mode()->set_mode(::csi::v1::VolumeCapability::AccessMode::SINGLE_NODE_WRITER);
+  cap.mutable_mount()->set_fs_type("ext4");
+  std::vector<double> format_us, stage_us, publish_us, unpublish_us, unstage_us;
+  int failures = 0;
+  auto timed = [&](std::vector<double>& into, auto&& rpc) {
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    auto t0 = clock_type::now();
+    if (!rpc(ctx).ok())
+      ++failures;
+    into.push_back(micros_since(t0));
+  };
+  for (int i = 0; i < volumes; ++i) {
+    ::csi::v1::Volume v;
+    if (!client.create_volume("pvc-node-" + std::to_string(i), 64 << 20, volume_access::rwo, {}, v)
+           .ok()
+        || !client.publish(v.volume_id(), "bench", volume_access::rwo).ok())
+      return false;
+    ::csi::v1::NodeStageVolumeRequest stage;
+    stage.set_volume_id(v.volume_id());
+    stage.set_staging_target_path(kubelet + "/staging/" + v.volume_id());
+    std::filesystem::create_directories(stage.staging_target_path());
+    *stage.mutable_volume_capability() = cap;
+    *stage.mutable_volume_context() = v.volume_context();
+    ::csi::v1::NodeUnstageVolumeRequest unstage;
+    unstage.set_volume_id(v.volume_id());
+    unstage.set_staging_target_path(stage.staging_target_path());
+    ::csi::v1::NodePublishVolumeRequest publish;
+    publish.set_volume_id(v.volume_id());
+    publish.set_staging_target_path(stage.staging_target_path());
+    publish.set_target_path(kubelet + "/pods/" + v.volume_id());
+    *publish.mutable_volume_capability() = cap;
+    ::csi::v1::NodeUnpublishVolumeRequest unpublish;
+    unpublish.set_volume_id(v.volume_id());
+    unpublish.set_target_path(publish.target_path());
+    ::csi::v1::NodeStageVolumeResponse staged;
+    ::csi::v1::NodeUnstageVolumeResponse unstaged;
+    ::csi::v1::NodePublishVolumeResponse published;
+    ::csi::v1::NodeUnpublishVolumeResponse unpublished;
+    auto& node = client.node();
+    timed(format_us,
+          [&](grpc::ClientContext& c) { return node.NodeStageVolume(&c, stage, &staged); });
+    timed(publish_us,
+          [&](grpc::ClientContext& c) { return node.NodePublishVolume(&c, publish, &published); });
+    timed(unpublish_us, [&](grpc::ClientContext& c) {
+      return node.NodeUnpublishVolume(&c, unpublish, &unpublished);
+    });
+    timed(unstage_us,
+          [&](grpc::ClientContext& c) { return node.NodeUnstageVolume(&c, unstage, &unstaged); });
+    timed(stage_us,
+          [&](grpc::ClientContext& c) { return node.NodeStageVolume(&c, stage, &staged); });
+    timed(unstage_us,
+          [&](grpc::ClientContext& c) { return node.NodeUnstageVolume(&c, unstage, &unstaged); });
+  }
+  std::printf("node path, %d ext4 volumes of 64 MiB on loop devices (%d failed):\n", volumes,
+              failures);
+  print("NodeStage (connect+mkfs)", summarize(format_us));
+  print("NodeStage (connect+mount)", summarize(stage_us));
+  print("NodePublish (bind)", summarize(publish_us));
+  print("NodeUnpublish", summarize(unpublish_us));
+  print("NodeUnstage (disconnect)", summarize(unstage_us));
+  plugin.terminate();
+  return failures == 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -242,5 +325,6 @@ int main(int argc, char** argv) {
   }
   if (plugin.terminate() != 0)
     return 1;
-  return volume_lifecycle(concurrency) ? 0 : 1;
+  bool lifecycle_ok = volume_lifecycle(concurrency);
+  return node_path(16) && lifecycle_ok ? 0 : 1;
 }

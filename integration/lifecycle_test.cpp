@@ -22,15 +22,38 @@ size_t lines_in(const std::string& text) {
 TEST_CASE("--help lists every flag and exits 0") {
   std::string out;
   CHECK(run_plugin({"--help"}, out) == 0);
-  for (auto flag :
-       {"--endpoint", "--driver-name", "--mode", "--node-id", "--metrics-address", "--log-level",
-        "--migration-timeout-min", "--migration-timeout-max", "--migration-timeout-default",
-        "--kubeconfig", "--kube-timeout", "--kube-page-size", "--shutdown-grace", "--rds-address",
-        "--rds-url", "--rds-port", "--rds-user", "--rds-password-file", "--rds-ca-file",
-        "--rds-insecure-skip-verify", "--rds-volume-base-path", "--rds-breaker-failures",
-        "--rds-breaker-cooldown", "--rds-sim-data-dir", "--kubelet-dir", "--nvme-connector",
-        "--sysfs-root", "--managed-nqn-prefix", "--host-nqn-file", "--max-volumes-per-node",
-        "--node-timeout", "--blkid"}) {
+  for (auto flag : {"--endpoint",
+                    "--driver-name",
+                    "--mode",
+                    "--node-id",
+                    "--metrics-address",
+                    "--log-level",
+                    "--migration-timeout-min",
+                    "--migration-timeout-max",
+                    "--migration-timeout-default",
+                    "--kubeconfig",
+                    "--kube-timeout",
+                    "--kube-page-size",
+                    "--shutdown-grace",
+                    "--rds-address",
+                    "--rds-url",
+                    "--rds-port",
+                    "--rds-user",
+                    "--rds-password-file",
+                    "--rds-ca-file",
+                    "--rds-insecure-skip-verify",
+                    "--rds-volume-base-path",
+                    "--rds-breaker-failures",
+                    "--rds-breaker-cooldown",
+                    "--rds-sim-data-dir",
+                    "--kubelet-dir",
+                    "--nvme-connector",
+                    "--sysfs-root",
+                    "--managed-nqn-prefix",
+                    "--host-nqn-file",
+                    "--max-volumes-per-node",
+                    "--node-timeout",
+                    "--blkid"}) {
     CAPTURE(flag);
     CHECK(out.find(flag) != std::string::npos);
   }

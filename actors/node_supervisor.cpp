@@ -59,6 +59,12 @@ node_supervisor_actor::behavior_type node_supervisor(self_pointer self, node_con
     [=](expand_atom a, const volume_path_request& req) {
       return self->delegate(route(req.volume_id), a, req);
     },
+    [self](status_atom) {
+      std::vector<std::string> volumes;
+      for (auto& [volume_id, actor] : self->state.volumes)
+        volumes.push_back(volume_id);
+      return volumes;
+    },
   };
 }
 

@@ -71,6 +71,7 @@ node_volume_actor::behavior_type node_volume(self_pointer self, std::string volu
     [=](expand_atom a, const volume_path_request& req) {
       return run<uint64_t>(self, config, metrics, volume_id, "expand", a, req);
     },
+    [self](status_atom) { return self->state.busy; },
   };
 }
 

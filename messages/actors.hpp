@@ -363,9 +363,13 @@ using nvme_io_actor = node_operations_actor;
 
 /// node_volume: one per volume on a node. Serialises its volume's operations: a call while
 /// another one is in flight is ABORTED at once.
-using node_volume_actor = node_operations_actor;
+using node_volume_actor = node_operations_actor::extend<
+  // The operation in flight ("stage", ...), or empty.
+  caf::replies_to<status_atom>::with<std::string>>;
 
 /// node supervisor: maps volume ids to node_volume actors, spawned on demand.
-using node_supervisor_actor = node_operations_actor;
+using node_supervisor_actor = node_operations_actor::extend<
+  // The volumes that have a node_volume actor.
+  caf::replies_to<status_atom>::with<std::vector<std::string>>>;
 
 } // namespace rds

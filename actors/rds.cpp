@@ -440,6 +440,13 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
         log::warning("DeleteSnapshot ", snapshot_id, ": ", result.message);
       return result;
     },
+    [self](status_atom) {
+      auto state = self->state.client->breaker();
+      return rds_status{state == breaker_state::closed ? "closed"
+                        : state == breaker_state::open ? "open"
+                                                       : "half-open",
+                        {self->state.copying.begin(), self->state.copying.end()}};
+    },
     [self, config](snapshots_atom) -> caf::result<outcome, std::vector<snapshot_info>> {
       std::vector<disk> disks;
       auto r = self->state.client->list_file_disks(disks);

@@ -116,6 +116,18 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
            x.restarts, x.in_flight, x.ready, x.deferred);
 }
 
+/// What the rds actor reports about itself.
+struct rds_status {
+  /// The circuit breaker: "closed", "open" or "half-open".
+  std::string breaker;
+  /// Copies running in copy workers ("snapshot <name>", "volume <name>").
+  std::vector<std::string> copying;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, rds_status& x) {
+  return f(caf::meta::type_name("rds.rds_status"), x.breaker, x.copying);
+}
+
 /// What a cluster watch reports about itself.
 struct watch_status {
   /// The API path it lists and watches.
@@ -288,6 +300,7 @@ using rds_actor = caf::typed_actor<
   caf::replies_to<unsnapshot_atom, std::string>::with<outcome>,
   // Every snapshot of this driver (slot "snp-..."), ordered by id.
   caf::replies_to<snapshots_atom>::with<outcome, std::vector<snapshot_info>>,
+  caf::replies_to<status_atom>::with<rds_status>,
   // Free bytes in the pool.
   caf::replies_to<capacity_atom>::with<outcome, uint64_t>,
   // Grow a volume to at least the given bytes; its capacity afterwards.

@@ -233,6 +233,10 @@ routeros_client::~routeros_client() {
     curl_easy_cleanup(impl_->curl);
 }
 
+breaker_state routeros_client::breaker() const {
+  return impl_->breaker;
+}
+
 rest_reply routeros_client::request(const std::string& method, const std::string& path,
                                     const std::string& body) {
   return request(method, path, body, impl_->config.deadline);

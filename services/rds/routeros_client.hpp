@@ -86,6 +86,9 @@ class routeros_client {
   outcome find_file(const std::string& name, std::optional<file>& out);
   outcome remove_file(const std::string& id);
 
+  /// The circuit breaker now.
+  breaker_state breaker() const;
+
   rest_reply request(const std::string& method, const std::string& path, const std::string& body);
   rest_reply request(const std::string& method, const std::string& path, const std::string& body,
                      std::chrono::milliseconds deadline);

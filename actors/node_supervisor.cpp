@@ -2,7 +2,6 @@
 #include "actors/node_supervisor.hpp"
 
 #include "actors/node_volume.hpp"
-#include "services/nvme/sysfs.hpp"
 
 namespace rds::actors {
 
@@ -34,9 +33,6 @@ node_supervisor_actor::behavior_type node_supervisor(self_pointer self, node_con
       }
     self->quit(exit.reason);
   });
-  // This node's connections as it starts (a restarted plugin finds them in place).
-  self->send(metrics, nvme_connections_counted{services::nvme::managed_controllers(
-                        config.connector->sysfs_root(), config.managed_prefix)});
   auto route = [self, config, metrics](const std::string& volume_id) {
     return volume_of(self, config, metrics, volume_id);
   };

@@ -28,6 +28,7 @@
 #include "services/kube/kube_config.hpp"
 #include "services/log/log.hpp"
 #include "services/nvme/connector.hpp"
+#include "services/nvme/sysfs.hpp"
 #include "services/rds/routeros_simulator.hpp"
 
 using namespace rds;
@@ -257,6 +258,10 @@ int run(const plugin_options& opts) {
       fabrics.sysfs_root = opts.sysfs_root;
       node_cfg.connector = services::nvme::make_fabrics_connector(fabrics);
     }
+    // This node's connections as the plugin starts (a restarted plugin finds them in place);
+    // read here, not in an actor: sysfs is I/O.
+    self->send(metrics, nvme_connections_counted{services::nvme::managed_controllers(
+                          node_cfg.connector->sysfs_root(), node_cfg.managed_prefix)});
     node = sys.spawn(actors::node_supervisor, node_cfg, metrics);
     server_cfg.node = true;
     server_cfg.node_id = opts.node_id;

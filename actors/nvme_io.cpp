@@ -260,6 +260,26 @@ outcome unpublish(const context& c, const node_unpublish_request& req) {
   return outcome::success();
 }
 
+/// The volume's condition: its subsystem connected, its controller live, and what the mount or
+/// device node shows (`shown`) still its namespace.
+void judge(const optional<nvme::namespace_device>& device, dev_t shown, const std::string& what,
+           volume_stats& out) {
+  out.abnormal = true;
+  if (!device)
+    out.condition = "the NVMe subsystem of the volume is not connected";
+  else if (device->state != "live")
+    out.condition = "NVMe controller " + device->controller + " is " + device->state;
+  else if (shown != makedev(device->major, device->minor))
+    out.condition = what + " shows device " + std::to_string(major(shown)) + ":"
+                    + std::to_string(minor(shown)) + " but the namespace is now " + device->dev_path
+                    + " (stale)";
+  else {
+    out.abnormal = false;
+    out.condition =
+      what + " shows " + device->dev_path + ", NVMe controller " + device->controller + " is live";
+  }
+}
+
 outcome stats(const context& c, const volume_path_request& req, volume_stats& out) {
   struct stat st {};
   if (::lstat(req.volume_path.c_str(), &st) != 0)
@@ -267,22 +287,8 @@ outcome stats(const context& c, const volume_path_request& req, volume_stats& ou
   auto device = c.device(c.nqn_of(req.volume_id));
   if (S_ISBLK(st.st_mode)) {
     out.block = true;
-    if (device)
-      out.total_bytes = device->size_bytes;
-    if (!device) {
-      out.abnormal = true;
-      out.condition = "the NVMe subsystem of the volume is not connected";
-    } else if (device->state != "live") {
-      out.abnormal = true;
-      out.condition = "NVMe controller " + device->controller + " is " + device->state;
-    } else if (st.st_rdev != makedev(device->major, device->minor)) {
-      out.abnormal = true;
-      out.condition = "the device node shows " + std::to_string(major(st.st_rdev)) + ":"
-                      + std::to_string(minor(st.st_rdev)) + " but the namespace is now "
-                      + device->dev_path + ": publish it again";
-    } else {
-      out.condition = "NVMe controller " + device->controller + " is live";
-    }
+    out.total_bytes = device ? device->size_bytes : 0;
+    judge(device, st.st_rdev, "the device node", out);
     return outcome::success();
   }
   auto mounted = mount::mount_at(req.volume_path);
@@ -306,19 +312,7 @@ outcome stats(const context& c, const volume_path_request& req, volume_stats& ou
   out.total_inodes = u.total_inodes;
   out.free_inodes = u.free_inodes;
   out.used_inodes = u.used_inodes;
-  if (!device) {
-    out.abnormal = true;
-    out.condition = "the NVMe subsystem of the volume is not connected";
-  } else if (device->state != "live") {
-    out.abnormal = true;
-    out.condition = "NVMe controller " + device->controller + " is " + device->state;
-  } else if (!mounted || !same_device(*mounted, *device)) {
-    out.abnormal = true;
-    out.condition = "stale mount: it shows another device than " + device->dev_path;
-  } else {
-    out.condition =
-      "mounted from " + device->dev_path + ", NVMe controller " + device->controller + " is live";
-  }
+  judge(device, mounted ? makedev(mounted->major, mounted->minor) : 0, "the mount", out);
   return outcome::success();
 }
 

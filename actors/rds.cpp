@@ -158,7 +158,8 @@ outcome remove(routeros_client& c, const rds_config& cfg, const std::string& slo
   std::optional<disk> existing;
   if (auto r = c.find_disk(slot, existing); !r.ok())
     return r;
-  std::vector<std::string> names;
+  // RouterOS leaves the backing file behind: it goes too.
+  std::vector<file> backing;
   auto relative = [](const std::string& path) {
     return path.empty() || path.front() != '/' ? path : path.substr(1);
   };
@@ -169,9 +170,13 @@ outcome remove(routeros_client& c, const rds_config& cfg, const std::string& slo
         return r;
     if (auto r = c.remove_disk(existing->id); !r.ok())
       return r;
-    names.push_back(relative(existing->file_path));
+    std::optional<file> f;
+    if (auto r = c.find_file(relative(existing->file_path), f); !r.ok())
+      return r;
+    if (f)
+      backing.push_back(*f);
   } else {
-    // RouterOS leaves the backing file behind: remove it too after an interrupted delete.
+    // An interrupted delete: the files named after the slot.
     auto prefix = relative(cfg.volume_base_path + "/" + slot + ".");
     std::vector<file> files;
     if (auto r = c.list_files(files); !r.ok())
@@ -179,16 +184,11 @@ outcome remove(routeros_client& c, const rds_config& cfg, const std::string& slo
     for (auto& f : files)
       if (f.name.rfind(prefix, 0) == 0 && f.name.size() > 4
           && f.name.compare(f.name.size() - 4, 4, ".img") == 0)
-        names.push_back(f.name);
+        backing.push_back(f);
   }
-  for (auto& name : names) {
-    std::optional<file> backing;
-    if (auto r = c.find_file(name, backing); !r.ok())
+  for (auto& f : backing)
+    if (auto r = c.remove_file(f.id); !r.ok())
       return r;
-    if (backing)
-      if (auto r = c.remove_file(backing->id); !r.ok())
-        return r;
-  }
   std::optional<disk> check;
   if (auto r = c.find_disk(slot, check); !r.ok())
     return r;

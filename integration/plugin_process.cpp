@@ -213,6 +213,14 @@ int run_plugin(const std::vector<std::string>& args, std::string& output,
   return wait_exit(pid, std::chrono::seconds{5});
 }
 
+std::vector<std::string> rds_sim_flags(const temp_dir& dir, const std::string& url,
+                                       std::vector<std::string> extra) {
+  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
+  extra.insert(extra.begin(),
+               {"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password"});
+  return extra;
+}
+
 std::map<std::string, std::string> provision_volumes(const std::string& sim_dir,
                                                      const std::vector<std::string>& names) {
   plugin_process plugin{{"--rds-sim-data-dir=" + sim_dir}};

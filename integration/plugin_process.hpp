@@ -64,6 +64,11 @@ int stop_process(pid_t pid, std::chrono::milliseconds limit);
 /// start) and its pid.
 std::string start_rds_sim(const temp_dir& dir, const std::vector<std::string>& flags, pid_t& pid);
 
+/// Flags that point the plugin at an rds-sim that start_rds_sim(dir, ...) started at `url`: the
+/// URL and a password file in `dir` (written here), then `extra`.
+std::vector<std::string> rds_sim_flags(const temp_dir& dir, const std::string& url,
+                                       std::vector<std::string> extra = {});
+
 /// Creates the volumes `names` (1 MiB each) through CreateVolume of a plugin, without a cluster,
 /// whose embedded RDS keeps its disks in `sim_dir`, then stops it: name -> volume id. A plugin
 /// started later with --rds-sim-data-dir=`sim_dir` finds them on its RDS. Empty if one failed.

@@ -288,9 +288,7 @@ TEST_CASE("a long copy runs aside: the same snapshot again is ABORTED, other vol
   // 16 MiB at 4 MiB/s: the copy takes about four seconds.
   auto url = start_rds_sim(dir, {"--copy-rate=4194304"}, sim_pid);
   REQUIRE_FALSE(url.empty());
-  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
-  plugin_process plugin{
-    {"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password"}};
+  plugin_process plugin{rds_sim_flags(dir, url)};
   csi_client client{plugin.endpoint()};
   controller_calls calls{client};
   ::csi::v1::Volume source;

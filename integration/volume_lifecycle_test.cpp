@@ -151,9 +151,7 @@ TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exact
   // Every PATCH (the export) fails: the disk is added, then CreateVolume fails.
   auto url = start_rds_sim(dir, {"--error-rate=PATCH=1"}, sim_pid);
   REQUIRE_FALSE(url.empty());
-  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
-  plugin_process plugin{
-    {"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password"}};
+  plugin_process plugin{rds_sim_flags(dir, url)};
   csi_client client{plugin.endpoint()};
   ::csi::v1::Volume v;
   CHECK(client.create_volume("pvc-retry", gib, volume_access::rwo, {}, v).error_code()
@@ -178,9 +176,7 @@ TEST_CASE("an answer lost after DELETE was carried out: DeleteVolume still leave
   // Half of the DELETEs are carried out, then their connection is closed without an answer.
   auto url = start_rds_sim(dir, {"--drop-after=DELETE=0.5", "--seed=7"}, sim_pid);
   REQUIRE_FALSE(url.empty());
-  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
-  plugin_process plugin{
-    {"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password"}};
+  plugin_process plugin{rds_sim_flags(dir, url)};
   csi_client client{plugin.endpoint()};
   std::vector<std::string> ids;
   for (auto name : {"pvc-d1", "pvc-d2", "pvc-d3", "pvc-d4"}) {
@@ -215,9 +211,7 @@ TEST_CASE("a RouterOS that ignores PATCH and DELETE by id: POST set and remove a
   pid_t sim_pid = -1;
   auto url = start_rds_sim(dir, {"--legacy-rest"}, sim_pid);
   REQUIRE_FALSE(url.empty());
-  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
-  plugin_process plugin{
-    {"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password"}};
+  plugin_process plugin{rds_sim_flags(dir, url)};
   csi_client client{plugin.endpoint()};
   ::csi::v1::Volume v;
   REQUIRE(client.create_volume("pvc-legacy", gib, volume_access::rwo, {}, v).ok());
@@ -250,9 +244,8 @@ TEST_CASE("the circuit breaker opens when the RDS keeps failing and closes when 
   pid_t sim_pid = -1;
   auto url = start_rds_sim(dir, {"--drop-rate=1"}, sim_pid); // every connection is dropped
   REQUIRE_FALSE(url.empty());
-  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
-  plugin_process plugin{{"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password",
-                         "--rds-breaker-failures=3", "--rds-breaker-cooldown=1"}};
+  plugin_process plugin{
+    rds_sim_flags(dir, url, {"--rds-breaker-failures=3", "--rds-breaker-cooldown=1"})};
   csi_client client{plugin.endpoint()};
   ::csi::v1::Volume v;
   CHECK(client.create_volume("pvc-b", gib, volume_access::rwo, {}, v).error_code()
@@ -320,11 +313,9 @@ TEST_CASE("HTTPS to the RDS: verified against --rds-ca-file, refused without it"
   pid_t sim_pid = -1;
   auto url = start_rds_sim(dir, {"--tls-cert=" + cert, "--tls-key=" + key}, sim_pid);
   REQUIRE(url.rfind("https://127.0.0.1:", 0) == 0);
-  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
-  auto password = "--rds-password-file=" + dir.path() + "/rds-password";
   ::csi::v1::Volume v;
   {
-    plugin_process verified{{"--rds-url=" + url, password, "--rds-ca-file=" + cert}};
+    plugin_process verified{rds_sim_flags(dir, url, {"--rds-ca-file=" + cert})};
     csi_client client{verified.endpoint()};
     REQUIRE(client.create_volume("pvc-tls", gib, volume_access::rwo, {}, v).ok());
     CHECK(files_in(dir.path() + "/data/raid10") == 1);
@@ -332,7 +323,7 @@ TEST_CASE("HTTPS to the RDS: verified against --rds-ca-file, refused without it"
   }
   {
     // The system's CAs do not vouch for this certificate: nothing is sent.
-    plugin_process unverified{{"--rds-url=" + url, password}};
+    plugin_process unverified{rds_sim_flags(dir, url)};
     csi_client client{unverified.endpoint()};
     auto refused = client.delete_volume(v.volume_id());
     CHECK(refused.error_code() == grpc::StatusCode::UNAVAILABLE);
@@ -341,7 +332,7 @@ TEST_CASE("HTTPS to the RDS: verified against --rds-ca-file, refused without it"
     CHECK(unverified.terminate() == 0);
   }
   {
-    plugin_process skipping{{"--rds-url=" + url, password, "--rds-insecure-skip-verify=true"}};
+    plugin_process skipping{rds_sim_flags(dir, url, {"--rds-insecure-skip-verify=true"})};
     csi_client client{skipping.endpoint()};
     REQUIRE(client.delete_volume(v.volume_id()).ok());
     CHECK(files_in(dir.path() + "/data/raid10") == 0);
@@ -355,10 +346,7 @@ TEST_CASE("the RDS's REST API down: publishing (a live migration) goes on, NOT_F
   pid_t sim_pid = -1;
   auto url = start_rds_sim(dir, {}, sim_pid);
   REQUIRE_FALSE(url.empty());
-  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
-  std::vector<std::string> flags{"--rds-url=" + url,
-                                 "--rds-password-file=" + dir.path() + "/rds-password",
-                                 "--rds-breaker-failures=2", "--rds-breaker-cooldown=60"};
+  auto flags = rds_sim_flags(dir, url, {"--rds-breaker-failures=2", "--rds-breaker-cooldown=60"});
   ::csi::v1::Volume v;
   {
     plugin_process first{flags};

@@ -138,9 +138,7 @@ bool volume_lifecycle(int concurrency) {
   if (url.empty())
     return false;
   std::printf("rds-sim raw: %.0f requests/s (GET, 8 keep-alive clients)\n", raw_rate(url, 8, 4000));
-  std::ofstream{dir.path() + "/rds-password"} << "sim-secret\n";
-  plugin_process plugin{
-    {"--rds-url=" + url, "--rds-password-file=" + dir.path() + "/rds-password"}};
+  plugin_process plugin{rds_sim_flags(dir, url)};
   std::atomic<int> next{0}, failures{0};
   std::vector<std::vector<double>> create_us(concurrency), delete_us(concurrency);
   auto begin = clock_type::now();

@@ -71,6 +71,9 @@ class fabrics_connector : public connector {
     for (auto& c : controllers_of(config_.sysfs_root, nqn)) {
       std::ofstream out{config_.sysfs_root + "/class/nvme/" + c + "/rescan_controller"};
       out << "1";
+      out.flush();
+      if (!out)
+        return outcome::failure(ec::internal, "cannot rescan controller " + c + " of " + nqn);
     }
     return outcome::success();
   }

@@ -1,6 +1,8 @@
-// Cluster watches: detached actors that keep the volume supervisor in line with Kubernetes by
-// list + watch, one for VolumeAttachments (with the PersistentVolumes they name) and one for
-// Nodes. Their blocking HTTP runs on their own threads.
+// Cluster watches: detached actors that follow Kubernetes by list + watch, one per resource:
+// VolumeAttachments and PersistentVolumes (to the attachment join) and Nodes (to the volume
+// supervisor). Their blocking HTTP runs on their own threads. A watch only hands on what it
+// lists and what changes: it never asks the API for anything else, so its client is never
+// re-entered from inside its own stream (DESIGN rule 10).
 #pragma once
 
 #include <caf/stateful_actor.hpp>
@@ -8,7 +10,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -22,10 +23,9 @@ namespace rds::actors {
 struct cluster_watch_config {
   services::kube::kube_config connection;
   std::string driver_name;
-  migration_policy migrations;
   /// How long one watch request lasts before it is renewed from the last resourceVersion.
   std::chrono::seconds watch_limit{300};
-  /// Deadline of one list or get, retries included.
+  /// Deadline of one list page, retries included.
   std::chrono::milliseconds call_deadline{30000};
   /// Items per page of a list.
   int page_size = 500;
@@ -35,25 +35,35 @@ struct cluster_watch_config {
   std::shared_ptr<std::atomic<bool>> stopping;
 };
 
-struct attachment_watch_state {
-  static constexpr const char* name = "attachment_watch";
+/// One list + watch session and the client it runs on.
+template <class T> struct watch_state {
   std::unique_ptr<services::kube::kube_client> client;
-  std::unique_ptr<services::kube::watch_session<services::kube::volume_attachment_object>> session;
-  /// PersistentVolumes by name, from the last list and from gets on demand.
-  std::map<std::string, services::kube::persistent_volume_object> volumes;
+  std::unique_ptr<services::kube::watch_session<T>> session;
 };
 
+struct attachment_watch_state : watch_state<volume_attachment_object> {
+  static constexpr const char* name = "attachment_watch";
+};
+
+struct volume_watch_state : watch_state<persistent_volume_object> {
+  static constexpr const char* name = "volume_watch";
+};
+
+struct node_watch_state : watch_state<services::kube::node_object> {
+  static constexpr const char* name = "node_watch";
+};
+
+/// This driver's VolumeAttachments (spec.attacher) that name a PersistentVolume, to the join.
 cluster_watch_actor::behavior_type
 attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> self,
-                 cluster_watch_config config, volume_supervisor_actor supervisor,
-                 metrics_actor metrics, events_actor events);
+                 cluster_watch_config config, attachment_join_actor join, metrics_actor metrics);
 
-struct node_watch_state {
-  static constexpr const char* name = "node_watch";
-  std::unique_ptr<services::kube::kube_client> client;
-  std::unique_ptr<services::kube::watch_session<services::kube::node_object>> session;
-};
+/// Every PersistentVolume (other drivers' with their name and driver only), to the join.
+cluster_watch_actor::behavior_type
+volume_watch(cluster_watch_actor::stateful_pointer<volume_watch_state> self,
+             cluster_watch_config config, attachment_join_actor join, metrics_actor metrics);
 
+/// Node names, to the supervisor (a publish to a node that does not exist is NOT_FOUND).
 cluster_watch_actor::behavior_type
 node_watch(cluster_watch_actor::stateful_pointer<node_watch_state> self,
            cluster_watch_config config, volume_supervisor_actor supervisor, metrics_actor metrics);

@@ -43,6 +43,9 @@ struct metric_families {
   Family<Counter>& reconcile_total;
   Family<Counter>& watch_relists_total;
   Family<Counter>& kube_failures_total;
+  Family<Gauge>& attachments_waiting;
+  Family<Counter>& attachment_waits_total;
+  Family<Counter>& volumes_deleted_while_attached_total;
   Family<Counter>& events_posted_total;
   Family<Counter>& volume_operations_total;
   Family<Histogram>& volume_operation_duration;
@@ -134,6 +137,20 @@ metric_families::metric_families(prometheus::Registry& r)
                           .Name("rds_csi_kube_failures_total")
                           .Help("Kubernetes lists and watches that failed (retried with backoff)")
                           .Register(r))
+  , attachments_waiting(prometheus::BuildGauge()
+                          .Name("rds_csi_kube_attachments_waiting_for_pv")
+                          .Help("VolumeAttachments of this driver whose PersistentVolume has not "
+                                "been seen (yet): not applied until it arrives")
+                          .Register(r))
+  , attachment_waits_total(prometheus::BuildCounter()
+                             .Name("rds_csi_kube_attachment_waits_total")
+                             .Help("VolumeAttachments seen before their PersistentVolume")
+                             .Register(r))
+  , volumes_deleted_while_attached_total(
+      prometheus::BuildCounter()
+        .Name("rds_csi_kube_pv_deleted_while_attached_total")
+        .Help("PersistentVolumes deleted while VolumeAttachments still named them")
+        .Register(r))
   , events_posted_total(prometheus::BuildCounter()
                           .Name("rds_csi_events_posted_total")
                           .Help("Kubernetes Events posted on PVCs, by reason")
@@ -227,15 +244,18 @@ void metric_families::start_series(bool controller, bool node) {
   anomalies_total.Add({});
   for (auto action : {"attach", "detach"})
     reconcile_total.Add({{"action", action}});
-  for (auto resource : {"volumeattachments", "nodes"})
+  for (auto resource : {"volumeattachments", "persistentvolumes", "nodes"})
     watch_relists_total.Add({{"resource", resource}});
+  attachments_waiting.Add({});
+  attachment_waits_total.Add({});
+  volumes_deleted_while_attached_total.Add({});
   for (auto operation : {"create", "delete", "expand", "snapshot", "delete_snapshot"}) {
     volume_operations_total.Add({{"operation", operation}, {"status", "success"}});
     volume_operation_duration.Add({{"operation", operation}}, volume_buckets);
   }
   rds_request_duration.Add({}, request_buckets);
   rds_connection_state.Add({}).Set(1);
-  for (auto resource : {"volumeattachments", "nodes", "events"})
+  for (auto resource : {"volumeattachments", "persistentvolumes", "nodes", "events"})
     kube_failures_total.Add({{"resource", resource}});
   for (auto reason : {"VolumeAttached", "VolumeDetached", "AttachmentConflict", "MigrationStarted",
                       "MigrationCompleted", "MigrationFailed", "MigrationTimedOut"})
@@ -333,6 +353,12 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
         .Increment(static_cast<double>(e.relists));
       f.kube_failures_total.Add({{"resource", e.resource}})
         .Increment(static_cast<double>(e.failures));
+    },
+    [&f](const join_recorded& e) {
+      f.attachments_waiting.Add({}).Set(static_cast<double>(e.waiting));
+      f.attachment_waits_total.Add({}).Increment(static_cast<double>(e.started_waiting));
+      f.volumes_deleted_while_attached_total.Add({}).Increment(
+        static_cast<double>(e.deleted_while_attached));
     },
     [&f, driver](const rpc_recorded& e) {
       f.csi_operations

@@ -115,6 +115,51 @@ void follow(self_pointer self, volume_entry& entry, const Change& change,
           });
 }
 
+std::string unpublish_key(const std::string& volume_id, const std::string& node_id) {
+  return volume_id + "\n" + node_id;
+}
+
+void forget_old_unpublishes(self_pointer self, const volume_supervisor_config& config) {
+  auto& st = self->state;
+  auto horizon = caf::make_timestamp() - config.stale_window;
+  while (!st.unpublish_order.empty() && st.unpublish_order.front().first < horizon) {
+    auto& [at, key] = st.unpublish_order.front();
+    auto i = st.unpublished.find(key);
+    if (i != st.unpublished.end() && i->second == at)
+      st.unpublished.erase(i);
+    st.unpublish_order.pop_front();
+  }
+}
+
+void remember_unpublish(self_pointer self, const unpublish_request& req,
+                        const volume_supervisor_config& config) {
+  if (req.node_id.empty())
+    return;
+  forget_old_unpublishes(self, config);
+  auto at = caf::make_timestamp();
+  auto key = unpublish_key(req.volume_id, req.node_id);
+  self->state.unpublished[key] = at;
+  self->state.unpublish_order.emplace_back(at, std::move(key));
+}
+
+/// A followed attach of a VolumeAttachment created no later than a CSI unpublish of the same
+/// volume and node: the watch delivered it after the detach it preceded. (creationTimestamp has
+/// whole seconds: a new VolumeAttachment of the same second is taken as stale too, and its own
+/// ControllerPublishVolume attaches it.)
+bool stale_attach(self_pointer self, const attachment_change& change,
+                  const volume_supervisor_config& config) {
+  if (change.phase != attachment_phase::attached)
+    return false;
+  forget_old_unpublishes(self, config);
+  auto i = self->state.unpublished.find(unpublish_key(change.volume_id, change.node_id));
+  if (i == self->state.unpublished.end() || change.since > i->second)
+    return false;
+  ++self->state.stale_ignored;
+  log::info("volume ", change.volume_id, ": VolumeAttachment of node ", change.node_id,
+            " shown attached after its ControllerUnpublishVolume; stale, ignored");
+  return true;
+}
+
 bool ready(self_pointer self, const volume_supervisor_config& config) {
   return !config.follow_cluster || (self->state.attachments_synced && self->state.nodes_synced);
 }
@@ -249,6 +294,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](unpublish_atom atom, const unpublish_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
       when_ready(self, config, rp, [=]() mutable {
+        remember_unpublish(self, req, config);
         auto i = self->state.volumes.find(req.volume_id);
         if (i == self->state.volumes.end())
           rp.deliver(outcome::success());
@@ -268,6 +314,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       resume_deferred(self, config);
     },
     [=](sync_atom, const attachment_change& change) {
+      if (stale_attach(self, change, config))
+        return;
       auto known = self->state.volumes.count(change.volume_id) > 0;
       if (!known && change.phase != attachment_phase::attached)
         return;
@@ -288,7 +336,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       auto& st = self->state;
       return supervisor_status{st.volumes.size(), st.attached.size(), st.migrating.size(),
                                st.restarts,       st.in_flight,       ready(self, config),
-                               st.deferred.size()};
+                               st.deferred.size(), st.stale_ignored};
     },
     [=](status_atom, const std::string& volume_id) -> caf::result<attachment_state> {
       auto i = self->state.volumes.find(volume_id);

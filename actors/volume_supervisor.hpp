@@ -4,7 +4,10 @@
 
 #include <caf/actor_addr.hpp>
 
+#include <caf/timestamp.hpp>
+
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -27,6 +30,9 @@ struct volume_supervisor_config {
   bool follow_cluster = false;
   /// CSI requests held while the rebuild runs; more are refused as unavailable.
   size_t max_deferred = 10000;
+  /// How long a CSI unpublish outweighs a followed "attached" of a VolumeAttachment created
+  /// before it (a watch event that arrives after the unpublish it preceded).
+  caf::timespan stale_window = std::chrono::seconds{30};
 };
 
 /// A volume actor and what the supervisor knows of it.
@@ -60,6 +66,13 @@ struct volume_supervisor_state {
   std::unordered_set<std::string> anomalies;
   /// Requests that arrived before the rebuild, answered in order once it is done.
   std::vector<std::function<void()>> deferred;
+  /// CSI unpublishes of the last `stale_window`, by volume and node ("volume\nnode"), oldest
+  /// first in `unpublish_order`: a followed attach of a VolumeAttachment created before one of
+  /// them is stale (Kubernetes detached it since) and ignored.
+  std::unordered_map<std::string, caf::timestamp> unpublished;
+  std::deque<std::pair<caf::timestamp, std::string>> unpublish_order;
+  /// Followed attaches ignored as stale.
+  uint64_t stale_ignored = 0;
 };
 
 /// Following a cluster, the supervisor rebuilds every volume actor from the first list of

@@ -39,6 +39,11 @@ inline const std::string durations = "rds_csi_migration_duration_seconds_count";
 inline const std::string active = "rds_csi_migration_active_migrations";
 inline const std::string relists =
   "rds_csi_kube_watch_relists_total{resource=\"volumeattachments\"}";
+inline const std::string pv_relists =
+  "rds_csi_kube_watch_relists_total{resource=\"persistentvolumes\"}";
+inline const std::string waiting_for_pv = "rds_csi_kube_attachments_waiting_for_pv";
+inline const std::string pv_waits = "rds_csi_kube_attachment_waits_total";
+inline const std::string pv_deleted = "rds_csi_kube_pv_deleted_while_attached_total";
 } // namespace series
 
 /// Every rds_csi_* series and its value, except histogram buckets and sums, whose values depend
@@ -84,7 +89,12 @@ inline std::map<std::string, double> initial_series() {
     {"rds_csi_attachment_reconcile_total{action=\"attach\"}", 0},
     {"rds_csi_attachment_reconcile_total{action=\"detach\"}", 0},
     {"rds_csi_kube_watch_relists_total{resource=\"volumeattachments\"}", 0},
+    {"rds_csi_kube_watch_relists_total{resource=\"persistentvolumes\"}", 0},
     {"rds_csi_kube_watch_relists_total{resource=\"nodes\"}", 0},
+    {"rds_csi_kube_failures_total{resource=\"persistentvolumes\"}", 0},
+    {"rds_csi_kube_attachments_waiting_for_pv", 0},
+    {"rds_csi_kube_attachment_waits_total", 0},
+    {"rds_csi_kube_pv_deleted_while_attached_total", 0},
     {"rds_csi_kube_failures_total{resource=\"volumeattachments\"}", 0},
     {"rds_csi_kube_failures_total{resource=\"nodes\"}", 0},
     {"rds_csi_kube_failures_total{resource=\"events\"}", 0},

@@ -14,6 +14,7 @@
 #include "messages/attachment.hpp"
 #include "messages/cluster_state.hpp"
 #include "messages/error_code.hpp"
+#include "messages/kube_objects.hpp"
 #include "messages/metric_events.hpp"
 #include "messages/node.hpp"
 #include "messages/volume.hpp"
@@ -108,12 +109,14 @@ struct supervisor_status {
   bool ready = false;
   /// CSI requests waiting for the rebuild.
   uint64_t deferred = 0;
+  /// Followed attaches ignored because a CSI unpublish came after their VolumeAttachment.
+  uint64_t stale_ignored = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
-           x.restarts, x.in_flight, x.ready, x.deferred);
+           x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored);
 }
 
 /// What the rds actor reports about itself.
@@ -143,9 +146,45 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.failures);
 }
 
+/// What the attachment join reports about itself.
+struct join_status {
+  /// PersistentVolumes known (tombstones of deleted ones still named included).
+  uint64_t persistent_volumes = 0;
+  /// This driver's VolumeAttachments known.
+  uint64_t attachments = 0;
+  /// VolumeAttachments whose PersistentVolume has not been seen (yet).
+  uint64_t waiting = 0;
+  /// The PersistentVolumes they wait for (at most 100 names).
+  std::vector<std::string> waiting_for;
+  /// PersistentVolumes deleted while VolumeAttachments still name them (kept until those go).
+  uint64_t deleted_while_attached = 0;
+  /// Both lists arrived and the supervisor has its inventory.
+  bool synced = false;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, join_status& x) {
+  return f(caf::meta::type_name("rds.join_status"), x.persistent_volumes, x.attachments, x.waiting,
+           x.waiting_for, x.deleted_while_attached, x.synced);
+}
+
+/// What the attachment join's last message changed, for the metrics actor.
+struct join_recorded {
+  /// VolumeAttachments waiting for their PersistentVolume now.
+  uint64_t waiting = 0;
+  /// VolumeAttachments that started waiting.
+  uint64_t started_waiting = 0;
+  /// PersistentVolumes deleted while VolumeAttachments still named them.
+  uint64_t deleted_while_attached = 0;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, join_recorded& x) {
+  return f(caf::meta::type_name("rds.join_recorded"), x.waiting, x.started_waiting,
+           x.deleted_while_attached);
+}
+
 /// A cluster watch had to list again (410 Gone or a broken stream), or a list or watch failed.
 struct watch_trouble {
-  /// "volumeattachments" or "nodes".
+  /// "volumeattachments", "persistentvolumes" or "nodes".
   std::string resource;
   uint64_t relists = 0;
   uint64_t failures = 0;
@@ -246,6 +285,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<reconciled>,
   // A cluster watch relisted or failed.
   caf::reacts_to<watch_trouble>,
+  // The attachment join's waiting VolumeAttachments and deleted PersistentVolumes.
+  caf::reacts_to<join_recorded>,
   // A Kubernetes Event was posted (true) or could not be (false), with its reason.
   caf::reacts_to<event_posted>,
   // A volume operation on the RDS finished.
@@ -324,11 +365,26 @@ using volume_catalog_actor = caf::typed_actor<
   caf::reacts_to<known_atom, std::string>, caf::reacts_to<gone_atom, std::string>,
   caf::replies_to<status_atom>::with<uint64_t>>;
 
-/// cluster watch: keeps the supervisor in sync with one Kubernetes resource (VolumeAttachments
-/// or Nodes) by list + watch. Runs detached: its calls block its own thread, never the scheduler.
+/// cluster watch: follows one Kubernetes resource (VolumeAttachments, PersistentVolumes or Nodes)
+/// by list + watch and hands each snapshot and change on as a message. Runs detached: its calls
+/// block its own thread, never the scheduler; it never asks the API for anything else.
 using cluster_watch_actor = caf::typed_actor<
   // Run one round: list if needed, then watch until the stream ends.
   caf::reacts_to<watch_atom>, caf::replies_to<status_atom>::with<watch_status>>;
+
+/// attachment join: joins the followed VolumeAttachments with their PersistentVolumes (volume
+/// handle, access mode, migration timeout, claim) and tells the supervisor what that means. A
+/// VolumeAttachment whose PersistentVolume is not known yet waits for it; nothing is fetched.
+using attachment_join_actor = caf::typed_actor<
+  // Every VolumeAttachment of this driver: the first list, or a later one after a relist.
+  caf::reacts_to<sync_atom, std::vector<volume_attachment_object>>,
+  // One VolumeAttachment of this driver added or changed (false) or deleted (true).
+  caf::reacts_to<sync_atom, volume_attachment_object, bool>,
+  // Every PersistentVolume: the first list, or a later one after a relist.
+  caf::reacts_to<sync_atom, std::vector<persistent_volume_object>>,
+  // One PersistentVolume added or changed (false) or deleted (true).
+  caf::reacts_to<sync_atom, persistent_volume_object, bool>,
+  caf::replies_to<status_atom>::with<join_status>>;
 
 /// volume_supervisor: maps volume ids to volume actors, spawns them on demand, restarts crashed
 /// ones from their last known state and retires detached ones.

@@ -33,8 +33,9 @@ struct observed_volume {
   caf::timespan migration_timeout{0};
   /// Attached nodes, oldest first.
   std::vector<observed_attachment> nodes;
-  /// Nodes with a VolumeAttachment not attached yet and not being deleted: a publish may be in
-  /// flight, so the driver keeps such a node if it has it.
+  /// Nodes with a VolumeAttachment not attached yet (a publish may be in flight), or attached
+  /// and being deleted (the unpublish may be in flight): the driver keeps such a node if it has
+  /// it, and does not attach it.
   std::vector<std::string> pending;
   /// The PVC, for Events.
   std::string claim_namespace;
@@ -51,7 +52,8 @@ typename Inspector::result_type inspect(Inspector& f, observed_volume& x) {
 enum class attachment_phase : uint8_t {
   /// status.attached is true.
   attached = 0,
-  /// Created, not attached yet, not being deleted: a publish may be in flight.
+  /// Created and not attached yet (a publish may be in flight), or attached and being deleted
+  /// (an unpublish may be in flight): a node the driver has is kept, none is added.
   pending,
   /// Deleted, or detached while being deleted: the node's unpublish is done.
   gone,

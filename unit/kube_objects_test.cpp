@@ -68,11 +68,15 @@ TEST_CASE("VolumeAttachment list with pagination fields") {
 
 TEST_CASE("PersistentVolume fields") {
   auto json =
-    R"({"metadata":{"name":"pv-1","annotations":{"rds.csi.srvlab.io/attached-node":"old"}},
+    R"({"type":"ADDED","object":{"metadata":{"name":"pv-1","resourceVersion":"12","annotations":{"rds.csi.srvlab.io/attached-node":"old"}},
     "spec":{"accessModes":["ReadWriteMany"],"volumeMode":"Block","claimRef":{"namespace":"vms","name":"disk"},
-    "csi":{"driver":"rds.csi.srvlab.io","volumeHandle":"pvc-1","volumeAttributes":{"migrationTimeoutSeconds":"600"}}}})";
-  persistent_volume_object pv;
-  REQUIRE(parse_persistent_volume(json, pv).ok());
+    "csi":{"driver":"rds.csi.srvlab.io","volumeHandle":"pvc-1","volumeAttributes":{"migrationTimeoutSeconds":"600"}}}}})";
+  watch_event<persistent_volume_object> event;
+  REQUIRE(parse_persistent_volume_event(json, event).ok());
+  CHECK(event.type == watch_event_type::added);
+  CHECK(event.resource_version == "12");
+  auto pv = event.object;
+  CHECK(pv.name == "pv-1");
   CHECK(pv.volume_handle == "pvc-1");
   CHECK(pv.claim_namespace == "vms");
   CHECK(pv.claim_name == "disk");
@@ -116,7 +120,14 @@ TEST_CASE("inventory: 0, 1, 2 and 3 attachments per volume") {
   add("pv-3", "c", 3);
   add("pv-missing", "a", 1); // no PV: skipped
   migration_policy policy;
-  auto inv = build_inventory(vas, pvs, "rds.csi.srvlab.io", policy);
+  std::vector<const volume_attachment_object*> items;
+  for (auto& va : vas)
+    items.push_back(&va);
+  auto find_pv = [&pvs](const std::string& name) -> const persistent_volume_object* {
+    auto i = pvs.find(name);
+    return i == pvs.end() ? nullptr : &i->second;
+  };
+  auto inv = build_inventory(items, find_pv, "rds.csi.srvlab.io", policy);
   REQUIRE(inv.volumes.size() == 4);
   // A VolumeAttachment not attached yet: no node, but remembered as pending.
   CHECK(inv.volumes[0].volume_id == "vol-0");
@@ -240,6 +251,9 @@ TEST_CASE("watch events") {
   CHECK(phase_of(e.object, false) == attachment_phase::pending);
   e.object.deleting = true;
   CHECK(phase_of(e.object, false) == attachment_phase::gone);
+  // Attached and being deleted: Kubernetes is detaching it; kept if known, never attached.
+  e.object.attached = true;
+  CHECK(phase_of(e.object, false) == attachment_phase::pending);
   REQUIRE(parse_volume_attachment_event(
             R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"99"}}})", e)
             .ok());

@@ -136,3 +136,28 @@ TEST_CASE_FIXTURE(supervisor_fixture, "a thousand volumes at once keep exact sta
   CHECK(metric("rds_csi_migration_active_migrations") == 0);
   CHECK(metric("rds_csi_attachment_attached_volumes") == 0);
 }
+
+TEST_CASE_FIXTURE(supervisor_fixture, "a followed attach older than a CSI unpublish is stale") {
+  CHECK(publish("vol-1", "a", false).ok());
+  CHECK(unpublish("vol-1", "a").ok());
+  REQUIRE(status().volume_actors == 0);
+  auto change = [](caf::timestamp since) {
+    attachment_change c;
+    c.volume_id = "vol-1";
+    c.node_id = "a";
+    c.phase = attachment_phase::attached;
+    c.since = since;
+    c.capability = publish_capability{access_kind::single_node, 1, false, false};
+    return c;
+  };
+  // The VolumeAttachment's "attached" arrives after the unpublish it preceded: ignored.
+  self->send(supervisor, sync_atom_v, change(caf::make_timestamp() - 5s));
+  sched.run();
+  CHECK(status().volume_actors == 0);
+  CHECK(status().stale_ignored == 1);
+  // A VolumeAttachment created after the unpublish is a new attachment: followed.
+  self->send(supervisor, sync_atom_v, change(caf::make_timestamp() + 2s));
+  sched.run();
+  CHECK(status().attached == 1);
+  CHECK(volume("vol-1").nodes.size() == 1);
+}

@@ -15,6 +15,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "actors/attachment_join.hpp"
 #include "actors/cluster_watch.hpp"
 #include "actors/events.hpp"
 #include "actors/metrics.hpp"
@@ -87,6 +88,7 @@ int run(const plugin_options& opts) {
              [&](caf::error& e) { metrics_info.error = to_string(e); });
   auto stopping = std::make_shared<std::atomic<bool>>(false);
   std::vector<cluster_watch_actor> watches;
+  attachment_join_actor join;
   events_actor events;
   rds_actor rds_handle;
   volume_catalog_actor catalog;
@@ -95,6 +97,8 @@ int run(const plugin_options& opts) {
     *stopping = true;
     for (auto& w : watches)
       self->send_exit(w, caf::exit_reason::user_shutdown);
+    if (join)
+      self->send_exit(join, caf::exit_reason::user_shutdown);
     if (supervisor)
       self->send_exit(supervisor, caf::exit_reason::user_shutdown);
     if (events)
@@ -146,12 +150,16 @@ int run(const plugin_options& opts) {
     actors::cluster_watch_config watch_cfg;
     watch_cfg.connection = connection;
     watch_cfg.driver_name = opts.driver_name;
-    watch_cfg.migrations = opts.migrations;
     watch_cfg.stopping = stopping;
     watch_cfg.call_deadline = std::chrono::seconds{opts.kube_timeout_seconds};
     watch_cfg.page_size = opts.kube_page_size;
+    // VolumeAttachments and PersistentVolumes are followed separately and joined on messages.
+    join = sys.spawn(actors::attachment_join,
+                     actors::attachment_join_config{opts.driver_name, opts.migrations}, supervisor,
+                     metrics, events);
     watches.push_back(
-      sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, supervisor, metrics, events));
+      sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, join, metrics));
+    watches.push_back(sys.spawn<caf::detached>(actors::volume_watch, watch_cfg, join, metrics));
     watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));
   }
 

@@ -2,6 +2,7 @@
 #include "services/kube/attachment_inventory.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "messages/validation.hpp"
 
@@ -34,6 +35,11 @@ caf::timespan timeout_of(const persistent_volume_object& pv, const migration_pol
 attachment_phase phase_of(const volume_attachment_object& va, bool deleted) {
   if (deleted || (va.deleting && !va.attached))
     return attachment_phase::gone;
+  // Being deleted but still attached: Kubernetes is detaching it. The driver keeps the node until
+  // the unpublish (or the deletion) comes, and never attaches it again from this object: the
+  // unpublish may already have been answered before this change arrived.
+  if (va.deleting)
+    return attachment_phase::pending;
   return va.attached ? attachment_phase::attached : attachment_phase::pending;
 }
 
@@ -50,28 +56,29 @@ bool change_of(const volume_attachment_object& va, bool deleted, const persisten
   return true;
 }
 
-cluster_inventory build_inventory(const std::vector<volume_attachment_object>& attachments,
-                                  const std::map<std::string, persistent_volume_object>& volumes,
-                                  const std::string& driver, const migration_policy& policy) {
+cluster_inventory build_inventory(const std::vector<const volume_attachment_object*>& attachments,
+                                  const pv_lookup& find_pv, const std::string& driver,
+                                  const migration_policy& policy) {
   std::map<std::string, observed_volume> by_pv;
-  for (auto& va : attachments) {
+  for (auto* item : attachments) {
+    auto& va = *item;
     if (va.attacher != driver || va.pv_name.empty())
       continue;
     if (!va.attached && va.deleting)
       continue;
-    auto pv = volumes.find(va.pv_name);
-    if (pv == volumes.end() || pv->second.driver != driver || pv->second.volume_handle.empty())
+    auto* pv = find_pv(va.pv_name);
+    if (pv == nullptr || pv->driver != driver || pv->volume_handle.empty())
       continue;
     auto& entry = by_pv[va.pv_name];
     if (entry.volume_id.empty()) {
-      entry.volume_id = pv->second.volume_handle;
+      entry.volume_id = pv->volume_handle;
       entry.pv_name = va.pv_name;
-      entry.capability = capability_of(pv->second);
-      entry.migration_timeout = timeout_of(pv->second, policy);
-      entry.claim_namespace = pv->second.claim_namespace;
-      entry.claim_name = pv->second.claim_name;
+      entry.capability = capability_of(*pv);
+      entry.migration_timeout = timeout_of(*pv, policy);
+      entry.claim_namespace = pv->claim_namespace;
+      entry.claim_name = pv->claim_name;
     }
-    if (va.attached)
+    if (phase_of(va, false) == attachment_phase::attached)
       entry.nodes.push_back({va.node_name, va.created});
     else
       entry.pending.push_back(va.node_name);

@@ -2,7 +2,7 @@
 // observed_volume per volume with attached nodes. Annotations are never read.
 #pragma once
 
-#include <map>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,13 +16,16 @@ namespace rds::services::kube {
 /// access type.
 publish_capability capability_of(const persistent_volume_object& pv);
 
-/// Keeps the VolumeAttachments of `driver` (attached ones, and pending ones: created, not yet
-/// attached, not being deleted), groups them by PV and reads each
+/// The PersistentVolume of a name, or nullptr when it is not known.
+using pv_lookup = std::function<const persistent_volume_object*(const std::string& pv_name)>;
+
+/// Keeps the VolumeAttachments of `driver` (attached ones, and pending ones: created and not
+/// attached yet, or attached and being deleted), groups them by PV and reads each
 /// PV's handle, capability and migrationTimeoutSeconds (outside the policy: the fallback).
 /// Attachments whose PV is missing or belongs to another driver are skipped.
-cluster_inventory build_inventory(const std::vector<volume_attachment_object>& attachments,
-                                  const std::map<std::string, persistent_volume_object>& volumes,
-                                  const std::string& driver, const migration_policy& policy);
+cluster_inventory build_inventory(const std::vector<const volume_attachment_object*>& attachments,
+                                  const pv_lookup& find_pv, const std::string& driver,
+                                  const migration_policy& policy);
 
 /// The change one VolumeAttachment event (ADDED, MODIFIED or DELETED) means for its node.
 attachment_phase phase_of(const volume_attachment_object& va, bool deleted);

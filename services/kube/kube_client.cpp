@@ -56,6 +56,32 @@ std::string api_message(const std::string& body) {
   return body.substr(0, 200);
 }
 
+/// Marks a client busy for the length of one call.
+class call_guard {
+ public:
+  explicit call_guard(std::atomic<bool>& busy) : busy_(busy), owned_(!busy.exchange(true)) {}
+  ~call_guard() {
+    if (owned_)
+      busy_.store(false);
+  }
+  call_guard(const call_guard&) = delete;
+  call_guard& operator=(const call_guard&) = delete;
+  /// False: another call of the same client is in progress.
+  bool owned() const { return owned_; }
+
+ private:
+  std::atomic<bool>& busy_;
+  bool owned_;
+};
+
+outcome reentered(const std::string& method, const std::string& path) {
+  return outcome::failure(ec::internal,
+                          method + " " + path
+                            + ": refused: this Kubernetes client is already in a call (a request "
+                              "from inside a watch callback, or from a second thread); one client "
+                              "serves one call at a time");
+}
+
 bool transient_http(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
@@ -108,6 +134,8 @@ struct kube_client::impl {
   kube_config config;
   retry_policy retries;
   CURL* curl = nullptr;
+  /// A call is in progress on `curl`.
+  std::atomic<bool> busy{false};
   std::string token;
   struct timespec token_mtime {};
   off_t token_size = -1;
@@ -213,6 +241,9 @@ kube_client::~kube_client() {
 
 kube_response kube_client::request(const std::string& method, const std::string& path,
                                    const std::string& body, std::chrono::milliseconds deadline) {
+  call_guard guard{impl_->busy};
+  if (!guard.owned())
+    return kube_response{reentered(method, path), 0, {}};
   auto end = clock_type::now() + deadline;
   auto backoff = impl_->retries.first_backoff;
   bool token_refreshed = false;
@@ -245,6 +276,9 @@ kube_response kube_client::request(const std::string& method, const std::string&
 outcome kube_client::stream(const std::string& path,
                             const std::function<bool(const std::string&)>& on_line,
                             std::chrono::milliseconds limit, const std::atomic<bool>* stop) {
+  call_guard guard{impl_->busy};
+  if (!guard.owned())
+    return reentered("GET", path);
   impl_->refresh_token(false);
   line_sink sink{&on_line, {}, false};
   auto headers = impl_->prepare("GET", path, "", limit);

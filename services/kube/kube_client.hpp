@@ -2,6 +2,11 @@
 // a deadline on every call, bounded retries for transient failures, and API errors turned into
 // the driver's ec codes with the HTTP status and the server's message kept. Blocking: use it
 // only from a detached actor or a test thread.
+//
+// One client is one curl handle and serves one call at a time. A call made while another is in
+// progress on the same client (from inside a stream's line callback, or from a second thread) is
+// refused with ec::internal and never reaches libcurl: re-entering a handle mid-transfer is
+// undefined behaviour in libcurl (a GET from a watch callback once crashed the controller).
 #pragma once
 
 #include <atomic>
@@ -37,6 +42,7 @@ class kube_client {
   kube_client& operator=(const kube_client&) = delete;
 
   /// One API call (path starts with /api or /apis), retried while transient and time is left.
+  /// Refused (ec::internal) while another call of this client is in progress.
   kube_response request(const std::string& method, const std::string& path, const std::string& body,
                         std::chrono::milliseconds deadline);
 
@@ -46,7 +52,8 @@ class kube_client {
 
   /// A streaming GET (a watch): `on_line` gets each newline-terminated line as it arrives and
   /// returns false to stop. Ends when the server closes, `limit` passes, `on_line` stops or
-  /// `stop` becomes true (checked about once a second even when nothing arrives).
+  /// `stop` becomes true (checked about once a second even when nothing arrives). `on_line` must
+  /// not use this client: such a call is refused.
   outcome stream(const std::string& path, const std::function<bool(const std::string&)>& on_line,
                  std::chrono::milliseconds limit, const std::atomic<bool>* stop = nullptr);
 

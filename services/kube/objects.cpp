@@ -181,13 +181,9 @@ outcome parse_node_event(const std::string& line, watch_event<node_object>& out)
   return parse_event(line, out, node_of);
 }
 
-outcome parse_persistent_volume(const std::string& json_text, persistent_volume_object& out) {
-  rapidjson::Document doc;
-  doc.Parse(json_text.c_str(), json_text.size());
-  if (doc.HasParseError() || !doc.IsObject())
-    return outcome::failure(ec::invalid_argument, "PersistentVolume is not JSON");
-  out = volume_of(doc);
-  return outcome::success();
+outcome parse_persistent_volume_event(const std::string& line,
+                                     watch_event<persistent_volume_object>& out) {
+  return parse_event(line, out, volume_of);
 }
 
 } // namespace rds::services::kube

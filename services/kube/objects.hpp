@@ -9,34 +9,12 @@
 #include <vector>
 
 #include "messages/error_code.hpp"
+#include "messages/kube_objects.hpp"
 
 namespace rds::services::kube {
 
-/// storage.k8s.io/v1 VolumeAttachment.
-struct volume_attachment_object {
-  std::string name;
-  std::string resource_version;
-  caf::timestamp created;
-  bool deleting = false;
-  std::string attacher;
-  std::string node_name;
-  /// spec.source.persistentVolumeName (empty for inline volumes, which this driver has none of).
-  std::string pv_name;
-  bool attached = false;
-};
-
-/// core/v1 PersistentVolume.
-struct persistent_volume_object {
-  std::string name;
-  std::string driver;
-  std::string volume_handle;
-  std::vector<std::string> access_modes;
-  /// "Block" or "Filesystem".
-  std::string volume_mode;
-  std::map<std::string, std::string> volume_attributes;
-  std::string claim_namespace;
-  std::string claim_name;
-};
+using rds::persistent_volume_object;
+using rds::volume_attachment_object;
 
 /// One page of a list: items, the continue token and the list's resourceVersion.
 template <class T> struct list_page {
@@ -73,7 +51,8 @@ outcome parse_volume_attachment_list(const std::string& json,
                                      list_page<volume_attachment_object>& out);
 outcome parse_persistent_volume_list(const std::string& json,
                                      list_page<persistent_volume_object>& out);
-outcome parse_persistent_volume(const std::string& json, persistent_volume_object& out);
+outcome parse_persistent_volume_event(const std::string& line,
+                                     watch_event<persistent_volume_object>& out);
 
 /// RFC 3339 with a Z or numeric offset, as the API server writes metadata timestamps.
 bool parse_rfc3339(const std::string& text, caf::timestamp& out);

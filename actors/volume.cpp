@@ -242,6 +242,9 @@ void follow_detach(self_pointer self, const std::string& node_id, const metrics_
   unpublish(self, unpublish_request{self->state.attachment.volume_id, node_id}, metrics, false);
 }
 
+/// How long a node attached by a CSI publish outlives a list that does not show its volume.
+constexpr caf::timespan unlisted_grace = std::chrono::seconds{30};
+
 clock_offset offset_of(self_pointer self, caf::timestamp since) {
   auto age = std::chrono::duration_cast<caf::timespan>(caf::make_timestamp() - since);
   return now_of(self) - std::max(age, caf::timespan{0});
@@ -257,9 +260,18 @@ void follow(self_pointer self, const observed_volume& observed, const metrics_ac
            != observed.pending.end();
   };
   std::vector<std::string> stale;
-  for (auto& n : st.nodes)
-    if (!listed(n.node_id))
-      stale.push_back(n.node_id);
+  auto now = now_of(self);
+  for (auto& n : st.nodes) {
+    if (listed(n.node_id))
+      continue;
+    if (observed.unlisted && now - n.attached_at < unlisted_grace) {
+      log::info("volume ", st.volume_id, " is not in the list of VolumeAttachments, but node ",
+                n.node_id, " attached ", seconds_of(now - n.attached_at),
+                "s ago; kept (its VolumeAttachment may wait for its PersistentVolume)");
+      continue;
+    }
+    stale.push_back(n.node_id);
+  }
   for (auto& node_id : stale)
     follow_detach(self, node_id, metrics);
   for (auto& n : observed.nodes)

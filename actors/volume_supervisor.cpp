@@ -209,6 +209,7 @@ void resync(self_pointer self, const cluster_inventory& inventory,
     if (listed.count(volume_id) == 0 && entry.last_known.attached()) {
       observed_volume gone;
       gone.volume_id = volume_id;
+      gone.unlisted = true;
       follow(self, entry, gone, config);
     }
 }

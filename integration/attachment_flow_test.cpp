@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
 
@@ -146,5 +147,5 @@ TEST_CASE("migrations, conflicts and their metrics through the real binary") {
                         rpc_count("/csi.v1.Controller/ControllerUnpublishVolume", "OK"), 8)
           == 8);
   }
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "integration/clean_stop.hpp"
 #include "integration/kube_cluster.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
@@ -75,7 +76,7 @@ TEST_CASE("watch events are followed, and nodes must exist") {
   k.detach("pv-w", "node-b");
   m[follow_detach] = 2, m[attached] = 0, m[posted("VolumeDetached")] = 2;
   check_series(plugin.metrics_url(), m);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("a pending VolumeAttachment does not undo a publish in flight") {
@@ -101,7 +102,7 @@ TEST_CASE("a pending VolumeAttachment does not undo a publish in flight") {
   auto text = http_get(plugin.metrics_url());
   CHECK(metric_value(text, attached) == 1);
   CHECK(metric_value(text, follow_detach) == 0);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("an API server restart and an etcd compaction during a watch lose nothing") {
@@ -142,7 +143,7 @@ TEST_CASE("an API server restart and an etcd compaction during a watch lose noth
   // And the watch goes on after the relist.
   k.detach("pv-c", "node-b");
   CHECK(settled_value(plugin.metrics_url(), follow_detach, 2, 15s) == 2);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("Events on the PVC name the nodes and durations") {
@@ -178,7 +179,7 @@ TEST_CASE("Events on the PVC name the nodes and durations") {
   CHECK(r.body.find(" target node-b after ") != std::string::npos);
   CHECK(r.body.find("node-c would be a third node") != std::string::npos);
   CHECK(r.body.find("\"reportingComponent\":\"rds-csi-controller\"") != std::string::npos);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("etcd down: the plugin is not ready, says why, and recovers when etcd is back") {
@@ -214,5 +215,5 @@ TEST_CASE("etcd down: the plugin is not ready, says why, and recovers when etcd 
   k.start_etcd();
   CHECK(client.wait_until_ready());
   CHECK(client.publish(vol.at("vol-s"), "node-a", volume_access::rwo).ok());
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }

@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
 
@@ -88,5 +89,5 @@ TEST_CASE("1000 volumes from 16 client threads") {
                       rpc_count("/csi.v1.Controller/ControllerUnpublishVolume", "OK"),
                       volumes + volumes / 2)
         == volumes + volumes / 2);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }

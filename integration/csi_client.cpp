@@ -62,7 +62,8 @@ csi_client::csi_client(const std::string& endpoint)
 
 grpc::Status csi_client::publish(const std::string& volume, const std::string& node,
                                  volume_access mode,
-                                 const std::map<std::string, std::string>& context) {
+                                 const std::map<std::string, std::string>& context,
+                                 std::map<std::string, std::string>* publish_context) {
   ::csi::v1::ControllerPublishVolumeRequest req;
   req.set_volume_id(volume);
   req.set_node_id(node);
@@ -72,7 +73,23 @@ grpc::Status csi_client::publish(const std::string& volume, const std::string& n
   ::csi::v1::ControllerPublishVolumeResponse resp;
   grpc::ClientContext ctx;
   set_deadline(ctx);
-  return controller_->ControllerPublishVolume(&ctx, req, &resp);
+  auto status = controller_->ControllerPublishVolume(&ctx, req, &resp);
+  if (publish_context != nullptr)
+    *publish_context = {resp.publish_context().begin(), resp.publish_context().end()};
+  return status;
+}
+
+grpc::Status csi_client::published_nodes(const std::string& volume,
+                                         std::vector<std::string>& nodes) {
+  ::csi::v1::ControllerGetVolumeRequest req;
+  req.set_volume_id(volume);
+  ::csi::v1::ControllerGetVolumeResponse resp;
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  auto status = controller_->ControllerGetVolume(&ctx, req, &resp);
+  nodes.assign(resp.status().published_node_ids().begin(),
+               resp.status().published_node_ids().end());
+  return status;
 }
 
 grpc::Status csi_client::unpublish(const std::string& volume, const std::string& node) {

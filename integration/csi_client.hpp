@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "csi.grpc.pb.h"
 
@@ -19,8 +20,12 @@ class csi_client {
  public:
   explicit csi_client(const std::string& endpoint);
 
+  /// ControllerPublishVolume; `publish_context`, when given, receives the answer's.
   grpc::Status publish(const std::string& volume, const std::string& node, volume_access mode,
-                       const std::map<std::string, std::string>& context = {});
+                       const std::map<std::string, std::string>& context = {},
+                       std::map<std::string, std::string>* publish_context = nullptr);
+  /// ControllerGetVolume: the nodes the plugin has the volume published to.
+  grpc::Status published_nodes(const std::string& volume, std::vector<std::string>& nodes);
   grpc::Status unpublish(const std::string& volume, const std::string& node);
   grpc::Status probe(bool& ready);
 

@@ -1,6 +1,7 @@
 // Identity and the controller's capability RPCs through the real binary.
 #include <vector>
 
+#include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
 
@@ -71,7 +72,7 @@ TEST_CASE("identity: name, version, capabilities, probe") {
     CAPTURE(method);
     CHECK(settled_value(plugin.metrics_url(), rpc_count(method, "OK", "rds.example.org"), 1) == 1);
   }
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("ValidateVolumeCapabilities") {
@@ -110,5 +111,5 @@ TEST_CASE("ValidateVolumeCapabilities") {
         == grpc::StatusCode::INVALID_ARGUMENT);
   // A volume the RDS does not have.
   CHECK(validate("pvc-2", {volume_access::rwo}, resp).error_code() == grpc::StatusCode::NOT_FOUND);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <thread>
 
+#include "integration/clean_stop.hpp"
 #include "integration/kube_cluster.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
@@ -106,5 +107,5 @@ TEST_CASE("the plugin works with exactly the RBAC rules deploy/ documents") {
       metric_value(text, std::string{"rds_csi_kube_failures_total{resource=\""} + resource + "\"}")
       == 0);
   }
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }

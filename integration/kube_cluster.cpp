@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <yaml-cpp/yaml.h>
@@ -246,16 +247,39 @@ services::kube::kube_client& kube_cluster::admin() {
 }
 
 void kube_cluster::clear() {
-  require_ok(admin_->request("DELETE", "/apis/storage.k8s.io/v1/volumeattachments", "", 30s));
-  require_ok(admin_->request("DELETE", "/api/v1/persistentvolumes", "", 30s));
+  // Finalizers (the external-attacher's) would keep objects: a test's leftovers go whole.
+  for (auto collection : {"/apis/storage.k8s.io/v1/volumeattachments", "/api/v1/persistentvolumes"}) {
+    auto r = admin_->get(collection, 30s);
+    require_ok(r);
+    rapidjson::Document doc;
+    doc.Parse(r.body.c_str(), r.body.size());
+    if (doc.HasParseError() || !doc.HasMember("items") || !doc["items"].IsArray())
+      throw std::runtime_error(std::string{"cannot read "} + collection);
+    for (auto& item : doc["items"].GetArray())
+      if (item["metadata"].HasMember("finalizers"))
+        require_ok(admin_->request(
+          "PATCH", std::string{collection} + "/" + item["metadata"]["name"].GetString(),
+          R"({"metadata":{"finalizers":null}})", 30s));
+    require_ok(admin_->request("DELETE", collection, "", 30s));
+  }
+  require_ok(admin_->request("DELETE", "/apis/storage.k8s.io/v1/csinodes", "", 30s));
   require_ok(admin_->request("DELETE", "/api/v1/nodes", "", 30s));
 }
 
 void kube_cluster::create_nodes(std::initializer_list<std::string> names) {
-  for (auto& name : names)
+  for (auto& name : names) {
     require_ok(admin_->request(
       "POST", "/api/v1/nodes",
       R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" + name + R"("}})", 30s));
+    // As kubelet writes it when node-driver-registrar registers the node plugin: the
+    // external-attacher reads the CSI node id from here.
+    require_ok(admin_->request(
+      "POST", "/apis/storage.k8s.io/v1/csinodes",
+      R"({"apiVersion":"storage.k8s.io/v1","kind":"CSINode","metadata":{"name":")" + name
+        + R"("},"spec":{"drivers":[{"name":"rds.csi.srvlab.io","nodeID":")" + name
+        + R"(","topologyKeys":null}]}})",
+      30s));
+  }
 }
 
 void kube_cluster::detach(const std::string& pv_name, const std::string& node) {

@@ -37,7 +37,8 @@ class kube_cluster {
   /// A client with full rights, for the tests to create and inspect objects.
   services::kube::kube_client& admin();
 
-  /// Deletes every VolumeAttachment, PersistentVolume and Node, so each test starts clean.
+  /// Deletes every VolumeAttachment, PersistentVolume, CSINode and Node (finalizers removed
+  /// first), so each test starts clean.
   void clear();
 
   /// Creates a PersistentVolume of the driver. `access` is a Kubernetes access mode.
@@ -55,7 +56,8 @@ class kube_cluster {
   void attach(const std::string& pv_name, const std::string& node, bool mark_attached = true,
               services::kube::kube_client* via = nullptr);
 
-  /// Creates Node objects (the driver refuses to publish to a node that does not exist).
+  /// Creates Node objects (the driver refuses to publish to a node that does not exist) and
+  /// their CSINode objects naming this driver with the node name as its node id.
   void create_nodes(std::initializer_list<std::string> names);
 
   /// Deletes one VolumeAttachment (as the attach/detach controller does after an unpublish).

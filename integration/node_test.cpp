@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
 #include "services/mount/mounts.hpp"
@@ -268,7 +269,7 @@ TEST_CASE("ext4 and xfs: stage, publish, write, unpublish, unstage; staging agai
   CHECK(host.metric(node_ops("unstage", "failed_precondition"), 2) == 2);
   CHECK(host.metric(node_ops("publish"), 6) == 6);
   CHECK(host.metric(node_ops("unpublish"), 6) == 6);
-  CHECK(host.plugin->terminate() == 0);
+  expect_clean_stop(*host.plugin);
 }
 
 TEST_CASE("raw block: the device node is placed at the target, reads and writes reach the disk") {
@@ -321,7 +322,7 @@ TEST_CASE("raw block: the device node is placed at the target, reads and writes 
   CHECK(host.metric("rds_csi_nvme_connections_active", 0) == 0);
   CHECK(host.metric(mount_ops("mknod"), 1) == 1);
   CHECK(host.metric(mount_ops("format"), 0) == 0);
-  CHECK(host.plugin->terminate() == 0);
+  expect_clean_stop(*host.plugin);
 }
 
 namespace {
@@ -384,7 +385,7 @@ TEST_CASE("expansion: ControllerExpandVolume, then NodeExpandVolume grows the fi
     REQUIRE_OK(host.unstage(id));
   }
   CHECK(host.metric(mount_ops("grow"), 1) >= 1);
-  CHECK(host.plugin->terminate() == 0);
+  expect_clean_stop(*host.plugin);
 }
 
 TEST_CASE("a controller renumbered by a reconnect: the stale mounts are found and recovered") {
@@ -422,7 +423,7 @@ TEST_CASE("a controller renumbered by a reconnect: the stale mounts are found an
   REQUIRE_OK(host.publish(id, cap));
   REQUIRE_OK(host.unpublish(id));
   REQUIRE_OK(host.unstage(id));
-  CHECK(host.plugin->terminate() == 0);
+  expect_clean_stop(*host.plugin);
 }
 
 TEST_CASE("a device that goes away reports an abnormal volume condition") {
@@ -447,7 +448,7 @@ TEST_CASE("a device that goes away reports an abnormal volume condition") {
   CHECK(stats.volume_condition().message().find("not connected") != std::string::npos);
   REQUIRE_OK(host.unpublish(id));
   REQUIRE_OK(host.unstage(id));
-  CHECK(host.plugin->terminate() == 0);
+  expect_clean_stop(*host.plugin);
 }
 
 TEST_CASE("blkid that cannot tell means no format; concurrent calls on a volume are ABORTED") {
@@ -468,7 +469,7 @@ TEST_CASE("blkid that cannot tell means no format; concurrent calls on a volume 
     CHECK(host.metric(mount_ops("format"), 0) == 0);
     CHECK(host.metric(node_ops("stage", "internal"), 1) == 1);
     CHECK(host.unstage(v.volume_id()).ok());
-    CHECK(host.plugin->terminate() == 0);
+    expect_clean_stop(*host.plugin);
   }
   auto slow = tools.path() + "/blkid-slow";
   std::ofstream{slow} << "#!/bin/sh\nsleep 2\nexec blkid \"$@\"\n";
@@ -483,7 +484,7 @@ TEST_CASE("blkid that cannot tell means no format; concurrent calls on a volume 
   CHECK(first.get().ok());
   CHECK(host.metric(node_ops("stage", "aborted"), 1) == 1);
   REQUIRE_OK(host.unstage(v.volume_id()));
-  CHECK(host.plugin->terminate() == 0);
+  expect_clean_stop(*host.plugin);
 }
 
 TEST_CASE("hostile paths are refused; node info and capabilities") {
@@ -532,7 +533,7 @@ TEST_CASE("hostile paths are refused; node info and capabilities") {
   CHECK(offered
         == std::vector<int>{rpc::STAGE_UNSTAGE_VOLUME, rpc::GET_VOLUME_STATS, rpc::EXPAND_VOLUME,
                             rpc::VOLUME_CONDITION});
-  CHECK(host.plugin->terminate() == 0);
+  expect_clean_stop(*host.plugin);
 }
 
 TEST_CASE("never a disconnect outside the managed prefix; never a recursive removal") {
@@ -554,5 +555,5 @@ TEST_CASE("never a disconnect outside the managed prefix; never a recursive remo
   CHECK(refused.error_code() == grpc::StatusCode::INTERNAL);
   CHECK(refused.error_message().find("never removed recursively") != std::string::npos);
   CHECK(read_file(target + "/data/precious") == "keep me");
-  CHECK(host.plugin->terminate() == 0);
+  expect_clean_stop(*host.plugin);
 }

@@ -147,11 +147,41 @@ plugin_process::plugin_process(std::vector<std::string> extra) {
   }
 }
 
+void (*plugin_process::on_unclean_end)(const std::string& problem) = nullptr;
+
 plugin_process::~plugin_process() {
-  if (pid_ > 0)
-    terminate(std::chrono::seconds{10});
+  if (pid_ > 0) {
+    auto problem = stop();
+    if (!problem.empty() && on_unclean_end != nullptr)
+      on_unclean_end(problem);
+  }
   if (stdout_fd_ >= 0)
     ::close(stdout_fd_);
+}
+
+bool plugin_process::alive() {
+  if (pid_ <= 0)
+    return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_)
+    return true;
+  exited_with_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  pid_ = -1;
+  return false;
+}
+
+std::string plugin_process::stop() {
+  if (pid_ <= 0 && exited_with_ < 0)
+    return "the plugin was already stopped";
+  if (!alive())
+    return "the plugin died before the test ended (exit status " + std::to_string(exited_with_)
+           + (exited_with_ > 128 ? ", signal " + std::to_string(exited_with_ - 128) : "") + ")";
+  auto code = terminate(std::chrono::seconds{10});
+  if (code == 0)
+    return {};
+  if (code < 0)
+    return "the plugin did not exit within 10 s of SIGTERM (killed)";
+  return "the plugin exited with status " + std::to_string(code) + " on SIGTERM";
 }
 
 pid_t start_process(const std::vector<std::string>& args, const std::string& log_path) {

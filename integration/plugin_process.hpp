@@ -45,12 +45,26 @@ class plugin_process {
   /// (it is then killed).
   int terminate(std::chrono::milliseconds limit = std::chrono::seconds{10});
 
+  /// How a test ends with the plugin: it must still be running (it did not crash while the test
+  /// talked to it) and exit 0 on SIGTERM. Returns what went wrong, or "" when both hold.
+  std::string stop();
+
+  /// Whether the process is still running (it has not exited or been killed).
+  bool alive();
+
+  /// Called with what went wrong when a plugin_process that no test stopped finds, at its
+  /// destruction, that the plugin died or did not exit cleanly (the integration tests report it
+  /// as a failed check; unset, it is ignored).
+  static void (*on_unclean_end)(const std::string& problem);
+
  private:
   temp_dir dir_;
   std::string endpoint_;
   std::string metrics_url_;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
+  /// Set once the process was found dead: its exit status as wait_exit reports it.
+  int exited_with_ = -1;
 };
 
 /// Starts `args` (args[0] is the program) with stdout and stderr appended to `log_path`.

@@ -3,6 +3,7 @@
 // included, and ignores annotations.
 #include <thread>
 
+#include "integration/clean_stop.hpp"
 #include "integration/kube_cluster.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
@@ -64,7 +65,7 @@ TEST_CASE("rebuild from VolumeAttachments: 0, 1, 2 and 3 per volume; annotations
   m[posted("VolumeAttached")] = 1, m[posted("AttachmentConflict")] = 2;
   m[posted("MigrationCompleted")] = 1;
   check_series(plugin.metrics_url(), m);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("a restart in the middle of a migration keeps state, timer and gauge") {
@@ -84,7 +85,7 @@ TEST_CASE("a restart in the middle of a migration keeps state, timer and gauge")
     csi_client client{first.endpoint()};
     REQUIRE(client.wait_until_ready());
     CHECK(settled_value(first.metrics_url(), active, 1) == 1);
-    CHECK(first.terminate() == 0);
+    expect_clean_stop(first);
   }
   std::this_thread::sleep_for(2s);
   plugin_process second{
@@ -99,7 +100,7 @@ TEST_CASE("a restart in the middle of a migration keeps state, timer and gauge")
   // The duration runs from the target's VolumeAttachment, across the restart (>= the 2 s slept).
   CHECK(metric_value(http_get(second.metrics_url()), "rds_csi_migration_duration_seconds_sum")
         >= 2.0);
-  CHECK(second.terminate() == 0);
+  expect_clean_stop(second);
 }
 
 TEST_CASE("rebuilt migration timers: the time left is kept, a passed one records timeout once") {
@@ -130,5 +131,5 @@ TEST_CASE("rebuilt migration timers: the time left is kept, a passed one records
   // Nothing was detached by the timers.
   CHECK(metric_value(http_get(plugin.metrics_url()), active) == 2);
   CHECK(metric_value(http_get(plugin.metrics_url()), attached) == 2);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }

@@ -8,6 +8,7 @@
 #include <future>
 #include <thread>
 
+#include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
 
@@ -279,7 +280,7 @@ TEST_CASE("snapshots, restores and clones copy the data; every refusal has its c
   CHECK(settled_value(plugin.metrics_url(),
                       "rds_csi_volume_operation_duration_seconds_count{operation=\"snapshot\"}", 5)
         == 5);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("a long copy runs aside: the same snapshot again is ABORTED, other volumes go on") {
@@ -310,6 +311,6 @@ TEST_CASE("a long copy runs aside: the same snapshot again is ABORTED, other vol
   ::csi::v1::Snapshot done;
   REQUIRE(calls.snapshot("snapshot-slow", source.volume_id(), done).ok());
   CHECK(done.snapshot_id() == first_snapshot.snapshot_id());
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
   stop_process(sim_pid, std::chrono::seconds{5});
 }

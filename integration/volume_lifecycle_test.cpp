@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
 #include "integration/plugin_process.hpp"
 
@@ -114,7 +115,7 @@ TEST_CASE("volumes on the embedded RDS simulator: create, repeat, conflict, dele
   CHECK(settled_value(plugin.metrics_url(),
                       "rds_csi_rds_requests_total{method=\"PUT\",status=\"200\"}", 1)
         == 1);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("CreateVolume refuses hostile input and sends nothing") {
@@ -142,7 +143,7 @@ TEST_CASE("CreateVolume refuses hostile input and sends nothing") {
   CHECK(files_in(dir.path() + "/sim/raid10") == 0);
   // Not a single request reached the RDS, besides the volume catalog's list at start.
   CHECK(settled_value(plugin.metrics_url(), "rds_csi_rds_request_duration_seconds_count", 1) == 1);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exactly one disk") {
@@ -166,7 +167,7 @@ TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exact
   CHECK(v.volume_context().at("nqn").find(v.volume_id()) != std::string::npos);
   REQUIRE(client.delete_volume(v.volume_id()).ok());
   CHECK(files_in(dir.path() + "/data/raid10") == 0);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
   stop_process(sim_pid, 5s);
 }
 
@@ -202,7 +203,7 @@ TEST_CASE("an answer lost after DELETE was carried out: DeleteVolume still leave
   CHECK(metric_value(http_get(plugin.metrics_url()),
                      "rds_csi_rds_requests_total{method=\"DELETE\",status=\"error\"}")
         > 0);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
   stop_process(sim_pid, 5s);
 }
 
@@ -235,7 +236,7 @@ TEST_CASE("a RouterOS that ignores PATCH and DELETE by id: POST set and remove a
   CHECK(settled_value(plugin.metrics_url(),
                       "rds_csi_rds_requests_total{method=\"POST\",status=\"200\"}", 5)
         == 5);
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
   stop_process(sim_pid, 5s);
 }
 
@@ -261,7 +262,7 @@ TEST_CASE("the circuit breaker opens when the RDS keeps failing and closes when 
   CHECK(client.create_volume("pvc-b", gib, volume_access::rwo, {}, v).ok());
   CHECK(settled_value(plugin.metrics_url(), "rds_csi_rds_connection_state", 1) == 1);
   CHECK(client.delete_volume(v.volume_id()).ok());
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
   stop_process(sim_pid, 5s);
 }
 
@@ -299,7 +300,7 @@ TEST_CASE("ListVolumes pages through the driver's volumes") {
   CHECK(list(-1, "", bad).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   for (auto& id : ids)
     CHECK(client.delete_volume(id).ok());
-  CHECK(plugin.terminate() == 0);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("HTTPS to the RDS: verified against --rds-ca-file, refused without it") {
@@ -319,7 +320,7 @@ TEST_CASE("HTTPS to the RDS: verified against --rds-ca-file, refused without it"
     csi_client client{verified.endpoint()};
     REQUIRE(client.create_volume("pvc-tls", gib, volume_access::rwo, {}, v).ok());
     CHECK(files_in(dir.path() + "/data/raid10") == 1);
-    CHECK(verified.terminate() == 0);
+    expect_clean_stop(verified);
   }
   {
     // The system's CAs do not vouch for this certificate: nothing is sent.
@@ -329,14 +330,14 @@ TEST_CASE("HTTPS to the RDS: verified against --rds-ca-file, refused without it"
     CHECK(refused.error_code() == grpc::StatusCode::UNAVAILABLE);
     CHECK(refused.error_message().find("certificate") != std::string::npos);
     CHECK(files_in(dir.path() + "/data/raid10") == 1);
-    CHECK(unverified.terminate() == 0);
+    expect_clean_stop(unverified);
   }
   {
     plugin_process skipping{rds_sim_flags(dir, url, {"--rds-insecure-skip-verify=true"})};
     csi_client client{skipping.endpoint()};
     REQUIRE(client.delete_volume(v.volume_id()).ok());
     CHECK(files_in(dir.path() + "/data/raid10") == 0);
-    CHECK(skipping.terminate() == 0);
+    expect_clean_stop(skipping);
   }
   stop_process(sim_pid, 5s);
 }
@@ -352,7 +353,7 @@ TEST_CASE("the RDS's REST API down: publishing (a live migration) goes on, NOT_F
     plugin_process first{flags};
     csi_client client{first.endpoint()};
     REQUIRE(client.create_volume("pvc-vm", gib, volume_access::rwx_block, {}, v).ok());
-    CHECK(first.terminate() == 0);
+    expect_clean_stop(first);
   }
   stop_process(sim_pid, 5s);
   // A new controller starts while the RDS cannot be reached: it cannot list its volumes.
@@ -365,5 +366,5 @@ TEST_CASE("the RDS's REST API down: publishing (a live migration) goes on, NOT_F
     settled_value(second.metrics_url(), "rds_csi_migration_migrations_total{result=\"success\"}", 1)
     == 1);
   CHECK(client.delete_volume(v.volume_id()).error_code() == grpc::StatusCode::UNAVAILABLE);
-  CHECK(second.terminate() == 0);
+  expect_clean_stop(second);
 }

@@ -236,3 +236,28 @@ TEST_CASE_FIXTURE(join_fixture, "other drivers' PersistentVolumes are never join
   CHECK(supervised().attached == 0);
   CHECK_FALSE(has_claim("vol-f=/"));
 }
+
+TEST_CASE_FIXTURE(join_fixture, "a relist taken while a VolumeAttachment waits for its PV does "
+                                "not undo the publish that followed it") {
+  tell(std::vector<volume_attachment_object>{});
+  tell(std::vector<persistent_volume_object>{});
+  // The VolumeAttachment is seen, its PV not yet; the attacher publishes (it has the PV).
+  tell(va("pv-1", "a", false), false);
+  publish_capability cap{access_kind::multi_node_block, 5, true, false};
+  auto published =
+    ask<outcome>(supervisor, publish_atom_v, publish_request{"vol-1", "a", cap, 600s});
+  REQUIRE(published);
+  REQUIRE(published->ok());
+  // A relist of VolumeAttachments before the PV arrives cannot show vol-1: it is kept.
+  tell(std::vector<volume_attachment_object>{va("pv-1", "a", true)});
+  CHECK(nodes_of("vol-1") == names{"a"});
+  // The PV arrives: the join and the supervisor agree.
+  tell(pv("pv-1", "vol-1"), false);
+  CHECK(nodes_of("vol-1") == names{"a"});
+  CHECK(status().waiting == 0);
+  // Much later, a list without the volume (its VolumeAttachment went while the watch was
+  // broken) detaches it.
+  advance(60s);
+  tell(std::vector<volume_attachment_object>{});
+  CHECK(nodes_of("vol-1").empty());
+}

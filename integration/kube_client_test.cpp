@@ -1,6 +1,7 @@
 // The Kubernetes client against the real API server: verified TLS, rotating tokens, API errors
 // kept with their HTTP status and message, and the plugin running with exactly the RBAC rules
 // deploy/ documents.
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -108,4 +109,62 @@ TEST_CASE("the plugin works with exactly the RBAC rules deploy/ documents") {
       == 0);
   }
   expect_clean_stop(plugin);
+}
+
+TEST_CASE("a client is never re-entered: a call from inside its own watch callback is refused") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-r"});
+  kube_client client{config_with("admin-token")};
+  std::vector<kube_response> nested;
+  int lines = 0;
+  auto streamed = client.stream(
+    "/api/v1/nodes?watch=1&timeoutSeconds=5",
+    [&](const std::string&) {
+      ++lines;
+      // What the controller once did from a VolumeAttachment event: a GET on the same client.
+      nested.push_back(client.get("/api/v1/nodes/node-r", 5s));
+      nested.push_back(client.request("PATCH", "/api/v1/nodes/node-r", "{}", 5s));
+      return false; // one event is enough
+    },
+    10s);
+  CHECK(streamed.ok());
+  REQUIRE(lines == 1);
+  REQUIRE(nested.size() == 2);
+  for (auto& r : nested) {
+    CHECK(r.status.code == ec::internal);
+    CHECK(r.http_status == 0);
+    CHECK(r.status.message.find("already in a call") != std::string::npos);
+  }
+  // A nested stream is refused the same way, and the client works again once the call is over.
+  auto inner = client.stream(
+    "/api/v1/nodes?watch=1&timeoutSeconds=1",
+    [&](const std::string&) {
+      CHECK(client.stream("/api/v1/nodes?watch=1", [](const std::string&) { return false; }, 1s)
+              .code
+            == ec::internal);
+      return false;
+    },
+    10s);
+  CHECK(inner.ok());
+  CHECK(client.get("/api/v1/nodes/node-r", 5s).status.ok());
+  // Two threads on one client: the second call is refused while the first runs, never mixed.
+  std::atomic<bool> in_stream{false}, release{false};
+  std::thread watcher{[&] {
+    client.stream(
+      "/api/v1/nodes?watch=1&timeoutSeconds=10",
+      [&](const std::string&) {
+        in_stream = true;
+        while (!release)
+          std::this_thread::sleep_for(10ms);
+        return false;
+      },
+      15s);
+  }};
+  while (!in_stream)
+    std::this_thread::sleep_for(10ms);
+  CHECK(client.get("/api/v1/nodes", 5s).status.code == ec::internal);
+  release = true;
+  watcher.join();
+  CHECK(client.get("/api/v1/nodes", 5s).status.ok());
 }

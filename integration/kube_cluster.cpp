@@ -287,25 +287,33 @@ void kube_cluster::detach(const std::string& pv_name, const std::string& node) {
     "DELETE", "/apis/storage.k8s.io/v1/volumeattachments/csi-" + pv_name + "-" + node, "", 30s));
 }
 
+std::string kube_cluster::volume_json(const std::string& pv_name, const std::string& handle,
+                                      const std::string& access, const std::string& volume_mode,
+                                      const std::string& migration_timeout_seconds,
+                                      const std::string& annotations_json) {
+  std::string attributes =
+    migration_timeout_seconds.empty()
+      ? "{}"
+      : R"({"migrationTimeoutSeconds":")" + migration_timeout_seconds + R"("})";
+  return R"({"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":")" + pv_name
+         + R"(","annotations":)" + annotations_json
+         + R"(},"spec":{"capacity":{"storage":"1Gi"},"accessModes":[")" + access
+         + R"("],"volumeMode":")" + volume_mode
+         + R"(","persistentVolumeReclaimPolicy":"Delete","claimRef":{"namespace":"default","name":")"
+         + pv_name + R"(-claim"},"csi":{"driver":"rds.csi.srvlab.io","volumeHandle":")" + handle
+         + R"(","volumeAttributes":)" + attributes + "}}}";
+}
+
 void kube_cluster::create_volume(const std::string& pv_name, const std::string& handle,
                                  const std::string& access, const std::string& volume_mode,
                                  const std::string& migration_timeout_seconds,
                                  const std::string& annotations_json,
                                  services::kube::kube_client* via) {
   auto& client = via != nullptr ? *via : *admin_;
-  std::string attributes =
-    migration_timeout_seconds.empty()
-      ? "{}"
-      : R"({"migrationTimeoutSeconds":")" + migration_timeout_seconds + R"("})";
-  auto body =
-    R"({"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":")" + pv_name
-    + R"(","annotations":)" + annotations_json
-    + R"(},"spec":{"capacity":{"storage":"1Gi"},"accessModes":[")" + access + R"("],"volumeMode":")"
-    + volume_mode
-    + R"(","persistentVolumeReclaimPolicy":"Delete","claimRef":{"namespace":"default","name":")"
-    + pv_name + R"(-claim"},"csi":{"driver":"rds.csi.srvlab.io","volumeHandle":")" + handle
-    + R"(","volumeAttributes":)" + attributes + "}}}";
-  require_ok(client.request("POST", "/api/v1/persistentvolumes", body, 30s));
+  require_ok(client.request("POST", "/api/v1/persistentvolumes",
+                            volume_json(pv_name, handle, access, volume_mode,
+                                        migration_timeout_seconds, annotations_json),
+                            30s));
 }
 
 void kube_cluster::attach(const std::string& pv_name, const std::string& node, bool mark_attached,

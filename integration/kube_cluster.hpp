@@ -41,7 +41,14 @@ class kube_cluster {
   /// first), so each test starts clean.
   void clear();
 
-  /// Creates a PersistentVolume of the driver. `access` is a Kubernetes access mode.
+  /// A PersistentVolume of the driver, bound to the claim `<pv_name>-claim` in "default", as the
+  /// external-provisioner writes it. `access` is a Kubernetes access mode.
+  static std::string volume_json(const std::string& pv_name, const std::string& handle,
+                                 const std::string& access, const std::string& volume_mode,
+                                 const std::string& migration_timeout_seconds = "",
+                                 const std::string& annotations_json = "{}");
+
+  /// Creates a PersistentVolume of the driver (volume_json).
   void create_volume(const std::string& pv_name, const std::string& handle,
                      const std::string& access, const std::string& volume_mode,
                      const std::string& migration_timeout_seconds = "",

@@ -101,11 +101,10 @@ void send_inventory(self_pointer self, const attachment_join_config& config,
   for (auto& [name, va] : self->state.attachments)
     items.push_back(&va);
   // Attachments created in the same second keep one order, whatever the hash map's.
-  std::sort(items.begin(), items.end(),
-            [](auto* a, auto* b) { return a->name < b->name; });
+  std::sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->name < b->name; });
   auto inventory = services::kube::build_inventory(
-    items, [self](const std::string& name) { return find_volume(self, name); },
-    config.driver_name, config.migrations);
+    items, [self](const std::string& name) { return find_volume(self, name); }, config.driver_name,
+    config.migrations);
   self->send(supervisor, sync_atom_v, std::move(inventory));
   self->state.synced = true;
 }
@@ -255,8 +254,7 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
         return;
       }
       auto was_known = known != st.volumes.end();
-      auto claim_changed = !was_known
-                           || known->second.object.claim_namespace != pv.claim_namespace
+      auto claim_changed = !was_known || known->second.object.claim_namespace != pv.claim_namespace
                            || known->second.object.claim_name != pv.claim_name;
       if (pv.driver == config.driver_name && claim_changed)
         self->send(events, claims_atom_v, std::vector<volume_claim>{claim_of(pv)});

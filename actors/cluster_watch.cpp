@@ -41,12 +41,12 @@ void run_round(Self self, Session& session, const cluster_watch_config& config,
 
 /// Starts the session of `path` with the handlers and returns the watch behaviour.
 template <class T, class Self>
-cluster_watch_actor::behavior_type
-follow(Self self, const cluster_watch_config& config, const std::string& path,
-       typename watch_session<T>::list_parser parse_list,
-       typename watch_session<T>::event_parser parse_event,
-       typename watch_session<T>::handlers handlers, const metrics_actor& metrics,
-       const char* resource) {
+cluster_watch_actor::behavior_type follow(Self self, const cluster_watch_config& config,
+                                          const std::string& path,
+                                          typename watch_session<T>::list_parser parse_list,
+                                          typename watch_session<T>::event_parser parse_event,
+                                          typename watch_session<T>::handlers handlers,
+                                          const metrics_actor& metrics, const char* resource) {
   auto& st = self->state;
   st.client = std::make_unique<kube_client>(config.connection);
   st.session = std::make_unique<watch_session<T>>(*st.client, path, parse_list, parse_event,
@@ -83,10 +83,9 @@ attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> s
     if (ours(va))
       self->send(join, sync_atom_v, va, deleted);
   };
-  return follow<volume_attachment_object>(self, config, attachments_path,
-                                          parse_volume_attachment_list,
-                                          parse_volume_attachment_event, {on_list, on_event},
-                                          metrics, "volumeattachments");
+  return follow<volume_attachment_object>(
+    self, config, attachments_path, parse_volume_attachment_list, parse_volume_attachment_event,
+    {on_list, on_event}, metrics, "volumeattachments");
 }
 
 cluster_watch_actor::behavior_type

@@ -335,8 +335,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     },
     [=](status_atom) {
       auto& st = self->state;
-      return supervisor_status{st.volumes.size(), st.attached.size(), st.migrating.size(),
-                               st.restarts,       st.in_flight,       ready(self, config),
+      return supervisor_status{st.volumes.size(),  st.attached.size(), st.migrating.size(),
+                               st.restarts,        st.in_flight,       ready(self, config),
                                st.deferred.size(), st.stale_ignored};
     },
     [=](status_atom, const std::string& volume_id) -> caf::result<attachment_state> {

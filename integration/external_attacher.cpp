@@ -90,7 +90,9 @@ std::string attachment_name(const std::string& pv, const std::string& node) {
 
 external_attacher::external_attacher(services::kube::kube_client& api, csi_client& csi,
                                      std::string driver)
-  : api_(api), csi_(csi), driver_(std::move(driver)) {}
+  : api_(api)
+  , csi_(csi)
+  , driver_(std::move(driver)) {}
 
 std::string external_attacher::finalizer() const {
   // Every character outside [a-zA-Z0-9-] becomes '-'.
@@ -116,8 +118,7 @@ void external_attacher::create_attachment(const std::string& pv, const std::stri
   w.Key("nodeName"), w.String(node.c_str());
   w.Key("source"), w.StartObject(), w.Key("persistentVolumeName"), w.String(pv.c_str());
   w.EndObject(), w.EndObject(), w.EndObject();
-  require_done(api_call(api_, "POST", "/apis/storage.k8s.io/v1/volumeattachments",
-                        buf.GetString()),
+  require_done(api_call(api_, "POST", "/apis/storage.k8s.io/v1/volumeattachments", buf.GetString()),
                "create VolumeAttachment " + attachment_name(pv, node));
 }
 
@@ -130,10 +131,9 @@ std::string external_attacher::node_id_of(const std::string& node) {
   auto known = node_ids_.find(node);
   if (known != node_ids_.end())
     return known->second;
-  auto doc = parse(api_call(api_, "GET", "/apis/storage.k8s.io/v1/csinodes/" + node, ""),
-                   "CSINode " + node);
-  if (doc.HasMember("spec") && doc["spec"].HasMember("drivers")
-      && doc["spec"]["drivers"].IsArray())
+  auto doc =
+    parse(api_call(api_, "GET", "/apis/storage.k8s.io/v1/csinodes/" + node, ""), "CSINode " + node);
+  if (doc.HasMember("spec") && doc["spec"].HasMember("drivers") && doc["spec"]["drivers"].IsArray())
     for (auto& d : doc["spec"]["drivers"].GetArray())
       if (string_member(d, "name") == driver_)
         return node_ids_[node] = string_member(d, "nodeID");
@@ -152,8 +152,8 @@ external_attacher::pv_facts external_attacher::facts_of(const std::string& pv) {
   for (auto& m : spec["accessModes"].GetArray())
     rwx = rwx || std::string{m.GetString()} == "ReadWriteMany";
   bool block = string_member(spec, "volumeMode") == "Block";
-  facts.access = rwx ? (block ? volume_access::rwx_block : volume_access::rwx_mount)
-                     : volume_access::rwo;
+  facts.access =
+    rwx ? (block ? volume_access::rwx_block : volume_access::rwx_mount) : volume_access::rwo;
   if (spec["csi"].HasMember("volumeAttributes"))
     for (auto& kv : spec["csi"]["volumeAttributes"].GetObject())
       facts.attributes[kv.name.GetString()] = kv.value.GetString();

@@ -140,7 +140,9 @@ TEST_CASE("a client is never re-entered: a call from inside its own watch callba
   auto inner = client.stream(
     "/api/v1/nodes?watch=1&timeoutSeconds=1",
     [&](const std::string&) {
-      CHECK(client.stream("/api/v1/nodes?watch=1", [](const std::string&) { return false; }, 1s)
+      CHECK(client
+              .stream(
+                "/api/v1/nodes?watch=1", [](const std::string&) { return false; }, 1s)
               .code
             == ec::internal);
       return false;

@@ -248,7 +248,8 @@ services::kube::kube_client& kube_cluster::admin() {
 
 void kube_cluster::clear() {
   // Finalizers (the external-attacher's) would keep objects: a test's leftovers go whole.
-  for (auto collection : {"/apis/storage.k8s.io/v1/volumeattachments", "/api/v1/persistentvolumes"}) {
+  for (auto collection :
+       {"/apis/storage.k8s.io/v1/volumeattachments", "/api/v1/persistentvolumes"}) {
     auto r = admin_->get(collection, 30s);
     require_ok(r);
     rapidjson::Document doc;
@@ -273,12 +274,12 @@ void kube_cluster::create_nodes(std::initializer_list<std::string> names) {
       R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" + name + R"("}})", 30s));
     // As kubelet writes it when node-driver-registrar registers the node plugin: the
     // external-attacher reads the CSI node id from here.
-    require_ok(admin_->request(
-      "POST", "/apis/storage.k8s.io/v1/csinodes",
-      R"({"apiVersion":"storage.k8s.io/v1","kind":"CSINode","metadata":{"name":")" + name
-        + R"("},"spec":{"drivers":[{"name":"rds.csi.srvlab.io","nodeID":")" + name
-        + R"(","topologyKeys":null}]}})",
-      30s));
+    require_ok(
+      admin_->request("POST", "/apis/storage.k8s.io/v1/csinodes",
+                      R"({"apiVersion":"storage.k8s.io/v1","kind":"CSINode","metadata":{"name":")"
+                        + name + R"("},"spec":{"drivers":[{"name":"rds.csi.srvlab.io","nodeID":")"
+                        + name + R"(","topologyKeys":null}]}})",
+                      30s));
   }
 }
 
@@ -310,10 +311,10 @@ void kube_cluster::create_volume(const std::string& pv_name, const std::string& 
                                  const std::string& annotations_json,
                                  services::kube::kube_client* via) {
   auto& client = via != nullptr ? *via : *admin_;
-  require_ok(client.request("POST", "/api/v1/persistentvolumes",
-                            volume_json(pv_name, handle, access, volume_mode,
-                                        migration_timeout_seconds, annotations_json),
-                            30s));
+  require_ok(client.request(
+    "POST", "/api/v1/persistentvolumes",
+    volume_json(pv_name, handle, access, volume_mode, migration_timeout_seconds, annotations_json),
+    30s));
 }
 
 void kube_cluster::attach(const std::string& pv_name, const std::string& node, bool mark_attached,

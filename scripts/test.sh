@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Command 2 of README.md (and what .ci/run calls): install what is needed, build, and run the
-# whole test suite (unit and integration) through CTest.
+# whole test suite (unit and integration) through CTest; then build the plugin and the tests
+# again with AddressSanitizer and UndefinedBehaviorSanitizer (./build-sanitized) and run the
+# unit tests and the integration tests of the controller under them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -9,3 +11,6 @@ scripts/build.sh
 RDS_CSI_KUBE_APISERVER="$(scripts/build-kube-apiserver.sh)"
 export RDS_CSI_KUBE_APISERVER
 ctest --test-dir build --output-on-failure --timeout 900
+cmake -S . -B build-sanitized -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRDS_CSI_SANITIZE=ON >/dev/null
+cmake --build build-sanitized -j2 --target unit_tests integration_tests
+ctest --test-dir build-sanitized --output-on-failure --timeout 1500

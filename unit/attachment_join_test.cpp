@@ -67,8 +67,9 @@ struct join_fixture : test::actor_fixture {
   events_actor claims = sys.spawn(claim_recorder);
   volume_supervisor_actor supervisor = sys.spawn(
     actors::volume_supervisor, actors::volume_supervisor_config{60s, true, 100}, metrics, events);
-  attachment_join_actor join = sys.spawn(
-    actors::attachment_join, actors::attachment_join_config{driver, {}}, supervisor, metrics, claims);
+  attachment_join_actor join =
+    sys.spawn(actors::attachment_join, actors::attachment_join_config{driver, {}}, supervisor,
+              metrics, claims);
 
   join_fixture() {
     self->send(supervisor, nodes_atom_v, std::vector<std::string>{"a", "b", "c"});
@@ -136,7 +137,8 @@ TEST_CASE_FIXTURE(join_fixture, "start-up waits for both lists, in either order"
   CHECK(metric("rds_csi_kube_attachments_waiting_for_pv") == 0);
 }
 
-TEST_CASE_FIXTURE(join_fixture, "a VolumeAttachment before its PersistentVolume waits, then applies") {
+TEST_CASE_FIXTURE(join_fixture,
+                  "a VolumeAttachment before its PersistentVolume waits, then applies") {
   tell(std::vector<volume_attachment_object>{});
   tell(std::vector<persistent_volume_object>{});
   REQUIRE(supervised().ready);

@@ -157,8 +157,7 @@ int run(const plugin_options& opts) {
     join = sys.spawn(actors::attachment_join,
                      actors::attachment_join_config{opts.driver_name, opts.migrations}, supervisor,
                      metrics, events);
-    watches.push_back(
-      sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, join, metrics));
+    watches.push_back(sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, join, metrics));
     watches.push_back(sys.spawn<caf::detached>(actors::volume_watch, watch_cfg, join, metrics));
     watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));
   }

@@ -59,7 +59,9 @@ std::string api_message(const std::string& body) {
 /// Marks a client busy for the length of one call.
 class call_guard {
  public:
-  explicit call_guard(std::atomic<bool>& busy) : busy_(busy), owned_(!busy.exchange(true)) {}
+  explicit call_guard(std::atomic<bool>& busy)
+    : busy_(busy)
+    , owned_(!busy.exchange(true)) {}
   ~call_guard() {
     if (owned_)
       busy_.store(false);

@@ -182,7 +182,7 @@ outcome parse_node_event(const std::string& line, watch_event<node_object>& out)
 }
 
 outcome parse_persistent_volume_event(const std::string& line,
-                                     watch_event<persistent_volume_object>& out) {
+                                      watch_event<persistent_volume_object>& out) {
   return parse_event(line, out, volume_of);
 }
 

@@ -52,7 +52,7 @@ outcome parse_volume_attachment_list(const std::string& json,
 outcome parse_persistent_volume_list(const std::string& json,
                                      list_page<persistent_volume_object>& out);
 outcome parse_persistent_volume_event(const std::string& line,
-                                     watch_event<persistent_volume_object>& out);
+                                      watch_event<persistent_volume_object>& out);
 
 /// RFC 3339 with a Z or numeric offset, as the API server writes metadata timestamps.
 bool parse_rfc3339(const std::string& text, caf::timestamp& out);

@@ -133,8 +133,15 @@ outcome create(routeros_client& c, const rds_config& cfg, const create_volume_re
                                                     + std::to_string(from->file_size)
                                                     + " bytes, more than limit_bytes allows");
     }
-    if (auto r = c.add_disk(wanted, d); !r.ok())
-      return r;
+    if (auto r = c.add_disk(wanted, d); !r.ok()) {
+      // The same PUT may have been carried out once already (its answer lost on the way): the
+      // driver's own disk, with the path it asked for, is that create, not a conflict.
+      std::optional<disk> again;
+      if (r.message.find("already exists") == std::string::npos || !c.find_disk(slot, again).ok()
+          || !again || again->file_path != path)
+        return r;
+      d = *again;
+    }
   }
   if (from)
     if (auto r = c.copy_disk(from->slot, slot); !r.ok())

@@ -1,6 +1,8 @@
 // Routing, restarting and retiring of volume actors.
 #include "actors/volume_supervisor.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_cast.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/stateful_actor.hpp>
@@ -285,6 +287,16 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         if (config.follow_cluster && self->state.nodes.count(req.node_id) == 0) {
           rp.deliver(outcome::failure(ec::not_found,
                                       "node " + req.node_id + " does not exist in Kubernetes"));
+          return;
+        }
+        auto& served = config.served_nodes;
+        if (!config.follow_cluster && !served.empty()
+            && std::find(served.begin(), served.end(), req.node_id) == served.end()) {
+          rp.deliver(outcome::failure(ec::not_found,
+                                      "node " + req.node_id
+                                        + " does not exist: without a cluster, the only node is "
+                                          "the one this plugin serves ("
+                                        + served.front() + ")"));
           return;
         }
         auto& entry = entry_for(self, req.volume_id, metrics);

@@ -28,6 +28,9 @@ struct volume_supervisor_config {
   /// VolumeAttachments and of Nodes arrived, and refuse nodes that do not exist. False for the
   /// embedded default (no cluster): state in memory only.
   bool follow_cluster = false;
+  /// Without a cluster, the nodes that exist: with --mode=all, the one node this process serves
+  /// (a publish to any other is NOT_FOUND). Empty: not checked (--mode=controller, no cluster).
+  std::vector<std::string> served_nodes;
   /// CSI requests held while the rebuild runs; more are refused as unavailable.
   size_t max_deferred = 10000;
   /// How long a CSI unpublish outweighs a followed "attached" of a VolumeAttachment created

@@ -199,6 +199,18 @@ std::string node_ops(const std::string& operation, const std::string& status = "
 
 } // namespace
 
+TEST_CASE("without a cluster, --mode=all: the only node that exists is the one it serves") {
+  node_host host;
+  ::csi::v1::Volume v;
+  REQUIRE(host.client->create_volume("pvc-nodes", 1 << 20, volume_access::rwo, {}, v).ok());
+  auto elsewhere = host.client->publish(v.volume_id(), "node-x", volume_access::rwo);
+  CHECK(elsewhere.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(elsewhere.error_message().find("node-x") != std::string::npos);
+  CHECK(host.client->publish(v.volume_id(), "node-a", volume_access::rwo).ok());
+  CHECK(host.client->unpublish(v.volume_id(), "node-a").ok());
+  expect_clean_stop(*host.plugin);
+}
+
 TEST_CASE("ext4 and xfs: stage, publish, write, unpublish, unstage; staging again keeps the data") {
   node_host host;
   int round = 0;

@@ -207,6 +207,67 @@ TEST_CASE("an answer lost after DELETE was carried out: DeleteVolume still leave
   stop_process(sim_pid, 5s);
 }
 
+TEST_CASE("RDS faults on every verb: creates and deletes retried as the provisioner does see only "
+          "OK, UNAVAILABLE or ABORTED, and leave exactly what should exist") {
+  temp_dir dir;
+  pid_t sim_pid = -1;
+  // Every verb fails now and then (HTTP 500), and every write is sometimes carried out with its
+  // answer lost.
+  auto url = start_rds_sim(
+    dir,
+    {"--error-rate=GET=0.05", "--error-rate=PUT=0.1", "--error-rate=PATCH=0.1",
+     "--error-rate=DELETE=0.1", "--error-rate=POST=0.1", "--drop-after=PUT=0.2",
+     "--drop-after=PATCH=0.2", "--drop-after=DELETE=0.2", "--drop-after=POST=0.2", "--seed=11"},
+    sim_pid);
+  REQUIRE_FALSE(url.empty());
+  // The breaker would pause requests under this many faults: it is tested elsewhere.
+  plugin_process plugin{rds_sim_flags(dir, url, {"--rds-breaker-failures=1000"})};
+  csi_client client{plugin.endpoint()};
+  std::map<std::string, int> codes;
+  auto retried = [&](auto call) {
+    auto status = call();
+    for (int attempt = 1; !status.ok() && attempt < 30; ++attempt) {
+      ++codes[std::to_string(status.error_code()) + " " + status.error_message().substr(0, 80)];
+      status = call();
+    }
+    return status;
+  };
+  constexpr int volumes = 100;
+  std::vector<std::string> ids;
+  for (int i = 0; i < volumes; ++i) {
+    ::csi::v1::Volume v;
+    auto name = "pvc-fault-" + std::to_string(i);
+    auto status =
+      retried([&] { return client.create_volume(name, 1 << 20, volume_access::rwo, {}, v); });
+    REQUIRE_MESSAGE(status.ok(), status.error_message());
+    ids.push_back(v.volume_id());
+  }
+  CHECK(files_in(dir.path() + "/data/raid10") == static_cast<size_t>(volumes));
+  // Every other one is deleted again.
+  for (int i = 0; i < volumes; i += 2) {
+    auto status = retried([&] { return client.delete_volume(ids[static_cast<size_t>(i)]); });
+    REQUIRE_MESSAGE(status.ok(), status.error_message());
+  }
+  CHECK(files_in(dir.path() + "/data/raid10") == static_cast<size_t>(volumes / 2));
+  for (auto& [code, count] : codes) {
+    CAPTURE(code);
+    auto number = std::stoi(code);
+    CHECK((number == grpc::StatusCode::UNAVAILABLE || number == grpc::StatusCode::ABORTED));
+  }
+  // Faults really happened.
+  CHECK(codes.size() > 0);
+  ::csi::v1::ListVolumesResponse listed;
+  auto status = retried([&] {
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    return client.controller().ListVolumes(&ctx, {}, &listed);
+  });
+  REQUIRE(status.ok());
+  CHECK(listed.entries_size() == volumes / 2);
+  expect_clean_stop(plugin);
+  stop_process(sim_pid, 5s);
+}
+
 TEST_CASE("a RouterOS that ignores PATCH and DELETE by id: POST set and remove are used") {
   temp_dir dir;
   pid_t sim_pid = -1;
@@ -297,6 +358,12 @@ TEST_CASE("ListVolumes pages through the driver's volumes") {
   CHECK(second.next_token().empty());
   ::csi::v1::ListVolumesResponse bad;
   CHECK(list(0, "not a token!", bad).error_code() == grpc::StatusCode::ABORTED);
+  // Strings that look like ids or positions are not tokens this driver gave out (CSI: ABORTED).
+  for (auto foreign : {std::string{"not-a-token"}, ids[0], first.next_token() + "0",
+                       "p1.snapshots" + first.next_token().substr(10)}) {
+    CAPTURE(foreign);
+    CHECK(list(0, foreign, bad).error_code() == grpc::StatusCode::ABORTED);
+  }
   CHECK(list(-1, "", bad).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   for (auto& id : ids)
     CHECK(client.delete_volume(id).ok());

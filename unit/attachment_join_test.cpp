@@ -63,10 +63,16 @@ volume_attachment_object va(const std::string& pv_name, const std::string& node,
   return v;
 }
 
+actors::volume_supervisor_config following() {
+  actors::volume_supervisor_config cfg;
+  cfg.follow_cluster = true;
+  return cfg;
+}
+
 struct join_fixture : test::actor_fixture {
   events_actor claims = sys.spawn(claim_recorder);
-  volume_supervisor_actor supervisor = sys.spawn(
-    actors::volume_supervisor, actors::volume_supervisor_config{60s, true, 100}, metrics, events);
+  volume_supervisor_actor supervisor =
+    sys.spawn(actors::volume_supervisor, following(), metrics, events);
   attachment_join_actor join =
     sys.spawn(actors::attachment_join, actors::attachment_join_config{driver, {}}, supervisor,
               metrics, claims);

@@ -161,3 +161,22 @@ TEST_CASE_FIXTURE(supervisor_fixture, "a followed attach older than a CSI unpubl
   CHECK(status().attached == 1);
   CHECK(volume("vol-1").nodes.size() == 1);
 }
+
+TEST_CASE("without a cluster, a publish to a node this process does not serve is NOT_FOUND") {
+  test::actor_fixture fx;
+  actors::volume_supervisor_config cfg;
+  cfg.served_nodes = {"a"};
+  auto supervisor = fx.sys.spawn(actors::volume_supervisor, cfg, fx.metrics, fx.events);
+  publish_capability cap{access_kind::single_node, 1, false, false};
+  auto refused =
+    fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"vol-1", "b", cap, 300s});
+  REQUIRE(refused);
+  CHECK(refused->code == ec::not_found);
+  CHECK(refused->message.find("node b") != std::string::npos);
+  auto served =
+    fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"vol-1", "a", cap, 300s});
+  REQUIRE(served);
+  CHECK(served->ok());
+  fx.self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}

@@ -143,6 +143,8 @@ int run(const plugin_options& opts) {
   if (opts.runs_controller()) {
     actors::volume_supervisor_config supervisor_cfg;
     supervisor_cfg.follow_cluster = cluster.ok();
+    if (!cluster.ok() && opts.runs_node())
+      supervisor_cfg.served_nodes = {opts.node_id};
     supervisor = sys.spawn(actors::volume_supervisor, supervisor_cfg, metrics, events);
   }
   if (cluster.ok()) {

@@ -5,6 +5,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "messages/page_token.hpp"
 #include "messages/validation.hpp"
 #include "services/csi/capability.hpp"
 #include "services/csi/rpc_call.hpp"
@@ -15,13 +16,14 @@ namespace rds::services::csi {
 
 namespace {
 
-/// max_entries and starting_token of a List call. A token is the id of the last entry of the
-/// previous page (ids are ordered): one that is not an id this driver gives out is ABORTED.
-grpc::Status check_page(int32_t max_entries, const std::string& token,
-                        outcome (*check_id)(const std::string&)) {
+/// max_entries and starting_token of a List call: `after` becomes the id the previous page
+/// ended at (empty: from the start). A token this driver did not give out is ABORTED.
+grpc::Status check_page(int32_t max_entries, const std::string& token, page_kind kind,
+                        outcome (*check_id)(const std::string&), std::string& after) {
   if (max_entries < 0)
     return {grpc::StatusCode::INVALID_ARGUMENT, "max_entries must not be negative"};
-  if (!token.empty() && !check_id(token).ok())
+  after.clear();
+  if (!token.empty() && (!read_page_token(kind, token, after) || !check_id(after).ok()))
     return {grpc::StatusCode::ABORTED, "starting_token is not a token this driver gave out"};
   return grpc::Status::OK;
 }
@@ -301,8 +303,10 @@ controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
     std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/ListVolumes");
   if (call->refused_while_draining())
     return call->reactor();
-  auto token = request->starting_token();
-  if (auto page = check_page(request->max_entries(), token, check_volume_id); !page.ok()) {
+  std::string token;
+  if (auto page = check_page(request->max_entries(), request->starting_token(), page_kind::volumes,
+                             check_volume_id, token);
+      !page.ok()) {
     call->finish(page);
     return call->reactor();
   }
@@ -314,7 +318,8 @@ controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
         if (!token.empty() && v.volume_id <= token)
           continue;
         if (max_entries > 0 && static_cast<size_t>(response->entries_size()) == max_entries) {
-          response->set_next_token(response->entries().rbegin()->volume().volume_id());
+          response->set_next_token(make_page_token(
+            page_kind::volumes, response->entries().rbegin()->volume().volume_id()));
           break;
         }
         auto* volume = response->add_entries()->mutable_volume();
@@ -410,8 +415,10 @@ controller_service::ListSnapshots(grpc::CallbackServerContext* ctx,
     std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/ListSnapshots");
   if (call->refused_while_draining())
     return call->reactor();
-  auto token = request->starting_token();
-  if (auto page = check_page(request->max_entries(), token, check_snapshot_id); !page.ok()) {
+  std::string token;
+  if (auto page = check_page(request->max_entries(), request->starting_token(),
+                             page_kind::snapshots, check_snapshot_id, token);
+      !page.ok()) {
     call->finish(page);
     return call->reactor();
   }
@@ -428,7 +435,8 @@ controller_service::ListSnapshots(grpc::CallbackServerContext* ctx,
             || (!only_source.empty() && s.source_volume_id != only_source))
           continue;
         if (max_entries > 0 && static_cast<size_t>(response->entries_size()) == max_entries) {
-          response->set_next_token(response->entries().rbegin()->snapshot().snapshot_id());
+          response->set_next_token(make_page_token(
+            page_kind::snapshots, response->entries().rbegin()->snapshot().snapshot_id()));
           break;
         }
         fill(*response->add_entries()->mutable_snapshot(), s);

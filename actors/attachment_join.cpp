@@ -60,9 +60,17 @@ void link(self_pointer self, const volume_attachment_object& va, join_delta& del
             ", not seen yet: it waits for it");
 }
 
+/// A PersistentVolume that is gone for good: the events actor forgets its claim too.
+void forget_claim(self_pointer self, const persistent_volume_object& pv,
+                  const attachment_join_config& config, const events_actor& events) {
+  if (pv.driver == config.driver_name && !pv.volume_handle.empty())
+    self->send(events, claims_atom_v, std::vector<volume_claim>{{pv.volume_handle, "", ""}});
+}
+
 /// Removes a VolumeAttachment from the index; the tombstone of a deleted PersistentVolume goes
 /// with the last VolumeAttachment that named it.
-void unlink(self_pointer self, const std::string& va_name, const std::string& pv_name) {
+void unlink(self_pointer self, const std::string& va_name, const std::string& pv_name,
+            const attachment_join_config& config, const events_actor& events) {
   auto& st = self->state;
   auto named = st.attachments_of.find(pv_name);
   if (named == st.attachments_of.end() || named->second.erase(va_name) == 0)
@@ -73,8 +81,10 @@ void unlink(self_pointer self, const std::string& va_name, const std::string& pv
   if (!named->second.empty())
     return;
   st.attachments_of.erase(named);
-  if (pv != st.volumes.end() && pv->second.deleted)
+  if (pv != st.volumes.end() && pv->second.deleted) {
+    forget_claim(self, pv->second.object, config, events);
     st.volumes.erase(pv);
+  }
 }
 
 void mark_deleted(self_pointer self, known_volume& volume, join_delta& delta) {
@@ -105,6 +115,7 @@ void send_inventory(self_pointer self, const attachment_join_config& config,
   auto inventory = services::kube::build_inventory(
     items, [self](const std::string& name) { return find_volume(self, name); }, config.driver_name,
     config.migrations);
+  inventory.listed_at = self->state.attachments_listed_at;
   self->send(supervisor, sync_atom_v, std::move(inventory));
   self->state.synced = true;
 }
@@ -121,6 +132,7 @@ void report(self_pointer self, const join_delta& delta, uint64_t waiting_before,
 }
 
 void take_attachment_list(self_pointer self, std::vector<volume_attachment_object>& items,
+                          const attachment_join_config& config, const events_actor& events,
                           join_delta& delta) {
   auto& st = self->state;
   std::set<std::string> waited;
@@ -141,10 +153,12 @@ void take_attachment_list(self_pointer self, std::vector<volume_attachment_objec
     st.attachments.insert_or_assign(std::move(name), std::move(va));
   }
   for (auto i = st.volumes.begin(); i != st.volumes.end();)
-    if (i->second.deleted && st.attachments_of.count(i->first) == 0)
+    if (i->second.deleted && st.attachments_of.count(i->first) == 0) {
+      forget_claim(self, i->second.object, config, events);
       i = st.volumes.erase(i);
-    else
+    } else {
       ++i;
+    }
   st.attachments_listed = true;
 }
 
@@ -162,11 +176,16 @@ std::vector<std::string> take_volume_list(self_pointer self,
     auto name = pv.name;
     fresh.insert_or_assign(std::move(name), known_volume{std::move(pv), false});
   }
-  for (auto& [name, old] : st.volumes)
-    if (fresh.count(name) == 0 && st.attachments_of.count(name) > 0) {
+  for (auto& [name, old] : st.volumes) {
+    if (fresh.count(name) > 0)
+      continue;
+    if (st.attachments_of.count(name) > 0) {
       mark_deleted(self, old, delta);
       fresh.emplace(name, std::move(old));
+    } else {
+      forget_claim(self, old.object, config, events);
     }
+  }
   std::vector<std::string> resolved;
   for (auto& [pv_name, names] : st.attachments_of)
     if (st.volumes.count(pv_name) == 0 && fresh.count(pv_name) > 0) {
@@ -194,10 +213,11 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
                 attachment_join_config config, volume_supervisor_actor supervisor,
                 metrics_actor metrics, events_actor events) {
   return {
-    [=](sync_atom, std::vector<volume_attachment_object>& items) {
+    [=](sync_atom, std::vector<volume_attachment_object>& items, caf::timestamp taken) {
       auto waiting_before = self->state.waiting;
       join_delta delta;
-      take_attachment_list(self, items, delta);
+      take_attachment_list(self, items, config, events, delta);
+      self->state.attachments_listed_at = taken;
       if (self->state.volumes_listed)
         send_inventory(self, config, supervisor);
       report(self, delta, waiting_before, metrics);
@@ -212,11 +232,11 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
         if (known != st.attachments.end()) {
           auto pv_name = known->second.pv_name;
           st.attachments.erase(known);
-          unlink(self, va.name, pv_name);
+          unlink(self, va.name, pv_name, config, events);
         }
       } else {
         if (known != st.attachments.end() && known->second.pv_name != va.pv_name)
-          unlink(self, va.name, known->second.pv_name);
+          unlink(self, va.name, known->second.pv_name, config, events);
         link(self, va, delta);
         apply(self, va, false, config, supervisor);
         auto name = va.name;
@@ -246,10 +266,12 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
       if (deleted) {
         if (known == st.volumes.end())
           return;
-        if (named != st.attachments_of.end())
+        if (named != st.attachments_of.end()) {
           mark_deleted(self, known->second, delta);
-        else
+        } else {
+          forget_claim(self, known->second.object, config, events);
           st.volumes.erase(known);
+        }
         report(self, delta, waiting_before, metrics);
         return;
       }

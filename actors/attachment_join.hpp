@@ -53,6 +53,8 @@ struct attachment_join_state {
   /// VolumeAttachment names by the PersistentVolume they name.
   std::unordered_map<std::string, std::set<std::string>> attachments_of;
   bool attachments_listed = false;
+  /// When the last list of VolumeAttachments was taken: the inventories built from it say so.
+  caf::timestamp attachments_listed_at;
   bool volumes_listed = false;
   /// The supervisor has had its first inventory: from now on, changes are applied one by one.
   bool synced = false;

@@ -71,12 +71,13 @@ attachment_watch(cluster_watch_actor::stateful_pointer<attachment_watch_state> s
   auto ours = [driver = config.driver_name](const volume_attachment_object& va) {
     return va.attacher == driver && !va.pv_name.empty();
   };
-  auto on_list = [self, join, ours](std::vector<volume_attachment_object>& items) {
+  auto on_list = [self, join, ours](std::vector<volume_attachment_object>& items,
+                                    caf::timestamp taken) {
     std::vector<volume_attachment_object> kept;
     for (auto& va : items)
       if (ours(va))
         kept.push_back(std::move(va));
-    self->send(join, sync_atom_v, std::move(kept));
+    self->send(join, sync_atom_v, std::move(kept), taken);
     return true;
   };
   auto on_event = [self, join, ours](const volume_attachment_object& va, bool deleted) {
@@ -100,7 +101,8 @@ volume_watch(cluster_watch_actor::stateful_pointer<volume_watch_state> self,
     other.driver = std::move(pv.driver);
     return other;
   };
-  auto on_list = [self, join, trimmed](std::vector<persistent_volume_object>& items) {
+  auto on_list = [self, join, trimmed](std::vector<persistent_volume_object>& items,
+                                       caf::timestamp) {
     std::vector<persistent_volume_object> kept;
     kept.reserve(items.size());
     for (auto& pv : items)
@@ -119,7 +121,7 @@ volume_watch(cluster_watch_actor::stateful_pointer<volume_watch_state> self,
 cluster_watch_actor::behavior_type
 node_watch(cluster_watch_actor::stateful_pointer<node_watch_state> self,
            cluster_watch_config config, volume_supervisor_actor supervisor, metrics_actor metrics) {
-  auto on_list = [self, supervisor](std::vector<node_object>& items) {
+  auto on_list = [self, supervisor](std::vector<node_object>& items, caf::timestamp) {
     std::vector<std::string> names;
     for (auto& n : items)
       names.push_back(n.name);

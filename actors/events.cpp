@@ -99,8 +99,12 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
       self->send(metrics, event_posted{event.reason, r.status.ok()});
     },
     [self](claims_atom, const std::vector<volume_claim>& claims) {
+      // A claim without namespace and name: the volume's PV is gone, and so is its entry.
       for (auto& c : claims)
-        self->state.claims[c.volume_id] = c;
+        if (c.claim_namespace.empty() && c.claim_name.empty())
+          self->state.claims.erase(c.volume_id);
+        else
+          self->state.claims[c.volume_id] = c;
     },
     [self](status_atom) { return self->state.status; },
   };

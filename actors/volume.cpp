@@ -76,16 +76,24 @@ outcome refuse(self_pointer self, const publish_request& req, const metrics_acto
   return outcome::failure(ec::attached_elsewhere, std::move(message));
 }
 
+/// The two attached nodes are a migration since `started_at`: a new generation, its timer armed
+/// for what is left of `timeout`. Every way a migration starts (a publish, a followed attach, an
+/// anomaly that shrank to two nodes) goes through here.
+void begin_migration(self_pointer self, clock_offset started_at, caf::timespan timeout) {
+  auto& st = self->state.attachment;
+  st.migrating = true;
+  st.migration.generation += 1;
+  st.migration.started_at = started_at;
+  st.migration.timeout = timeout;
+  st.migration.timed_out = false;
+  arm_migration_timer(self, started_at + timeout - now_of(self));
+}
+
 outcome start_migration(self_pointer self, const publish_request& req, clock_offset now,
                         const metrics_actor& metrics) {
   auto& st = self->state.attachment;
   st.nodes.push_back({req.node_id, req.capability, now});
-  st.migrating = true;
-  st.migration.generation += 1;
-  st.migration.started_at = now;
-  st.migration.timeout = req.migration_timeout;
-  st.migration.timed_out = false;
-  arm_migration_timer(self, req.migration_timeout);
+  begin_migration(self, now, req.migration_timeout);
   self->send(metrics,
              attachment_recorded{attachment_operation::attach_secondary, now_of(self) - now});
   self->send(metrics, migration_started_atom_v);
@@ -184,11 +192,7 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
   if (st.nodes.size() == 2 && st.access == access_kind::multi_node_block) {
     // An anomaly (more than two nodes, found in Kubernetes) shrank to two: from here on it is
     // a migration that started when the newer node attached.
-    st.migrating = true;
-    st.migration.generation += 1;
-    st.migration.started_at = st.nodes[1].attached_at;
-    st.migration.timed_out = false;
-    arm_migration_timer(self, st.migration.started_at + st.migration.timeout - now);
+    begin_migration(self, st.nodes[1].attached_at, st.migration.timeout);
   }
   if (via_csi)
     self->send(metrics,
@@ -213,12 +217,7 @@ void follow_attach(self_pointer self, const std::string& node_id,
   st.nodes.push_back({node_id, capability, attached_at});
   if (st.nodes.size() == 2 && st.access == access_kind::multi_node_block
       && capability.access == access_kind::multi_node_block) {
-    st.migrating = true;
-    st.migration.generation += 1;
-    st.migration.started_at = attached_at;
-    st.migration.timeout = migration_timeout;
-    st.migration.timed_out = false;
-    arm_migration_timer(self, attached_at + migration_timeout - now);
+    begin_migration(self, attached_at, migration_timeout);
     self->send(metrics, migration_started_atom_v);
     notify(self, "MigrationStarted", false,
            "live migration started: source " + st.nodes[0].node_id + ", target " + node_id
@@ -261,9 +260,17 @@ void follow(self_pointer self, const observed_volume& observed, const metrics_ac
   };
   std::vector<std::string> stale;
   auto now = now_of(self);
+  // A list is a snapshot: what a CSI call changed after it was taken is newer than the list.
+  auto taken = observed.listed_at.time_since_epoch().count() > 0;
+  auto list_start = taken ? offset_of(self, observed.listed_at) : clock_offset{0};
   for (auto& n : st.nodes) {
     if (listed(n.node_id))
       continue;
+    if (taken && n.attached_at >= list_start) {
+      log::info("volume ", st.volume_id, ": node ", n.node_id,
+                " attached after the list of VolumeAttachments was taken; kept");
+      continue;
+    }
     if (observed.unlisted && now - n.attached_at < unlisted_grace) {
       log::info("volume ", st.volume_id, " is not in the list of VolumeAttachments, but node ",
                 n.node_id, " attached ", seconds_of(now - n.attached_at),
@@ -274,8 +281,9 @@ void follow(self_pointer self, const observed_volume& observed, const metrics_ac
   }
   for (auto& node_id : stale)
     follow_detach(self, node_id, metrics);
+  // Being detached: kept above if known, never added (its unpublish may have been answered).
   for (auto& n : observed.nodes)
-    if (!st.has_node(n.node_id))
+    if (!n.detaching && !st.has_node(n.node_id))
       follow_attach(self, n.node_id, observed.capability, observed.migration_timeout,
                     offset_of(self, n.since), metrics);
 }
@@ -314,45 +322,29 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
   auto& st = self->state.attachment;
   if (st.migrating && !st.migration.timed_out)
     arm_migration_timer(self, st.migration.started_at + st.migration.timeout - now_of(self));
-  auto report = [self, listener] {
-    self->send(listener, volume_state_atom_v, self->state.attachment);
-  };
+  using reply = caf::result<outcome, attachment_state>;
   return {
-    [=](publish_atom, const publish_request& req) {
-      auto before = self->state.attachment.nodes.size();
+    [=](publish_atom, const publish_request& req) -> reply {
       auto result = publish(self, req, metrics);
-      if (self->state.attachment.nodes.size() != before)
-        report();
-      return result;
+      return {std::move(result), self->state.attachment};
     },
-    [=](unpublish_atom, const unpublish_request& req) {
-      auto before = self->state.attachment.nodes.size();
+    [=](unpublish_atom, const unpublish_request& req) -> reply {
       auto result = unpublish(self, req, metrics);
-      if (self->state.attachment.nodes.size() != before)
-        report();
-      return result;
+      return {std::move(result), self->state.attachment};
     },
     [=](migration_timer_atom, uint64_t generation) {
       auto was_timed_out = self->state.attachment.migration.timed_out;
       on_timer(self, generation, metrics);
       if (self->state.attachment.migration.timed_out != was_timed_out)
-        report();
+        self->send(listener, volume_state_atom_v, self->state.attachment);
     },
-    [=](sync_atom, const observed_volume& observed) {
-      auto before = self->state.attachment;
+    [=](sync_atom, const observed_volume& observed) -> reply {
       follow(self, observed, metrics);
-      if (self->state.attachment.nodes.size() != before.nodes.size()
-          || self->state.attachment.migrating != before.migrating)
-        report();
-      return outcome::success();
+      return {outcome::success(), self->state.attachment};
     },
-    [=](sync_atom, const attachment_change& change) {
-      auto before = self->state.attachment;
+    [=](sync_atom, const attachment_change& change) -> reply {
       follow(self, change, metrics);
-      if (self->state.attachment.nodes.size() != before.nodes.size()
-          || self->state.attachment.migrating != before.migrating)
-        report();
-      return outcome::success();
+      return {outcome::success(), self->state.attachment};
     },
     [=](status_atom) { return self->state.attachment; },
   };

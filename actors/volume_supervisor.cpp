@@ -86,13 +86,15 @@ void settle(self_pointer self, const std::string& volume_id) {
 
 template <class Request, class Atom>
 void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
-             caf::timespan timeout, caf::typed_response_promise<outcome> rp) {
+             caf::timespan timeout, caf::typed_response_promise<outcome> rp,
+             const metrics_actor& metrics) {
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = req.volume_id;
   self->request(entry.handle, timeout, atom, req)
     .then(
-      [=](outcome& result) mutable {
+      [=](outcome& result, const attachment_state& state) mutable {
+        record_state(self, state, metrics);
         settle(self, volume_id);
         rp.deliver(std::move(result));
       },
@@ -105,12 +107,16 @@ void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& r
 /// Hands a change observed in Kubernetes to the volume's actor (nobody waits for the answer).
 template <class Change>
 void follow(self_pointer self, volume_entry& entry, const Change& change,
-            const volume_supervisor_config& config) {
+            const volume_supervisor_config& config, const metrics_actor& metrics) {
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = change.volume_id;
   self->request(entry.handle, config.request_timeout, sync_atom_v, change)
-    .then([=](const outcome&) { settle(self, volume_id); },
+    .then(
+      [=](const outcome&, const attachment_state& state) {
+        record_state(self, state, metrics);
+        settle(self, volume_id);
+      },
           [=](caf::error& err) {
             log::warning("volume ", volume_id, " could not follow Kubernetes: ", to_string(err));
             settle(self, volume_id);
@@ -144,22 +150,29 @@ void remember_unpublish(self_pointer self, const unpublish_request& req,
   self->state.unpublish_order.emplace_back(at, std::move(key));
 }
 
-/// A followed attach of a VolumeAttachment created no later than a CSI unpublish of the same
-/// volume and node: the watch delivered it after the detach it preceded. (creationTimestamp has
-/// whole seconds: a new VolumeAttachment of the same second is taken as stale too, and its own
+/// How far the apiserver's clock (creationTimestamp, whole seconds) may be ahead of ours.
+constexpr caf::timespan clock_tolerance = std::chrono::seconds{2};
+
+/// A VolumeAttachment of `node_id` created no later than a CSI unpublish of the same volume and
+/// node: what Kubernetes showed of it before the detach, delivered after it. (A new
+/// VolumeAttachment created within the tolerance is taken as stale too: its own
 /// ControllerPublishVolume attaches it.)
-bool stale_attach(self_pointer self, const attachment_change& change,
-                  const volume_supervisor_config& config) {
-  if (change.phase != attachment_phase::attached)
-    return false;
+bool unpublished_since(self_pointer self, const std::string& volume_id, const std::string& node_id,
+                       caf::timestamp created, const volume_supervisor_config& config) {
   forget_old_unpublishes(self, config);
-  auto i = self->state.unpublished.find(unpublish_key(change.volume_id, change.node_id));
-  if (i == self->state.unpublished.end() || change.since > i->second)
+  auto i = self->state.unpublished.find(unpublish_key(volume_id, node_id));
+  if (i == self->state.unpublished.end() || created > i->second + clock_tolerance)
     return false;
   ++self->state.stale_ignored;
-  log::info("volume ", change.volume_id, ": VolumeAttachment of node ", change.node_id,
+  log::info("volume ", volume_id, ": VolumeAttachment of node ", node_id,
             " shown attached after its ControllerUnpublishVolume; stale, ignored");
   return true;
+}
+
+bool stale_attach(self_pointer self, const attachment_change& change,
+                  const volume_supervisor_config& config) {
+  return change.phase == attachment_phase::attached
+         && unpublished_since(self, change.volume_id, change.node_id, change.since, config);
 }
 
 bool ready(self_pointer self, const volume_supervisor_config& config) {
@@ -200,19 +213,29 @@ void rebuild(self_pointer self, const cluster_inventory& inventory, const metric
 void resync(self_pointer self, const cluster_inventory& inventory,
             const volume_supervisor_config& config, const metrics_actor& metrics) {
   std::unordered_set<std::string> listed;
-  for (auto& observed : inventory.volumes) {
+  for (auto observed : inventory.volumes) {
     listed.insert(observed.volume_id);
+    observed.listed_at = inventory.listed_at;
+    // A node unpublished since the list was taken is not attached again by it.
+    auto& nodes = observed.nodes;
+    nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
+                               [&](const observed_attachment& n) {
+                                 return unpublished_since(self, observed.volume_id, n.node_id,
+                                                          n.since, config);
+                               }),
+                nodes.end());
     auto known = self->state.volumes.count(observed.volume_id) > 0;
     if (!known && observed.nodes.empty())
       continue;
-    follow(self, entry_for(self, observed.volume_id, metrics), observed, config);
+    follow(self, entry_for(self, observed.volume_id, metrics), observed, config, metrics);
   }
   for (auto& [volume_id, entry] : self->state.volumes)
     if (listed.count(volume_id) == 0 && entry.last_known.attached()) {
       observed_volume gone;
       gone.volume_id = volume_id;
       gone.unlisted = true;
-      follow(self, entry, gone, config);
+      gone.listed_at = inventory.listed_at;
+      follow(self, entry, gone, config, metrics);
     }
 }
 
@@ -300,7 +323,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
           return;
         }
         auto& entry = entry_for(self, req.volume_id, metrics);
-        forward(self, entry, atom, req, config.request_timeout, rp);
+        forward(self, entry, atom, req, config.request_timeout, rp, metrics);
       });
       return rp;
     },
@@ -312,7 +335,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         if (i == self->state.volumes.end())
           rp.deliver(outcome::success());
         else
-          forward(self, i->second, atom, req, config.request_timeout, rp);
+          forward(self, i->second, atom, req, config.request_timeout, rp, metrics);
       });
       return rp;
     },
@@ -332,7 +355,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       auto known = self->state.volumes.count(change.volume_id) > 0;
       if (!known && change.phase != attachment_phase::attached)
         return;
-      follow(self, entry_for(self, change.volume_id, metrics), change, config);
+      follow(self, entry_for(self, change.volume_id, metrics), change, config, metrics);
     },
     [=](nodes_atom, const std::vector<std::string>& names) {
       self->state.nodes = std::unordered_set<std::string>(names.begin(), names.end());

@@ -234,6 +234,14 @@ grpc::Status external_attacher::unpublish(const std::string& pv, const std::stri
 
 void external_attacher::remove_finalizer(const std::string& pv, const std::string& node) {
   auto name = attachment_name(pv, node);
+  // The status first (on /status, where the apiserver takes it): detached, then the finalizer,
+  // after which the object goes.
+  auto status = api_call(api_, "PATCH", attachments + name + "/status",
+                         R"({"status":{"attached":false,"attachmentMetadata":null,)"
+                         R"("detachError":null}})");
+  if (status.status.code == ec::not_found)
+    return;
+  require_done(status, "status of VolumeAttachment " + name);
   auto r = api_call(api_, "GET", attachments + name, "");
   if (r.status.code == ec::not_found)
     return;
@@ -248,11 +256,6 @@ void external_attacher::remove_finalizer(const std::string& pv, const std::strin
     w.Null();
   else
     write_strings(w, finalizers);
-  w.EndObject();
-  w.Key("status"), w.StartObject();
-  w.Key("attached"), w.Bool(false);
-  w.Key("attachmentMetadata"), w.Null();
-  w.Key("detachError"), w.Null();
   w.EndObject(), w.EndObject();
   auto patched = api_call(api_, "PATCH", attachments + name, buf.GetString());
   if (patched.status.code != ec::not_found)

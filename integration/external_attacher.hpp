@@ -56,7 +56,8 @@ class external_attacher {
   void mark_attach_error(const std::string& pv, const std::string& node,
                          const std::string& message);
   grpc::Status unpublish(const std::string& pv, const std::string& node);
-  /// The detach's last write: the finalizer removed (the object then goes), status cleared.
+  /// The detach's last writes: /status patched to attached: false (attachmentMetadata and
+  /// detachError cleared), then the finalizer removed (the object then goes).
   void remove_finalizer(const std::string& pv, const std::string& node);
 
   /// The whole attach of a VolumeAttachment that exists: finalizers, publish, status.

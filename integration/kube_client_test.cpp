@@ -163,8 +163,10 @@ TEST_CASE("a client is never re-entered: a call from inside its own watch callba
       },
       15s);
   }};
-  while (!in_stream)
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!in_stream && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
+  REQUIRE(in_stream);
   CHECK(client.get("/api/v1/nodes", 5s).status.code == ec::internal);
   release = true;
   watcher.join();

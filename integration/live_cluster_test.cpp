@@ -165,7 +165,7 @@ TEST_CASE_FIXTURE(running_plugin, "live-cluster order: a volume provisioned, att
   CHECK(metric_value(text, started) == 1);
   // (The PV was written first, but its watch and the VolumeAttachments' are separate streams:
   // the join may still have seen the VolumeAttachment first, and waited a moment.)
-  CHECK(metric_value(text, waiting_for_pv) == 0);
+  CHECK(settled(plugin, waiting_for_pv, 0) == 0);
   expect_clean_stop(plugin);
 }
 
@@ -186,7 +186,9 @@ TEST_CASE_FIXTURE(running_plugin,
                    R"({"status":{"attached":true}})")
             .status.ok());
   CHECK(settled(plugin, waiting_for_pv, 1) == 1);
-  CHECK(settled(plugin, pv_waits, 1) == 1);
+  // (At least this one; pv-other below may wait a moment too: its PV and VolumeAttachment come
+  // on separate watches.)
+  CHECK(settled(plugin, pv_waits, 1) >= 1);
   CHECK(settled(plugin, attached, 0) == 0);
   // It holds up nothing else: another volume attaches the usual way meanwhile.
   create_pv(api, "pv-other", other, false);
@@ -225,7 +227,7 @@ TEST_CASE_FIXTURE(running_plugin,
   CHECK(nodes.empty());
   REQUIRE(attacher.detach("pv-other", "node-a").ok());
   CHECK(settled(plugin, attached, 0) == 0);
-  CHECK(metric_value(http_get(plugin.metrics_url()), pv_waits) == 1);
+  CHECK(metric_value(http_get(plugin.metrics_url()), pv_waits) >= 1);
   expect_clean_stop(plugin);
 }
 
@@ -358,7 +360,7 @@ TEST_CASE("1,000 volumes provisioned and attached while the plugin runs, with mi
   CHECK(metric_value(text, attach) == csi_attaches);
   CHECK(metric_value(text, follow_attach) == followed_attaches);
   CHECK(metric_value(text, follow_detach) == 0);
-  CHECK(metric_value(text, waiting_for_pv) == 0);
+  CHECK(settled(plugin, waiting_for_pv, 0) == 0);
   // How many VolumeAttachments the plugin saw before their PV depends on the two watches'
   // timing (those written first, and those whose PV came while the PV watch relisted after the
   // restart); none waits any more.

@@ -318,5 +318,5 @@ TEST_CASE("a long copy runs aside: the same snapshot again is ABORTED, other vol
   REQUIRE(calls.snapshot("snapshot-slow", source.volume_id(), done).ok());
   CHECK(done.snapshot_id() == first_snapshot.snapshot_id());
   expect_clean_stop(plugin);
-  stop_process(sim_pid, std::chrono::seconds{5});
+  CHECK(stop_process(sim_pid, std::chrono::seconds{5}) == 0);
 }

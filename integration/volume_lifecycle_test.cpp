@@ -159,7 +159,7 @@ TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exact
         == grpc::StatusCode::UNAVAILABLE);
   CHECK(files_in(dir.path() + "/data/raid10") == 1);
   // The fault clears; the CO retries with the same name.
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
   auto fixed = start_rds_sim(dir, {"--listen=" + url.substr(7, url.find("/rest") - 7)}, sim_pid);
   REQUIRE(fixed == url);
   REQUIRE(client.create_volume("pvc-retry", gib, volume_access::rwo, {}, v).ok());
@@ -168,7 +168,7 @@ TEST_CASE("a failure in the middle of CreateVolume, then the retry, leaves exact
   REQUIRE(client.delete_volume(v.volume_id()).ok());
   CHECK(files_in(dir.path() + "/data/raid10") == 0);
   expect_clean_stop(plugin);
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
 }
 
 TEST_CASE("an answer lost after DELETE was carried out: DeleteVolume still leaves nothing") {
@@ -204,7 +204,7 @@ TEST_CASE("an answer lost after DELETE was carried out: DeleteVolume still leave
                      "rds_csi_rds_requests_total{method=\"DELETE\",status=\"error\"}")
         > 0);
   expect_clean_stop(plugin);
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
 }
 
 TEST_CASE("RDS faults on every verb: creates and deletes retried as the provisioner does see only "
@@ -265,7 +265,7 @@ TEST_CASE("RDS faults on every verb: creates and deletes retried as the provisio
   REQUIRE(status.ok());
   CHECK(listed.entries_size() == volumes / 2);
   expect_clean_stop(plugin);
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
 }
 
 TEST_CASE("a RouterOS that ignores PATCH and DELETE by id: POST set and remove are used") {
@@ -298,7 +298,7 @@ TEST_CASE("a RouterOS that ignores PATCH and DELETE by id: POST set and remove a
                       "rds_csi_rds_requests_total{method=\"POST\",status=\"200\"}", 5)
         == 5);
   expect_clean_stop(plugin);
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
 }
 
 TEST_CASE("the circuit breaker opens when the RDS keeps failing and closes when it is back") {
@@ -317,14 +317,14 @@ TEST_CASE("the circuit breaker opens when the RDS keeps failing and closes when 
   CHECK(paused.error_code() == grpc::StatusCode::UNAVAILABLE);
   CHECK(paused.error_message().find("circuit breaker open") != std::string::npos);
   // The RDS is back; after the cooldown one request tries, succeeds, and the breaker closes.
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
   REQUIRE(start_rds_sim(dir, {"--listen=" + url.substr(7, url.find("/rest") - 7)}, sim_pid) == url);
   std::this_thread::sleep_for(1100ms);
   CHECK(client.create_volume("pvc-b", gib, volume_access::rwo, {}, v).ok());
   CHECK(settled_value(plugin.metrics_url(), "rds_csi_rds_connection_state", 1) == 1);
   CHECK(client.delete_volume(v.volume_id()).ok());
   expect_clean_stop(plugin);
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
 }
 
 TEST_CASE("ListVolumes pages through the driver's volumes") {
@@ -406,7 +406,7 @@ TEST_CASE("HTTPS to the RDS: verified against --rds-ca-file, refused without it"
     CHECK(files_in(dir.path() + "/data/raid10") == 0);
     expect_clean_stop(skipping);
   }
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
 }
 
 TEST_CASE("the RDS's REST API down: publishing (a live migration) goes on, NOT_FOUND is not said") {
@@ -422,7 +422,7 @@ TEST_CASE("the RDS's REST API down: publishing (a live migration) goes on, NOT_F
     REQUIRE(client.create_volume("pvc-vm", gib, volume_access::rwx_block, {}, v).ok());
     expect_clean_stop(first);
   }
-  stop_process(sim_pid, 5s);
+  CHECK(stop_process(sim_pid, 5s) == 0);
   // A new controller starts while the RDS cannot be reached: it cannot list its volumes.
   plugin_process second{flags};
   csi_client client{second.endpoint()};

@@ -259,7 +259,8 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 using events_actor = caf::typed_actor<
   // Record one event.
   caf::reacts_to<volume_event>,
-  // Volume -> PVC mappings, from the PersistentVolumes the cluster watch reads.
+  // Volume -> PVC mappings, from the PersistentVolumes the attachment join follows; one with
+  // neither namespace nor name: the volume's PV is gone, forget it.
   caf::reacts_to<claims_atom, std::vector<volume_claim>>,
   caf::replies_to<status_atom>::with<events_status>>;
 
@@ -305,24 +306,26 @@ using metrics_actor = caf::typed_actor<
   caf::replies_to<scrape_atom>::with<std::string>,
   caf::replies_to<status_atom>::with<metrics_status>>;
 
-/// Whoever wants to know each state a volume actor moves to (its supervisor).
+/// Whoever wants to know the states a volume actor moves to by itself (its supervisor).
 using volume_state_listener = caf::typed_actor<
-  // The volume's state after a change.
+  // The volume's state after its migration timer changed it.
   caf::reacts_to<volume_state_atom, attachment_state>>;
 
 /// volume: one per volume on the controller; owns its attachments and migration timer and
 /// serialises everything that happens to that volume.
+/// Every reply that may change the state carries the state after it, so whoever asked knows it
+/// with the answer, not from a second message.
 using volume_actor = caf::typed_actor<
   // Attach the volume to a node (idempotent).
-  caf::replies_to<publish_atom, publish_request>::with<outcome>,
+  caf::replies_to<publish_atom, publish_request>::with<outcome, attachment_state>,
   // Detach the volume from a node, or from every node (idempotent).
-  caf::replies_to<unpublish_atom, unpublish_request>::with<outcome>,
-  // The migration timer of the given generation fired.
+  caf::replies_to<unpublish_atom, unpublish_request>::with<outcome, attachment_state>,
+  // The migration timer of the given generation fired (the new state goes to the listener).
   caf::reacts_to<migration_timer_atom, uint64_t>,
   // Follow what Kubernetes says about every node of this volume (after a list).
-  caf::replies_to<sync_atom, observed_volume>::with<outcome>,
+  caf::replies_to<sync_atom, observed_volume>::with<outcome, attachment_state>,
   // Follow what Kubernetes says about one node of this volume (a watch event).
-  caf::replies_to<sync_atom, attachment_change>::with<outcome>,
+  caf::replies_to<sync_atom, attachment_change>::with<outcome, attachment_state>,
   caf::replies_to<status_atom>::with<attachment_state>>;
 
 /// rds: the RouterOS REST session of the controller. Runs detached: its requests block its own
@@ -376,8 +379,9 @@ using cluster_watch_actor = caf::typed_actor<
 /// handle, access mode, migration timeout, claim) and tells the supervisor what that means. A
 /// VolumeAttachment whose PersistentVolume is not known yet waits for it; nothing is fetched.
 using attachment_join_actor = caf::typed_actor<
-  // Every VolumeAttachment of this driver: the first list, or a later one after a relist.
-  caf::reacts_to<sync_atom, std::vector<volume_attachment_object>>,
+  // Every VolumeAttachment of this driver: the first list, or a later one after a relist; and
+  // when that list was taken.
+  caf::reacts_to<sync_atom, std::vector<volume_attachment_object>, caf::timestamp>,
   // One VolumeAttachment of this driver added or changed (false) or deleted (true).
   caf::reacts_to<sync_atom, volume_attachment_object, bool>,
   // Every PersistentVolume: the first list, or a later one after a relist.

@@ -16,11 +16,15 @@ namespace rds {
 struct observed_attachment {
   std::string node_id;
   caf::timestamp since;
+  /// Being deleted, still attached: Kubernetes is detaching it. A rebuild counts it (the node may
+  /// still use the volume until its unpublish); a later list keeps it if known but never adds it
+  /// (its unpublish may already have been answered).
+  bool detaching = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, observed_attachment& x) {
-  return f(caf::meta::type_name("rds.observed_attachment"), x.node_id, x.since);
+  return f(caf::meta::type_name("rds.observed_attachment"), x.node_id, x.since, x.detaching);
 }
 
 struct observed_volume {
@@ -44,12 +48,16 @@ struct observed_volume {
   /// join for a PersistentVolume not seen yet: a node attached moments ago by a CSI publish
   /// (which always follows its VolumeAttachment) is kept for now.
   bool unlisted = false;
+  /// When the list of VolumeAttachments this comes from was taken (its first page asked): a
+  /// node attached after that is newer than the list and kept. Zero: not from a list.
+  caf::timestamp listed_at;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, observed_volume& x) {
   return f(caf::meta::type_name("rds.observed_volume"), x.volume_id, x.pv_name, x.capability,
-           x.migration_timeout, x.nodes, x.pending, x.claim_namespace, x.claim_name, x.unlisted);
+           x.migration_timeout, x.nodes, x.pending, x.claim_namespace, x.claim_name, x.unlisted,
+           x.listed_at);
 }
 
 /// What one VolumeAttachment event says about one node of one volume.
@@ -85,12 +93,14 @@ struct cluster_inventory {
   std::vector<std::string> anomalies;
   /// The list's resourceVersion, from which a watch continues.
   std::string resource_version;
+  /// When the list of VolumeAttachments was taken (see observed_volume::listed_at).
+  caf::timestamp listed_at;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_inventory& x) {
   return f(caf::meta::type_name("rds.cluster_inventory"), x.volumes, x.anomalies,
-           x.resource_version);
+           x.resource_version, x.listed_at);
 }
 
 /// The volume actor state that matches an observation, at actor-clock time `now` and wall time

@@ -94,6 +94,12 @@ struct join_fixture : test::actor_fixture {
     sched.run();
   }
 
+  /// A list of VolumeAttachments, taken now.
+  void tell(std::vector<volume_attachment_object> items) {
+    self->send(join, sync_atom_v, std::move(items), caf::make_timestamp());
+    sched.run();
+  }
+
   join_status status() {
     auto s = ask<join_status>(join, status_atom_v);
     REQUIRE(s);
@@ -268,4 +274,56 @@ TEST_CASE_FIXTURE(join_fixture, "a relist taken while a VolumeAttachment waits f
   advance(60s);
   tell(std::vector<volume_attachment_object>{});
   CHECK(nodes_of("vol-1").empty());
+}
+
+TEST_CASE_FIXTURE(join_fixture, "a relist is a snapshot: CSI calls made after it was taken win") {
+  tell(std::vector<volume_attachment_object>{va("pv-1", "a")});
+  tell(std::vector<persistent_volume_object>{pv("pv-1", "vol-1")});
+  REQUIRE(nodes_of("vol-1") == names{"a"});
+  publish_capability cap{access_kind::multi_node_block, 5, true, false};
+  auto taken_before = caf::make_timestamp() - 5s;
+  // A migration to b is published; a list taken before it (without b) arrives afterwards.
+  REQUIRE(ask<outcome>(supervisor, publish_atom_v, publish_request{"vol-1", "b", cap, 600s})->ok());
+  self->send(join, sync_atom_v, std::vector<volume_attachment_object>{va("pv-1", "a")},
+             taken_before);
+  sched.run();
+  CHECK(nodes_of("vol-1") == names{"a", "b"});
+  CHECK(metric("rds_csi_migration_migrations_total{result=\"failed\"}") == 0);
+  // The migration is rolled back (b unpublished); a list taken before that still shows b.
+  REQUIRE(ask<outcome>(supervisor, unpublish_atom_v, unpublish_request{"vol-1", "b"})->ok());
+  self->send(join, sync_atom_v,
+             std::vector<volume_attachment_object>{va("pv-1", "a"), va("pv-1", "b")},
+             taken_before);
+  sched.run();
+  CHECK(nodes_of("vol-1") == names{"a"});
+  CHECK(metric("rds_csi_migration_started_total") == 1);
+  CHECK(metric("rds_csi_migration_migrations_total{result=\"failed\"}") == 1);
+  CHECK(supervised().stale_ignored >= 1);
+}
+
+TEST_CASE_FIXTURE(join_fixture, "a VolumeAttachment being detached counts at start-up, and a "
+                                "later list never attaches it again") {
+  auto detaching = va("pv-1", "a");
+  detaching.deleting = true;
+  tell(std::vector<volume_attachment_object>{detaching});
+  tell(std::vector<persistent_volume_object>{pv("pv-1", "vol-1")});
+  // At start-up the node may still use the volume until its unpublish: it is attached.
+  CHECK(nodes_of("vol-1") == names{"a"});
+  REQUIRE(ask<outcome>(supervisor, unpublish_atom_v, unpublish_request{"vol-1", "a"})->ok());
+  CHECK(nodes_of("vol-1").empty());
+  // A later list still showing it (the finalizer not yet removed) does not bring it back, nor
+  // does its event.
+  advance(60s);
+  tell(std::vector<volume_attachment_object>{detaching});
+  tell(detaching, false);
+  CHECK(nodes_of("vol-1").empty());
+}
+
+TEST_CASE_FIXTURE(join_fixture, "a PersistentVolume gone for good takes its claim with it") {
+  tell(std::vector<volume_attachment_object>{});
+  tell(std::vector<persistent_volume_object>{pv("pv-1", "vol-1", "disk-1")});
+  REQUIRE(has_claim("vol-1=vms/disk-1"));
+  tell(pv("pv-1", "vol-1", "disk-1"), true);
+  CHECK_FALSE(has_claim("vol-1=vms/disk-1"));
+  CHECK(has_claim("vol-1=/"));
 }

@@ -78,8 +78,8 @@ cluster_inventory build_inventory(const std::vector<const volume_attachment_obje
       entry.claim_namespace = pv->claim_namespace;
       entry.claim_name = pv->claim_name;
     }
-    if (phase_of(va, false) == attachment_phase::attached)
-      entry.nodes.push_back({va.node_name, va.created});
+    if (va.attached)
+      entry.nodes.push_back({va.node_name, va.created, va.deleting});
     else
       entry.pending.push_back(va.node_name);
   }

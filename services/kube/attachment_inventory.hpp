@@ -19,8 +19,8 @@ publish_capability capability_of(const persistent_volume_object& pv);
 /// The PersistentVolume of a name, or nullptr when it is not known.
 using pv_lookup = std::function<const persistent_volume_object*(const std::string& pv_name)>;
 
-/// Keeps the VolumeAttachments of `driver` (attached ones, and pending ones: created and not
-/// attached yet, or attached and being deleted), groups them by PV and reads each
+/// Keeps the VolumeAttachments of `driver` (attached ones, those being deleted marked
+/// `detaching`, and pending ones: created and not attached yet), groups them by PV and reads each
 /// PV's handle, capability and migrationTimeoutSeconds (outside the policy: the fallback).
 /// Attachments whose PV is missing or belongs to another driver are skipped.
 cluster_inventory build_inventory(const std::vector<const volume_attachment_object*>& attachments,

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/timestamp.hpp>
+
 #include "services/kube/kube_client.hpp"
 #include "services/kube/objects.hpp"
 #include "services/log/log.hpp"
@@ -69,9 +71,9 @@ template <class T> class watch_session {
   using event_parser = outcome (*)(const std::string&, watch_event<T>&);
 
   struct handlers {
-    /// A full, consistent snapshot (the first one is the start-up state). False: it could not
-    /// be used (the list is then tried again).
-    std::function<bool(std::vector<T>&)> on_list;
+    /// A full, consistent snapshot (the first one is the start-up state) and when it was taken
+    /// (its first page asked). False: it could not be used (the list is then tried again).
+    std::function<bool(std::vector<T>&, caf::timestamp)> on_list;
     /// One change after the snapshot; `deleted` for DELETED events.
     std::function<void(const T&, bool deleted)> on_event;
   };
@@ -90,6 +92,7 @@ template <class T> class watch_session {
              std::chrono::milliseconds call_deadline, int page_size = 500) {
     if (need_list_) {
       std::vector<T> items;
+      auto taken = caf::make_timestamp();
       auto listed =
         list_all(client_, path_, page_size, call_deadline, parse_list_, items, resource_version_);
       if (!listed.ok()) {
@@ -97,7 +100,7 @@ template <class T> class watch_session {
         log::warning("cannot list ", path_, ": ", listed.message);
         return false;
       }
-      if (!handlers_.on_list(items)) {
+      if (!handlers_.on_list(items, taken)) {
         ++counters_.failures;
         return false;
       }

@@ -189,9 +189,12 @@ struct routeros_client::impl {
     // libcurl sends a request again, by itself, when a reused connection closes before any
     // answer: for a PUT or POST that the RDS carried out before the connection went, that is a
     // second create ("slot ... already exists"). A fresh connection is never "reused", so a
-    // write that is not idempotent goes out exactly once; our own retries decide the rest.
-    if (!idempotent(method))
+    // write that is not idempotent goes out exactly once; our own retries decide the rest. It is
+    // closed afterwards, so it does not linger as an idle connection that holds a server thread.
+    if (!idempotent(method)) {
       curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (!body.empty()) {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
       curl_easy_setopt(curl, CURLOPT_COPYPOSTFIELDS, body.c_str());

@@ -117,10 +117,10 @@ void follow(self_pointer self, volume_entry& entry, const Change& change,
         record_state(self, state, metrics);
         settle(self, volume_id);
       },
-          [=](caf::error& err) {
-            log::warning("volume ", volume_id, " could not follow Kubernetes: ", to_string(err));
-            settle(self, volume_id);
-          });
+      [=](caf::error& err) {
+        log::warning("volume ", volume_id, " could not follow Kubernetes: ", to_string(err));
+        settle(self, volume_id);
+      });
 }
 
 std::string unpublish_key(const std::string& volume_id, const std::string& node_id) {

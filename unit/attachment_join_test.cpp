@@ -292,8 +292,7 @@ TEST_CASE_FIXTURE(join_fixture, "a relist is a snapshot: CSI calls made after it
   // The migration is rolled back (b unpublished); a list taken before that still shows b.
   REQUIRE(ask<outcome>(supervisor, unpublish_atom_v, unpublish_request{"vol-1", "b"})->ok());
   self->send(join, sync_atom_v,
-             std::vector<volume_attachment_object>{va("pv-1", "a"), va("pv-1", "b")},
-             taken_before);
+             std::vector<volume_attachment_object>{va("pv-1", "a"), va("pv-1", "b")}, taken_before);
   sched.run();
   CHECK(nodes_of("vol-1") == names{"a"});
   CHECK(metric("rds_csi_migration_started_total") == 1);

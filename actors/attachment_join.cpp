@@ -131,6 +131,14 @@ void report(self_pointer self, const join_delta& delta, uint64_t waiting_before,
                                     delta.deleted_while_attached});
 }
 
+/// Runs one change of the join's state, then tells the metrics actor what it changed.
+template <class Change> void changing(self_pointer self, const metrics_actor& metrics, Change f) {
+  auto waiting_before = self->state.waiting;
+  join_delta delta;
+  f(delta);
+  report(self, delta, waiting_before, metrics);
+}
+
 void take_attachment_list(self_pointer self, std::vector<volume_attachment_object>& items,
                           const attachment_join_config& config, const events_actor& events,
                           join_delta& delta) {
@@ -214,82 +222,78 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
                 metrics_actor metrics, events_actor events) {
   return {
     [=](sync_atom, std::vector<volume_attachment_object>& items, caf::timestamp taken) {
-      auto waiting_before = self->state.waiting;
-      join_delta delta;
-      take_attachment_list(self, items, config, events, delta);
-      self->state.attachments_listed_at = taken;
-      if (self->state.volumes_listed)
-        send_inventory(self, config, supervisor);
-      report(self, delta, waiting_before, metrics);
+      changing(self, metrics, [&](join_delta& delta) {
+        take_attachment_list(self, items, config, events, delta);
+        self->state.attachments_listed_at = taken;
+        if (self->state.volumes_listed)
+          send_inventory(self, config, supervisor);
+      });
     },
     [=](sync_atom, volume_attachment_object& va, bool deleted) {
-      auto& st = self->state;
-      auto waiting_before = st.waiting;
-      join_delta delta;
-      auto known = st.attachments.find(va.name);
-      if (deleted) {
-        apply(self, va, true, config, supervisor);
-        if (known != st.attachments.end()) {
-          auto pv_name = known->second.pv_name;
-          st.attachments.erase(known);
-          unlink(self, va.name, pv_name, config, events);
+      changing(self, metrics, [&](join_delta& delta) {
+        auto& st = self->state;
+        auto known = st.attachments.find(va.name);
+        if (deleted) {
+          apply(self, va, true, config, supervisor);
+          if (known != st.attachments.end()) {
+            auto pv_name = known->second.pv_name;
+            st.attachments.erase(known);
+            unlink(self, va.name, pv_name, config, events);
+          }
+          return;
         }
-      } else {
         if (known != st.attachments.end() && known->second.pv_name != va.pv_name)
           unlink(self, va.name, known->second.pv_name, config, events);
         link(self, va, delta);
         apply(self, va, false, config, supervisor);
         auto name = va.name;
         st.attachments.insert_or_assign(std::move(name), std::move(va));
-      }
-      report(self, delta, waiting_before, metrics);
+      });
     },
     [=](sync_atom, std::vector<persistent_volume_object>& items) {
-      auto waiting_before = self->state.waiting;
-      join_delta delta;
-      auto resolved = take_volume_list(self, items, config, events, delta);
-      if (!self->state.synced) {
-        if (self->state.attachments_listed)
-          send_inventory(self, config, supervisor);
-      } else {
+      changing(self, metrics, [&](join_delta& delta) {
+        auto resolved = take_volume_list(self, items, config, events, delta);
+        if (!self->state.synced) {
+          if (self->state.attachments_listed)
+            send_inventory(self, config, supervisor);
+          return;
+        }
         for (auto& name : resolved)
           apply(self, self->state.attachments.at(name), false, config, supervisor);
-      }
-      report(self, delta, waiting_before, metrics);
+      });
     },
     [=](sync_atom, persistent_volume_object& pv, bool deleted) {
-      auto& st = self->state;
-      auto waiting_before = st.waiting;
-      join_delta delta;
-      auto known = st.volumes.find(pv.name);
-      auto named = st.attachments_of.find(pv.name);
-      if (deleted) {
-        if (known == st.volumes.end())
+      changing(self, metrics, [&](join_delta& delta) {
+        auto& st = self->state;
+        auto known = st.volumes.find(pv.name);
+        auto named = st.attachments_of.find(pv.name);
+        if (deleted) {
+          if (known == st.volumes.end())
+            return;
+          if (named != st.attachments_of.end()) {
+            mark_deleted(self, known->second, delta);
+          } else {
+            forget_claim(self, known->second.object, config, events);
+            st.volumes.erase(known);
+          }
           return;
-        if (named != st.attachments_of.end()) {
-          mark_deleted(self, known->second, delta);
-        } else {
-          forget_claim(self, known->second.object, config, events);
-          st.volumes.erase(known);
         }
-        report(self, delta, waiting_before, metrics);
-        return;
-      }
-      auto was_known = known != st.volumes.end();
-      auto claim_changed = !was_known || known->second.object.claim_namespace != pv.claim_namespace
-                           || known->second.object.claim_name != pv.claim_name;
-      if (pv.driver == config.driver_name && claim_changed)
-        self->send(events, claims_atom_v, std::vector<volume_claim>{claim_of(pv)});
-      auto name = pv.name;
-      st.volumes.insert_or_assign(std::move(name), known_volume{std::move(pv), false});
-      if (!was_known && named != st.attachments_of.end()) {
+        auto was_known = known != st.volumes.end();
+        auto claim_changed = !was_known
+                             || known->second.object.claim_namespace != pv.claim_namespace
+                             || known->second.object.claim_name != pv.claim_name;
+        if (pv.driver == config.driver_name && claim_changed)
+          self->send(events, claims_atom_v, std::vector<volume_claim>{claim_of(pv)});
+        auto name = pv.name;
+        st.volumes.insert_or_assign(std::move(name), known_volume{std::move(pv), false});
+        if (was_known || named == st.attachments_of.end())
+          return;
         st.waiting -= named->second.size();
         for (auto& va_name : named->second) {
           log::info("VolumeAttachment ", va_name, " found its PersistentVolume ", named->first);
           apply(self, st.attachments.at(va_name), false, config, supervisor);
         }
-      }
-      report(self, delta, waiting_before, metrics);
+      });
     },
     [=](status_atom) {
       auto& st = self->state;

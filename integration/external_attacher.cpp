@@ -84,10 +84,6 @@ kube_response api_call(services::kube::kube_client& client, const std::string& m
   }
 }
 
-std::string attachment_name(const std::string& pv, const std::string& node) {
-  return "csi-" + pv + "-" + node;
-}
-
 external_attacher::external_attacher(services::kube::kube_client& api, csi_client& csi,
                                      std::string driver)
   : api_(api)

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "integration/csi_client.hpp"
+#include "integration/kube_cluster.hpp"
 #include "services/kube/kube_client.hpp"
 
 namespace rds::test {
@@ -23,9 +24,6 @@ services::kube::kube_response api_call(services::kube::kube_client& client,
                                        const std::string& method, const std::string& path,
                                        const std::string& body,
                                        std::chrono::seconds limit = std::chrono::seconds{90});
-
-/// The VolumeAttachment the tests name for a PV and a node.
-std::string attachment_name(const std::string& pv, const std::string& node);
 
 class external_attacher {
  public:

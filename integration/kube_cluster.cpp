@@ -52,6 +52,10 @@ void require_ok(const services::kube::kube_response& r) {
 
 } // namespace
 
+std::string attachment_name(const std::string& pv, const std::string& node) {
+  return "csi-" + pv + "-" + node;
+}
+
 kube_cluster& kube_cluster::instance() {
   static kube_cluster cluster;
   return cluster;
@@ -285,7 +289,8 @@ void kube_cluster::create_nodes(std::initializer_list<std::string> names) {
 
 void kube_cluster::detach(const std::string& pv_name, const std::string& node) {
   require_ok(admin_->request(
-    "DELETE", "/apis/storage.k8s.io/v1/volumeattachments/csi-" + pv_name + "-" + node, "", 30s));
+    "DELETE", "/apis/storage.k8s.io/v1/volumeattachments/" + attachment_name(pv_name, node), "",
+    30s));
 }
 
 std::string kube_cluster::volume_json(const std::string& pv_name, const std::string& handle,
@@ -320,7 +325,7 @@ void kube_cluster::create_volume(const std::string& pv_name, const std::string& 
 void kube_cluster::attach(const std::string& pv_name, const std::string& node, bool mark_attached,
                           services::kube::kube_client* via) {
   auto& client = via != nullptr ? *via : *admin_;
-  auto name = "csi-" + pv_name + "-" + node;
+  auto name = attachment_name(pv_name, node);
   auto body = R"({"apiVersion":"storage.k8s.io/v1","kind":"VolumeAttachment","metadata":{"name":")"
               + name + R"("},"spec":{"attacher":"rds.csi.srvlab.io","nodeName":")" + node
               + R"(","source":{"persistentVolumeName":")" + pv_name + R"("}}})";

@@ -12,6 +12,9 @@
 
 namespace rds::test {
 
+/// The VolumeAttachment the tests name for a PV and a node.
+std::string attachment_name(const std::string& pv, const std::string& node);
+
 class kube_cluster {
  public:
   /// The shared cluster, started on first use.

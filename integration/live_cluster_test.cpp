@@ -45,9 +45,18 @@ void create_pv(services::kube::kube_client& api, const std::string& pv, const st
     throw std::runtime_error("create PersistentVolume " + pv + ": " + r.status.message);
 }
 
-std::vector<std::string> sorted(std::vector<std::string> v) {
+using names = std::vector<std::string>;
+
+names sorted(names v) {
   std::sort(v.begin(), v.end());
   return v;
+}
+
+/// The nodes the plugin has the volume published to (ControllerGetVolume), sorted.
+names published(csi_client& client, const std::string& volume) {
+  names nodes;
+  REQUIRE(client.published_nodes(volume, nodes).ok());
+  return sorted(nodes);
 }
 
 /// Every VolumeAttachment in the apiserver, as PV name -> attached node names.
@@ -126,9 +135,7 @@ TEST_CASE_FIXTURE(running_plugin, "live-cluster order: a volume provisioned, att
   attacher.mark_attached("pv-live", "node-a", context);
   CHECK(settled(plugin, attached, 1) == 1);
   CHECK(settled(plugin, attach, 1) == 1);
-  std::vector<std::string> nodes;
-  REQUIRE(client.published_nodes(handle, nodes).ok());
-  CHECK(nodes == std::vector<std::string>{"node-a"});
+  CHECK(published(client, handle) == names{"node-a"});
 
   // KubeVirt migrates the VM: a second VolumeAttachment, attached the same way.
   attacher.create_attachment("pv-live", "node-b");
@@ -142,15 +149,13 @@ TEST_CASE_FIXTURE(running_plugin, "live-cluster order: a volume provisioned, att
   CHECK(deleting.find("deletionTimestamp") != std::string::npos);
   // The plugin sees the deletion start and keeps both nodes until the unpublish.
   std::this_thread::sleep_for(300ms);
-  REQUIRE(client.published_nodes(handle, nodes).ok());
-  CHECK(sorted(nodes) == std::vector<std::string>{"node-a", "node-b"});
+  CHECK(published(client, handle) == names{"node-a", "node-b"});
   REQUIRE(attacher.unpublish("pv-live", "node-a").ok());
   attacher.remove_finalizer("pv-live", "node-a");
   CHECK_FALSE(exists(api, va_path + attachment_name("pv-live", "node-a")));
   CHECK(settled(plugin, success, 1) == 1);
   CHECK(settled(plugin, active, 0) == 0);
-  REQUIRE(client.published_nodes(handle, nodes).ok());
-  CHECK(nodes == std::vector<std::string>{"node-b"});
+  CHECK(published(client, handle) == names{"node-b"});
 
   // The VM stops: the last VolumeAttachment goes the same way.
   REQUIRE(attacher.detach("pv-live", "node-b").ok());
@@ -200,9 +205,7 @@ TEST_CASE_FIXTURE(running_plugin,
   CHECK(settled(plugin, waiting_for_pv, 0) == 0);
   CHECK(settled(plugin, attached, 2) == 2);
   CHECK(settled(plugin, follow_attach, 1) == 1);
-  std::vector<std::string> nodes;
-  REQUIRE(client.published_nodes(early, nodes).ok());
-  CHECK(nodes == std::vector<std::string>{"node-a"});
+  CHECK(published(client, early) == names{"node-a"});
 
   // A PV deleted while attached: its finalizer keeps it (nothing changes) ...
   attacher.add_finalizers("pv-early", "node-a");
@@ -215,16 +218,14 @@ TEST_CASE_FIXTURE(running_plugin,
             .status.ok());
   CHECK(settled(plugin, pv_deleted, 1) == 1);
   CHECK(plugin.alive());
-  REQUIRE(client.published_nodes(early, nodes).ok());
-  CHECK(nodes == std::vector<std::string>{"node-a"});
+  CHECK(published(client, early) == names{"node-a"});
   // The VolumeAttachment is detached without the plugin (another replica did the unpublish):
   // the plugin still knows which volume it was and follows.
   attacher.delete_attachment("pv-early", "node-a");
   attacher.remove_finalizer("pv-early", "node-a");
   CHECK(settled(plugin, follow_detach, 1) == 1);
   CHECK(settled(plugin, attached, 1) == 1);
-  REQUIRE(client.published_nodes(early, nodes).ok());
-  CHECK(nodes.empty());
+  CHECK(published(client, early).empty());
   REQUIRE(attacher.detach("pv-other", "node-a").ok());
   CHECK(settled(plugin, attached, 0) == 0);
   CHECK(metric_value(http_get(plugin.metrics_url()), pv_waits) >= 1);
@@ -344,11 +345,9 @@ TEST_CASE("1,000 volumes provisioned and attached while the plugin runs, with mi
   CHECK(settled(plugin, active, in_flight, 30s) == in_flight);
   size_t disagreements = 0;
   for (auto& [pv, nodes] : expected) {
-    std::vector<std::string> published;
-    REQUIRE(ready_client.published_nodes(handles.at(pv), published).ok());
-    if (sorted(published) != sorted(nodes) && ++disagreements <= 5)
-      FAIL_CHECK(pv << ": the plugin has " << published.size() << " nodes, Kubernetes "
-                    << nodes.size());
+    auto has = published(ready_client, handles.at(pv));
+    if (has != sorted(nodes) && ++disagreements <= 5)
+      FAIL_CHECK(pv << ": the plugin has " << has.size() << " nodes, Kubernetes " << nodes.size());
   }
   CHECK(disagreements == 0);
   // And so do its metrics: every migration counted once, with its result.

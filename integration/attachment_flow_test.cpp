@@ -7,7 +7,7 @@
 
 #include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
-#include "integration/plugin_process.hpp"
+#include "integration/client.hpp"
 
 using namespace rds::test;
 using namespace rds::test::series;

@@ -4,7 +4,7 @@
 
 #include <doctest/doctest.h>
 
-#include "integration/plugin_process.hpp"
+#include "integration/client.hpp"
 
 namespace rds::test {
 

@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "integration/clean_stop.hpp"
-#include "integration/kube_cluster.hpp"
+#include "client/kube_cluster.hpp"
 #include "integration/metric_expectations.hpp"
-#include "integration/plugin_process.hpp"
+#include "integration/client.hpp"
 
 using namespace rds::test;
 using namespace rds::test::series;

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "integration/csi_client.hpp"
-#include "integration/kube_cluster.hpp"
+#include "integration/client.hpp"
+#include "client/kube_cluster.hpp"
 #include "services/kube/kube_client.hpp"
 
 namespace rds::test {

@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "integration/metric_expectations.hpp"
-#include "integration/plugin_process.hpp"
+#include "integration/client.hpp"
 
 using namespace rds::test;
 

@@ -7,7 +7,7 @@
 #include <csignal>
 #include <string>
 
-#include "integration/plugin_process.hpp"
+#include "integration/client.hpp"
 
 int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "integration/csi_client.hpp"
+#include "integration/client.hpp"
 
 namespace rds::test {
 

@@ -12,7 +12,7 @@
 
 #include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
-#include "integration/plugin_process.hpp"
+#include "integration/client.hpp"
 #include "services/mount/mounts.hpp"
 #include "services/nvme/connector.hpp"
 #include "services/nvme/sysfs.hpp"

@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "integration/plugin_process.hpp"
+#include "integration/client.hpp"
 
 using namespace rds::test;
 using namespace std::chrono_literals;

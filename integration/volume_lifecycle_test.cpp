@@ -10,7 +10,7 @@
 
 #include "integration/clean_stop.hpp"
 #include "integration/metric_expectations.hpp"
-#include "integration/plugin_process.hpp"
+#include "integration/client.hpp"
 
 using namespace rds::test;
 using namespace std::chrono_literals;

@@ -1,24 +1,34 @@
 // rds-csi-bench: starts the real plugin and measures, over its unix socket, ControllerPublish
-// and ControllerUnpublish latency and throughput with many volumes published concurrently,
-// beside a bare Probe round trip on the same socket. Prints figures; asserts nothing.
+// and ControllerUnpublish latency and throughput with many volumes published concurrently, and
+// in the same run a bare gRPC server (one unary method that answers at once, callback API, unix
+// socket) driven by the same clients, so the plugin's cost is printed as a ratio of gRPC's own.
+// Prints figures; asserts nothing.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <unistd.h>
 
-#include "integration/csi_client.hpp"
-#include "integration/plugin_process.hpp"
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <CLI/CLI.hpp>
+
+#include "client/csi_client.hpp"
+#include "client/plugin_process.hpp"
 
 #include <curl/curl.h>
 
-using namespace rds::test;
+using namespace rds::client;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
@@ -102,6 +112,94 @@ run_result publish_unpublish(const std::string& endpoint, const std::vector<std:
   r.unpublish = summarize(all_unpub);
   r.failures = failures;
   return r;
+}
+
+/// The floor the plugin is compared with: a gRPC server whose only method,
+/// ControllerPublishVolume, answers OK at once from the gRPC thread (no actor, no rule).
+class bare_controller final : public ::csi::v1::Controller::CallbackService {
+  grpc::ServerUnaryReactor*
+  ControllerPublishVolume(grpc::CallbackServerContext* ctx,
+                          const ::csi::v1::ControllerPublishVolumeRequest*,
+                          ::csi::v1::ControllerPublishVolumeResponse*) override {
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+class bare_server {
+ public:
+  bare_server()
+    : endpoint_("unix://" + dir_.path() + "/bare.sock") {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(endpoint_, grpc::InsecureServerCredentials());
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    if (!server_)
+      throw std::runtime_error("cannot listen on " + endpoint_);
+  }
+  ~bare_server() {
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  temp_dir dir_;
+  std::string endpoint_;
+  bare_controller service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+/// `calls` ControllerPublishVolume calls spread over `concurrency` client threads, each with
+/// its own channel, as publish_unpublish does.
+run_result bare_publish(const std::string& endpoint, const std::vector<std::string>& ids, int calls,
+                        int concurrency) {
+  std::atomic<int> next{0}, failures{0};
+  std::vector<std::vector<double>> samples(concurrency);
+  auto begin = clock_type::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < concurrency; ++t)
+    workers.emplace_back([&, t] {
+      csi_client client{endpoint};
+      for (int i = next++; i < calls; i = next++) {
+        auto& volume = ids[static_cast<size_t>(i) % ids.size()];
+        auto t0 = clock_type::now();
+        if (!client.publish(volume, "node-" + std::to_string(t % 8), volume_access::rwx_block).ok())
+          ++failures;
+        samples[t].push_back(micros_since(t0));
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  run_result r;
+  r.seconds = micros_since(begin) / 1e6;
+  std::vector<double> all;
+  for (auto& s : samples)
+    all.insert(all.end(), s.begin(), s.end());
+  r.publish = summarize(all);
+  r.failures = failures;
+  return r;
+}
+
+/// One round of the comparison at `concurrency` clients: the bare server, then the plugin, with
+/// the same number of calls, back to back so both meet the same machine load.
+bool compare_with_bare(const std::string& plugin_endpoint, const std::string& bare_endpoint,
+                       const std::vector<std::string>& ids, int concurrency) {
+  int volumes = static_cast<int>(ids.size());
+  auto bare = bare_publish(bare_endpoint, ids, 2 * volumes, concurrency);
+  auto r = publish_unpublish(plugin_endpoint, ids, concurrency);
+  double bare_rate = 2 * volumes / bare.seconds, plugin_rate = 2 * volumes / r.seconds;
+  std::printf("%d concurrent clients, %d calls each side:\n", concurrency, 2 * volumes);
+  std::printf("  bare gRPC server:  %.0f calls/s (%d failed)\n", bare_rate, bare.failures);
+  print("bare ControllerPublishVolume", bare.publish);
+  std::printf("  plugin: %.0f RPC/s (%d publish + %d unpublish in %.2f s, %d failed)\n",
+              plugin_rate, volumes, volumes, r.seconds, r.failures);
+  print("ControllerPublishVolume", r.publish);
+  print("ControllerUnpublishVolume", r.unpublish);
+  std::printf("  => publish p50 %.2fx bare, plugin throughput %.0f%% of bare\n",
+              r.publish.p50_us / bare.publish.p50_us, 100 * plugin_rate / bare_rate);
+  return bare.failures == 0 && r.failures == 0;
 }
 
 size_t discard(char*, size_t size, size_t count, void*) {
@@ -261,25 +359,33 @@ bool node_path(int volumes) {
 } // namespace
 
 int main(int argc, char** argv) {
-  int volumes = 5000, concurrency = 32, probes = 2000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i];
-    int value = std::atoi(argv[i + 1]);
-    if (flag == "--volumes")
-      volumes = value;
-    else if (flag == "--concurrency")
-      concurrency = value;
-    else if (flag == "--probes")
-      probes = value;
-    else {
-      std::fprintf(stderr, "usage: rds-csi-bench [--volumes N] [--concurrency N] [--probes N]\n");
-      return 2;
-    }
+  CLI::App app{"Starts the real plugin ($RDS_CSI_PLUGIN, else next to this program) and measures "
+               "its CSI calls over the unix socket: Probe, ControllerPublish/Unpublish beside a "
+               "bare gRPC server in the same run, CreateVolume/DeleteVolume against rds-sim, and "
+               "(as root) the node path on loop devices. Prints figures; asserts nothing."};
+  int volumes = 5000, concurrency = 32, probes = 2000, rounds = 1;
+  bool publish_only = false;
+  app.add_option("--volumes", volumes, "volumes published and unpublished per round")
+    ->check(CLI::Range(1, 10000000))
+    ->capture_default_str();
+  app.add_option("--concurrency", concurrency, "concurrent clients (each its own channel)")
+    ->check(CLI::Range(1, 10000000))
+    ->capture_default_str();
+  app.add_option("--probes", probes, "sequential Probe calls")
+    ->check(CLI::Range(1, 10000000))
+    ->capture_default_str();
+  app.add_option("--rounds", rounds, "rounds of the bare-server comparison (1 and N clients)")
+    ->check(CLI::Range(1, 10000000))
+    ->capture_default_str();
+  app.add_flag("--publish-only", publish_only,
+               "only Probe and the publish comparison: no rds-sim lifecycle, no node path");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; a bad flag or value exits 2, as the plugin's flags do.
+    return app.exit(e) == 0 ? 0 : 2;
   }
-  if (volumes <= 0 || concurrency <= 0 || probes <= 0) {
-    std::fprintf(stderr, "rds-csi-bench: every count must be positive\n");
-    return 2;
-  }
+
   plugin_process plugin;
   csi_client client{plugin.endpoint()};
   std::printf("rds-csi-bench: %u cores, %s\n", std::thread::hardware_concurrency(),
@@ -313,16 +419,19 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  for (int c : {1, concurrency}) {
-    auto r = publish_unpublish(plugin.endpoint(), ids, c);
-    std::printf("%d volumes, %d concurrent clients: %.0f RPC/s (%d publish + %d unpublish in "
-                "%.2f s, %d failed)\n",
-                volumes, c, 2 * volumes / r.seconds, volumes, volumes, r.seconds, r.failures);
-    print("ControllerPublishVolume", r.publish);
-    print("ControllerUnpublishVolume", r.unpublish);
+  bool publish_ok = true;
+  {
+    bare_server bare;
+    for (int round = 1; round <= rounds; ++round) {
+      std::printf("round %d of %d\n", round, rounds);
+      for (int c : {1, concurrency})
+        publish_ok = compare_with_bare(plugin.endpoint(), bare.endpoint(), ids, c) && publish_ok;
+    }
   }
   if (plugin.terminate() != 0)
     return 1;
+  if (publish_only)
+    return publish_ok ? 0 : 1;
   bool lifecycle_ok = volume_lifecycle(concurrency);
-  return node_path(16) && lifecycle_ok ? 0 : 1;
+  return node_path(16) && lifecycle_ok && publish_ok ? 0 : 1;
 }

@@ -1,5 +1,5 @@
 // CSI stubs over the unix socket, and a libcurl GET for /metrics.
-#include "integration/csi_client.hpp"
+#include "client/csi_client.hpp"
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace rds::test {
+namespace rds::client {
 
 namespace {
 
@@ -189,4 +189,4 @@ double metric_value(const std::string& text, const std::string& series) {
   return -1;
 }
 
-} // namespace rds::test
+} // namespace rds::client

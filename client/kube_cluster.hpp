@@ -1,16 +1,17 @@
-// A real Kubernetes API server with etcd on loopback, for tests: Debian's etcd and a
-// kube-apiserver built from Debian's source package (scripts/build-kube-apiserver.sh, path in
-// $RDS_CSI_KUBE_APISERVER). Started once per test program, stopped at exit.
+// A real Kubernetes API server with etcd on loopback, for the tests and the rebuild benchmark:
+// Debian's etcd and a kube-apiserver built from Debian's source package
+// (scripts/build-kube-apiserver.sh, path in $RDS_CSI_KUBE_APISERVER). Started once per program,
+// stopped at exit.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
 
-#include "integration/plugin_process.hpp"
+#include "client/plugin_process.hpp"
 #include "services/kube/kube_client.hpp"
 
-namespace rds::test {
+namespace rds::client {
 
 /// The VolumeAttachment the tests name for a PV and a node.
 std::string attachment_name(const std::string& pv, const std::string& node);
@@ -95,4 +96,4 @@ class kube_cluster {
   std::unique_ptr<services::kube::kube_client> admin_;
 };
 
-} // namespace rds::test
+} // namespace rds::client

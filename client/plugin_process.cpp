@@ -1,7 +1,7 @@
 // fork/exec of the plugin, with its stdout on a pipe.
-#include "integration/plugin_process.hpp"
+#include "client/plugin_process.hpp"
 
-#include "integration/csi_client.hpp"
+#include "client/csi_client.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace rds::test {
+namespace rds::client {
 
 namespace {
 
@@ -265,4 +265,4 @@ std::map<std::string, std::string> provision_volumes(const std::string& sim_dir,
   return ids;
 }
 
-} // namespace rds::test
+} // namespace rds::client

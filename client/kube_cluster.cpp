@@ -1,5 +1,5 @@
 // etcd + kube-apiserver on loopback ports, with static tokens and RBAC.
-#include "integration/kube_cluster.hpp"
+#include "client/kube_cluster.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace rds::test {
+namespace rds::client {
 
 namespace {
 
@@ -337,4 +337,4 @@ void kube_cluster::attach(const std::string& pv_name, const std::string& node, b
                             R"({"status":{"attached":true}})", 30s));
 }
 
-} // namespace rds::test
+} // namespace rds::client

@@ -12,7 +12,7 @@
 
 #include "csi.grpc.pb.h"
 
-namespace rds::test {
+namespace rds::client {
 
 enum class volume_access { rwo, rwo_readonly_mode, rwx_block, rwx_mount, multi_reader };
 
@@ -63,4 +63,4 @@ std::string http_get(const std::string& url);
 /// absent.
 double metric_value(const std::string& text, const std::string& series);
 
-} // namespace rds::test
+} // namespace rds::client

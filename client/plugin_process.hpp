@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace rds::test {
+namespace rds::client {
 
 /// Path of the rds-csi-plugin binary: $RDS_CSI_PLUGIN, else next to the running program.
 std::string plugin_binary();
@@ -94,4 +94,4 @@ std::map<std::string, std::string> provision_volumes(const std::string& sim_dir,
 int run_plugin(const std::vector<std::string>& args, std::string& output,
                std::chrono::milliseconds limit = std::chrono::seconds{10});
 
-} // namespace rds::test
+} // namespace rds::client

@@ -11,6 +11,8 @@ packages=(
   curl
   # The node plugin: filesystems, mounts and loop devices (the node tests run them for real).
   e2fsprogs xfsprogs util-linux mount
+  # The fuzzers (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

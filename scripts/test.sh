@@ -14,3 +14,6 @@ ctest --test-dir build --output-on-failure --timeout 900
 cmake -S . -B build-sanitized -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRDS_CSI_SANITIZE=ON >/dev/null
 cmake --build build-sanitized -j2 --target unit_tests integration_tests
 ctest --test-dir build-sanitized --output-on-failure --timeout 1500
+# Last: the parsers of outside input under libFuzzer with ASan+UBSan, a short fixed run per target
+# from the committed seed corpus (fuzz/, README "Fuzzing").
+scripts/fuzz.sh

@@ -5,6 +5,7 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -84,6 +85,8 @@ void settle(self_pointer self, const std::string& volume_id) {
   st.volumes.erase(i);
 }
 
+/// Hands a CSI request to the volume's actor, with the time left until the request's deadline
+/// (`timeout`, more than zero).
 template <class Request, class Atom>
 void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
              caf::timespan timeout, caf::typed_response_promise<outcome> rp,
@@ -111,7 +114,7 @@ void follow(self_pointer self, volume_entry& entry, const Change& change,
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = change.volume_id;
-  self->request(entry.handle, config.request_timeout, sync_atom_v, change)
+  self->request(entry.handle, config.undated_bound, sync_atom_v, change)
     .then(
       [=](const outcome&, const attachment_state& state) {
         record_state(self, state, metrics);
@@ -251,17 +254,68 @@ void count_anomalies(self_pointer self, const cluster_inventory& inventory,
   }
 }
 
-/// Runs `work` now, or once the rebuild is done; refuses when too many requests wait.
-void when_ready(self_pointer self, const volume_supervisor_config& config,
-                caf::typed_response_promise<outcome> rp, std::function<void()> work) {
-  if (ready(self, config)) {
+/// Runs `work` now, or once the rebuild is done; false (and nothing runs) when too many
+/// requests wait already.
+bool when_ready(self_pointer self, const volume_supervisor_config& config,
+                std::function<void()> work) {
+  if (ready(self, config))
     work();
-  } else if (self->state.deferred.size() >= config.max_deferred) {
-    rp.deliver(outcome::failure(ec::unavailable, "the driver is still rebuilding its attachment "
-                                                 "state from Kubernetes; retry"));
-  } else {
+  else if (self->state.deferred.size() >= config.max_deferred)
+    return false;
+  else
     self->state.deferred.push_back(std::move(work));
-  }
+  return true;
+}
+
+outcome still_rebuilding() {
+  return outcome::failure(ec::unavailable,
+                          "the driver is still rebuilding its attachment state from Kubernetes; "
+                          "retry");
+}
+
+/// The time left until a request's deadline; none left: false, and the caller is told.
+template <class Promise>
+bool time_remains(self_pointer self, request_deadline deadline,
+                  const volume_supervisor_config& config, Promise& rp, caf::timespan& left) {
+  left = time_left(self->clock(), deadline, config.undated_bound);
+  if (left > caf::timespan{0})
+    return true;
+  rp.deliver(caf::make_error(caf::sec::request_timeout));
+  return false;
+}
+
+/// Runs `go` when the volume may be used: the catalog knows it, or cannot tell (the RDS is down
+/// or slow: attaching needs only the driver's own state, and a live migration must not wait for
+/// the RDS's REST API). NOT_FOUND only when the RDS says so. The question gets at most half of
+/// the time left, so that the rest remains for the work itself.
+template <class Promise, class Go>
+void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
+                        const std::string& volume_id, request_deadline deadline,
+                        const volume_supervisor_config& config, Promise rp, Go go) {
+  caf::timespan left;
+  if (!time_remains(self, deadline, config, rp, left))
+    return;
+  auto slice = left / 2;
+  auto cannot_tell = [volume_id](const std::string& why) {
+    log::warning("going on with volume ", volume_id, " without knowing that it exists: ", why);
+  };
+  self
+    ->request(catalog, slice, find_atom_v,
+              volume_id_request{volume_id, deadline_after(self->clock(), slice)})
+    .then(
+      [rp, go, cannot_tell](const outcome& exists) mutable {
+        if (!exists.ok() && exists.code != ec::unavailable) {
+          rp.deliver(exists);
+          return;
+        }
+        if (!exists.ok())
+          cannot_tell(exists.message);
+        go();
+      },
+      [go, cannot_tell](caf::error& failure) mutable {
+        cannot_tell("the volume catalog did not answer (" + to_string(failure) + ")");
+        go();
+      });
 }
 
 bool is_crash(const caf::error& reason) {
@@ -272,7 +326,8 @@ bool is_crash(const caf::error& reason) {
 
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
-                  volume_supervisor_config config, metrics_actor metrics, events_actor events) {
+                  volume_supervisor_config config, metrics_actor metrics, events_actor events,
+                  volume_catalog_actor catalog) {
   self->state.events = std::move(events);
   if (!config.follow_cluster) {
     log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
@@ -306,7 +361,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
   return {
     [=](publish_atom atom, const publish_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
-      when_ready(self, config, rp, [=]() mutable {
+      auto publish = [=]() mutable {
         if (config.follow_cluster && self->state.nodes.count(req.node_id) == 0) {
           rp.deliver(outcome::failure(ec::not_found,
                                       "node " + req.node_id + " does not exist in Kubernetes"));
@@ -322,21 +377,77 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                                         + served.front() + ")"));
           return;
         }
-        auto& entry = entry_for(self, req.volume_id, metrics);
-        forward(self, entry, atom, req, config.request_timeout, rp, metrics);
-      });
+        when_volume_exists(self, catalog, req.volume_id, req.deadline, config, rp, [=]() mutable {
+          caf::timespan left;
+          if (!time_remains(self, req.deadline, config, rp, left))
+            return;
+          auto& entry = entry_for(self, req.volume_id, metrics);
+          forward(self, entry, atom, req, left, rp, metrics);
+        });
+      };
+      if (!when_ready(self, config, publish))
+        rp.deliver(still_rebuilding());
       return rp;
     },
     [=](unpublish_atom atom, const unpublish_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
-      when_ready(self, config, rp, [=]() mutable {
+      auto unpublish = [=]() mutable {
         remember_unpublish(self, req, config);
         auto i = self->state.volumes.find(req.volume_id);
+        caf::timespan left;
         if (i == self->state.volumes.end())
           rp.deliver(outcome::success());
-        else
-          forward(self, i->second, atom, req, config.request_timeout, rp, metrics);
-      });
+        else if (time_remains(self, req.deadline, config, rp, left))
+          forward(self, i->second, atom, req, left, rp, metrics);
+      };
+      if (!when_ready(self, config, unpublish))
+        rp.deliver(still_rebuilding());
+      return rp;
+    },
+    [=](find_atom, const volume_id_request& req) -> caf::result<outcome> {
+      auto rp = self->make_response_promise<outcome>();
+      when_volume_exists(self, catalog, req.volume_id, req.deadline, config, rp,
+                         [rp]() mutable { rp.deliver(outcome::success()); });
+      return rp;
+    },
+    [=](describe_atom,
+        const volume_id_request& req) -> caf::result<outcome, volume_info, attachment_state> {
+      auto rp = self->make_response_promise<outcome, volume_info, attachment_state>();
+      auto describe = [=]() mutable {
+        caf::timespan left;
+        if (!time_remains(self, req.deadline, config, rp, left))
+          return;
+        self->request(catalog, left, describe_atom_v, req)
+          .then(
+            [=](const outcome& result, const volume_info& info) mutable {
+              attachment_state detached;
+              detached.volume_id = req.volume_id;
+              auto i = self->state.volumes.find(req.volume_id);
+              if (!result.ok() || i == self->state.volumes.end()) {
+                rp.deliver(result, info, detached);
+                return;
+              }
+              caf::timespan remaining;
+              if (!time_remains(self, req.deadline, config, rp, remaining))
+                return;
+              // Counted as forwarded, so the actor is not retired while it answers.
+              ++i->second.in_flight;
+              ++self->state.in_flight;
+              self->request(i->second.handle, remaining, status_atom_v)
+                .then(
+                  [=](const attachment_state& state) mutable {
+                    settle(self, req.volume_id);
+                    rp.deliver(result, info, state);
+                  },
+                  [=](caf::error& failure) mutable {
+                    settle(self, req.volume_id);
+                    rp.deliver(std::move(failure));
+                  });
+            },
+            [rp](caf::error& failure) mutable { rp.deliver(std::move(failure)); });
+      };
+      if (!when_ready(self, config, describe))
+        rp.deliver(still_rebuilding(), volume_info{}, attachment_state{});
       return rp;
     },
     [=](volume_state_atom, const attachment_state& state) { record_state(self, state, metrics); },

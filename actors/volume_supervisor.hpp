@@ -1,5 +1,7 @@
 // The volume supervisor: maps volume ids to volume actors, spawns them on demand, restarts a
-// crashed one from its last known state and retires one that no node uses any more.
+// crashed one from its last known state and retires one that no node uses any more. It owns the
+// rules that need more than one volume's view: a publish goes to a node that exists and to a
+// volume the catalog knows (or cannot tell about: then it goes on, with a warning).
 #pragma once
 
 #include <caf/actor_addr.hpp>
@@ -22,8 +24,10 @@
 namespace rds::actors {
 
 struct volume_supervisor_config {
-  /// Longest a forwarded request may wait for its volume actor.
-  caf::timespan request_timeout = std::chrono::seconds{60};
+  /// How long a request to a volume actor or the catalog may take when the request it serves
+  /// carries no deadline (a change followed from Kubernetes). A CSI request carries the CO's
+  /// deadline and its inner requests get the time left until it.
+  caf::timespan undated_bound = std::chrono::seconds{60};
   /// Kubernetes is the source of truth: hold CSI requests until the first list of
   /// VolumeAttachments and of Nodes arrived, and refuse nodes that do not exist. False for the
   /// embedded default (no cluster): state in memory only.
@@ -80,9 +84,10 @@ struct volume_supervisor_state {
 
 /// Following a cluster, the supervisor rebuilds every volume actor from the first list of
 /// VolumeAttachments a cluster watch sends it, holding CSI requests until then; without one
-/// (the embedded default) it starts empty and ready.
+/// (the embedded default) it starts empty and ready. `catalog` tells which volumes exist.
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
-                  volume_supervisor_config config, metrics_actor metrics, events_actor events);
+                  volume_supervisor_config config, metrics_actor metrics, events_actor events,
+                  volume_catalog_actor catalog);
 
 } // namespace rds::actors

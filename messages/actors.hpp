@@ -67,10 +67,8 @@ using unsnapshot_atom = caf::atom_constant<caf::atom("unsnapshot")>;
 constexpr unsnapshot_atom unsnapshot_atom_v{};
 using snapshots_atom = caf::atom_constant<caf::atom("snapshots")>;
 constexpr snapshots_atom snapshots_atom_v{};
-using known_atom = caf::atom_constant<caf::atom("known")>;
-constexpr known_atom known_atom_v{};
-using gone_atom = caf::atom_constant<caf::atom("gone")>;
-constexpr gone_atom gone_atom_v{};
+using describe_atom = caf::atom_constant<caf::atom("describe")>;
+constexpr describe_atom describe_atom_v{};
 using stage_atom = caf::atom_constant<caf::atom("stage")>;
 constexpr stage_atom stage_atom_v{};
 using unstage_atom = caf::atom_constant<caf::atom("unstage")>;
@@ -358,14 +356,20 @@ using rds_copy_actor = caf::typed_actor<
   caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
   caf::replies_to<snapshot_atom, create_snapshot_request>::with<outcome, snapshot_info>>;
 
-/// volume_catalog: which volumes exist on the RDS, for ControllerPublishVolume (NOT_FOUND for a
-/// volume that does not). Answers from what it has seen created or found; asks the rds actor
-/// only about a volume it does not know.
+/// volume_catalog: owns which volumes exist on the RDS. Creates and deletes go through it, so it
+/// learns from their answers; it answers "does it exist" from what it has seen created or found
+/// and asks the rds actor only about a volume it does not know. Inner requests get the time left
+/// until the request's deadline.
 using volume_catalog_actor = caf::typed_actor<
-  // Success if the volume exists, not_found if it does not (or why the RDS could not tell).
-  caf::replies_to<find_atom, std::string>::with<outcome>,
-  // A volume was created (or found), or deleted.
-  caf::reacts_to<known_atom, std::string>, caf::reacts_to<gone_atom, std::string>,
+  // Success if the volume exists, not_found if it does not, unavailable if the RDS cannot tell.
+  caf::replies_to<find_atom, volume_id_request>::with<outcome>,
+  // The volume as the RDS shows it now (always asked: its size may have grown).
+  caf::replies_to<describe_atom, volume_id_request>::with<outcome, volume_info>,
+  // Create (or find again, for the same name) a volume on the RDS; known from then on.
+  caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
+  // Forget a volume (a publish meanwhile asks the RDS), then delete it on the RDS.
+  caf::replies_to<delete_atom, volume_id_request>::with<outcome>,
+  // How many volumes it knows.
   caf::replies_to<status_atom>::with<uint64_t>>;
 
 /// cluster watch: follows one Kubernetes resource (VolumeAttachments, PersistentVolumes or Nodes)
@@ -391,10 +395,16 @@ using attachment_join_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<join_status>>;
 
 /// volume_supervisor: maps volume ids to volume actors, spawns them on demand, restarts crashed
-/// ones from their last known state and retires detached ones.
+/// ones from their last known state and retires detached ones; owns the rules that need more
+/// than one volume's view (the node exists, the volume exists).
 using volume_supervisor_actor = caf::typed_actor<
-  // Route a publish to the volume's actor.
+  // Publish a volume that exists (asking the catalog; when the RDS cannot tell, it goes on) to
+  // a node that exists, through the volume's actor.
   caf::replies_to<publish_atom, publish_request>::with<outcome>,
+  // Whether a volume exists: not_found only when the RDS says so (ValidateVolumeCapabilities).
+  caf::replies_to<find_atom, volume_id_request>::with<outcome>,
+  // A volume as the RDS shows it, and the nodes it is attached to (ControllerGetVolume).
+  caf::replies_to<describe_atom, volume_id_request>::with<outcome, volume_info, attachment_state>,
   // Route an unpublish to the volume's actor; unknown volumes are already unpublished.
   caf::replies_to<unpublish_atom, unpublish_request>::with<outcome>,
   // A volume actor's state after a change.

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "messages/deadline.hpp"
+
 namespace rds {
 
 /// How many nodes a volume may be attached to.
@@ -101,23 +103,27 @@ struct publish_request {
   publish_capability capability;
   /// From the volume context key migrationTimeoutSeconds, already checked against the policy.
   caf::timespan migration_timeout{0};
+  /// The CO's deadline for the call.
+  request_deadline deadline = no_deadline;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_request& x) {
   return f(caf::meta::type_name("rds.publish_request"), x.volume_id, x.node_id, x.capability,
-           x.migration_timeout);
+           x.migration_timeout, x.deadline);
 }
 
 struct unpublish_request {
   std::string volume_id;
   /// Empty: detach from every node (CSI allows an empty node_id).
   std::string node_id;
+  /// The CO's deadline for the call.
+  request_deadline deadline = no_deadline;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, unpublish_request& x) {
-  return f(caf::meta::type_name("rds.unpublish_request"), x.volume_id, x.node_id);
+  return f(caf::meta::type_name("rds.unpublish_request"), x.volume_id, x.node_id, x.deadline);
 }
 
 /// Bounds for migrationTimeoutSeconds. The floor can be lowered by a flag for tests.

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "messages/deadline.hpp"
+
 namespace rds {
 
 struct create_volume_request {
@@ -19,12 +21,26 @@ struct create_volume_request {
   /// The content to start from: a snapshot id or a volume id (clone), or empty.
   std::string source_snapshot_id;
   std::string source_volume_id;
+  /// The CO's deadline for the call (the rds actor keeps to its own HTTP deadlines).
+  request_deadline deadline = no_deadline;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_volume_request& x) {
   return f(caf::meta::type_name("rds.create_volume_request"), x.name, x.size_bytes,
-           x.required_bytes, x.limit_bytes, x.source_snapshot_id, x.source_volume_id);
+           x.required_bytes, x.limit_bytes, x.source_snapshot_id, x.source_volume_id, x.deadline);
+}
+
+/// A request about one volume by its id (does it exist, describe it, delete it).
+struct volume_id_request {
+  std::string volume_id;
+  /// The CO's deadline for the call.
+  request_deadline deadline = no_deadline;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, volume_id_request& x) {
+  return f(caf::meta::type_name("rds.volume_id_request"), x.volume_id, x.deadline);
 }
 
 struct create_snapshot_request {

@@ -3,6 +3,7 @@
 #include "actors/attachment_join.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "unit/actor_fixture.hpp"
+#include "unit/fake_rds.hpp"
 
 using namespace rds;
 using namespace std::chrono_literals;
@@ -72,7 +73,8 @@ actors::volume_supervisor_config following() {
 struct join_fixture : test::actor_fixture {
   events_actor claims = sys.spawn(claim_recorder);
   volume_supervisor_actor supervisor =
-    sys.spawn(actors::volume_supervisor, following(), metrics, events);
+    sys.spawn(actors::volume_supervisor, following(), metrics, events,
+              test::catalog_of_every_volume(sys, metrics));
   attachment_join_actor join =
     sys.spawn(actors::attachment_join, actors::attachment_join_config{driver, {}}, supervisor,
               metrics, claims);

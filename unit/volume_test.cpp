@@ -5,6 +5,7 @@
 
 #include "actors/volume_supervisor.hpp"
 #include "unit/actor_fixture.hpp"
+#include "unit/fake_rds.hpp"
 
 using namespace rds;
 using namespace std::chrono_literals;
@@ -158,8 +159,9 @@ TEST_CASE("volume state machine") {
   for (auto& sc : scenarios) {
     SUBCASE(sc.name) {
       test::actor_fixture fx;
-      auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
-                                     fx.metrics, fx.events);
+      auto supervisor =
+        fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, fx.metrics,
+                     fx.events, test::catalog_of_every_volume(fx.sys, fx.metrics));
       fx.sched.run();
       size_t index = 0;
       for (auto& s : sc.steps) {

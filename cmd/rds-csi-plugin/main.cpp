@@ -139,31 +139,6 @@ int run(const plugin_options& opts) {
     events_cfg.connection = connection;
   events = cluster.ok() ? sys.spawn<caf::detached>(actors::events, events_cfg, metrics)
                         : sys.spawn(actors::events, events_cfg, metrics);
-  volume_supervisor_actor supervisor;
-  if (opts.runs_controller()) {
-    actors::volume_supervisor_config supervisor_cfg;
-    supervisor_cfg.follow_cluster = cluster.ok();
-    if (!cluster.ok() && opts.runs_node())
-      supervisor_cfg.served_nodes = {opts.node_id};
-    supervisor = sys.spawn(actors::volume_supervisor, supervisor_cfg, metrics, events);
-  }
-  if (cluster.ok()) {
-    log::info("following Kubernetes at ", connection.server);
-    actors::cluster_watch_config watch_cfg;
-    watch_cfg.connection = connection;
-    watch_cfg.driver_name = opts.driver_name;
-    watch_cfg.stopping = stopping;
-    watch_cfg.call_deadline = std::chrono::seconds{opts.kube_timeout_seconds};
-    watch_cfg.page_size = opts.kube_page_size;
-    // VolumeAttachments and PersistentVolumes are followed separately and joined on messages.
-    join = sys.spawn(actors::attachment_join,
-                     actors::attachment_join_config{opts.driver_name, opts.migrations}, supervisor,
-                     metrics, events);
-    watches.push_back(sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, join, metrics));
-    watches.push_back(sys.spawn<caf::detached>(actors::volume_watch, watch_cfg, join, metrics));
-    watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));
-  }
-
   // The RDS: a real one at --rds-address, or the embedded RouterOS simulator on loopback.
   std::unique_ptr<services::rds_api::routeros_simulator> simulator;
   std::unique_ptr<services::http::server> simulator_http;
@@ -225,6 +200,32 @@ int run(const plugin_options& opts) {
     }
     rds_handle = sys.spawn<caf::detached>(actors::rds, rds_cfg, metrics);
     catalog = sys.spawn(actors::volume_catalog, rds_handle, rds_cfg.connection.deadline);
+  }
+
+  // The supervisor is given the catalog at spawn; the cluster watches feed the supervisor.
+  volume_supervisor_actor supervisor;
+  if (opts.runs_controller()) {
+    actors::volume_supervisor_config supervisor_cfg;
+    supervisor_cfg.follow_cluster = cluster.ok();
+    if (!cluster.ok() && opts.runs_node())
+      supervisor_cfg.served_nodes = {opts.node_id};
+    supervisor = sys.spawn(actors::volume_supervisor, supervisor_cfg, metrics, events, catalog);
+  }
+  if (cluster.ok()) {
+    log::info("following Kubernetes at ", connection.server);
+    actors::cluster_watch_config watch_cfg;
+    watch_cfg.connection = connection;
+    watch_cfg.driver_name = opts.driver_name;
+    watch_cfg.stopping = stopping;
+    watch_cfg.call_deadline = std::chrono::seconds{opts.kube_timeout_seconds};
+    watch_cfg.page_size = opts.kube_page_size;
+    // VolumeAttachments and PersistentVolumes are followed separately and joined on messages.
+    join = sys.spawn(actors::attachment_join,
+                     actors::attachment_join_config{opts.driver_name, opts.migrations}, supervisor,
+                     metrics, events);
+    watches.push_back(sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, join, metrics));
+    watches.push_back(sys.spawn<caf::detached>(actors::volume_watch, watch_cfg, join, metrics));
+    watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));
   }
 
   services::csi::server_config server_cfg;

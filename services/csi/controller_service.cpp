@@ -1,16 +1,16 @@
-// Controller RPCs. Each one validates its arguments (INVALID_ARGUMENT, nothing changes), then
-// hands a typed request to the volume supervisor from a one-shot actor and finishes the RPC from
-// the reply.
+// Controller RPCs. Each one checks its arguments from the request alone (INVALID_ARGUMENT,
+// nothing changes), turns it into one typed request carrying the CO's deadline, sends that to the
+// one actor that owns the answer (attachments and existence: the volume supervisor; which volumes
+// exist: the volume catalog; everything else: the rds actor) from a one-shot actor, and finishes
+// the RPC from the reply. Every rule about the world lives in those actors.
 #include "services/csi/controller_service.hpp"
 
-#include <caf/event_based_actor.hpp>
-
+#include "messages/deadline.hpp"
 #include "messages/page_token.hpp"
 #include "messages/validation.hpp"
 #include "services/csi/capability.hpp"
 #include "services/csi/rpc_call.hpp"
 #include "services/csi/volume_request.hpp"
-#include "services/log/log.hpp"
 
 namespace rds::services::csi {
 
@@ -26,6 +26,11 @@ grpc::Status check_page(int32_t max_entries, const std::string& token, page_kind
   if (!token.empty() && (!read_page_token(kind, token, after) || !check_id(after).ok()))
     return {grpc::StatusCode::ABORTED, "starting_token is not a token this driver gave out"};
   return grpc::Status::OK;
+}
+
+/// The deadline an actor request given `timeout` carries on to its inner requests.
+request_deadline deadline_in(caf::actor_system& sys, caf::timespan timeout) {
+  return deadline_after(sys.clock(), timeout);
 }
 
 } // namespace
@@ -74,36 +79,30 @@ grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
     call->finish(outcome::failure(ec::invalid_argument, "volume_capabilities is required"));
     return call->reactor();
   }
-  auto catalog = actors_.catalog;
+  // A capability the driver does not serve is an answer, not an error.
+  std::string unsupported;
+  for (auto& capability : request->volume_capabilities()) {
+    publish_capability ignored;
+    if (auto r = read_capability(capability, false, ignored); !r.ok()) {
+      unsupported = r.message;
+      break;
+    }
+  }
   auto timeout = call->timeout(config_.request_timeout);
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(catalog, timeout, find_atom_v, request->volume_id())
-      .then(
-        [=](const outcome& exists) {
-          // NOT_FOUND only when the RDS says so; when it cannot tell, the capabilities are
-          // still checked.
-          if (!exists.ok() && exists.code != ec::unavailable) {
-            call->finish(exists);
-            return;
-          }
-          // A capability the driver does not serve is an answer, not an error.
-          for (auto& capability : request->volume_capabilities()) {
-            publish_capability ignored;
-            if (auto r = read_capability(capability, false, ignored); !r.ok()) {
-              response->set_message(r.message);
-              call->finish(grpc::Status::OK);
-              return;
-            }
-          }
-          auto* confirmed = response->mutable_confirmed();
-          *confirmed->mutable_volume_context() = request->volume_context();
-          *confirmed->mutable_volume_capabilities() = request->volume_capabilities();
-          *confirmed->mutable_parameters() = request->parameters();
-          *confirmed->mutable_mutable_parameters() = request->mutable_parameters();
-          call->finish(grpc::Status::OK);
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish(
+    sys_, actors_.supervisor, call, timeout,
+    [=] {
+      if (!unsupported.empty()) {
+        response->set_message(unsupported);
+        return;
+      }
+      auto* confirmed = response->mutable_confirmed();
+      *confirmed->mutable_volume_context() = request->volume_context();
+      *confirmed->mutable_volume_capabilities() = request->volume_capabilities();
+      *confirmed->mutable_parameters() = request->parameters();
+      *confirmed->mutable_mutable_parameters() = request->mutable_parameters();
+    },
+    find_atom_v, volume_id_request{request->volume_id(), deadline_in(sys_, timeout)});
   return call->reactor();
 }
 
@@ -134,29 +133,9 @@ grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
     call->finish(checked);
     return call->reactor();
   }
-  // Only a volume that exists on the RDS is attached (the catalog answers from memory for the
-  // volumes it has seen). When the RDS cannot tell, the publish goes on: attaching needs only
-  // the driver's own state, and a live migration must not wait for the RDS's REST API.
-  auto catalog = actors_.catalog;
-  auto supervisor = actors_.supervisor;
   auto timeout = call->timeout(config_.request_timeout);
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(catalog, timeout, find_atom_v, req.volume_id)
-      .then(
-        [=](const outcome& exists) {
-          if (!exists.ok() && exists.code != ec::unavailable) {
-            call->finish(exists);
-            return;
-          }
-          if (!exists.ok())
-            log::warning("publishing ", req.volume_id,
-                         " without knowing that it exists: ", exists.message);
-          self->request(supervisor, timeout, publish_atom_v, req)
-            .then([=](const outcome& result) { call->finish(result); },
-                  [=](caf::error& failure) { call->finish(failure); });
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  req.deadline = deadline_in(sys_, timeout);
+  ask_and_finish(sys_, actors_.supervisor, call, timeout, publish_atom_v, std::move(req));
   return call->reactor();
 }
 
@@ -167,7 +146,7 @@ grpc::ServerUnaryReactor* controller_service::ControllerUnpublishVolume(
                                          "/csi.v1.Controller/ControllerUnpublishVolume");
   if (call->refused_while_draining())
     return call->reactor();
-  unpublish_request req{request->volume_id(), request->node_id()};
+  unpublish_request req{request->volume_id(), request->node_id(), no_deadline};
   auto checked = check_volume_id(req.volume_id);
   // An empty node_id is allowed: it means every node.
   if (checked.ok() && !req.node_id.empty())
@@ -176,8 +155,9 @@ grpc::ServerUnaryReactor* controller_service::ControllerUnpublishVolume(
     call->finish(checked);
     return call->reactor();
   }
-  ask_and_finish(sys_, actors_.supervisor, call, call->timeout(config_.request_timeout),
-                 unpublish_atom_v, std::move(req));
+  auto timeout = call->timeout(config_.request_timeout);
+  req.deadline = deadline_in(sys_, timeout);
+  ask_and_finish(sys_, actors_.supervisor, call, timeout, unpublish_atom_v, std::move(req));
   return call->reactor();
 }
 
@@ -196,11 +176,11 @@ controller_service::CreateVolume(grpc::CallbackServerContext* ctx,
     call->finish(checked);
     return call->reactor();
   }
-  auto catalog = actors_.catalog;
+  auto timeout = call->timeout(config_.request_timeout);
+  req.deadline = deadline_in(sys_, timeout);
   ask_then_finish<volume_info>(
-    sys_, actors_.rds, call, call->timeout(config_.request_timeout),
+    sys_, actors_.catalog, call, timeout,
     [=](const volume_info& info) {
-      caf::anon_send(catalog, known_atom_v, info.volume_id);
       auto* volume = response->mutable_volume();
       volume->set_volume_id(info.volume_id);
       volume->set_capacity_bytes(static_cast<int64_t>(info.capacity_bytes));
@@ -226,10 +206,9 @@ controller_service::DeleteVolume(grpc::CallbackServerContext* ctx,
     call->finish(checked);
     return call->reactor();
   }
-  // Forgotten first: from now on a publish asks the RDS.
-  caf::anon_send(actors_.catalog, gone_atom_v, request->volume_id());
-  ask_and_finish(sys_, actors_.rds, call, call->timeout(config_.request_timeout), delete_atom_v,
-                 request->volume_id());
+  auto timeout = call->timeout(config_.request_timeout);
+  ask_and_finish(sys_, actors_.catalog, call, timeout, delete_atom_v,
+                 volume_id_request{request->volume_id(), deadline_in(sys_, timeout)});
   return call->reactor();
 }
 
@@ -464,35 +443,19 @@ controller_service::ControllerGetVolume(grpc::CallbackServerContext* ctx,
     call->finish(checked);
     return call->reactor();
   }
-  auto rds = actors_.rds;
-  auto supervisor = actors_.supervisor;
   auto timeout = call->timeout(config_.request_timeout);
-  auto volume_id = request->volume_id();
-  sys_.spawn([=](caf::event_based_actor* self) {
-    self->request(rds, timeout, find_atom_v, volume_id)
-      .then(
-        [=](const outcome& result, const volume_info& info) {
-          if (!result.ok()) {
-            call->finish(result);
-            return;
-          }
-          auto* volume = response->mutable_volume();
-          volume->set_volume_id(info.volume_id);
-          volume->set_capacity_bytes(static_cast<int64_t>(info.capacity_bytes));
-          (*volume->mutable_volume_context())["nqn"] = info.nqn;
-          // The nodes it is published to come from the volume's actor.
-          self->request(supervisor, timeout, status_atom_v, volume_id)
-            .then(
-              [=](const attachment_state& state) {
-                auto* status = response->mutable_status();
-                for (auto& node : state.nodes)
-                  status->add_published_node_ids(node.node_id);
-                call->finish(grpc::Status::OK);
-              },
-              [=](caf::error& failure) { call->finish(failure); });
-        },
-        [=](caf::error& failure) { call->finish(failure); });
-  });
+  ask_then_finish<volume_info, attachment_state>(
+    sys_, actors_.supervisor, call, timeout,
+    [=](const volume_info& info, const attachment_state& state) {
+      auto* volume = response->mutable_volume();
+      volume->set_volume_id(info.volume_id);
+      volume->set_capacity_bytes(static_cast<int64_t>(info.capacity_bytes));
+      (*volume->mutable_volume_context())["nqn"] = info.nqn;
+      auto* status = response->mutable_status();
+      for (auto& node : state.nodes)
+        status->add_published_node_ids(node.node_id);
+    },
+    describe_atom_v, volume_id_request{request->volume_id(), deadline_in(sys_, timeout)});
   return call->reactor();
 }
 

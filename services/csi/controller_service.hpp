@@ -1,5 +1,6 @@
-// The CSI Controller service, attachment part: capabilities, capability validation, and
-// ControllerPublish/Unpublish routed to the volume actors. Handlers never wait on an actor.
+// The CSI Controller service: each RPC is one typed request to one actor (the volume
+// supervisor, the volume catalog or the rds actor), carrying the CO's deadline. Handlers never
+// wait on an actor and hold no rule about the world.
 #pragma once
 
 #include <caf/actor_system.hpp>

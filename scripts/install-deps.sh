@@ -9,6 +9,8 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcurl4-openssl-dev libssl-dev rapidjson-dev prometheus-cpp-dev doctest-dev libyaml-cpp-dev
   curl
+  # Flags (CLI11, header-only) and logging (spdlog, with libfmt).
+  libcli11-dev libspdlog-dev
   # The node plugin: filesystems, mounts and loop devices (the node tests run them for real).
   e2fsprogs xfsprogs util-linux mount
   # The fuzzers (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.

@@ -324,6 +324,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   log::set_threshold(parsed.options.log_level);
+  log::set_format(parsed.options.log_format);
   auto rc = run(parsed.options);
   log::debug("actors stopped; exiting with ", rc);
   return rc;

@@ -1,11 +1,17 @@
-// Flag parsing: --flag=value or --flag value; every value is checked here, once.
+// Flag definitions of rds-csi-plugin on CLI11: one table serves parsing and --help, so the help
+// shows the defaults the parser really uses. Every value is checked here, once.
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
 
+#include <CLI/App.hpp>
+#include <CLI/Config.hpp>
+#include <CLI/Formatter.hpp>
+
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <functional>
-#include <map>
 
+#include "cmd/help_format.hpp"
 #include "messages/validation.hpp"
 
 namespace rds {
@@ -14,8 +20,9 @@ namespace {
 
 constexpr const char* default_endpoint = "unix:///tmp/rds-csi/csi.sock";
 constexpr long long longest_timeout_seconds = 7 * 24 * 3600;
+constexpr const char* node_group = "Node plugin (--mode=node or all)";
 
-bool parse_seconds(const std::string& text, long long lo, long long hi, long long& out) {
+bool parse_number(const std::string& text, long long lo, long long hi, long long& out) {
   if (text.empty() || text.size() > 9)
     return false;
   long long value = 0;
@@ -50,69 +57,310 @@ bool valid_address(const std::string& address) {
   if (colon == std::string::npos || colon == 0)
     return false;
   long long port = 0;
-  return parse_seconds(address.substr(colon + 1), 0, 65535, port);
+  return parse_number(address.substr(colon + 1), 0, 65535, port);
+}
+
+/// A CLI11 check from a rule that says what is wrong with a value ("" when it is fine); the
+/// message names the value, and CLI11 puts the flag in front.
+CLI::Validator rule(std::function<std::string(const std::string&)> check) {
+  return CLI::Validator(
+    [check](std::string& value) -> std::string {
+      auto problem = check(value);
+      return problem.empty() ? problem : problem + " (got '" + value + "')";
+    },
+    "");
+}
+
+CLI::Validator whole_number(long long lo, long long hi, const std::string& unit = "") {
+  return rule([lo, hi, unit](const std::string& v) -> std::string {
+    long long n = 0;
+    return parse_number(v, lo, hi, n) ? ""
+                                      : "must be a whole number" + unit + " from "
+                                          + std::to_string(lo) + " to " + std::to_string(hi);
+  });
+}
+
+CLI::Validator one_of(std::vector<std::string> allowed, std::string wording) {
+  return rule([allowed, wording](const std::string& v) -> std::string {
+    return std::find(allowed.begin(), allowed.end(), v) != allowed.end() ? ""
+                                                                         : "must be " + wording;
+  });
+}
+
+CLI::Validator not_empty(std::string wording) {
+  return rule([wording](const std::string& v) -> std::string { return v.empty() ? wording : ""; });
+}
+
+CLI::Validator absolute_path() {
+  return rule([](const std::string& v) -> std::string {
+    return v.empty() || v.front() != '/' ? "must be an absolute path" : "";
+  });
+}
+
+/// Values that need converting after parsing; they start at the defaults.
+struct flag_text {
+  std::string mode = "controller";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string insecure_skip_verify = "false";
+  long long migration_min = 30;
+  long long migration_max = 3600;
+  long long migration_default = 300;
+  bool version = false;
+};
+
+void define_flags(CLI::App& app, plugin_options& o, flag_text& t) {
+  app.description("Kubernetes CSI driver for MikroTik ROSE Data Server NVMe/TCP storage.");
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  use_help_format(app, 36);
+  auto seconds = [](long long lo, long long hi) { return whole_number(lo, hi, " of seconds"); };
+
+  app
+    .add_option("--endpoint", o.endpoint,
+                "CSI socket; $CSI_ENDPOINT when set and the flag is not given")
+    ->type_name("unix:///PATH")
+    ->default_str(default_endpoint)
+    ->check(rule([](const std::string& v) -> std::string {
+      return v.rfind("unix:", 0) == 0 && v.find('/') != std::string::npos
+               ? ""
+               : "must be unix:///absolute/path";
+    }));
+  app.add_option("--driver-name", o.driver_name, "CSI driver name")
+    ->type_name("NAME")
+    ->capture_default_str()
+    ->check(rule([](const std::string& v) -> std::string {
+      return valid_driver_name(v) ? "" : "must be a domain name of at most 63 characters";
+    }));
+  app.add_option("--mode", t.mode, "which CSI services to run")
+    ->type_name("controller|node|all")
+    ->capture_default_str()
+    ->check(one_of({"controller", "node", "all"}, "controller, node or all"));
+  app.add_option("--node-id", o.node_id, "this node's id (required for node and all)")
+    ->type_name("ID")
+    ->check(rule([](const std::string& v) -> std::string {
+      auto r = check_node_id(v);
+      return r.ok() ? "" : r.message;
+    }));
+  app
+    .add_option("--metrics-address", o.metrics_address,
+                "serve Prometheus /metrics here; port 0 picks a free port; empty disables")
+    ->type_name("HOST:PORT")
+    ->capture_default_str()
+    ->check(rule([](const std::string& v) -> std::string {
+      return v.empty() || valid_address(v) ? "" : "must be HOST:PORT or empty";
+    }));
+  app.add_option("--log-level", t.log_level, "the least severe records written")
+    ->type_name("debug|info|warning|error")
+    ->capture_default_str()
+    ->check(rule([](const std::string& v) -> std::string {
+      log::level ignored{};
+      return log::parse_level(v, ignored) ? "" : "must be debug, info, warning or error";
+    }));
+  app
+    .add_option("--log-format", t.log_format,
+                "text: one line per record; json: one JSON object per line (time, level,\n"
+                "message, volume, node)")
+    ->type_name("text|json")
+    ->capture_default_str()
+    ->check(one_of({"text", "json"}, "text or json"));
+  app.add_option("--migration-timeout-min", t.migration_min, "lowest migrationTimeoutSeconds")
+    ->type_name("SECONDS")
+    ->capture_default_str()
+    ->check(seconds(1, longest_timeout_seconds));
+  app.add_option("--migration-timeout-max", t.migration_max, "highest migrationTimeoutSeconds")
+    ->type_name("SECONDS")
+    ->capture_default_str()
+    ->check(seconds(1, longest_timeout_seconds));
+  app
+    .add_option("--migration-timeout-default", t.migration_default,
+                "migration timeout of a volume that sets none")
+    ->type_name("SECONDS")
+    ->capture_default_str()
+    ->check(seconds(1, longest_timeout_seconds));
+  app
+    .add_option("--kubeconfig", o.kubeconfig,
+                "Kubernetes API access (none: in-cluster when run in a pod; otherwise\n"
+                "attachment state in memory only)")
+    ->type_name("PATH")
+    ->check(not_empty("must be a path"));
+  app
+    .add_option("--kube-timeout", o.kube_timeout_seconds,
+                "deadline of one Kubernetes API call, retries included")
+    ->type_name("SECONDS")
+    ->capture_default_str()
+    ->check(seconds(1, 600));
+  app
+    .add_option("--kube-page-size", o.kube_page_size, "items per page when listing from Kubernetes")
+    ->type_name("N")
+    ->capture_default_str()
+    ->check(whole_number(1, 10000));
+  app
+    .add_option("--rds-address", o.rds_address,
+                "the RDS's REST address (none: an embedded RouterOS simulator on loopback)")
+    ->type_name("HOST")
+    ->check(rule([](const std::string& v) -> std::string {
+      for (char c : v)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':'))
+          return "must be a host name or an IP address";
+      return v.empty() ? "must not be empty" : "";
+    }));
+  app
+    .add_option("--rds-url", o.rds_url,
+                "the REST base URL itself, e.g. http://127.0.0.1:8080/rest for an rds-sim\n"
+                "(overrides --rds-address and --rds-port)")
+    ->type_name("URL")
+    ->check(rule([](const std::string& v) -> std::string {
+      auto scheme_ok = v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0;
+      return scheme_ok && v.size() > 12 && v.find_first_of(" \"'\n") == std::string::npos
+               ? ""
+               : "must be an http:// or https:// URL";
+    }));
+  app.add_option("--rds-port", o.rds_port, "HTTPS port of the RDS REST API")
+    ->type_name("PORT")
+    ->capture_default_str()
+    ->check(rule([](const std::string& v) -> std::string {
+      long long port = 0;
+      return parse_number(v, 1, 65535, port) ? "" : "must be a port from 1 to 65535";
+    }));
+  app.add_option("--rds-user", o.rds_user, "RouterOS user")
+    ->type_name("NAME")
+    ->capture_default_str()
+    ->check(not_empty("must not be empty"));
+  app.add_option("--rds-password-file", o.rds_password_file, "the user's password (a Secret)")
+    ->type_name("FILE")
+    ->check(not_empty("must be a path"));
+  app.add_option("--rds-ca-file", o.rds_ca_file, "CA of the RDS's certificate (PEM)")
+    ->type_name("FILE")
+    ->check(not_empty("must be a path"));
+  app
+    .add_option("--rds-insecure-skip-verify", t.insecure_skip_verify,
+                "true: do not verify the RDS's certificate (lab use only)")
+    ->type_name("true|false")
+    ->capture_default_str()
+    ->check(one_of({"true", "false"}, "true or false"));
+  app.add_option("--rds-volume-base-path", o.rds_volume_base_path, "where volume files go")
+    ->type_name("PATH")
+    ->capture_default_str()
+    ->check(rule([](const std::string& v) -> std::string {
+      if (v.size() < 2 || v.front() != '/' || v.back() == '/' || v.find("..") != std::string::npos
+          || v.find("//") != std::string::npos)
+        return "must be an absolute path like /raid10 or /raid10/volumes";
+      for (char c : v)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '-' || c == '_'))
+          return "may contain only letters, digits, '/', '-' and '_'";
+      return "";
+    }));
+  app
+    .add_option("--rds-breaker-failures", o.rds_breaker_failures,
+                "consecutive RDS failures that pause requests")
+    ->type_name("N")
+    ->capture_default_str()
+    ->check(whole_number(1, 1000));
+  app
+    .add_option("--rds-breaker-cooldown", o.rds_breaker_cooldown_seconds,
+                "how long requests stay paused")
+    ->type_name("SECONDS")
+    ->capture_default_str()
+    ->check(seconds(1, 3600));
+  app.add_option("--rds-sim-data-dir", o.rds_sim_data_dir, "the embedded simulator's files")
+    ->type_name("DIR")
+    ->capture_default_str()
+    ->check(absolute_path());
+  app
+    .add_option("--shutdown-grace", o.shutdown_grace_seconds,
+                "on SIGTERM, how long in-flight RPCs may finish")
+    ->type_name("SECONDS")
+    ->capture_default_str()
+    ->check(seconds(0, 600));
+
+  app.add_option("--kubelet-dir", o.kubelet_dir, "staging and target paths must lie inside it")
+    ->group(node_group)
+    ->type_name("DIR")
+    ->capture_default_str()
+    ->check(rule([](const std::string& v) -> std::string {
+      return v.size() < 2 || v.front() != '/' || v.find("..") != std::string::npos
+               ? "must be an absolute path other than /"
+               : "";
+    }));
+  app
+    .add_option("--nvme-connector", o.nvme_connector,
+                "fabrics: NVMe/TCP through /dev/nvme-fabrics; loop: the embedded simulator's\n"
+                "disk files as loop devices with a laid-out sysfs (none: loop with the\n"
+                "embedded simulator, fabrics with --rds-address or --rds-url)")
+    ->group(node_group)
+    ->type_name("fabrics|loop")
+    ->check(one_of({"fabrics", "loop"}, "fabrics or loop"));
+  app
+    .add_option("--sysfs-root", o.sysfs_root,
+                "where NVMe controllers appear (with the loop connector, /sys means\n"
+                "<rds-sim-data-dir>/sysfs)")
+    ->group(node_group)
+    ->type_name("DIR")
+    ->capture_default_str()
+    ->check(absolute_path());
+  app
+    .add_option("--managed-nqn-prefix", o.managed_nqn_prefix,
+                "only subsystems under it are ever disconnected")
+    ->group(node_group)
+    ->type_name("NQN")
+    ->capture_default_str()
+    ->check(rule([](const std::string& v) -> std::string {
+      return v.size() > 5 && v.compare(0, 4, "nqn.") == 0 && v.find(':') != std::string::npos
+                 && v.size() <= 223
+               ? ""
+               : "must be an NQN prefix: nqn.<date>.<domain>:<something>";
+    }));
+  app.add_option("--host-nqn-file", o.host_nqn_file, "this host's NQN (absent: the kernel's own)")
+    ->group(node_group)
+    ->type_name("FILE")
+    ->capture_default_str()
+    ->check(absolute_path());
+  app
+    .add_option("--max-volumes-per-node", o.max_volumes_per_node,
+                "reported by NodeGetInfo (0: no limit)")
+    ->group(node_group)
+    ->type_name("N")
+    ->capture_default_str()
+    ->check(whole_number(0, 100000));
+  app
+    .add_option("--node-timeout", o.node_timeout_seconds,
+                "deadline of one node operation and of every program it runs")
+    ->group(node_group)
+    ->type_name("SECONDS")
+    ->capture_default_str()
+    ->check(seconds(1, 3600));
+  app.add_option("--blkid", o.blkid, "the blkid program (found on PATH unless a path)")
+    ->group(node_group)
+    ->type_name("PATH")
+    ->capture_default_str()
+    ->check(not_empty("must name a program"));
+
+  app.add_flag("--version", t.version, "print the version and exit");
+}
+
+/// CLI11 reads `--flag=` as "--flag" wanting its value in the next argument; here it means the
+/// empty value (--metrics-address= disables metrics), so it is passed on as such.
+std::vector<std::string> with_empty_values(const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (auto& arg : args) {
+    if (arg.size() > 3 && arg.rfind("--", 0) == 0 && arg.find('=') == arg.size() - 1) {
+      out.push_back(arg.substr(0, arg.size() - 1));
+      out.emplace_back();
+    } else {
+      out.push_back(arg);
+    }
+  }
+  return out;
 }
 
 } // namespace
 
 std::string plugin_usage() {
-  return R"(Usage: rds-csi-plugin [flags]
-
-Kubernetes CSI driver for MikroTik ROSE Data Server NVMe/TCP storage.
-
-Flags:
-  --endpoint=unix:///path.sock     CSI socket (default: $CSI_ENDPOINT, else )"
-         + std::string{default_endpoint} + R"()
-  --driver-name=NAME               CSI driver name (default: rds.csi.srvlab.io)
-  --mode=controller|node|all       which CSI services to run (default: controller)
-  --node-id=ID                     this node's id (required for node and all)
-  --metrics-address=HOST:PORT      serve Prometheus /metrics here; empty disables
-                                   (default: 127.0.0.1:9809; port 0 picks a free port)
-  --log-level=debug|info|warning|error
-                                   (default: info)
-  --migration-timeout-min=SECONDS  lowest migrationTimeoutSeconds accepted (default: 30)
-  --migration-timeout-max=SECONDS  highest migrationTimeoutSeconds accepted (default: 3600)
-  --migration-timeout-default=SECONDS
-                                   timeout when a volume sets none (default: 300)
-  --kubeconfig=PATH                Kubernetes API access (default: in-cluster when run in a
-                                   pod; otherwise none: attachment state in memory only)
-  --kube-timeout=SECONDS           deadline of one Kubernetes API call, retries included
-                                   (default: 30)
-  --kube-page-size=N               items per page when listing from Kubernetes (default: 500)
-  --rds-address=HOST               the RDS's REST address; none: an embedded RouterOS
-                                   simulator on loopback with sparse files (default)
-  --rds-url=URL                    the REST base URL itself, e.g. http://127.0.0.1:8080/rest for
-                                   an rds-sim (overrides --rds-address and --rds-port)
-  --rds-port=PORT                  HTTPS port of the RDS REST API (default: 443)
-  --rds-user=NAME                  RouterOS user (default: rds-csi)
-  --rds-password-file=FILE         the user's password (a mounted Secret)
-  --rds-ca-file=FILE               CA of the RDS's certificate (PEM)
-  --rds-insecure-skip-verify=true  do not verify the RDS's certificate (lab use only)
-  --rds-volume-base-path=PATH      where volume files go (default: /raid10)
-  --rds-breaker-failures=N         consecutive RDS failures that pause requests (default: 5)
-  --rds-breaker-cooldown=SECONDS   how long requests stay paused (default: 10)
-  --rds-sim-data-dir=DIR           the embedded simulator's files (default: /tmp/rds-csi/rds-sim)
-  --shutdown-grace=SECONDS         on SIGTERM, how long in-flight RPCs may finish (default: 5)
-Node plugin (--mode=node or all):
-  --kubelet-dir=DIR                staging and target paths must lie inside it
-                                   (default: /var/lib/kubelet)
-  --nvme-connector=fabrics|loop    fabrics: NVMe/TCP through /dev/nvme-fabrics; loop: the
-                                   embedded simulator's disk files as loop devices with a
-                                   laid-out sysfs (default: loop with the embedded simulator,
-                                   fabrics with --rds-address)
-  --sysfs-root=DIR                 where NVMe controllers appear (default: /sys; with the loop
-                                   connector: <rds-sim-data-dir>/sysfs)
-  --managed-nqn-prefix=NQN         only subsystems under it are ever disconnected
-                                   (default: nqn.2000-02.com.mikrotik:csi-)
-  --host-nqn-file=FILE             this host's NQN (default: /etc/nvme/hostnqn; absent: the
-                                   kernel's own)
-  --max-volumes-per-node=N         reported by NodeGetInfo (default: 0, no limit)
-  --node-timeout=SECONDS           deadline of one node operation and of every program it runs
-                                   (default: 180)
-  --blkid=PATH                     the blkid program (default: blkid from PATH)
-  --help                           print this and exit
-  --version                        print the version and exit
-)";
+  CLI::App app{"", "rds-csi-plugin"};
+  plugin_options o;
+  flag_text t;
+  define_flags(app, o, t);
+  return app.help();
 }
 
 parsed_options parse_plugin_options(const std::vector<std::string>& args,
@@ -120,256 +368,42 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
   parsed_options result;
   auto& o = result.options;
   o.endpoint = env_endpoint.empty() ? default_endpoint : env_endpoint;
-  long long min_s = 30, max_s = 3600, default_s = 300;
-  using setter = std::function<std::string(const std::string&)>;
-  auto seconds_into = [](long long& target, long long lo) {
-    return [&target, lo](const std::string& v) -> std::string {
-      return parse_seconds(v, lo, longest_timeout_seconds, target)
-               ? ""
-               : "must be a whole number of seconds from " + std::to_string(lo) + " to "
-                   + std::to_string(longest_timeout_seconds);
-    };
-  };
-  std::map<std::string, setter> flags{
-    {"--endpoint",
-     [&](const std::string& v) -> std::string {
-       o.endpoint = v;
-       return v.rfind("unix:", 0) == 0 && v.find('/') != std::string::npos
-                ? ""
-                : "must be unix:///absolute/path";
-     }},
-    {"--driver-name",
-     [&](const std::string& v) -> std::string {
-       o.driver_name = v;
-       return valid_driver_name(v) ? "" : "must be a domain name of at most 63 characters";
-     }},
-    {"--mode",
-     [&](const std::string& v) -> std::string {
-       if (v == "controller")
-         o.mode = plugin_mode::controller;
-       else if (v == "node")
-         o.mode = plugin_mode::node;
-       else if (v == "all")
-         o.mode = plugin_mode::all;
-       else
-         return "must be controller, node or all";
-       return "";
-     }},
-    {"--node-id",
-     [&](const std::string& v) -> std::string {
-       o.node_id = v;
-       auto r = check_node_id(v);
-       return r.ok() ? "" : r.message;
-     }},
-    {"--metrics-address",
-     [&](const std::string& v) -> std::string {
-       o.metrics_address = v;
-       return v.empty() || valid_address(v) ? "" : "must be HOST:PORT or empty";
-     }},
-    {"--log-level",
-     [&](const std::string& v) -> std::string {
-       return log::parse_level(v, o.log_level) ? "" : "must be debug, info, warning or error";
-     }},
-    {"--migration-timeout-min", seconds_into(min_s, 1)},
-    {"--migration-timeout-max", seconds_into(max_s, 1)},
-    {"--migration-timeout-default", seconds_into(default_s, 1)},
-    {"--kubeconfig",
-     [&](const std::string& v) -> std::string {
-       o.kubeconfig = v;
-       return v.empty() ? "must be a path" : "";
-     }},
-    {"--kube-timeout",
-     [&](const std::string& v) -> std::string {
-       long long s = 0;
-       if (!parse_seconds(v, 1, 600, s))
-         return "must be a whole number of seconds from 1 to 600";
-       o.kube_timeout_seconds = static_cast<int>(s);
-       return "";
-     }},
-    {"--kube-page-size",
-     [&](const std::string& v) -> std::string {
-       long long n = 0;
-       if (!parse_seconds(v, 1, 10000, n))
-         return "must be a whole number from 1 to 10000";
-       o.kube_page_size = static_cast<int>(n);
-       return "";
-     }},
-    {"--rds-address",
-     [&](const std::string& v) -> std::string {
-       o.rds_address = v;
-       for (char c : v)
-         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':'))
-           return "must be a host name or an IP address";
-       return v.empty() ? "must not be empty" : "";
-     }},
-    {"--rds-url",
-     [&](const std::string& v) -> std::string {
-       o.rds_url = v;
-       auto scheme_ok = v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0;
-       return scheme_ok && v.size() > 12 && v.find_first_of(" \"'\n") == std::string::npos
-                ? ""
-                : "must be an http:// or https:// URL";
-     }},
-    {"--rds-port",
-     [&](const std::string& v) -> std::string {
-       long long port = 0;
-       if (!parse_seconds(v, 1, 65535, port))
-         return "must be a port from 1 to 65535";
-       o.rds_port = static_cast<int>(port);
-       return "";
-     }},
-    {"--rds-user",
-     [&](const std::string& v) -> std::string {
-       o.rds_user = v;
-       return v.empty() ? "must not be empty" : "";
-     }},
-    {"--rds-password-file",
-     [&](const std::string& v) -> std::string {
-       o.rds_password_file = v;
-       return v.empty() ? "must be a path" : "";
-     }},
-    {"--rds-ca-file",
-     [&](const std::string& v) -> std::string {
-       o.rds_ca_file = v;
-       return v.empty() ? "must be a path" : "";
-     }},
-    {"--rds-insecure-skip-verify",
-     [&](const std::string& v) -> std::string {
-       if (v != "true" && v != "false")
-         return "must be true or false";
-       o.rds_insecure_skip_verify = v == "true";
-       return "";
-     }},
-    {"--rds-volume-base-path",
-     [&](const std::string& v) -> std::string {
-       o.rds_volume_base_path = v;
-       if (v.size() < 2 || v.front() != '/' || v.back() == '/' || v.find("..") != std::string::npos
-           || v.find("//") != std::string::npos)
-         return "must be an absolute path like /raid10 or /raid10/volumes";
-       for (char c : v)
-         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '-' || c == '_'))
-           return "may contain only letters, digits, '/', '-' and '_'";
-       return "";
-     }},
-    {"--rds-breaker-failures",
-     [&](const std::string& v) -> std::string {
-       long long n = 0;
-       if (!parse_seconds(v, 1, 1000, n))
-         return "must be a whole number from 1 to 1000";
-       o.rds_breaker_failures = static_cast<int>(n);
-       return "";
-     }},
-    {"--rds-breaker-cooldown",
-     [&](const std::string& v) -> std::string {
-       long long n = 0;
-       if (!parse_seconds(v, 1, 3600, n))
-         return "must be a whole number of seconds from 1 to 3600";
-       o.rds_breaker_cooldown_seconds = static_cast<int>(n);
-       return "";
-     }},
-    {"--rds-sim-data-dir",
-     [&](const std::string& v) -> std::string {
-       o.rds_sim_data_dir = v;
-       return v.empty() || v.front() != '/' ? "must be an absolute path" : "";
-     }},
-    {"--kubelet-dir",
-     [&](const std::string& v) -> std::string {
-       o.kubelet_dir = v;
-       return v.size() < 2 || v.front() != '/' || v.find("..") != std::string::npos
-                ? "must be an absolute path other than /"
-                : "";
-     }},
-    {"--nvme-connector",
-     [&](const std::string& v) -> std::string {
-       o.nvme_connector = v;
-       return v == "fabrics" || v == "loop" ? "" : "must be fabrics or loop";
-     }},
-    {"--sysfs-root",
-     [&](const std::string& v) -> std::string {
-       o.sysfs_root = v;
-       return v.empty() || v.front() != '/' ? "must be an absolute path" : "";
-     }},
-    {"--managed-nqn-prefix",
-     [&](const std::string& v) -> std::string {
-       o.managed_nqn_prefix = v;
-       return v.size() > 5 && v.compare(0, 4, "nqn.") == 0 && v.find(':') != std::string::npos
-                  && v.size() <= 223
-                ? ""
-                : "must be an NQN prefix: nqn.<date>.<domain>:<something>";
-     }},
-    {"--host-nqn-file",
-     [&](const std::string& v) -> std::string {
-       o.host_nqn_file = v;
-       return v.empty() || v.front() != '/' ? "must be an absolute path" : "";
-     }},
-    {"--max-volumes-per-node",
-     [&](const std::string& v) -> std::string {
-       return parse_seconds(v, 0, 100000, o.max_volumes_per_node)
-                ? ""
-                : "must be a whole number from 0 to 100000";
-     }},
-    {"--node-timeout",
-     [&](const std::string& v) -> std::string {
-       long long s = 0;
-       if (!parse_seconds(v, 1, 3600, s))
-         return "must be a whole number of seconds from 1 to 3600";
-       o.node_timeout_seconds = static_cast<int>(s);
-       return "";
-     }},
-    {"--blkid",
-     [&](const std::string& v) -> std::string {
-       o.blkid = v;
-       return v.empty() ? "must name a program" : "";
-     }},
-    {"--shutdown-grace",
-     [&](const std::string& v) -> std::string {
-       long long s = 0;
-       if (!parse_seconds(v, 0, 600, s))
-         return "must be a whole number of seconds from 0 to 600";
-       o.shutdown_grace_seconds = static_cast<int>(s);
-       return "";
-     }},
-  };
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      result.help = true;
-      return result;
-    }
-    if (arg == "--version") {
-      result.version = true;
-      return result;
-    }
-    auto eq = arg.find('=');
-    auto name = arg.substr(0, eq);
-    auto flag = flags.find(name);
-    if (flag == flags.end()) {
-      result.error = "unknown flag " + name;
-      return result;
-    }
-    std::string value;
-    if (eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      result.error = "flag " + name + " needs a value";
-      return result;
-    }
-    if (auto problem = flag->second(value); !problem.empty()) {
-      result.error = name + " " + problem + " (got '" + value + "')";
-      return result;
-    }
-  }
-  if (min_s > max_s || default_s < min_s || default_s > max_s) {
-    result.error = "migration timeouts must satisfy min <= default <= max (got min "
-                   + std::to_string(min_s) + ", default " + std::to_string(default_s) + ", max "
-                   + std::to_string(max_s) + ")";
+  flag_text t;
+  CLI::App app{"", "rds-csi-plugin"};
+  define_flags(app, o, t);
+  auto reversed = with_empty_values(args);
+  std::reverse(reversed.begin(), reversed.end()); // CLI11 takes them last first
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    result.help = true;
+    return result;
+  } catch (const CLI::ParseError& e) {
+    result.error = e.what();
+    std::replace(result.error.begin(), result.error.end(), '\n', ' ');
     return result;
   }
-  o.migrations.minimum = std::chrono::seconds{min_s};
-  o.migrations.maximum = std::chrono::seconds{max_s};
-  o.migrations.fallback = std::chrono::seconds{default_s};
+  if (t.version) {
+    result.version = true;
+    return result;
+  }
+  o.mode = t.mode == "node"  ? plugin_mode::node
+           : t.mode == "all" ? plugin_mode::all
+                             : plugin_mode::controller;
+  log::parse_level(t.log_level, o.log_level);
+  log::parse_format(t.log_format, o.log_format);
+  o.rds_insecure_skip_verify = t.insecure_skip_verify == "true";
+  if (t.migration_min > t.migration_max || t.migration_default < t.migration_min
+      || t.migration_default > t.migration_max) {
+    result.error = "migration timeouts must satisfy min <= default <= max (got min "
+                   + std::to_string(t.migration_min) + ", default "
+                   + std::to_string(t.migration_default) + ", max "
+                   + std::to_string(t.migration_max) + ")";
+    return result;
+  }
+  o.migrations.minimum = std::chrono::seconds{t.migration_min};
+  o.migrations.maximum = std::chrono::seconds{t.migration_max};
+  o.migrations.fallback = std::chrono::seconds{t.migration_default};
   if (o.runs_node() && o.node_id.empty())
     result.error = "--node-id is required with --mode=node or --mode=all";
   return result;

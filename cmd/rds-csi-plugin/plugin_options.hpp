@@ -1,4 +1,4 @@
-// Command-line flags of rds-csi-plugin: parsing, defaults and validation.
+// Command-line flags of rds-csi-plugin: parsing (CLI11), defaults and validation.
 #pragma once
 
 #include <string>
@@ -19,6 +19,7 @@ struct plugin_options {
   /// host:port for /metrics; empty disables it. Loopback unless told otherwise.
   std::string metrics_address = "127.0.0.1:9809";
   log::level log_level = log::level::info;
+  log::format log_format = log::format::text;
   migration_policy migrations;
   /// A kubeconfig file; empty: in-cluster configuration when running in a pod, else none.
   std::string kubeconfig;
@@ -68,16 +69,19 @@ struct plugin_options {
 
 struct parsed_options {
   plugin_options options;
+  /// --help (or -h) was given: print plugin_usage() and exit.
   bool help = false;
   bool version = false;
   /// One line saying what is wrong; empty when the flags are fine.
   std::string error;
 };
 
+/// Parses the flags (CLI11): --flag=value or --flag value, the last one given wins.
 /// `env_endpoint` is $CSI_ENDPOINT (or empty): the default when --endpoint is not given.
 parsed_options parse_plugin_options(const std::vector<std::string>& args,
                                     const std::string& env_endpoint);
 
+/// --help's text, from the same flag definitions the parser uses.
 std::string plugin_usage();
 
 } // namespace rds

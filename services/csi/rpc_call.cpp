@@ -1,13 +1,56 @@
 // Finishing an RPC: map the result, record the metric, hand the status to gRPC.
 #include "services/csi/rpc_call.hpp"
 
+#include <caf/atom.hpp>
 #include <caf/send.hpp>
 
 #include <algorithm>
+#include <map>
 
 #include "services/csi/status_mapping.hpp"
 
 namespace rds::services::csi {
+
+namespace {
+
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using steady_time = std::chrono::steady_clock::time_point;
+
+} // namespace
+
+caf::behavior call_dispatcher(caf::event_based_actor* self) {
+  // Calls waiting for their reply, by deadline; a call leaves when it finishes.
+  auto waiting = std::make_shared<std::multimap<steady_time, rpc_call_ptr>>();
+  auto sweep_armed = std::make_shared<bool>(false);
+  return {
+    [=](dispatch_step& step) {
+      auto entry = waiting->emplace(step.deadline, step.call);
+      // A plain pointer: the map owns the call, so the call must not own the map.
+      step.call->forget_ = [map = waiting.get(), entry] { map->erase(entry); };
+      step.send(self);
+      if (!*sweep_armed) {
+        *sweep_armed = true;
+        self->delayed_send(self, deadline_sweep, sweep_atom::value);
+      }
+    },
+    [=](sweep_atom) {
+      auto now = std::chrono::steady_clock::now();
+      while (!waiting->empty() && waiting->begin()->first <= now) {
+        auto call = waiting->begin()->second;
+        waiting->erase(waiting->begin());
+        call->forget_ = nullptr;
+        call->finish(caf::make_error(caf::sec::request_timeout));
+      }
+      *sweep_armed = !waiting->empty();
+      if (*sweep_armed)
+        self->delayed_send(self, deadline_sweep, sweep_atom::value);
+    },
+  };
+}
+
+caf::actor spawn_call_dispatcher(caf::actor_system& sys) {
+  return sys.spawn(call_dispatcher);
+}
 
 rpc_call::rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker, metrics_actor metrics,
                    const char* method)
@@ -33,7 +76,20 @@ caf::timespan rpc_call::timeout(caf::timespan cap) const {
   return std::clamp(remaining, caf::timespan{std::chrono::milliseconds{1}}, cap);
 }
 
+void rpc_call::dispatch(const rpc_call_ptr& self, caf::timespan timeout,
+                        std::function<void(caf::event_based_actor*)> send) {
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+  caf::anon_send(tracker_.dispatcher, dispatch_step{self, deadline, std::move(send)});
+}
+
 void rpc_call::finish(const grpc::Status& status) {
+  if (finished_.exchange(true))
+    return;
+  if (forget_) {
+    forget_();
+    forget_ = nullptr;
+  }
   auto elapsed = std::chrono::steady_clock::now() - started_;
   caf::anon_send(metrics_, rpc_recorded{method_, sidecar_name(status.error_code()),
                                         std::chrono::duration_cast<caf::timespan>(elapsed)});

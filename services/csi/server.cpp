@@ -21,6 +21,7 @@ namespace rds::services::csi {
 struct server::impl {
   impl(caf::actor_system& sys, server_config cfg, server_actors actors)
     : config(std::move(cfg))
+    , calls(sys)
     , identity(sys, config, actors, calls) {
     if (config.controller)
       controller = std::make_unique<controller_service>(sys, config, actors, calls);
@@ -41,6 +42,11 @@ server::server(caf::actor_system& sys, server_config config, server_actors actor
 
 server::~server() {
   shutdown(std::chrono::milliseconds{0});
+}
+
+void configure_scheduler(caf::actor_system_config& cfg) {
+  cfg.set("work-stealing.aggressive-poll-attempts", size_t{10});
+  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
 }
 
 std::string socket_path_of(const std::string& endpoint) {

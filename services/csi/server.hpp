@@ -3,6 +3,7 @@
 #pragma once
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 
 #include <chrono>
 #include <memory>
@@ -65,6 +66,16 @@ class server {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+/// CAF scheduler settings for a process whose actors are reached by CSI calls from gRPC's
+/// threads; apply them to the config before the actor_system is built (main does). By default
+/// an idle CAF worker polls for work: 100 busy attempts, then 500 more with a 50 us sleep
+/// between them, so a call enqueued from a gRPC thread waits for the end of the worker's sleep,
+/// and the polling takes CPU from the gRPC threads on a small node. Here a worker polls briefly,
+/// then waits on its condition variable, which an enqueue from outside CAF signals: the call is
+/// picked up at once and an idle plugin does not spin. (rds-csi-bench: publish p50 about 250 ->
+/// 155 us on 2 cores; README, benchmark section.)
+void configure_scheduler(caf::actor_system_config& cfg);
 
 /// "unix:///a/b.sock" or "unix:/a/b.sock" -> "/a/b.sock"; empty if not a unix endpoint with an
 /// absolute path.

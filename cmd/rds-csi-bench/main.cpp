@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -182,19 +184,44 @@ run_result bare_publish(const std::string& endpoint, const std::vector<std::stri
   return r;
 }
 
+/// CPU time (user + system) the process `pid` has used so far, in microseconds; 0 if unknown.
+double cpu_micros(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return 0;
+  std::istringstream fields{text.substr(close + 2)};
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14)
+      utime = std::stod(field);
+    if (i == 15) {
+      stime = std::stod(field);
+      break;
+    }
+  }
+  return (utime + stime) * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 /// One round of the comparison at `concurrency` clients: the bare server, then the plugin, with
 /// the same number of calls, back to back so both meet the same machine load.
-bool compare_with_bare(const std::string& plugin_endpoint, const std::string& bare_endpoint,
+bool compare_with_bare(const plugin_process& plugin, const std::string& bare_endpoint,
                        const std::vector<std::string>& ids, int concurrency) {
   int volumes = static_cast<int>(ids.size());
   auto bare = bare_publish(bare_endpoint, ids, 2 * volumes, concurrency);
-  auto r = publish_unpublish(plugin_endpoint, ids, concurrency);
+  auto cpu_before = cpu_micros(plugin.pid());
+  auto r = publish_unpublish(plugin.endpoint(), ids, concurrency);
+  auto cpu_per_rpc = (cpu_micros(plugin.pid()) - cpu_before) / (2 * volumes);
   double bare_rate = 2 * volumes / bare.seconds, plugin_rate = 2 * volumes / r.seconds;
   std::printf("%d concurrent clients, %d calls each side:\n", concurrency, 2 * volumes);
   std::printf("  bare gRPC server:  %.0f calls/s (%d failed)\n", bare_rate, bare.failures);
   print("bare ControllerPublishVolume", bare.publish);
-  std::printf("  plugin: %.0f RPC/s (%d publish + %d unpublish in %.2f s, %d failed)\n",
-              plugin_rate, volumes, volumes, r.seconds, r.failures);
+  std::printf("  plugin: %.0f RPC/s (%d publish + %d unpublish in %.2f s, %d failed), "
+              "%.0f us of plugin CPU per RPC\n",
+              plugin_rate, volumes, volumes, r.seconds, r.failures, cpu_per_rpc);
   print("ControllerPublishVolume", r.publish);
   print("ControllerUnpublishVolume", r.unpublish);
   std::printf("  => publish p50 %.2fx bare, plugin throughput %.0f%% of bare\n",
@@ -425,7 +452,7 @@ int main(int argc, char** argv) {
     for (int round = 1; round <= rounds; ++round) {
       std::printf("round %d of %d\n", round, rounds);
       for (int c : {1, concurrency})
-        publish_ok = compare_with_bare(plugin.endpoint(), bare.endpoint(), ids, c) && publish_ok;
+        publish_ok = compare_with_bare(plugin, bare.endpoint(), ids, c) && publish_ok;
     }
   }
   if (plugin.terminate() != 0)

@@ -56,8 +56,8 @@ void link(self_pointer self, const volume_attachment_object& va, join_delta& del
   if (!st.volumes_listed)
     return;
   ++delta.started_waiting;
-  log::info("VolumeAttachment ", va.name, " names PersistentVolume ", va.pv_name,
-            ", not seen yet: it waits for it");
+  log::info(log::node(va.node_name), "VolumeAttachment ", va.name, " names PersistentVolume ",
+            va.pv_name, ", not seen yet: it waits for it");
 }
 
 /// A PersistentVolume that is gone for good: the events actor forgets its claim too.
@@ -97,8 +97,8 @@ void mark_deleted(self_pointer self, known_volume& volume, join_delta& delta) {
   std::string list;
   for (auto& name : names)
     list += (list.empty() ? "" : ", ") + name;
-  log::warning("PersistentVolume ", volume.object.name, " (volume ", volume.object.volume_handle,
-               ") was deleted while VolumeAttachments still name it: ", list,
+  log::warning(log::volume(volume.object.volume_handle), "PersistentVolume ", volume.object.name,
+               " was deleted while VolumeAttachments still name it: ", list,
                "; they stay the truth until Kubernetes deletes them");
 }
 
@@ -290,7 +290,9 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
           return;
         st.waiting -= named->second.size();
         for (auto& va_name : named->second) {
-          log::info("VolumeAttachment ", va_name, " found its PersistentVolume ", named->first);
+          log::info(log::volume(st.volumes.at(named->first).object.volume_handle),
+                    log::node(st.attachments.at(va_name).node_name), "VolumeAttachment ", va_name,
+                    " found its PersistentVolume ", named->first);
           apply(self, st.attachments.at(va_name), false, config, supervisor);
         }
       });

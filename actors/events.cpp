@@ -77,7 +77,7 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
     [self, config, metrics](const volume_event& event) {
       auto& st = self->state;
       ++st.status.recorded[event.reason];
-      log::debug("volume event ", event.reason, ": [", event.volume_id, "] ", event.message);
+      log::debug(log::volume(event.volume_id), "volume event ", event.reason, ": ", event.message);
       if (!st.client)
         return;
       auto claim = st.claims.find(event.volume_id);
@@ -93,7 +93,7 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
         ++st.status.posted;
       } else {
         ++st.status.failed;
-        log::warning("cannot post Event ", event.reason, " for volume ", event.volume_id, ": ",
+        log::warning(log::volume(event.volume_id), "cannot post Event ", event.reason, ": ",
                      r.status.message);
       }
       self->send(metrics, event_posted{event.reason, r.status.ok()});

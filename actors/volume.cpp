@@ -51,7 +51,7 @@ outcome attach_first(self_pointer self, const publish_request& req, clock_offset
   st.access = req.capability.access;
   st.nodes.push_back({req.node_id, req.capability, now});
   self->send(metrics, attachment_recorded{attachment_operation::attach, now_of(self) - now});
-  log::info("volume ", st.volume_id, " attached to node ", req.node_id);
+  log::info(log::volume(st.volume_id), log::node(req.node_id), "attached");
   notify(self, "VolumeAttached", false, "attached to node " + req.node_id);
   return outcome::success();
 }
@@ -71,7 +71,7 @@ outcome refuse(self_pointer self, const publish_request& req, const metrics_acto
   else
     message += st.node_list() + " as an RWX block volume; node " + req.node_id
                + " asked for a single-node access mode";
-  log::warning("refused publish: ", message);
+  log::warning(log::volume(st.volume_id), log::node(req.node_id), "refused publish: ", message);
   notify(self, "AttachmentConflict", true, message);
   return outcome::failure(ec::attached_elsewhere, std::move(message));
 }
@@ -100,8 +100,8 @@ outcome start_migration(self_pointer self, const publish_request& req, clock_off
   notify(self, "MigrationStarted", false,
          "live migration started: source " + st.nodes[0].node_id + ", target " + req.node_id
            + ", timeout " + text_of(req.migration_timeout));
-  log::info("volume ", st.volume_id, " migration started: source ", st.nodes[0].node_id,
-            ", target ", req.node_id, ", timeout ", seconds_of(req.migration_timeout), "s");
+  log::info(log::volume(st.volume_id), log::node(req.node_id), "migration started from node ",
+            st.nodes[0].node_id, ", timeout ", seconds_of(req.migration_timeout), "s");
   return outcome::success();
 }
 
@@ -125,7 +125,7 @@ void end_migration(self_pointer self, migration_result result, clock_offset now,
     notify(self, "MigrationFailed", true,
            "live migration from " + source + " to " + target + " was rolled back after "
              + text_of(duration) + late);
-  log::info("volume ", st.volume_id, " migration ended: ", to_string(result),
+  log::info(log::volume(st.volume_id), "migration ended: ", to_string(result),
             st.migration.timed_out ? " (after timing out)" : "", ", after ", seconds_of(duration),
             "s");
 }
@@ -159,7 +159,7 @@ outcome unpublish_all(self_pointer self, const metrics_actor& metrics) {
     end_migration(self, migration_result::failed, now, metrics);
   st.nodes.clear();
   self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
-  log::info("volume ", st.volume_id, " detached from every node");
+  log::info(log::volume(st.volume_id), "detached from every node");
   notify(self, "VolumeDetached", false, "detached from every node");
   return outcome::success();
 }
@@ -180,7 +180,7 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
     st.nodes.clear();
     if (via_csi)
       self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
-    log::info("volume ", st.volume_id, " detached from node ", req.node_id);
+    log::info(log::volume(st.volume_id), log::node(req.node_id), "detached");
     notify(self, "VolumeDetached", false, "detached from node " + req.node_id);
     return outcome::success();
   }
@@ -210,7 +210,7 @@ void follow_attach(self_pointer self, const std::string& node_id,
   if (!st.attached()) {
     st.access = capability.access;
     st.nodes.push_back({node_id, capability, attached_at});
-    log::info("volume ", st.volume_id, " follows Kubernetes: attached to node ", node_id);
+    log::info(log::volume(st.volume_id), log::node(node_id), "follows Kubernetes: attached");
     notify(self, "VolumeAttached", false, "attached to node " + node_id + " (seen in Kubernetes)");
     return;
   }
@@ -222,13 +222,13 @@ void follow_attach(self_pointer self, const std::string& node_id,
     notify(self, "MigrationStarted", false,
            "live migration started: source " + st.nodes[0].node_id + ", target " + node_id
              + ", timeout " + text_of(migration_timeout) + " (seen in Kubernetes)");
-    log::info("volume ", st.volume_id, " follows Kubernetes: migration from ", st.nodes[0].node_id,
-              " to ", node_id);
+    log::info(log::volume(st.volume_id), log::node(node_id),
+              "follows Kubernetes: migration from node ", st.nodes[0].node_id);
     return;
   }
   st.migrating = false;
   self->send(metrics, anomaly_atom_v);
-  log::warning("volume ", st.volume_id, " is attached to nodes ", st.node_list(),
+  log::warning(log::volume(st.volume_id), "attached to nodes ", st.node_list(),
                " in Kubernetes, more than its access mode allows; kept as the truth, further "
                "publishes are refused until it resolves");
 }
@@ -236,8 +236,8 @@ void follow_attach(self_pointer self, const std::string& node_id,
 /// Removes a node whose VolumeAttachment is gone.
 void follow_detach(self_pointer self, const std::string& node_id, const metrics_actor& metrics) {
   self->send(metrics, reconciled{"detach"});
-  log::info("volume ", self->state.attachment.volume_id, " follows Kubernetes: detached from node ",
-            node_id);
+  log::info(log::volume(self->state.attachment.volume_id), log::node(node_id),
+            "follows Kubernetes: detached");
   unpublish(self, unpublish_request{self->state.attachment.volume_id, node_id}, metrics, false);
 }
 
@@ -267,13 +267,14 @@ void follow(self_pointer self, const observed_volume& observed, const metrics_ac
     if (listed(n.node_id))
       continue;
     if (taken && n.attached_at >= list_start) {
-      log::info("volume ", st.volume_id, ": node ", n.node_id,
-                " attached after the list of VolumeAttachments was taken; kept");
+      log::info(log::volume(st.volume_id), log::node(n.node_id),
+                "attached after the list of VolumeAttachments was taken; kept");
       continue;
     }
     if (observed.unlisted && now - n.attached_at < unlisted_grace) {
-      log::info("volume ", st.volume_id, " is not in the list of VolumeAttachments, but node ",
-                n.node_id, " attached ", seconds_of(now - n.attached_at),
+      log::info(log::volume(st.volume_id), log::node(n.node_id),
+                "not in the list of VolumeAttachments, but attached ",
+                seconds_of(now - n.attached_at),
                 "s ago; kept (its VolumeAttachment may wait for its PersistentVolume)");
       continue;
     }
@@ -307,7 +308,7 @@ void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metri
          "live migration from " + st.nodes[0].node_id + " to " + st.nodes[1].node_id
            + " exceeded its timeout of " + text_of(st.migration.timeout)
            + "; both nodes stay attached until Kubernetes detaches one");
-  log::warning("volume ", st.volume_id, " migration from ", st.nodes[0].node_id, " to ",
+  log::warning(log::volume(st.volume_id), "migration from node ", st.nodes[0].node_id, " to ",
                st.nodes[1].node_id, " exceeded its timeout of ", seconds_of(st.migration.timeout),
                "s; both nodes stay attached until Kubernetes detaches one");
 }

@@ -206,8 +206,14 @@ TEST_CASE("no secret appears in the plugin's output, in text or JSON, at debug l
         CAPTURE(secret);
         CHECK(output.find(secret) == std::string::npos);
       }
-      if (std::string{format} == "json")
+      if (std::string{format} == "json") {
         check_json_lines(output);
+        // Records about a volume and a node carry both as fields.
+        if (setup.name != "refused")
+          CHECK(output.find(R"("volume":"csi-)") != std::string::npos);
+        if (setup.name != "refused")
+          CHECK(output.find(R"("node":"log-node-1")") != std::string::npos);
+      }
     }
   }
   CHECK(stop_process(sim_pid, 10s) == 0);

@@ -7,14 +7,18 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <thread>
 
+#include "messages/node_path.hpp"
 #include "services/log/log.hpp"
 #include "services/mount/mounts.hpp"
+#include "services/mount/path_guard.hpp"
 #include "services/nvme/sysfs.hpp"
+#include "services/nvme/target.hpp"
 
 namespace rds::actors {
 
@@ -29,7 +33,7 @@ struct context {
   const metrics_actor& metrics;
   nvme_io_actor::pointer self;
 
-  std::string nqn_of(const std::string& volume_id) const { return config.nqn_base + volume_id; }
+  std::string nqn_of(const std::string& volume_id) const { return volume_nqn(volume_id); }
 
   void mount_op(const char* operation, const outcome& r) const {
     self->send(metrics, mount_recorded{operation, r.ok() ? "success" : to_string(r.code)});
@@ -93,7 +97,22 @@ outcome recover_stale(const context& c, const mount::mount_entry& stale,
   return result;
 }
 
+/// The mount flags of a filesystem volume, checked before anything changes.
+outcome check_access(const node_access& access) {
+  if (access.block)
+    return outcome::success();
+  unsigned long ignored_flags = 0;
+  std::string ignored_data;
+  return mount::parse_mount_flags(access.mount_flags, ignored_flags, ignored_data);
+}
+
 outcome stage(const context& c, const stage_request& req) {
+  if (auto r =
+        mount::check_usable_path(c.config.kubelet_dir, req.staging_path, "staging_target_path");
+      !r.ok())
+    return r;
+  if (auto r = check_access(req.access); !r.ok())
+    return r;
   nvme::nvme_target target;
   target.address = req.address;
   target.port = req.port;
@@ -102,6 +121,11 @@ outcome stage(const context& c, const stage_request& req) {
   target.ctrl_loss_tmo = req.ctrl_loss_tmo;
   target.reconnect_delay = req.reconnect_delay;
   target.keep_alive_tmo = req.keep_alive_tmo;
+  {
+    std::string options;
+    if (auto r = nvme::fabrics_options(target, options); !r.ok())
+      return r;
+  }
   auto begin = clock_type::now();
   bool reused = false;
   auto connected = c.config.connector->connect(target, reused);
@@ -145,6 +169,10 @@ outcome stage(const context& c, const stage_request& req) {
 }
 
 outcome unstage(const context& c, const unstage_request& req) {
+  if (auto r =
+        mount::check_usable_path(c.config.kubelet_dir, req.staging_path, "staging_target_path");
+      !r.ok())
+    return r;
   auto nqn = c.nqn_of(req.volume_id);
   // Nothing changes while anything else on the node still uses the device: a bind mount of a
   // filesystem, or the device node of a raw block publish.
@@ -204,6 +232,17 @@ outcome publish_block(const context& c, const node_publish_request& req,
 }
 
 outcome publish(const context& c, const node_publish_request& req) {
+  if (auto r =
+        mount::check_usable_path(c.config.kubelet_dir, req.staging_path, "staging_target_path");
+      !r.ok())
+    return r;
+  if (auto r = mount::check_usable_path(c.config.kubelet_dir, req.target_path, "target_path");
+      !r.ok())
+    return r;
+  if (req.staging_path == req.target_path)
+    return fail(ec::invalid_argument, "target_path must differ from staging_target_path");
+  if (auto r = check_access(req.access); !r.ok())
+    return r;
   auto device = c.device(c.nqn_of(req.volume_id));
   if (!device)
     return fail(ec::failed_precondition,
@@ -237,6 +276,9 @@ outcome publish(const context& c, const node_publish_request& req) {
 }
 
 outcome unpublish(const context& c, const node_unpublish_request& req) {
+  if (auto r = mount::check_usable_path(c.config.kubelet_dir, req.target_path, "target_path");
+      !r.ok())
+    return r;
   struct stat st {};
   if (::lstat(req.target_path.c_str(), &st) != 0)
     return errno == ENOENT ? outcome::success()
@@ -280,21 +322,87 @@ void judge(const optional<nvme::namespace_device>& device, dev_t shown, const st
   }
 }
 
-outcome stats(const context& c, const volume_path_request& req, volume_stats& out) {
+/// The subsystem whose namespace is the device `shown` now, if any.
+optional<std::string> owner_of(const std::string& root, dev_t shown) {
+  std::error_code error;
+  std::vector<std::string> seen;
+  for (auto& entry : std::filesystem::directory_iterator(root + "/class/nvme", error)) {
+    auto nqn = nvme::read_attribute(entry.path().string() + "/subsysnqn");
+    if (nqn.empty() || std::find(seen.begin(), seen.end(), nqn) != seen.end())
+      continue;
+    seen.push_back(nqn);
+    auto device = nvme::resolve_device(root, nqn);
+    if (device && makedev(device->major, device->minor) == shown)
+      return nqn;
+  }
+  return std::nullopt;
+}
+
+/// What NodeGetVolumeStats and NodeExpandVolume find at a volume path.
+struct located {
+  bool block = false;
+  /// The device the mount or the device node shows.
+  dev_t shown = 0;
+  optional<mount::mount_entry> mounted;
+  /// The volume's namespace now, if its subsystem is connected.
+  optional<nvme::namespace_device> device;
+  /// `shown` is that namespace. Otherwise the path shows a device that is no namespace any more
+  /// (the controller was renumbered or the subsystem went away): the volume's, gone stale.
+  bool current = false;
+};
+
+/// NOT_FOUND unless the volume is staged or published at `req.volume_path`: the path shows the
+/// volume's namespace, or, inside the kubelet directory, a filesystem or device node of an NVMe
+/// namespace that no subsystem has any more. A path showing another subsystem's namespace, or
+/// anything else, is not the volume's, wherever it is.
+outcome locate(const context& c, const volume_path_request& req, located& out) {
+  auto not_found = [&](const std::string& why) {
+    return fail(ec::not_found,
+                "volume " + req.volume_id + " is not at " + req.volume_path + ": " + why);
+  };
   struct stat st {};
   if (::lstat(req.volume_path.c_str(), &st) != 0)
-    return fail(ec::not_found, "volume path " + req.volume_path + " does not exist");
-  auto device = c.device(c.nqn_of(req.volume_id));
-  if (S_ISBLK(st.st_mode)) {
-    out.block = true;
-    out.total_bytes = device ? device->size_bytes : 0;
-    judge(device, st.st_rdev, "the device node", out);
+    return not_found("the path does not exist");
+  out.device = c.device(c.nqn_of(req.volume_id));
+  out.block = S_ISBLK(st.st_mode);
+  if (out.block) {
+    out.shown = st.st_rdev;
+  } else {
+    out.mounted = mount::mount_at(req.volume_path);
+    if (!out.mounted)
+      return not_found("it is neither a mount point nor a device node");
+    out.shown = makedev(out.mounted->major, out.mounted->minor);
+  }
+  if (out.device && out.shown == makedev(out.device->major, out.device->minor)) {
+    out.current = true;
     return outcome::success();
   }
-  auto mounted = mount::mount_at(req.volume_path);
-  if (!mounted)
-    return fail(ec::not_found, "volume path " + req.volume_path + " is not mounted");
-  if (device && device->state == "live" && !same_device(*mounted, *device)) {
+  if (auto owner = owner_of(c.config.connector->sysfs_root(), out.shown))
+    return not_found("it shows the namespace of " + *owner);
+  if (!inside_kubelet_dir(c.config.kubelet_dir, req.volume_path))
+    return not_found("it does not show the volume's namespace"
+                     + std::string{out.device ? "" : " (its subsystem is not connected here)"});
+  if (!out.block
+      && (out.mounted->source.rfind("/dev/", 0) != 0
+          || (out.mounted->fs_type != "ext4" && out.mounted->fs_type != "xfs")))
+    return not_found(out.mounted->source + " (" + out.mounted->fs_type
+                     + ") is mounted there, not a volume's filesystem");
+  return outcome::success();
+}
+
+outcome stats(const context& c, const volume_path_request& req, volume_stats& out) {
+  located at;
+  if (auto r = locate(c, req, at); !r.ok())
+    return r;
+  auto& device = at.device;
+  if (at.block) {
+    out.block = true;
+    out.total_bytes = device ? device->size_bytes : 0;
+    judge(device, at.shown, "the device node", out);
+    return outcome::success();
+  }
+  auto mounted = at.mounted;
+  if (device && device->state == "live" && !at.current) {
     // Renumbered: repair the mounts (the staging mount is found from the bind's device).
     for (auto& m : mount::mounts_of(mounted->major, mounted->minor))
       if (m.root == "/" && m.mount_point != req.volume_path) {
@@ -317,9 +425,15 @@ outcome stats(const context& c, const volume_path_request& req, volume_stats& ou
 }
 
 outcome expand(const context& c, const volume_path_request& req, uint64_t& capacity) {
+  located at;
+  if (auto r = locate(c, req, at); !r.ok())
+    return r;
+  if (!at.current)
+    return fail(ec::unavailable,
+                req.volume_path + " shows a device that is no longer the namespace of volume "
+                  + req.volume_id + " (stale or disconnected): the next NodeGetVolumeStats "
+                  + "recovers it; try again then");
   auto nqn = c.nqn_of(req.volume_id);
-  if (!c.device(nqn))
-    return fail(ec::not_found, "volume " + req.volume_id + " is not staged on this node");
   if (auto r = c.config.connector->rescan(nqn); !r.ok())
     return r;
   // The new size shows once the kernel has read it again.
@@ -333,14 +447,10 @@ outcome expand(const context& c, const volume_path_request& req, uint64_t& capac
     return fail(ec::internal, "the namespace of " + req.volume_id + " did not grow to "
                                 + std::to_string(req.required_bytes) + " bytes");
   capacity = device->size_bytes;
-  struct stat st {};
-  if (::lstat(req.volume_path.c_str(), &st) == 0 && S_ISBLK(st.st_mode))
+  if (at.block)
     return outcome::success(); // a raw device: the new size is all there is to it
-  auto mounted = mount::mount_at(req.volume_path);
-  if (!mounted)
-    return fail(ec::not_found, "volume path " + req.volume_path + " is not mounted");
   auto r =
-    mount::grow_filesystem(c.config.tools, device->dev_path, req.volume_path, mounted->fs_type);
+    mount::grow_filesystem(c.config.tools, device->dev_path, req.volume_path, at.mounted->fs_type);
   c.mount_op("grow", r);
   return r;
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "messages/actors.hpp"
+#include "messages/volume_context.hpp"
 #include "services/mount/filesystem.hpp"
 #include "services/nvme/connector.hpp"
 
@@ -19,9 +20,7 @@ struct node_config {
   std::shared_ptr<services::nvme::connector> connector;
   services::mount::tools tools;
   /// Subsystems this driver may disconnect: never a host's own NVMe disks.
-  std::string managed_prefix = "nqn.2000-02.com.mikrotik:csi-";
-  /// A volume's NQN is this and its id.
-  std::string nqn_base = "nqn.2000-02.com.mikrotik:";
+  std::string managed_prefix = std::string{volume_nqn_prefix} + "csi-";
   /// Where kubelet keeps pods and publishes (raw block device nodes are looked for there).
   std::string kubelet_dir = "/var/lib/kubelet";
   /// This host's NQN (from /etc/nvme/hostnqn); empty: the kernel's own.

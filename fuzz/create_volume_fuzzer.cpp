@@ -4,6 +4,7 @@
 #include "csi.pb.h"
 #include "fuzz/input_text.hpp"
 #include "messages/validation.hpp"
+#include "messages/volume_context.hpp"
 #include "services/csi/capability.hpp"
 #include "services/csi/volume_request.hpp"
 
@@ -24,11 +25,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rds::publish_capability publish;
     rds::services::csi::read_capability(capability, true, publish);
   }
-  rds::migration_policy policy;
-  for (auto& [key, value] : request.parameters()) {
-    caf::timespan timeout{0};
-    rds::parse_migration_timeout(&value, policy, timeout);
+  // The same strings as a volume context passed back by the CO.
+  rds::volume_context typed;
+  if (rds::read_volume_context({request.parameters().begin(), request.parameters().end()}, {},
+                               typed)
+        .ok())
+    rds::context_of(typed);
+  for (auto& [key, value] : request.parameters())
     rds::check_volume_id(key);
-  }
   return 0;
 }

@@ -569,3 +569,149 @@ TEST_CASE("never a disconnect outside the managed prefix; never a recursive remo
   CHECK(read_file(target + "/data/precious") == "keep me");
   expect_clean_stop(*host.plugin);
 }
+
+namespace {
+
+grpc::Status expand_on_node(node_host& host, const std::string& id, const std::string& path) {
+  ::csi::v1::NodeExpandVolumeRequest req;
+  req.set_volume_id(id);
+  req.set_volume_path(path);
+  ::csi::v1::NodeExpandVolumeResponse resp;
+  grpc::ClientContext ctx;
+  set_deadline(ctx);
+  return host.client->node().NodeExpandVolume(&ctx, req, &resp);
+}
+
+} // namespace
+
+TEST_CASE("stats and expand: NOT_FOUND where the volume is not, wherever the path is") {
+  node_host host;
+  auto v = host.create("pvc-here", 64 * mib);
+  auto w = host.create("pvc-there", 64 * mib);
+  auto cap = mount_capability("ext4");
+  for (auto* volume : {&v, &w}) {
+    REQUIRE_OK(host.stage(*volume, cap));
+    REQUIRE_OK(host.publish(volume->volume_id(), cap));
+  }
+  auto id = v.volume_id();
+  ::csi::v1::NodeGetVolumeStatsResponse stats;
+  REQUIRE_OK(host.stats(id, host.target(id), stats));
+  REQUIRE_OK(host.stats(id, host.staging(id), stats));
+  auto empty_dir = host.kubelet + "/pods/pod-1/volumes/nothing-here";
+  fs::create_directories(empty_dir);
+  auto outside = host.dir.path() + "/outside";
+  fs::create_directories(outside);
+  for (auto& path : {host.target(w.volume_id()), host.staging(w.volume_id()), empty_dir,
+                     host.kubelet + "/pods/pod-1/volumes/missing", std::string{"/"},
+                     std::string{"/proc"}, outside, std::string{"/etc/hostname"}}) {
+    CAPTURE(path);
+    CHECK(host.stats(id, path, stats).error_code() == grpc::StatusCode::NOT_FOUND);
+    CHECK(expand_on_node(host, id, path).error_code() == grpc::StatusCode::NOT_FOUND);
+  }
+  // A volume this node does not have, at a path where another volume is.
+  CHECK(host.stats("pvc-never-staged", host.target(id), stats).error_code()
+        == grpc::StatusCode::NOT_FOUND);
+  CHECK(expand_on_node(host, "pvc-never-staged", host.target(id)).error_code()
+        == grpc::StatusCode::NOT_FOUND);
+  // Not a path at all: a bad request.
+  for (auto& path : {std::string{}, std::string{"relative/path"}}) {
+    CHECK(host.stats(id, path, stats).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(expand_on_node(host, id, path).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // Nothing was recovered or grown on the way.
+  CHECK(host.metric("rds_csi_stale_mounts_detected_total", 0) == 0);
+  CHECK(host.metric(mount_ops("grow"), 0) == 0);
+  REQUIRE_OK(host.stats(id, host.target(id), stats));
+  CHECK_FALSE(stats.volume_condition().abnormal());
+  for (auto* volume : {&v, &w}) {
+    REQUIRE_OK(host.unpublish(volume->volume_id()));
+    REQUIRE_OK(host.unstage(volume->volume_id()));
+  }
+  expect_clean_stop(*host.plugin);
+}
+
+TEST_CASE("PUBLISH_READONLY: recorded with the attachment, honoured by the node") {
+  node_host host;
+  ::csi::v1::ControllerGetCapabilitiesResponse caps;
+  {
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    REQUIRE_OK(host.client->controller().ControllerGetCapabilities(&ctx, {}, &caps));
+  }
+  bool offered = false;
+  for (auto& c : caps.capabilities())
+    offered |= c.rpc().type() == ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_READONLY;
+  CHECK(offered);
+
+  ::csi::v1::Volume v;
+  REQUIRE_OK(host.client->create_volume("pvc-readonly", 64 * mib, volume_access::rwo, {}, v));
+  auto id = v.volume_id();
+  auto cap = mount_capability("ext4");
+  auto controller_publish = [&](bool readonly, ::csi::v1::ControllerPublishVolumeResponse& resp) {
+    ::csi::v1::ControllerPublishVolumeRequest req;
+    req.set_volume_id(id);
+    req.set_node_id("node-a");
+    req.set_readonly(readonly);
+    *req.mutable_volume_capability() = cap;
+    *req.mutable_volume_context() = v.volume_context();
+    resp.Clear();
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    return host.client->controller().ControllerPublishVolume(&ctx, req, &resp);
+  };
+  ::csi::v1::ControllerPublishVolumeResponse published;
+  REQUIRE_OK(controller_publish(true, published));
+  CHECK(published.publish_context().at("readonly") == "true");
+  ::csi::v1::ControllerPublishVolumeResponse again;
+  REQUIRE_OK(controller_publish(true, again));
+  CHECK(again.publish_context().at("readonly") == "true");
+  // Read-write to the same node is another attachment: incompatible.
+  CHECK(controller_publish(false, again).error_code() == grpc::StatusCode::ALREADY_EXISTS);
+
+  // The staging mount is read-write (the filesystem is made and its journal replayed there);
+  // the publish is read-only because the controller recorded it so, even when NodePublish's own
+  // flag says nothing.
+  REQUIRE_OK(host.stage(v, cap));
+  ::csi::v1::NodePublishVolumeRequest req;
+  req.set_volume_id(id);
+  req.set_staging_target_path(host.staging(id));
+  req.set_target_path(host.target(id));
+  *req.mutable_volume_capability() = cap;
+  *req.mutable_publish_context() = published.publish_context();
+  {
+    ::csi::v1::NodePublishVolumeResponse resp;
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    REQUIRE_OK(host.client->node().NodePublishVolume(&ctx, req, &resp));
+  }
+  auto mounted = rds::services::mount::mount_at(host.target(id));
+  REQUIRE(mounted);
+  CHECK(mounted->options.rfind("ro", 0) == 0);
+  auto file = host.target(id) + "/written";
+  auto fd = ::open(file.c_str(), O_CREAT | O_WRONLY, 0644);
+  auto error = errno;
+  CHECK(fd < 0);
+  CHECK(error == EROFS);
+  if (fd >= 0)
+    ::close(fd);
+  // The same publish again is a no-op; a read-write one at the same target is refused.
+  {
+    ::csi::v1::NodePublishVolumeResponse resp;
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    REQUIRE_OK(host.client->node().NodePublishVolume(&ctx, req, &resp));
+  }
+  req.clear_publish_context();
+  {
+    ::csi::v1::NodePublishVolumeResponse resp;
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    CHECK(host.client->node().NodePublishVolume(&ctx, req, &resp).error_code()
+          == grpc::StatusCode::ALREADY_EXISTS);
+  }
+  CHECK(mounts_at(host.target(id)) == 1);
+  REQUIRE_OK(host.unpublish(id));
+  REQUIRE_OK(host.unstage(id));
+  REQUIRE_OK(host.client->unpublish(id, "node-a"));
+  expect_clean_stop(*host.plugin);
+}

@@ -39,6 +39,8 @@ struct persistent_volume_object {
   std::vector<std::string> access_modes;
   /// "Block" or "Filesystem".
   std::string volume_mode;
+  /// spec.csi.readOnly: the attacher publishes read-only.
+  bool read_only = false;
   std::map<std::string, std::string> volume_attributes;
   std::string claim_namespace;
   std::string claim_name;
@@ -47,14 +49,15 @@ struct persistent_volume_object {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, persistent_volume_object& x) {
   return f(caf::meta::type_name("rds.persistent_volume_object"), x.name, x.driver, x.volume_handle,
-           x.access_modes, x.volume_mode, x.volume_attributes, x.claim_namespace, x.claim_name);
+           x.access_modes, x.volume_mode, x.read_only, x.volume_attributes, x.claim_namespace,
+           x.claim_name);
 }
 
 inline bool operator==(const persistent_volume_object& a, const persistent_volume_object& b) {
   return a.name == b.name && a.driver == b.driver && a.volume_handle == b.volume_handle
          && a.access_modes == b.access_modes && a.volume_mode == b.volume_mode
-         && a.volume_attributes == b.volume_attributes && a.claim_namespace == b.claim_namespace
-         && a.claim_name == b.claim_name;
+         && a.read_only == b.read_only && a.volume_attributes == b.volume_attributes
+         && a.claim_namespace == b.claim_namespace && a.claim_name == b.claim_name;
 }
 
 } // namespace rds

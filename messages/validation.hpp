@@ -14,18 +14,10 @@ constexpr size_t max_volume_id_length = 128;
 /// Longest accepted node id (a Kubernetes node name is a DNS subdomain of at most 253 bytes).
 constexpr size_t max_node_id_length = 253;
 
-/// The volume-context key that sets the migration timeout, in whole seconds.
-constexpr const char* migration_timeout_key = "migrationTimeoutSeconds";
-
 /// Ids must be non-empty, bounded, start with a letter or digit and use only letters, digits,
 /// '.', '_' and '-': they end up in RouterOS paths, NQNs and log lines.
 outcome check_volume_id(const std::string& id);
 outcome check_node_id(const std::string& id);
 outcome check_snapshot_id(const std::string& id);
-
-/// Parses migrationTimeoutSeconds (nullptr: absent, the policy's fallback applies). A value that
-/// is not a whole number of seconds inside the policy's bounds is refused.
-outcome parse_migration_timeout(const std::string* raw, const migration_policy& policy,
-                                caf::timespan& out);
 
 } // namespace rds

@@ -6,13 +6,15 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
-#include "services/csi/node_paths.hpp"
 #include "services/mount/filesystem.hpp"
 #include "services/mount/mounts.hpp"
+#include "services/mount/path_guard.hpp"
 #include "services/nvme/connector.hpp"
 #include "services/nvme/sysfs.hpp"
 #include "services/nvme/target.hpp"
@@ -130,12 +132,36 @@ TEST_CASE("mount flags: plain words, split into flags and data; weakening ones r
   CHECK((flags & MS_NOATIME) != 0);
   CHECK((flags & MS_RDONLY) != 0);
   CHECK(data == "discard,data=ordered");
-  for (auto bad : {"exec", "suid", "dev", "bind", "remount", "a,b", "x y", "", "../x"}) {
-    CAPTURE(bad);
+  for (auto bad : {"exec", "suid", "dev", "bind", "rbind", "remount", "move", "shared", "rprivate",
+                   "unbindable", "a,b", "x y", "", "../x"}) {
+    CAPTURE(std::string{bad});
     flags = 0;
     data.clear();
     CHECK(mount::parse_mount_flags({bad}, flags, data).code == ec::invalid_argument);
   }
+  // The kernel's options from libmount's table: a later one undoes an earlier one, as mount(8)
+  // reads them; the caller's own bits stay unless an option clears them.
+  flags = MS_NOSUID | MS_NODEV;
+  data.clear();
+  REQUIRE(mount::parse_mount_flags({"sync", "async", "ro", "rw", "nodiratime", "lazytime",
+                                    "strictatime", "noexec", "nosymfollow"},
+                                   flags, data)
+            .ok());
+  CHECK(flags
+        == (MS_NOSUID | MS_NODEV | MS_NODIRATIME | MS_LAZYTIME | MS_STRICTATIME | MS_NOEXEC
+            | MS_NOSYMFOLLOW));
+  CHECK(data.empty());
+  // mount(8)'s own options mean nothing to mount(2): accepted, not passed on.
+  flags = 0;
+  REQUIRE(
+    mount::parse_mount_flags({"defaults", "nofail", "_netdev", "x-systemd.automount"}, flags, data)
+      .ok());
+  CHECK(flags == 0);
+  CHECK(data.empty());
+  // A kernel option's name with a value is not that option: it is the filesystem's.
+  REQUIRE(mount::parse_mount_flags({"ro=1", "commit=30"}, flags, data).ok());
+  CHECK(flags == 0);
+  CHECK(data == "ro=1,commit=30");
 }
 
 TEST_CASE("mountinfo: device numbers, escaped paths, the topmost mount") {
@@ -144,14 +170,60 @@ TEST_CASE("mountinfo: device numbers, escaped paths, the topmost mount") {
                        "/dev/nvme2n1 rw\n"
                        "23 22 259:3 / /var/lib/kubelet/pods/a\\040b/vol rw,nosuid - ext4 "
                        "/dev/nvme2n1 rw\n"
+                       "this line is not a mount\n"
+                       "25 1 259:3 /dir /var/lib/kubelet/pods/c/vol rw shared:2 master:1 - xfs "
+                       "/dev/nvme2n1 rw,attr2\n"
                        "24 1 7:0 / /var/lib/kubelet/staging ro - xfs /dev/loop0 ro");
-  auto entries = mount::read_mountinfo(s.dir + "/mountinfo");
-  REQUIRE(entries.size() == 3);
+  auto info = s.dir + "/mountinfo";
+  auto entries = mount::read_mountinfo(info);
+  REQUIRE(entries.size() == 4);
   CHECK(entries[0].major == 259);
   CHECK(entries[0].minor == 3);
   CHECK(entries[0].fs_type == "ext4");
+  CHECK(entries[0].source == "/dev/nvme2n1");
+  CHECK(entries[0].root == "/");
+  CHECK(entries[0].options == "rw,relatime");
   CHECK(entries[1].mount_point == "/var/lib/kubelet/pods/a b/vol");
-  CHECK(entries[2].options == "ro");
+  CHECK(entries[1].options == "rw,nosuid");
+  CHECK(entries[2].root == "/dir");
+  CHECK(entries[2].fs_type == "xfs");
+  CHECK(entries[3].options == "ro");
+  CHECK(entries[3].major == 7);
+
+  auto top = mount::mount_at("/var/lib/kubelet/staging", info);
+  REQUIRE(top);
+  CHECK(top->source == "/dev/loop0");
+  CHECK_FALSE(mount::mount_at("/var/lib/kubelet", info));
+  CHECK_FALSE(mount::mount_at("/var/lib/kubelet/pods/a\\040b/vol", info));
+  CHECK(mount::mount_at("/var/lib/kubelet/pods/a b/vol", info));
+  CHECK(mount::mounts_of(259, 3, info).size() == 3);
+  CHECK(mount::mounts_of(7, 0, info).size() == 1);
+  CHECK(mount::mounts_of(8, 0, info).empty());
+
+  // No file: no mounts (and no crash); the process's own table has its root.
+  CHECK(mount::read_mountinfo(s.dir + "/missing").empty());
+  CHECK(mount::mount_at("/"));
+}
+
+TEST_CASE("mountinfo: several threads read the table at once") {
+  scratch s;
+  std::string text;
+  for (int i = 0; i < 200; ++i)
+    text += std::to_string(100 + i) + " 1 259:" + std::to_string(i % 7) + " / /mnt/v"
+            + std::to_string(i) + " rw - ext4 /dev/nvme" + std::to_string(i) + "n1 rw\n";
+  s.write("mountinfo", text);
+  std::vector<std::thread> readers;
+  std::atomic<int> right{0};
+  for (int t = 0; t < 4; ++t)
+    readers.emplace_back([&] {
+      for (int round = 0; round < 25; ++round)
+        if (mount::read_mountinfo(s.dir + "/mountinfo").size() == 200
+            && mount::mounts_of(259, 3, s.dir + "/mountinfo").size() == 29)
+          ++right;
+    });
+  for (auto& r : readers)
+    r.join();
+  CHECK(right == 100);
 }
 
 TEST_CASE("kubelet paths: inside, no '..', no symlinks") {
@@ -160,7 +232,7 @@ TEST_CASE("kubelet paths: inside, no '..', no symlinks") {
   fs::create_directories(kubelet + "/pods/p/volumes");
   fs::create_directories(s.dir + "/outside");
   fs::create_symlink(s.dir + "/outside", kubelet + "/pods/link");
-  auto ok = [&](const std::string& p) { return csi::check_node_path(kubelet, p, "path").ok(); };
+  auto ok = [&](const std::string& p) { return mount::check_usable_path(kubelet, p, "path").ok(); };
   CHECK(ok(kubelet + "/pods/p/volumes/v"));
   CHECK(ok(kubelet + "/pods/p/volumes/not-yet/there"));
   CHECK_FALSE(ok(kubelet));
@@ -221,21 +293,37 @@ TEST_CASE("the fabrics connector: a live controller is reused, disconnect delete
   s.write("class/nvme/nvme4/delete_controller", "");
   s.write("class/nvme/nvme0/subsysnqn", "nqn.2014.08.org.nvmexpress:host-disk");
   s.write("class/nvme/nvme0/delete_controller", "");
-  auto connector = nvme::make_fabrics_connector({s.dir, s.dir + "/no-fabrics-device"});
+  auto connector = nvme::make_fabrics_connector({s.dir});
   nvme::nvme_target t{"10.0.0.5", 4420, nqn, "", -1, 5, 0};
   bool reused = false;
   REQUIRE(connector->connect(t, reused).ok());
   CHECK(reused);
-  // A subsystem with no controller needs the kernel's device; without it, the reason is given.
+  // A subsystem with no controller goes to libnvme, which needs the kernel's /dev/nvme-fabrics
+  // (libnvme 1.3 always opens that path). Without it, the reason is given; with it (a machine
+  // with nvme_tcp loaded), the kernel is asked to connect to a closed loopback port, and
+  // refuses. Either way nothing leaves this machine.
   nvme::nvme_target other = t;
+  other.address = "127.0.0.1";
+  other.port = 1;
   other.nqn = "nqn.2000-02.com.mikrotik:csi-ffffffffffffffffffffffffffff";
   auto refused = connector->connect(other, reused);
   CHECK(refused.code == ec::unavailable);
-  CHECK(refused.message.find("nvme_tcp") != std::string::npos);
+  CHECK_FALSE(reused);
+  if (!fs::exists("/dev/nvme-fabrics")) {
+    CHECK(refused.message.find("nvme_tcp") != std::string::npos);
+    CHECK(refused.message.find("libnvme: Failed to open /dev/nvme-fabrics") != std::string::npos);
+  }
   other.address = "not-an-ip";
   CHECK(connector->connect(other, reused).code == ec::invalid_argument);
   REQUIRE(connector->disconnect(nqn).ok());
   CHECK(nvme::read_attribute(s.dir + "/class/nvme/nvme3/delete_controller") == "1");
   CHECK(nvme::read_attribute(s.dir + "/class/nvme/nvme4/delete_controller") == "1");
   CHECK(nvme::read_attribute(s.dir + "/class/nvme/nvme0/delete_controller").empty());
+  s.write("class/nvme/nvme3/rescan_controller", "");
+  REQUIRE(connector->rescan(nqn).ok());
+  CHECK(nvme::read_attribute(s.dir + "/class/nvme/nvme3/rescan_controller") == "1");
+  // A controller whose attribute cannot be written is an error, not a silent success.
+  s.write("class/nvme/nvme5/subsysnqn", nqn);
+  fs::create_directories(s.dir + "/class/nvme/nvme5/delete_controller");
+  CHECK(connector->disconnect(nqn).code == ec::internal);
 }

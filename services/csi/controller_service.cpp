@@ -8,6 +8,7 @@
 #include "messages/deadline.hpp"
 #include "messages/page_token.hpp"
 #include "messages/validation.hpp"
+#include "messages/volume_context.hpp"
 #include "services/csi/capability.hpp"
 #include "services/csi/rpc_call.hpp"
 #include "services/csi/volume_request.hpp"
@@ -58,7 +59,8 @@ grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
                    ::csi::v1::ControllerServiceCapability::RPC::LIST_SNAPSHOTS,
                    ::csi::v1::ControllerServiceCapability::RPC::CLONE_VOLUME,
                    ::csi::v1::ControllerServiceCapability::RPC::EXPAND_VOLUME,
-                   ::csi::v1::ControllerServiceCapability::RPC::GET_VOLUME})
+                   ::csi::v1::ControllerServiceCapability::RPC::GET_VOLUME,
+                   ::csi::v1::ControllerServiceCapability::RPC::PUBLISH_READONLY})
     response->add_capabilities()->mutable_rpc()->set_type(rpc);
   call->finish(grpc::Status::OK);
   return call->reactor();
@@ -108,7 +110,7 @@ grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
 
 grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerPublishVolumeRequest* request,
-  ::csi::v1::ControllerPublishVolumeResponse*) {
+  ::csi::v1::ControllerPublishVolumeResponse* response) {
   auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
                                          "/csi.v1.Controller/ControllerPublishVolume");
   if (call->refused_while_draining())
@@ -123,16 +125,19 @@ grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
     checked = outcome::failure(ec::invalid_argument, "volume_capability is required");
   if (checked.ok())
     checked = read_capability(request->volume_capability(), request->readonly(), req.capability);
-  if (checked.ok()) {
-    auto& context = request->volume_context();
-    auto entry = context.find(migration_timeout_key);
-    checked = parse_migration_timeout(entry == context.end() ? nullptr : &entry->second,
-                                      config_.migrations, req.migration_timeout);
-  }
+  volume_context context;
+  if (checked.ok())
+    checked =
+      read_volume_context({request->volume_context().begin(), request->volume_context().end()},
+                          {config_.migrations}, context);
   if (!checked.ok()) {
     call->finish(checked);
     return call->reactor();
   }
+  req.migration_timeout = context.migration_timeout;
+  // The node mounts read-only what was attached read-only (sent only with a success).
+  if (req.capability.readonly)
+    (*response->mutable_publish_context())[publish_readonly_key] = "true";
   auto timeout = call->timeout(config_.request_timeout);
   req.deadline = deadline_in(sys_, timeout);
   ask_and_finish(sys_, actors_.supervisor, call, timeout, publish_atom_v, std::move(req));

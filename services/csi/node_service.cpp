@@ -3,11 +3,10 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "messages/node_path.hpp"
 #include "messages/validation.hpp"
+#include "messages/volume_context.hpp"
 #include "services/csi/capability.hpp"
-#include "services/csi/node_paths.hpp"
-#include "services/mount/mounts.hpp"
-#include "services/nvme/target.hpp"
 
 namespace rds::services::csi {
 
@@ -17,29 +16,8 @@ outcome bad(const std::string& why) {
   return outcome::failure(ec::invalid_argument, why);
 }
 
-/// A whole number in [lo, hi] from the volume context, or `fallback` when absent.
-outcome context_int(const google::protobuf::Map<std::string, std::string>& context, const char* key,
-                    int lo, int hi, int fallback, int& out) {
-  auto i = context.find(key);
-  if (i == context.end()) {
-    out = fallback;
-    return outcome::success();
-  }
-  auto& text = i->second;
-  size_t used = 0;
-  long value = 0;
-  try {
-    value = std::stol(text, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size() || value < lo || value > hi)
-    return bad(std::string{"volume context "} + key + " '" + text + "' must be a whole number from "
-               + std::to_string(lo) + " to " + std::to_string(hi));
-  out = static_cast<int>(value);
-  return outcome::success();
-}
-
+/// The access type of a node call. The mount flags are checked by the node operation that uses
+/// them, before it changes anything.
 outcome read_access(const ::csi::v1::VolumeCapability& capability, node_access& out) {
   publish_capability checked;
   if (auto r = read_capability(capability, false, checked); !r.ok())
@@ -49,11 +27,13 @@ outcome read_access(const ::csi::v1::VolumeCapability& capability, node_access& 
     out.fs_type = capability.mount().fs_type().empty() ? "ext4" : capability.mount().fs_type();
     out.mount_flags.assign(capability.mount().mount_flags().begin(),
                            capability.mount().mount_flags().end());
-    unsigned long ignored_flags = 0;
-    std::string ignored_data;
-    return mount::parse_mount_flags(out.mount_flags, ignored_flags, ignored_data);
   }
   return outcome::success();
+}
+
+/// A path field kubelet must send; where it may lie is the node operation's check.
+outcome required(const std::string& path, const char* what) {
+  return path.empty() ? bad(std::string{what} + " is required") : outcome::success();
 }
 
 bool refused(const rpc_call_ptr& call, const outcome& checked) {
@@ -83,42 +63,27 @@ node_service::NodeStageVolume(grpc::CallbackServerContext* ctx,
   stage_request req;
   req.volume_id = request->volume_id();
   req.staging_path = request->staging_target_path();
-  auto& context = request->volume_context();
   auto checked = check_volume_id(req.volume_id);
   if (checked.ok())
-    checked = check_node_path(config_.kubelet_dir, req.staging_path, "staging_target_path");
+    checked = required(req.staging_path, "staging_target_path");
   if (checked.ok() && !request->has_volume_capability())
     checked = bad("volume_capability is required");
   if (checked.ok())
     checked = read_access(request->volume_capability(), req.access);
-  if (checked.ok()) {
-    auto nqn = context.find("nqn");
-    auto address = context.find("nvmeAddress");
-    if (nqn == context.end() || address == context.end())
-      checked = bad("volume context needs nqn and nvmeAddress (from CreateVolume)");
-    else {
-      req.nqn = nqn->second;
-      req.address = address->second;
-      // The NQN is the volume's own: unstage derives it from the id alone.
-      if (req.nqn != config_.nqn_base + req.volume_id)
-        checked =
-          bad("volume context nqn '" + req.nqn + "' is not the NQN of volume " + req.volume_id);
-    }
-  }
-  if (checked.ok())
-    checked = context_int(context, "nvmePort", 1, 65535, 4420, req.port);
+  volume_context context;
   if (checked.ok())
     checked =
-      context_int(context, "ctrlLossTmo", -1, 1000000, config_.ctrl_loss_tmo, req.ctrl_loss_tmo);
+      read_volume_context({request->volume_context().begin(), request->volume_context().end()},
+                          {config_.migrations}, context);
   if (checked.ok())
-    checked = context_int(context, "reconnectDelay", 1, 100000, 5, req.reconnect_delay);
-  if (checked.ok())
-    checked = context_int(context, "keepAliveTmo", 0, 100000, 0, req.keep_alive_tmo);
+    checked = check_stage_context(req.volume_id, context);
   if (checked.ok()) {
-    nvme::nvme_target target{req.address,         req.port,          req.nqn, "", req.ctrl_loss_tmo,
-                             req.reconnect_delay, req.keep_alive_tmo};
-    std::string ignored;
-    checked = nvme::fabrics_options(target, ignored);
+    req.nqn = context.nqn;
+    req.address = context.nvme_address;
+    req.port = context.nvme_port;
+    req.ctrl_loss_tmo = context.ctrl_loss_tmo.value_or(config_.ctrl_loss_tmo);
+    req.reconnect_delay = context.reconnect_delay.value_or(5);
+    req.keep_alive_tmo = context.keep_alive_tmo.value_or(0);
   }
   if (refused(call, checked))
     return call->reactor();
@@ -138,7 +103,7 @@ node_service::NodeUnstageVolume(grpc::CallbackServerContext* ctx,
   unstage_request req{request->volume_id(), request->staging_target_path()};
   auto checked = check_volume_id(req.volume_id);
   if (checked.ok())
-    checked = check_node_path(config_.kubelet_dir, req.staging_path, "staging_target_path");
+    checked = required(req.staging_path, "staging_target_path");
   if (refused(call, checked))
     return call->reactor();
   ask_and_finish(sys_, actors_.node, call, call->timeout(config_.node_timeout), unstage_atom_v,
@@ -158,14 +123,16 @@ node_service::NodePublishVolume(grpc::CallbackServerContext* ctx,
   req.volume_id = request->volume_id();
   req.staging_path = request->staging_target_path();
   req.target_path = request->target_path();
-  req.readonly = request->readonly();
+  // Read-only when the CO says so here, or when the controller recorded the attachment so.
+  auto& publish_context = request->publish_context();
+  auto readonly = publish_context.find(publish_readonly_key);
+  req.readonly =
+    request->readonly() || (readonly != publish_context.end() && readonly->second == "true");
   auto checked = check_volume_id(req.volume_id);
   if (checked.ok())
-    checked = check_node_path(config_.kubelet_dir, req.staging_path, "staging_target_path");
+    checked = required(req.staging_path, "staging_target_path");
   if (checked.ok())
-    checked = check_node_path(config_.kubelet_dir, req.target_path, "target_path");
-  if (checked.ok() && req.staging_path == req.target_path)
-    checked = bad("target_path must differ from staging_target_path");
+    checked = required(req.target_path, "target_path");
   if (checked.ok() && !request->has_volume_capability())
     checked = bad("volume_capability is required");
   if (checked.ok())
@@ -188,7 +155,7 @@ node_service::NodeUnpublishVolume(grpc::CallbackServerContext* ctx,
   node_unpublish_request req{request->volume_id(), request->target_path()};
   auto checked = check_volume_id(req.volume_id);
   if (checked.ok())
-    checked = check_node_path(config_.kubelet_dir, req.target_path, "target_path");
+    checked = required(req.target_path, "target_path");
   if (refused(call, checked))
     return call->reactor();
   ask_and_finish(sys_, actors_.node, call, call->timeout(config_.node_timeout), unpublish_atom_v,
@@ -207,7 +174,7 @@ node_service::NodeGetVolumeStats(grpc::CallbackServerContext* ctx,
   volume_path_request req{request->volume_id(), request->volume_path(), 0};
   auto checked = check_volume_id(req.volume_id);
   if (checked.ok())
-    checked = check_node_path(config_.kubelet_dir, req.volume_path, "volume_path");
+    checked = check_volume_path(req.volume_path);
   if (refused(call, checked))
     return call->reactor();
   ask_then_finish<volume_stats>(
@@ -243,7 +210,7 @@ node_service::NodeExpandVolume(grpc::CallbackServerContext* ctx,
   volume_path_request req{request->volume_id(), request->volume_path(), 0};
   auto checked = check_volume_id(req.volume_id);
   if (checked.ok())
-    checked = check_node_path(config_.kubelet_dir, req.volume_path, "volume_path");
+    checked = check_volume_path(req.volume_path);
   if (checked.ok() && request->has_capacity_range()) {
     if (request->capacity_range().required_bytes() < 0)
       checked = bad("capacity_range.required_bytes must not be negative");

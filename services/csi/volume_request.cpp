@@ -1,10 +1,9 @@
 // CreateVolume argument checks.
 #include "services/csi/volume_request.hpp"
 
-#include <arpa/inet.h>
-
 #include "csi.pb.h"
 #include "messages/validation.hpp"
+#include "messages/volume_context.hpp"
 #include "services/csi/capability.hpp"
 
 namespace rds::services::csi {
@@ -12,28 +11,6 @@ namespace rds::services::csi {
 namespace {
 
 constexpr uint64_t mib = uint64_t{1} << 20;
-
-bool is_ip_literal(const std::string& text) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
-}
-
-bool int_in(const std::string& text, long lo, long hi) {
-  if (text.empty() || text.size() > 9)
-    return false;
-  size_t i = text.front() == '-' ? 1 : 0;
-  if (i == text.size())
-    return false;
-  long value = 0;
-  for (; i < text.size(); ++i) {
-    if (text[i] < '0' || text[i] > '9')
-      return false;
-    value = value * 10 + (text[i] - '0');
-  }
-  if (text.front() == '-')
-    value = -value;
-  return value >= lo && value <= hi;
-}
 
 outcome bad(const std::string& message) {
   return outcome::failure(ec::invalid_argument, message);
@@ -99,45 +76,15 @@ outcome read_create_volume(const ::csi::v1::CreateVolumeRequest& request,
   uint64_t size = 0;
   if (auto r = size_for(required, limit, size); !r.ok())
     return r;
-  context.clear();
-  context["nvmeAddress"] = config.nvme_address;
-  context["nvmePort"] = "4420";
-  for (auto& [key, value] : request.parameters()) {
-    if (key.rfind("csi.storage.k8s.io/", 0) == 0)
-      continue; // the provisioner's own keys
-    if (key == "nvmeAddress") {
-      if (!is_ip_literal(value))
-        return bad("parameter nvmeAddress must be an IP address (got '" + value + "')");
-    } else if (key == "nvmePort") {
-      if (!int_in(value, 1, 65535))
-        return bad("parameter nvmePort must be a port from 1 to 65535");
-    } else if (key == migration_timeout_key) {
-      caf::timespan ignored{0};
-      if (auto r = parse_migration_timeout(&value, config.migrations, ignored); !r.ok())
-        return r;
-    } else if (key == "ctrlLossTmo") {
-      if (!int_in(value, -1, 1000000))
-        return bad("parameter ctrlLossTmo must be a whole number of seconds, -1 or more");
-    } else if (key == "reconnectDelay") {
-      if (!int_in(value, 1, 100000))
-        return bad("parameter reconnectDelay must be a whole number of seconds, 1 or more");
-    } else if (key == "keepAliveTmo") {
-      if (!int_in(value, 0, 100000))
-        return bad("parameter keepAliveTmo must be a whole number of seconds, 0 or more");
-    } else if (key == "volumePath") {
-      if (value != config.volume_base_path)
-        return bad("parameter volumePath '" + value + "' is not this driver's volume base path "
-                   + config.volume_base_path);
-      continue;
-    } else {
-      return bad("unknown StorageClass parameter '" + key + "'");
-    }
-    context[key] = value;
-  }
+  volume_context typed;
+  std::map<std::string, std::string> parameters{request.parameters().begin(),
+                                                request.parameters().end()};
+  if (auto r = read_storage_class(
+        parameters, {config.migrations, config.nvme_address, config.volume_base_path}, typed);
+      !r.ok())
+    return r;
   // Every volume carries its migration timeout, so a publish knows it without the class.
-  if (context.count(migration_timeout_key) == 0)
-    context[migration_timeout_key] = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(config.migrations.fallback).count());
+  context = context_of(typed);
   out.name = name;
   out.source_snapshot_id = source_snapshot;
   out.source_volume_id = source_volume;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <map>
 
-#include "messages/validation.hpp"
+#include "messages/volume_context.hpp"
 
 namespace rds::services::kube {
 
@@ -15,19 +15,18 @@ publish_capability capability_of(const persistent_volume_object& pv) {
   cap.block = pv.volume_mode == "Block";
   cap.csi_mode = rwx ? 5 : 1;
   cap.access = rwx && cap.block ? access_kind::multi_node_block : access_kind::single_node;
+  cap.readonly = pv.read_only;
   return cap;
 }
 
 namespace {
 
 caf::timespan timeout_of(const persistent_volume_object& pv, const migration_policy& policy) {
-  caf::timespan result{0};
-  auto attr = pv.volume_attributes.find(migration_timeout_key);
-  if (!parse_migration_timeout(attr == pv.volume_attributes.end() ? nullptr : &attr->second, policy,
-                               result)
-         .ok())
-    result = policy.fallback;
-  return result;
+  // A context that cannot be read (edited by hand) still has its volume followed.
+  volume_context context;
+  if (!read_volume_context(pv.volume_attributes, {policy}, context).ok())
+    return policy.fallback;
+  return context.migration_timeout;
 }
 
 } // namespace

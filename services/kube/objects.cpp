@@ -58,6 +58,8 @@ persistent_volume_object volume_of(const json& item) {
   pv.name = string_at(item, {"metadata", "name"});
   pv.driver = string_at(item, {"spec", "csi", "driver"});
   pv.volume_handle = string_at(item, {"spec", "csi", "volumeHandle"});
+  auto read_only = object_at(item, {"spec", "csi", "readOnly"});
+  pv.read_only = read_only != nullptr && read_only->IsBool() && read_only->GetBool();
   pv.volume_mode = string_at(item, {"spec", "volumeMode"});
   if (pv.volume_mode.empty())
     pv.volume_mode = "Filesystem";

@@ -91,6 +91,13 @@ TEST_CASE("PersistentVolume fields") {
   CHECK(cap.access == access_kind::single_node);
   CHECK(cap.csi_mode == 1);
   CHECK_FALSE(cap.block);
+  CHECK_FALSE(cap.readonly);
+  // spec.csi.readOnly: the attacher publishes read-only, and the rebuild must agree.
+  auto read_only = std::string{json};
+  read_only.replace(read_only.find(R"("volumeHandle")"), 0, R"("readOnly":true,)");
+  REQUIRE(parse_persistent_volume_event(read_only, event).ok());
+  CHECK(event.object.read_only);
+  CHECK(capability_of(event.object).readonly);
 }
 
 TEST_CASE("inventory: 0, 1, 2 and 3 attachments per volume") {

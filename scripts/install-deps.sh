@@ -11,8 +11,9 @@ packages=(
   curl
   # Flags (CLI11, header-only) and logging (spdlog, with libfmt).
   libcli11-dev libspdlog-dev
-  # The node plugin: filesystems, mounts and loop devices (the node tests run them for real).
-  e2fsprogs xfsprogs util-linux mount
+  # The node plugin: filesystems, mounts and loop devices (the node tests run them for real);
+  # libmount reads the mount table, libnvme connects NVMe/TCP.
+  e2fsprogs xfsprogs util-linux mount libmount-dev libnvme-dev
   # The fuzzers (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
   clang-14 libclang-rt-14-dev
 )

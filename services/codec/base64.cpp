@@ -1,64 +1,87 @@
-// Base64 codec.
+// Base64 through OpenSSL's EVP encoder. OpenSSL decodes; what it would take silently (a '-'
+// ends its input, as in a PEM trailer; unpadded text fails only at the end) is settled here
+// first, so that a malformed value is refused instead of decoded short.
 #include "services/codec/base64.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <climits>
+#include <memory>
 
 namespace rds::services::codec {
 
 namespace {
 
-constexpr const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+bool in_alphabet(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+'
+         || c == '/';
+}
 
-int value_of(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
+bool blank(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
 } // namespace
 
 bool decode_base64(const std::string& text, std::string& out) {
   out.clear();
-  unsigned buffer = 0;
-  int bits = 0;
+  // The characters without blanks, padded to whole quanta of four.
+  std::string quanta;
+  quanta.reserve(text.size() + 2);
+  size_t padding = 0;
   for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ')
+    if (blank(c))
       continue;
-    int v = value_of(c);
-    if (v < 0)
-      return false;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+    if (c == '=') {
+      ++padding;
+    } else if (!in_alphabet(c) || padding > 0) {
+      return false; // outside the alphabet, or data after padding
     }
+    quanta.push_back(c);
   }
+  if (padding > 2)
+    return false;
+  if (padding > 0 && quanta.size() % 4 != 0)
+    return false; // "YQ=": padded, but not to a whole quantum
+  if (quanta.size() % 4 == 1)
+    return false; // one character holds only 6 bits: no encoder ends like that
+  while (quanta.size() % 4 != 0)
+    quanta.push_back('=');
+  if (quanta.size() > static_cast<size_t>(INT_MAX))
+    return false;
+  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx{EVP_ENCODE_CTX_new(),
+                                                                      &EVP_ENCODE_CTX_free};
+  if (!ctx)
+    return false;
+  EVP_DecodeInit(ctx.get());
+  std::string decoded(quanta.size() / 4 * 3 + 3, '\0');
+  auto* buffer = reinterpret_cast<unsigned char*>(decoded.data());
+  int written = 0;
+  int tail = 0;
+  if (EVP_DecodeUpdate(ctx.get(), buffer, &written,
+                       reinterpret_cast<const unsigned char*>(quanta.data()),
+                       static_cast<int>(quanta.size()))
+        < 0
+      || EVP_DecodeFinal(ctx.get(), buffer + written, &tail) < 0)
+    return false;
+  decoded.resize(static_cast<size_t>(written) + static_cast<size_t>(tail));
+  out = std::move(decoded);
   return true;
 }
 
 std::string encode_base64(const std::string& bytes) {
   std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(alphabet[(buffer >> bits) & 63]);
-    }
+  // EVP_EncodeBlock takes an int length; encode in pieces of whole 3-byte groups.
+  constexpr size_t piece = size_t{3} << 20;
+  for (size_t at = 0; at < bytes.size(); at += piece) {
+    auto n = std::min(piece, bytes.size() - at);
+    std::string encoded((n + 2) / 3 * 4 + 1, '\0');
+    auto length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                                  reinterpret_cast<const unsigned char*>(bytes.data() + at),
+                                  static_cast<int>(n));
+    out.append(encoded.data(), static_cast<size_t>(length));
   }
-  if (bits > 0)
-    out.push_back(alphabet[(buffer << (6 - bits)) & 63]);
-  while (out.size() % 4 != 0)
-    out.push_back('=');
   return out;
 }
 

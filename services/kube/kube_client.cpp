@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
+#include <new>
 #include <sstream>
 #include <thread>
 
@@ -95,19 +97,13 @@ curl_blob blob_of(const std::string& pem) {
 } // namespace
 
 std::string url_escape(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
-        || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
+  // libcurl leaves A-Z a-z 0-9 - . _ ~ as they are and percent-encodes every other byte
+  // (RFC 3986 unreserved). The handle argument is unused by libcurl since 7.82.
+  std::unique_ptr<char, decltype(&curl_free)> escaped{
+    curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size())), &curl_free};
+  if (!escaped)
+    throw std::bad_alloc{};
+  return escaped.get();
 }
 
 ec code_of_http_status(long http_status) {

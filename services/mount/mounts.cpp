@@ -1,7 +1,10 @@
-// /proc/self/mountinfo parsing and mount(2)/umount2(2).
+// The mount table through libmount (each call parses into its own libmnt_table, so IO threads
+// may read it at once), mount(2)/umount2(2), and CSI mount flags checked against libmount's
+// own table of the kernel's mount options.
 #include "services/mount/mounts.hpp"
 
 #include <dirent.h>
+#include <libmount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -9,27 +12,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <sstream>
+#include <memory>
+#include <mutex>
 
 namespace rds::services::mount {
 
 namespace {
-
-/// mountinfo escapes spaces and such as \040.
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 bool plain_word(const std::string& s) {
   if (s.empty() || s.size() > 64)
@@ -45,45 +33,111 @@ outcome failed(const std::string& what) {
   return outcome::failure(ec::internal, what + ": " + std::strerror(errno));
 }
 
+std::string text_of(const char* s) {
+  return s == nullptr ? std::string{} : std::string{s};
+}
+
+/// libmount reads LIBMOUNT_DEBUG once; done here once so that threads never race on it.
+void init_libmount() {
+  static std::once_flag once;
+  std::call_once(once, [] { mnt_init_debug(0); });
+}
+
+struct table_deleter {
+  void operator()(libmnt_table* t) const { mnt_unref_table(t); }
+};
+struct iter_deleter {
+  void operator()(libmnt_iter* i) const { mnt_free_iter(i); }
+};
+
+/// A line libmount cannot read is left out; the rest of the table is still used.
+int skip_line(libmnt_table*, const char*, int) {
+  return 1;
+}
+
+/// Calls `each` with every entry of the mountinfo file at `path`, in file order.
+template <class Each> void for_each_mount(const std::string& path, Each each) {
+  init_libmount();
+  std::unique_ptr<libmnt_table, table_deleter> table{mnt_new_table()};
+  std::unique_ptr<libmnt_iter, iter_deleter> iter{mnt_new_iter(MNT_ITER_FORWARD)};
+  if (!table || !iter)
+    return;
+  mnt_table_set_parser_errcb(table.get(), skip_line);
+  if (mnt_table_parse_file(table.get(), path.c_str()) != 0)
+    return;
+  libmnt_fs* fs = nullptr;
+  while (mnt_table_next_fs(table.get(), iter.get(), &fs) == 0) {
+    mount_entry e;
+    auto dev = mnt_fs_get_devno(fs);
+    e.major = ::major(dev);
+    e.minor = ::minor(dev);
+    e.root = text_of(mnt_fs_get_root(fs));
+    e.mount_point = text_of(mnt_fs_get_target(fs));
+    e.options = text_of(mnt_fs_get_vfs_options(fs));
+    e.fs_type = text_of(mnt_fs_get_fstype(fs));
+    e.source = text_of(mnt_fs_get_source(fs));
+    each(std::move(e));
+  }
+}
+
+/// The entry of libmount's option map `map` that `word` is (a "name=", "name[=]" or prefix
+/// entry matches with its value), or null.
+const libmnt_optmap* option_in(int map, const std::string& word) {
+  for (auto* e = mnt_get_builtin_optmap(map); e != nullptr && e->name != nullptr; ++e) {
+    std::string name = e->name;
+    if ((e->mask & MNT_PREFIX) != 0) {
+      if (word.compare(0, name.size(), name) == 0)
+        return e;
+      continue;
+    }
+    auto optional_value = name.find("[=]");
+    if (optional_value != std::string::npos) {
+      name.resize(optional_value);
+      if (word == name || word.compare(0, name.size() + 1, name + "=") == 0)
+        return e;
+    } else if (!name.empty() && name.back() == '=') {
+      if (word.size() > name.size() && word.compare(0, name.size(), name) == 0)
+        return e;
+    } else if (word == name) {
+      return e;
+    }
+  }
+  return nullptr;
+}
+
 } // namespace
 
 std::vector<mount_entry> read_mountinfo(const std::string& path) {
   std::vector<mount_entry> entries;
-  std::ifstream in{path};
-  std::string line;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mount_point options [optional...] - fs_type source super
-    std::istringstream fields{line};
-    std::string id, parent, dev, root, point, options, word;
-    fields >> id >> parent >> dev >> root >> point >> options;
-    while (fields >> word && word != "-") {
-    }
-    mount_entry e;
-    fields >> e.fs_type >> e.source;
-    if (std::sscanf(dev.c_str(), "%u:%u", &e.major, &e.minor) != 2)
-      continue;
-    e.root = unescape(root);
-    e.mount_point = unescape(point);
-    e.options = options;
-    e.source = unescape(e.source);
-    entries.push_back(std::move(e));
-  }
+  for_each_mount(path, [&](mount_entry e) { entries.push_back(std::move(e)); });
   return entries;
 }
 
 std::optional<mount_entry> mount_at(const std::string& path) {
+  return mount_at(path, "/proc/self/mountinfo");
+}
+
+std::optional<mount_entry> mount_at(const std::string& path, const std::string& mountinfo) {
+  // Compared as strings, as libmount's mnt_table_find_target does without a path cache: the
+  // callers' paths are already checked (no symlinks), and no stat of a hung mount is made.
   std::optional<mount_entry> top;
-  for (auto& e : read_mountinfo())
+  for_each_mount(mountinfo, [&](mount_entry e) {
     if (e.mount_point == path)
-      top = e; // later lines are mounted on top
+      top = std::move(e); // later lines are mounted on top
+  });
   return top;
 }
 
 std::vector<mount_entry> mounts_of(unsigned major, unsigned minor) {
+  return mounts_of(major, minor, "/proc/self/mountinfo");
+}
+
+std::vector<mount_entry> mounts_of(unsigned major, unsigned minor, const std::string& mountinfo) {
   std::vector<mount_entry> found;
-  for (auto& e : read_mountinfo())
+  for_each_mount(mountinfo, [&](mount_entry e) {
     if (e.major == major && e.minor == minor)
-      found.push_back(e);
+      found.push_back(std::move(e));
+  });
   return found;
 }
 
@@ -125,32 +179,34 @@ std::vector<std::string> device_nodes_under(const std::string& dir, unsigned maj
 
 outcome parse_mount_flags(const std::vector<std::string>& flags, unsigned long& ms_flags,
                           std::string& data) {
-  static const std::map<std::string, unsigned long> known{{"ro", MS_RDONLY},
-                                                          {"rw", 0},
-                                                          {"noatime", MS_NOATIME},
-                                                          {"nodiratime", MS_NODIRATIME},
-                                                          {"relatime", MS_RELATIME},
-                                                          {"strictatime", MS_STRICTATIME},
-                                                          {"nosuid", MS_NOSUID},
-                                                          {"nodev", MS_NODEV},
-                                                          {"noexec", MS_NOEXEC},
-                                                          {"sync", MS_SYNCHRONOUS},
-                                                          {"lazytime", MS_LAZYTIME},
-                                                          {"defaults", 0},
-                                                          {"async", 0},
-                                                          {"dirsync", MS_DIRSYNC}};
+  // What a CSI mount flag may not do: undo nosuid/nodev/noexec, or turn the mount into a bind,
+  // a remount, a move or a propagation change.
+  constexpr unsigned long weakening = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  constexpr unsigned long not_a_flag =
+    MS_BIND | MS_REC | MS_REMOUNT | MS_MOVE | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
+  init_libmount();
+  auto* linux_map = mnt_get_builtin_optmap(MNT_LINUX_MAP);
   for (auto& flag : flags) {
     if (!plain_word(flag))
       return outcome::failure(ec::invalid_argument,
                               "mount flag '" + flag + "' is not a plain option word");
-    if (flag == "suid" || flag == "dev" || flag == "exec" || flag == "bind" || flag == "rbind"
-        || flag == "remount" || flag == "move")
-      return outcome::failure(ec::invalid_argument, "mount flag '" + flag + "' is not allowed");
-    auto i = known.find(flag);
-    if (i != known.end()) {
-      ms_flags |= i->second;
+    // "move" is mount(8)'s --move, not in the option table, and not for a CSI flag either.
+    if (flag == "move")
+      return outcome::failure(ec::invalid_argument, "mount flag 'move' is not allowed");
+    if (auto* known = option_in(MNT_LINUX_MAP, flag)) {
+      auto id = static_cast<unsigned long>(known->id);
+      if ((id & not_a_flag) != 0 || ((known->mask & MNT_INVERT) != 0 && (id & weakening) != 0))
+        return outcome::failure(ec::invalid_argument, "mount flag '" + flag + "' is not allowed");
+      // libmount sets the option's bit, or clears it for the inverted ones ("rw", "async").
+      if (mnt_optstr_get_flags(flag.c_str(), &ms_flags, linux_map) != 0)
+        return outcome::failure(ec::invalid_argument,
+                                "mount flag '" + flag + "' is not understood");
       continue;
     }
+    // mount(8)'s own options ("defaults", "nofail", "_netdev", "x-..."): they tell mount(8) and
+    // fstab what to do and mean nothing to mount(2), so they are accepted and not passed on.
+    if (option_in(MNT_USERSPACE_MAP, flag) != nullptr)
+      continue;
     // Anything else is the filesystem's own option (e.g. "discard", "data=ordered").
     data += (data.empty() ? "" : ",") + flag;
   }

@@ -1,7 +1,8 @@
 // Connecting and disconnecting NVMe/TCP subsystems. Blocking: use from nvme_io actors only.
-// Two connectors: the kernel's /dev/nvme-fabrics (a real node), and loop devices over the RDS
-// simulator's disk files with a laid-out sysfs tree (a machine without nvme-tcp). Both leave the
-// same sysfs shape behind, so everything after connect is the same code.
+// Two connectors: the kernel's fabrics interface through libnvme (a real node), and loop
+// devices over the RDS simulator's disk files with a laid-out sysfs tree (a machine without
+// nvme-tcp). Both leave the same sysfs shape behind, so everything after connect is the same
+// code.
 #pragma once
 
 #include <chrono>
@@ -28,8 +29,10 @@ class connector {
 };
 
 struct fabrics_config {
+  /// Where existing controllers are looked for. libnvme itself always uses /sys and
+  /// /dev/nvme-fabrics (1.3 takes no root); with another root, disconnect and rescan write the
+  /// controller's sysfs attributes under it directly.
   std::string sysfs_root = "/sys";
-  std::string fabrics_device = "/dev/nvme-fabrics";
 };
 
 std::unique_ptr<connector> make_fabrics_connector(fabrics_config config);

@@ -22,6 +22,9 @@ bool idempotent(const std::string& method) {
 
 std::string escape_id(const std::string& id) {
   // RouterOS ids are "*" and hex digits; anything else is refused before it reaches a URL.
+  // Not curl_easy_escape: '*' is a sub-delim that RFC 3986 allows in a path segment, so a
+  // checked id needs no escaping, and callers also put this value into POST bodies as ".id",
+  // where "%2A1A" would name no record.
   for (char c : id)
     if (!(c == '*' || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f')))
       return {};

@@ -3,6 +3,7 @@
 // code without the README (or the other way round) fails here.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cstdio>
 #include <fstream>
@@ -200,4 +201,43 @@ TEST_CASE("rds-sim takes both flag forms and repeated rules") {
     pid);
   CHECK(url.rfind("http://127.0.0.1:", 0) == 0);
   CHECK(stop_process(pid, std::chrono::seconds{5}) == 0);
+}
+
+TEST_CASE("the deploy manifests' plugin flags are all accepted") {
+  auto deploy = std::string{RDS_CSI_SOURCE_DIR} + "/deploy/kubernetes/";
+  auto config = YAML::LoadFile(deploy + "rds-config.yaml")["data"];
+  // What the manifests' $(VAR)s expand to in a pod: the ConfigMap's values, the downward API's.
+  std::map<std::string, std::string> environment{
+    {"$(POD_IP)", "10.1.2.3"},
+    {"$(NODE_NAME)", "worker-1"},
+    {"$(RDS_ADDRESS)", config["rds-address"].as<std::string>()},
+    {"$(RDS_USER)", config["rds-user"].as<std::string>()},
+    {"$(RDS_VOLUME_BASE_PATH)", config["rds-volume-base-path"].as<std::string>()}};
+  size_t plugins = 0;
+  for (auto manifest : {"controller.yaml", "node.yaml"}) {
+    for (auto& doc : YAML::LoadAllFromFile(deploy + manifest)) {
+      auto containers = doc["spec"]["template"]["spec"]["containers"];
+      for (auto container : containers) {
+        if (container["name"].as<std::string>("") != "rds-csi-plugin")
+          continue;
+        ++plugins;
+        std::vector<std::string> args;
+        for (auto arg : container["args"]) {
+          auto text = arg.as<std::string>();
+          for (auto& [name, value] : environment)
+            for (auto at = text.find(name); at != std::string::npos; at = text.find(name))
+              text.replace(at, name.size(), value);
+          CHECK(text.find("$(") == std::string::npos);
+          args.push_back(text);
+        }
+        // --version answers only once every flag before it was accepted.
+        args.push_back("--version");
+        std::string out;
+        CAPTURE(manifest);
+        CHECK(run_plugin(args, out) == 0);
+        CHECK(out == "rds-csi-plugin " RDS_CSI_VERSION "\n");
+      }
+    }
+  }
+  CHECK(plugins == 2);
 }

@@ -3,6 +3,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
+#include <grpc/support/log.h>
 
 #include <atomic>
 #include <csignal>
@@ -59,6 +60,14 @@ std::string random_secret() {
     secret.push_back(hex[byte & 15]);
   }
   return secret;
+}
+
+/// gRPC's own records (it writes them to stderr otherwise) go through our log, in its format.
+void log_grpc_record(gpr_log_func_args* record) {
+  auto l = record->severity == GPR_LOG_SEVERITY_ERROR  ? log::level::error
+           : record->severity == GPR_LOG_SEVERITY_INFO ? log::level::info
+                                                       : log::level::debug;
+  log::emit(l, log::field{"component", "grpc"}, record->message);
 }
 
 /// Blocks the stop signals in this thread and every thread it starts, so sigwait() gets them.
@@ -325,6 +334,7 @@ int main(int argc, char** argv) {
   }
   log::set_threshold(parsed.options.log_level);
   log::set_format(parsed.options.log_format);
+  gpr_set_log_function(log_grpc_record);
   auto rc = run(parsed.options);
   log::debug("actors stopped; exiting with ", rc);
   return rc;

@@ -1,6 +1,7 @@
 // CreateVolume as the CO sends it (the protobuf bytes of a CreateVolumeRequest): name,
 // capabilities, capacity and StorageClass parameters through services/csi/volume_request.cpp,
-// and the id and parameter checks of messages/validation.cpp on the same strings.
+// the id checks of messages/validation.cpp on the same strings, and the parameters read again
+// as a volume context (messages/volume_context.cpp).
 #include "csi.pb.h"
 #include "fuzz/input_text.hpp"
 #include "messages/validation.hpp"

@@ -2,8 +2,8 @@
 #include <vector>
 
 #include "integration/clean_stop.hpp"
-#include "integration/metric_expectations.hpp"
 #include "integration/client.hpp"
+#include "integration/metric_expectations.hpp"
 
 using namespace rds::test;
 
@@ -52,7 +52,7 @@ TEST_CASE("identity: name, version, capabilities, probe") {
         == std::vector<int>{rpc::CREATE_DELETE_VOLUME, rpc::PUBLISH_UNPUBLISH_VOLUME,
                             rpc::LIST_VOLUMES, rpc::GET_CAPACITY, rpc::CREATE_DELETE_SNAPSHOT,
                             rpc::LIST_SNAPSHOTS, rpc::CLONE_VOLUME, rpc::EXPAND_VOLUME,
-                            rpc::GET_VOLUME});
+                            rpc::GET_VOLUME, rpc::PUBLISH_READONLY});
 
   // Not offered: the CO must be told so, and must not retry.
   ::csi::v1::ControllerModifyVolumeRequest modify;

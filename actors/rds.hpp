@@ -1,5 +1,7 @@
-// The rds actor: the controller's RouterOS REST session. Spawned detached, so its blocking HTTP
-// requests run on its own thread. Every mutation is verified by reading the disk back.
+// The rds actor: the controller's RouterOS REST session, taken one request at a time, with its
+// circuit breaker; restores, clones and snapshots run in copy workers. Spawned detached, so its
+// blocking HTTP requests run on its own thread. What each request does on the RDS is
+// services/rds/volume_steps.
 #pragma once
 
 #include <caf/stateful_actor.hpp>
@@ -11,20 +13,20 @@
 
 #include "messages/actors.hpp"
 #include "services/rds/routeros_client.hpp"
+#include "services/rds/volume_steps.hpp"
 
 namespace rds::actors {
 
-struct rds_config {
+/// The session, and where volumes go (volume_base_path, nqn_prefix, nvme_port).
+struct rds_config : services::rds_api::volume_layout {
   services::rds_api::client_config connection;
-  /// Where volume files go: "/<pool>[/<dir>]".
-  std::string volume_base_path = "/raid10";
-  std::string nqn_prefix = "nqn.2000-02.com.mikrotik:";
-  uint16_t nvme_port = 4420;
 };
 
 struct rds_state {
   static constexpr const char* name = "rds";
   std::unique_ptr<services::rds_api::routeros_client> client;
+  /// The RouterOS steps over `client`.
+  std::unique_ptr<services::rds_api::volume_steps> steps;
   /// Snapshots and volumes ("snapshot:<name>", "volume:<name>") whose copy is running in a
   /// copy worker: a second request for one is ABORTED until it is done.
   std::set<std::string> copying;

@@ -51,7 +51,7 @@ int abort_when_stopped(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_
 /// The `message` of a Kubernetes Status object, or a short excerpt of the body.
 std::string api_message(const std::string& body) {
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
   if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("message")
       && doc["message"].IsString())
     return doc["message"].GetString();

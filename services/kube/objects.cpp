@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 
 #include <ctime>
+#include <limits>
 
 namespace rds::services::kube {
 
@@ -83,7 +84,8 @@ node_object node_of(const json& item) {
 template <class T, class Convert>
 outcome parse_event(const std::string& line, watch_event<T>& out, Convert convert) {
   rapidjson::Document doc;
-  doc.Parse(line.c_str(), line.size());
+  // Iterative: the recursive parser overflows the stack on deeply nested input (fuzz/).
+  doc.Parse<rapidjson::kParseIterativeFlag>(line.c_str(), line.size());
   if (doc.HasParseError() || !doc.IsObject())
     return outcome::failure(ec::invalid_argument, "watch event is not JSON");
   auto type = string_at(doc, {"type"});
@@ -118,7 +120,7 @@ outcome parse_event(const std::string& line, watch_event<T>& out, Convert conver
 template <class T, class Convert>
 outcome parse_list(const std::string& text, const char* kind, list_page<T>& out, Convert convert) {
   rapidjson::Document doc;
-  doc.Parse(text.c_str(), text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.c_str(), text.size());
   if (doc.HasParseError() || !doc.IsObject())
     return outcome::failure(ec::invalid_argument, std::string{kind} + " list is not JSON");
   auto items = member(doc, "items");
@@ -156,6 +158,10 @@ bool parse_rfc3339(const std::string& text, caf::timestamp& out) {
     return false;
   }
   auto seconds = static_cast<long long>(timegm(&tm)) - offset;
+  // caf::timestamp counts nanoseconds in 64 bits: a time past the year 2262 does not fit.
+  constexpr long long max_seconds = std::numeric_limits<long long>::max() / 1000000000 - 1;
+  if (seconds > max_seconds || seconds < -max_seconds)
+    return false;
   out = caf::timestamp{std::chrono::seconds{seconds} + std::chrono::nanoseconds{nanos}};
   return true;
 }

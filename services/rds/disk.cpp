@@ -91,7 +91,8 @@ std::string to_json(const file& f) {
 
 outcome disk_from_json(const std::string& json, disk& out) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
+  // Iterative: the recursive parser overflows the stack on deeply nested input (fuzz/).
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.c_str(), json.size());
   if (doc.HasParseError() || !doc.IsObject())
     return outcome::failure(ec::invalid_argument, "disk record is not a JSON object");
   disk d;

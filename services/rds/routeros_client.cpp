@@ -36,7 +36,7 @@ template <class Each> outcome for_each_record(const rest_reply& r, Each each) {
   if (!r.status.ok())
     return r.status;
   rapidjson::Document doc;
-  doc.Parse(r.body.c_str(), r.body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(r.body.c_str(), r.body.size());
   if (doc.HasParseError() || !doc.IsArray())
     return outcome::failure(ec::internal, "RouterOS answered a list that is not a JSON array");
   for (auto& item : doc.GetArray()) {
@@ -86,7 +86,7 @@ bool verb_refused(const rest_reply& r) {
 
 bool record_shows(const std::string& json, const fields& values) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.c_str(), json.size());
   if (doc.HasParseError() || !doc.IsObject())
     return false;
   for (auto& [key, value] : values) {
@@ -108,7 +108,7 @@ outcome outcome_of(long http_status, const std::string& body, const std::string&
     return outcome::success();
   std::string detail = body.substr(0, 200);
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
   if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("detail") && doc["detail"].IsString())
     detail = doc["detail"].GetString();
   auto message = what + ": RDS answered HTTP " + std::to_string(http_status) + ": " + detail;
@@ -401,7 +401,7 @@ namespace {
 
 bool file_from_json(const std::string& json, file& f) {
   rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.c_str(), json.size());
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember(".id") || !doc.HasMember("name")
       || !doc[".id"].IsString() || !doc["name"].IsString())
     return false;

@@ -193,8 +193,8 @@ outcome unstage(const context& c, const unstage_request& req) {
       return r;
   }
   if (nqn.compare(0, c.config.managed_prefix.size(), c.config.managed_prefix) != 0) {
-    log::warning("not disconnecting ", nqn, ": outside the managed prefix ",
-                 c.config.managed_prefix);
+    log::warning(log::volume(req.volume_id), "not disconnecting ", nqn,
+                 ": outside the managed prefix ", c.config.managed_prefix);
     return outcome::success();
   }
   auto r = c.config.connector->disconnect(nqn);

@@ -103,7 +103,7 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
       auto done = [record, begin, name = req.name](const outcome& result) {
         record("create", result, begin);
         if (!result.ok())
-          log::warning("CreateVolume ", name, ": ", result.message);
+          log::warning(log::field{"volume_name", name}, "CreateVolume: ", result.message);
         return result;
       };
       // A restore or clone copies data: in a worker, so nothing else waits for it.
@@ -137,7 +137,7 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
       auto result = self->state.steps->delete_volume(volume_id);
       record("delete", result, begin);
       if (!result.ok())
-        log::warning("DeleteVolume ", volume_id, ": ", result.message);
+        log::warning(log::volume(volume_id), "DeleteVolume: ", result.message);
       return result;
     },
     [self](find_atom, const std::string& volume_id) -> caf::result<outcome, volume_info> {
@@ -151,7 +151,7 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
       auto done = [record, begin, name = req.name](const outcome& result) {
         record("snapshot", result, begin);
         if (!result.ok())
-          log::warning("CreateSnapshot ", name, ": ", result.message);
+          log::warning(log::field{"snapshot_name", name}, "CreateSnapshot: ", result.message);
         return result;
       };
       // The copy takes as long as the data: in a worker, so nothing else waits for it.
@@ -163,7 +163,7 @@ rds_actor::behavior_type rds(rds_actor::stateful_pointer<rds_state> self, rds_co
       auto result = self->state.steps->delete_snapshot(snapshot_id);
       record("delete_snapshot", result, begin);
       if (!result.ok())
-        log::warning("DeleteSnapshot ", snapshot_id, ": ", result.message);
+        log::warning(log::field{"snapshot", snapshot_id}, "DeleteSnapshot: ", result.message);
       return result;
     },
     [self](status_atom) {

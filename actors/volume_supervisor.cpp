@@ -121,7 +121,7 @@ void follow(self_pointer self, volume_entry& entry, const Change& change,
         settle(self, volume_id);
       },
       [=](caf::error& err) {
-        log::warning("volume ", volume_id, " could not follow Kubernetes: ", to_string(err));
+        log::warning(log::volume(volume_id), "could not follow Kubernetes: ", to_string(err));
         settle(self, volume_id);
       });
 }
@@ -167,8 +167,8 @@ bool unpublished_since(self_pointer self, const std::string& volume_id, const st
   if (i == self->state.unpublished.end() || created > i->second + clock_tolerance)
     return false;
   ++self->state.stale_ignored;
-  log::info("volume ", volume_id, ": VolumeAttachment of node ", node_id,
-            " shown attached after its ControllerUnpublishVolume; stale, ignored");
+  log::info(log::volume(volume_id), log::node(node_id),
+            "VolumeAttachment shown attached after its ControllerUnpublishVolume; stale, ignored");
   return true;
 }
 
@@ -248,8 +248,8 @@ void count_anomalies(self_pointer self, const cluster_inventory& inventory,
     if (!self->state.anomalies.insert(volume).second)
       continue;
     self->send(metrics, anomaly_atom_v);
-    log::warning("volume ", volume,
-                 " is attached to more than two nodes in Kubernetes; kept "
+    log::warning(log::volume(volume),
+                 "attached to more than two nodes in Kubernetes; kept "
                  "as the truth, further publishes are refused until it resolves");
   }
 }
@@ -297,7 +297,7 @@ void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
     return;
   auto slice = left / 2;
   auto cannot_tell = [volume_id](const std::string& why) {
-    log::warning("going on with volume ", volume_id, " without knowing that it exists: ", why);
+    log::warning(log::volume(volume_id), "going on without knowing that the volume exists: ", why);
   };
   self
     ->request(catalog, slice, find_atom_v,
@@ -349,7 +349,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     }
     ++st.restarts;
     self->send(metrics, volume_restarted_atom_v);
-    log::warning("volume actor for ", volume_id, " crashed (", to_string(msg.reason),
+    log::warning(log::volume(volume_id), "volume actor crashed (", to_string(msg.reason),
                  "); restarting it from its last known state");
     entry->second.handle = spawn_volume(self, entry->second.last_known, metrics);
   });

@@ -173,3 +173,22 @@ TEST_CASE("level and format names") {
   CHECK_FALSE(log::parse_format("JSON", f));
   CHECK_FALSE(log::parse_format("", f));
 }
+
+TEST_CASE("a registered secret never reaches a line, in the message or in a field") {
+  log_state_guard restore;
+  std::ostringstream out;
+  log::write_to(out);
+  const std::string secret = "unit-test-secret-4f9a27";
+  log::redact(secret);
+  log::redact("short"); // too short to register: common words stay readable
+  for (auto f : {log::format::text, log::format::json}) {
+    log::set_format(f);
+    log::warning(log::field{"token", "Bearer " + secret}, "login with ", secret, " and ", secret,
+                 " failed, short");
+  }
+  auto text = out.str();
+  CHECK(text.find(secret) == std::string::npos);
+  CHECK(text.find("login with [redacted] and [redacted] failed, short") != std::string::npos);
+  CHECK(text.find("token=\"Bearer [redacted]\"") != std::string::npos);
+  CHECK(text.find(R"("token":"Bearer [redacted]")") != std::string::npos);
+}

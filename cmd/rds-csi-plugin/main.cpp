@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <pthread.h>
+#include <sstream>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -70,6 +71,17 @@ void log_grpc_record(gpr_log_func_args* record) {
   log::emit(l, log::field{"component", "grpc"}, record->message);
 }
 
+/// The log shows none of the cluster credentials, whatever a record would hold.
+void redact_kube_secrets(const services::kube::kube_config& connection) {
+  log::redact(connection.token);
+  log::redact(connection.client_key_pem);
+  std::istringstream key_lines{connection.client_key_pem};
+  std::string line;
+  while (std::getline(key_lines, line))
+    if (line.rfind("-----", 0) != 0)
+      log::redact(line);
+}
+
 /// Blocks the stop signals in this thread and every thread it starts, so sigwait() gets them.
 sigset_t block_stop_signals() {
   sigset_t set;
@@ -85,6 +97,8 @@ int run(const plugin_options& opts) {
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads",
           static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
+  // Idle workers wait instead of polling (the CSI edge's cost at low load; see the benchmark).
+  rds::services::csi::configure_scheduler(cfg);
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
 
@@ -139,6 +153,7 @@ int run(const plugin_options& opts) {
       stop_actors({});
       return 1;
     }
+    redact_kube_secrets(connection);
   }
   actors::events_config events_cfg;
   char host[256] = {};
@@ -207,6 +222,7 @@ int run(const plugin_options& opts) {
         }
       }
     }
+    log::redact(conn.password);
     rds_handle = sys.spawn<caf::detached>(actors::rds, rds_cfg, metrics);
     catalog = sys.spawn(actors::volume_catalog, rds_handle, rds_cfg.connection.deadline);
   }

@@ -4,8 +4,10 @@
 // in a thread-local.
 #include "services/log/log.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -20,6 +22,19 @@ namespace {
 std::atomic<int> threshold{static_cast<int>(level::info)};
 std::atomic<int> line_format{static_cast<int>(format::text)};
 thread_local const std::vector<field>* record_fields = nullptr;
+
+std::mutex secrets_mutex;
+std::vector<std::string> secrets;
+std::atomic<bool> any_secret{false};
+
+/// `text` with every registered secret in it replaced.
+std::string without_secrets(std::string text) {
+  std::lock_guard<std::mutex> guard{secrets_mutex};
+  for (auto& secret : secrets)
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+      text.replace(at, secret.size(), "[redacted]");
+  return text;
+}
 
 spdlog::level::level_enum to_spdlog(level l) {
   switch (l) {
@@ -258,8 +273,27 @@ void write_to(std::ostream& out) {
                     make_logger(std::make_shared<spdlog::sinks::ostream_sink_mt>(out, true)));
 }
 
+void redact(const std::string& secret) {
+  if (secret.size() < 6)
+    return;
+  std::lock_guard<std::mutex> guard{secrets_mutex};
+  if (std::find(secrets.begin(), secrets.end(), secret) == secrets.end())
+    secrets.push_back(secret);
+  any_secret = true;
+}
+
 void write(level l, const std::string& message, const std::vector<field>& fields) {
   auto logger = current_logger();
+  if (any_secret.load(std::memory_order_relaxed)) {
+    auto clean_fields = fields;
+    for (auto& f : clean_fields)
+      f.value = without_secrets(std::move(f.value));
+    auto clean = without_secrets(message);
+    record_fields = &clean_fields;
+    logger->log(to_spdlog(l), spdlog::string_view_t{clean.data(), clean.size()});
+    record_fields = nullptr;
+    return;
+  }
   record_fields = &fields;
   logger->log(to_spdlog(l), spdlog::string_view_t{message.data(), message.size()});
   record_fields = nullptr;

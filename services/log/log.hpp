@@ -51,6 +51,11 @@ void set_format(format f);
 void write_to_stderr();
 void write_to(std::ostream& out);
 
+/// Registers a secret the process holds (a password, a token, a line of a key): a record that
+/// would contain it shows "[redacted]" in its place. A second line of defence only: nothing
+/// passes secrets to the log. Strings shorter than 6 characters are not registered.
+void redact(const std::string& secret);
+
 void write(level l, const std::string& message, const std::vector<field>& fields = {});
 
 /// The line (without its newline) a record becomes, as written; for tests and for programs that

@@ -17,7 +17,7 @@
 
 namespace rds::actors {
 
-/// The session, and where volumes go (volume_base_path, nqn_prefix, nvme_port).
+/// The session, and where volumes go (volume_base_path, nvme_port).
 struct rds_config : services::rds_api::volume_layout {
   services::rds_api::client_config connection;
 };

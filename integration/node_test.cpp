@@ -11,8 +11,9 @@
 #include <thread>
 
 #include "integration/clean_stop.hpp"
-#include "integration/metric_expectations.hpp"
 #include "integration/client.hpp"
+#include "integration/metric_expectations.hpp"
+#include "messages/volume_context.hpp"
 #include "services/mount/mounts.hpp"
 #include "services/nvme/connector.hpp"
 #include "services/nvme/sysfs.hpp"
@@ -32,7 +33,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int64_t mib = int64_t{1} << 20;
-const std::string nqn_base = "nqn.2000-02.com.mikrotik:";
+const std::string nqn_base{rds::volume_nqn_prefix};
 
 ::csi::v1::VolumeCapability mount_capability(const std::string& fs_type,
                                              std::vector<std::string> flags = {}) {

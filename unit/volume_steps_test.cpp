@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 
+#include "messages/volume_context.hpp"
 #include "services/http/http_server.hpp"
 #include "services/rds/routeros_client.hpp"
 #include "services/rds/routeros_simulator.hpp"
@@ -275,7 +276,7 @@ TEST_CASE_FIXTURE(rds_fixture, "create a volume: exported, found again, nothing 
   CHECK(info.volume_id == slot);
   CHECK(info.capacity_bytes == 4 * mib);
   CHECK(info.exported);
-  CHECK(info.nqn == layout.nqn_prefix + slot);
+  CHECK(info.nqn == volume_nqn(slot));
   CHECK(info.port == layout.nvme_port);
   volume_info again;
   REQUIRE(steps.create_volume(req, again).ok());
@@ -305,7 +306,7 @@ TEST_CASE_FIXTURE(rds_fixture, "create a volume: cut at every request, the repea
       auto& d = all.begin()->second;
       CHECK(d.slot == slot);
       CHECK(d.nvme_tcp_export);
-      CHECK(d.nvme_tcp_server_nqn == layout.nqn_prefix + slot);
+      CHECK(d.nvme_tcp_server_nqn == volume_nqn(slot));
       CHECK(d.file_size == 4 * mib);
       CHECK(files() == std::set<std::string>{slot + ".img"});
     },

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "messages/attachment.hpp"
+#include "messages/volume_context.hpp"
 #include "services/log/log.hpp"
 
 namespace rds {
@@ -56,7 +57,7 @@ struct plugin_options {
   /// devices (the default with the embedded simulator, so volumes stage on a laptop).
   std::string nvme_connector;
   /// Subsystems the driver may disconnect; never one outside it (host NVMe boot disks).
-  std::string managed_nqn_prefix = "nqn.2000-02.com.mikrotik:csi-";
+  std::string managed_nqn_prefix = std::string{volume_nqn_prefix} + "csi-";
   std::string host_nqn_file = "/etc/nvme/hostnqn";
   long long max_volumes_per_node = 0;
   /// Deadline of one node operation and of each program it runs (blkid, mkfs, ...).

@@ -26,8 +26,6 @@ struct server_config {
   std::string nvme_address = "127.0.0.1";
   /// The RDS path volume files go to (a volumePath parameter must name it).
   std::string volume_base_path = "/raid10";
-  /// A volume's NQN is this and its id.
-  std::string nqn_base = "nqn.2000-02.com.mikrotik:";
 
   /// The node service runs (with the node supervisor).
   bool node = false;

@@ -42,8 +42,6 @@ struct loop_config {
   std::string sysfs_root;
   /// The RDS simulator's pool directory: disk files are "<slot>[.<anything>].img" in it.
   std::string pool_dir;
-  /// The part of an NQN before the slot ("nqn.2000-02.com.mikrotik:").
-  std::string nqn_base = "nqn.2000-02.com.mikrotik:";
   std::chrono::milliseconds deadline{std::chrono::seconds{30}};
 };
 

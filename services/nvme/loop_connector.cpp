@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "messages/volume_context.hpp"
 #include "services/nvme/connector.hpp"
 #include "services/nvme/sysfs.hpp"
 #include "services/process/child_process.hpp"
@@ -56,9 +57,9 @@ loop_connector::loop_connector(loop_config config)
   : config_(std::move(config)) {}
 
 outcome loop_connector::attach(const std::string& nqn, const nvme_target& target) {
-  if (nqn.compare(0, config_.nqn_base.size(), config_.nqn_base) != 0)
+  if (nqn.compare(0, volume_nqn_prefix.size(), volume_nqn_prefix) != 0)
     return outcome::failure(ec::not_found, "no simulated subsystem " + nqn);
-  auto slot = nqn.substr(config_.nqn_base.size());
+  auto slot = nqn.substr(volume_nqn_prefix.size());
   // The disk file: "<slot>.img", or "<slot>.<source>.img" for a restore or clone.
   std::string file;
   std::error_code ec;

@@ -2,6 +2,8 @@
 // change, read back.
 #include "services/rds/volume_steps.hpp"
 
+#include "messages/volume_context.hpp"
+
 #include <algorithm>
 #include <ctime>
 
@@ -138,7 +140,7 @@ outcome volume_steps::create_volume(const create_volume_request& req, volume_inf
   auto slot = slot_for(req.name);
   auto source = !req.source_snapshot_id.empty() ? req.source_snapshot_id : req.source_volume_id;
   auto path = volume_path(layout_, slot, source);
-  auto nqn = layout_.nqn_prefix + slot;
+  auto nqn = volume_nqn(slot);
   std::optional<disk> existing;
   if (auto r = client_.find_disk(slot, existing); !r.ok())
     return r;

@@ -25,7 +25,6 @@ namespace rds::services::rds_api {
 struct volume_layout {
   /// Where volume files go: "/<pool>[/<dir>]".
   std::string volume_base_path = "/raid10";
-  std::string nqn_prefix = "nqn.2000-02.com.mikrotik:";
   uint16_t nvme_port = 4420;
 };
 

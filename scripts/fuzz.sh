@@ -25,7 +25,9 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/fuzz
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 failed=()
+targets=0
 for fuzzer in "$build"/*_fuzzer; do
+  targets=$((targets + 1))
   name="$(basename "$fuzzer" _fuzzer)"
   seeds="$root/fuzz/corpus/$name"
   log="$work/$name.log"
@@ -48,6 +50,7 @@ for fuzzer in "$build"/*_fuzzer; do
 done
 if ((${#failed[@]})); then
   echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]} (inputs kept in $build/artifacts-*)"
-  exit 1
 fi
-echo "fuzz: every target passed"
+# The closing line, in the plain form CI reads: targets passed and failed.
+echo "fuzz: $((targets - ${#failed[@]})) passed, ${#failed[@]} failed"
+((${#failed[@]} == 0))

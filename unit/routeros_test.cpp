@@ -263,3 +263,26 @@ TEST_CASE_FIXTURE(sim_fixture, "the simulator's legacy mode answers PATCH and DE
         == 200);
   CHECK(record_shows(call(sim, "GET", "/rest/disk/" + d.id).body, {{"nvme-tcp-export", "true"}}));
 }
+
+TEST_CASE("a list item that is no flat record is skipped, however deeply it nests") {
+  // 300,000 levels: RapidJSON's writer recursed once per level and overflowed the stack.
+  auto deep = std::string(300000, '[') + std::string(300000, ']');
+  const std::string good =
+    R"({".id":"*1","type":"file","slot":"csi-0123456789abcdef0123456789ab","file-path":"/raid10/csi-0123456789abcdef0123456789ab.img","file-size":"1048576"})";
+  http::server answering{"127.0.0.1:0", [&](const http::request&) {
+                           http::response r;
+                           r.body =
+                             "[" + deep + R"(,{"slot":{"nested":)" + deep + "}}," + good + "]";
+                           return r;
+                         }};
+  REQUIRE(answering.error().empty());
+  client_config c;
+  c.base_url = "http://127.0.0.1:" + std::to_string(answering.port()) + "/rest";
+  c.user = "rds-csi";
+  c.password = "secret";
+  routeros_client client{c};
+  std::vector<disk> disks;
+  REQUIRE(client.list_file_disks(disks).ok());
+  REQUIRE(disks.size() == 1);
+  CHECK(disks[0].slot == "csi-0123456789abcdef0123456789ab");
+}

@@ -32,6 +32,18 @@ std::string escape_id(const std::string& id) {
 }
 
 /// Calls `each` with every record of a RouterOS list reply (as JSON text) until it returns false.
+/// A RouterOS record is a flat object of scalars (every value a string). Anything else is no
+/// record, and is never written back to text: RapidJSON's writer recurses once per nesting
+/// level, so a deeply nested item would overflow the stack (the parse itself is iterative).
+bool flat_record(const rapidjson::Value& item) {
+  if (!item.IsObject())
+    return false;
+  for (auto& member : item.GetObject())
+    if (member.value.IsObject() || member.value.IsArray())
+      return false;
+  return true;
+}
+
 template <class Each> outcome for_each_record(const rest_reply& r, Each each) {
   if (!r.status.ok())
     return r.status;
@@ -40,6 +52,8 @@ template <class Each> outcome for_each_record(const rest_reply& r, Each each) {
   if (doc.HasParseError() || !doc.IsArray())
     return outcome::failure(ec::internal, "RouterOS answered a list that is not a JSON array");
   for (auto& item : doc.GetArray()) {
+    if (!flat_record(item))
+      continue;
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w{buf};
     item.Accept(w);

@@ -6,10 +6,22 @@
 #include <CLI/App.hpp>
 #include <CLI/Formatter.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
 namespace rds {
+
+/// A CLI11 check from a rule that says what is wrong with a value ("" when it is fine); the
+/// message names the value, and CLI11 puts the flag in front.
+inline CLI::Validator rule(std::function<std::string(const std::string&)> check) {
+  return CLI::Validator(
+    [check](std::string& value) -> std::string {
+      auto problem = check(value);
+      return problem.empty() ? problem : problem + " (got '" + value + "')";
+    },
+    "");
+}
 
 class help_format : public CLI::Formatter {
  public:

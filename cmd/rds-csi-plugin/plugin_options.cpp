@@ -60,17 +60,6 @@ bool valid_address(const std::string& address) {
   return parse_number(address.substr(colon + 1), 0, 65535, port);
 }
 
-/// A CLI11 check from a rule that says what is wrong with a value ("" when it is fine); the
-/// message names the value, and CLI11 puts the flag in front.
-CLI::Validator rule(std::function<std::string(const std::string&)> check) {
-  return CLI::Validator(
-    [check](std::string& value) -> std::string {
-      auto problem = check(value);
-      return problem.empty() ? problem : problem + " (got '" + value + "')";
-    },
-    "");
-}
-
 CLI::Validator whole_number(long long lo, long long hi, const std::string& unit = "") {
   return rule([lo, hi, unit](const std::string& v) -> std::string {
     long long n = 0;

@@ -22,6 +22,7 @@
 #include "services/rds/routeros_simulator.hpp"
 
 using namespace rds::services;
+using rds::rule;
 
 namespace {
 
@@ -33,16 +34,6 @@ bool parse_rate(const std::string& text, double& out) {
   } catch (...) {
     return false;
   }
-}
-
-/// A CLI11 check from a rule that says what is wrong with a value ("" when it is fine).
-CLI::Validator rule(std::function<std::string(const std::string&)> check) {
-  return CLI::Validator(
-    [check](std::string& value) -> std::string {
-      auto problem = check(value);
-      return problem.empty() ? problem : problem + " (got '" + value + "')";
-    },
-    "");
 }
 
 CLI::Validator byte_count(const char* wording, uint64_t most = UINT64_MAX) {

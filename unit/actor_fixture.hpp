@@ -16,6 +16,7 @@
 
 #include "actors/events.hpp"
 #include "actors/metrics.hpp"
+#include "actors/state_feed.hpp"
 #include "messages/actors.hpp"
 #include "services/log/log.hpp"
 
@@ -36,6 +37,8 @@ struct actor_fixture {
   metrics_actor metrics = sys.spawn(actors::metrics, actors::metrics_config{"", "test.driver"});
   /// Without a cluster: records events (by reason) and posts nothing.
   events_actor events = sys.spawn(actors::events, actors::events_config{}, metrics);
+  /// The live feed of state changes (what /debug/stream shows).
+  state_feed_actor feed = sys.spawn(actors::state_feed, actors::state_feed_config{});
 
   actor_fixture() {
     log::set_threshold(log::level::error);
@@ -43,6 +46,7 @@ struct actor_fixture {
   }
 
   ~actor_fixture() {
+    self->send_exit(feed, caf::exit_reason::user_shutdown);
     self->send_exit(events, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
     sched.run();

@@ -23,6 +23,7 @@
 #include "actors/metrics.hpp"
 #include "actors/node_supervisor.hpp"
 #include "actors/rds.hpp"
+#include "actors/state_feed.hpp"
 #include "actors/volume_catalog.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
@@ -105,6 +106,8 @@ int run(const plugin_options& opts) {
   auto metrics =
     sys.spawn(actors::metrics, actors::metrics_config{opts.metrics_address, opts.driver_name,
                                                       opts.runs_controller(), opts.runs_node()});
+  // The live feed of state changes (attach, detach, migrations, restarts) for /debug/stream.
+  auto feed = sys.spawn(actors::state_feed, actors::state_feed_config{});
   metrics_status metrics_info;
   self->request(metrics, std::chrono::seconds{10}, status_atom_v)
     .receive([&](const metrics_status& s) { metrics_info = s; },
@@ -132,6 +135,7 @@ int run(const plugin_options& opts) {
       self->send_exit(node, caf::exit_reason::user_shutdown);
     if (rds_handle)
       self->send_exit(rds_handle, caf::exit_reason::user_shutdown);
+    self->send_exit(feed, caf::exit_reason::user_shutdown);
     self->send_exit(metrics, caf::exit_reason::user_shutdown);
   };
   if (!metrics_info.error.empty()) {

@@ -1,6 +1,7 @@
 // Metric families (names follow the Go driver so existing dashboards keep working, plus the CSI
 // sidecars' csi_plugin_operations_seconds) and the handlers that move them.
 #include "actors/metrics.hpp"
+#include "services/http/listener_wake.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -267,7 +268,14 @@ metrics_state::metrics_state()
   families = std::make_unique<metric_families>(*registry);
 }
 
-metrics_state::~metrics_state() = default;
+metrics_state::~metrics_state() {
+  // prometheus-cpp's Exposer stops civetweb, which waits up to 2 s for its listening thread
+  // unless a connection wakes it.
+  if (exposer) {
+    services::http::listener_wake wake{{services::http::endpoint_of(status.listen_address)}};
+    exposer.reset();
+  }
+}
 
 metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_state> self,
                                      metrics_config config) {

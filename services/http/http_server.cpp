@@ -1,5 +1,6 @@
 // civetweb glue: one catch-all request handler that hands a request struct to the handler.
 #include "services/http/http_server.hpp"
+#include "services/http/listener_wake.hpp"
 
 #include <civetweb.h>
 
@@ -62,6 +63,8 @@ void read_basic_auth(mg_connection* conn, request& req) {
 struct server::impl {
   handler handle;
   mg_context* ctx = nullptr;
+  /// The host part of the listening address, for the wake-up connections of the stop.
+  std::string listen_host;
 
   static int on_request(mg_connection* conn, void* data) {
     auto* self = static_cast<impl*>(data);
@@ -107,11 +110,14 @@ server::server(const std::string& address, handler h, int threads)
   int n = mg_get_server_ports(impl_->ctx, 4, ports_info);
   if (n > 0)
     port_ = ports_info[0].port;
+  impl_->listen_host = endpoint_of(address).host;
 }
 
 server::~server() {
-  if (impl_->ctx != nullptr)
+  if (impl_->ctx != nullptr) {
+    listener_wake wake{{listen_endpoint{impl_->listen_host, port_}}};
     mg_stop(impl_->ctx);
+  }
 }
 
 std::string query_value(const std::string& query, const std::string& key) {

@@ -4,6 +4,13 @@
 
 #include <civetweb.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <charconv>
+#include <filesystem>
+
 #include <cstring>
 #include <mutex>
 
@@ -60,6 +67,38 @@ void read_basic_auth(mg_connection* conn, request& req) {
 
 } // namespace
 
+namespace {
+
+/// Shuts down the socket of the connection whose ports `info` names (found among this process's
+/// descriptors: civetweb does not hand out a connection's socket).
+void shut_down_connection(const mg_request_info& info) {
+  std::error_code ec;
+  for (auto& entry : std::filesystem::directory_iterator{"/proc/self/fd", ec}) {
+    int fd = -1;
+    auto name = entry.path().filename().string();
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc{})
+      continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t local_len = sizeof(local), peer_len = sizeof(peer);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0
+        || ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+      continue;
+    auto port_of = [](const sockaddr_storage& a) {
+      if (a.ss_family == AF_INET)
+        return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port));
+      if (a.ss_family == AF_INET6)
+        return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port));
+      return -1;
+    };
+    if (port_of(local) == info.server_port && port_of(peer) == info.remote_port) {
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+  }
+}
+
+} // namespace
+
 struct server::impl {
   handler handle;
   mg_context* ctx = nullptr;
@@ -78,8 +117,13 @@ struct server::impl {
     for (int n = mg_read(conn, buf, sizeof(buf)); n > 0; n = mg_read(conn, buf, sizeof(buf)))
       req.body.append(buf, static_cast<size_t>(n));
     auto resp = self->handle(req);
-    if (resp.drop)
-      return 1; // nothing written: civetweb closes the connection
+    if (resp.drop) {
+      // The answer is lost on the way: the connection ends with nothing written. civetweb
+      // would keep it open for a next request until its keep-alive timeout (500 ms), so it is
+      // shut down here and civetweb sees it closed.
+      shut_down_connection(*info);
+      return 1;
+    }
     // Head and body in one write: two small writes meet Nagle and delayed ACKs (40 ms each).
     std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason_phrase(resp.status)
                       + "\r\nContent-Type: " + resp.content_type

@@ -1,8 +1,11 @@
-// Cluster watches: detached actors that follow Kubernetes by list + watch, one per resource:
-// VolumeAttachments and PersistentVolumes (to the attachment join) and Nodes (to the volume
-// supervisor). Their blocking HTTP runs on their own threads. A watch only hands on what it
-// lists and what changes: it never asks the API for anything else, so its client is never
-// re-entered from inside its own stream (DESIGN rule 10).
+// Cluster watches follow Kubernetes by list + watch, one per resource: VolumeAttachments and
+// PersistentVolumes (to the attachment join) and Nodes (to the volume supervisor). Each one is
+// two actors: the watch (event-based, spawned by the caller) keeps the status and answers it at
+// once, and its watch worker (detached, spawned and linked by the watch) owns the client and
+// runs the blocking list + watch rounds on its own thread, sends what it lists and what changes
+// straight to the join or the supervisor, and reports its progress to the watch by messages.
+// The worker only hands on what it lists and what changes: it never asks the API for anything
+// else, so its client is never re-entered from inside its own stream (DESIGN rule 10).
 #pragma once
 
 #include <caf/stateful_actor.hpp>
@@ -35,22 +38,28 @@ struct cluster_watch_config {
   std::shared_ptr<std::atomic<bool>> stopping;
 };
 
-/// One list + watch session and the client it runs on.
-template <class T> struct watch_state {
-  std::unique_ptr<services::kube::kube_client> client;
-  std::unique_ptr<services::kube::watch_session<T>> session;
+/// The watch: its worker's last report.
+struct watch_state {
+  watch_status status;
 };
 
-struct attachment_watch_state : watch_state<volume_attachment_object> {
+struct attachment_watch_state : watch_state {
   static constexpr const char* name = "attachment_watch";
 };
 
-struct volume_watch_state : watch_state<persistent_volume_object> {
+struct volume_watch_state : watch_state {
   static constexpr const char* name = "volume_watch";
 };
 
-struct node_watch_state : watch_state<services::kube::node_object> {
+struct node_watch_state : watch_state {
   static constexpr const char* name = "node_watch";
+};
+
+/// The worker: one list + watch session and the client it runs on.
+template <class T> struct watch_worker_state {
+  static constexpr const char* name = "watch_worker";
+  std::unique_ptr<services::kube::kube_client> client;
+  std::unique_ptr<services::kube::watch_session<T>> session;
 };
 
 /// This driver's VolumeAttachments (spec.attacher) that name a PersistentVolume, to the join.

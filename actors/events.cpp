@@ -25,8 +25,8 @@ std::string rfc3339_now() {
 
 } // namespace
 
-events_state::events_state() = default;
-events_state::~events_state() = default;
+events_poster_state::events_poster_state() = default;
+events_poster_state::~events_poster_state() = default;
 
 std::string event_json(const volume_event& event, const volume_claim& claim,
                        const events_config& config, const std::string& now) {
@@ -68,17 +68,41 @@ std::string event_json(const volume_event& event, const volume_claim& claim,
   return buf.GetString();
 }
 
+namespace {
+
+/// Posts one Event at a time on its own client.
+events_poster_actor::behavior_type
+events_poster(events_poster_actor::stateful_pointer<events_poster_state> self,
+              services::kube::kube_config connection, std::chrono::milliseconds deadline) {
+  self->state.client =
+    std::make_unique<services::kube::kube_client>(connection, services::kube::retry_policy{2});
+  return {
+    [self, deadline](post_atom, const std::string& path, const std::string& body) {
+      return self->state.client->request("POST", path, body, deadline).status;
+    },
+  };
+}
+
+} // namespace
+
 events_actor::behavior_type events(events_actor::stateful_pointer<events_state> self,
                                    events_config config, metrics_actor metrics) {
+  // Linked: the poster ends with the events actor (after the post it is making).
   if (config.connection)
-    self->state.client = std::make_unique<services::kube::kube_client>(
-      *config.connection, services::kube::retry_policy{2});
+    self->state.poster = self->spawn<caf::detached + caf::linked>(events_poster, *config.connection,
+                                                                  config.post_deadline);
+  auto update_oldest = [self] {
+    auto& st = self->state;
+    st.status.in_flight = st.posting.size();
+    st.status.oldest_in_flight_since =
+      st.posting.empty() ? caf::timestamp{} : st.posting.begin()->second;
+  };
   return {
-    [self, config, metrics](const volume_event& event) {
+    [self, config, metrics, update_oldest](const volume_event& event) {
       auto& st = self->state;
       ++st.status.recorded[event.reason];
       log::debug(log::volume(event.volume_id), "volume event ", event.reason, ": ", event.message);
-      if (!st.client)
+      if (!st.poster)
         return;
       auto claim = st.claims.find(event.volume_id);
       if (claim == st.claims.end() || claim->second.claim_name.empty()) {
@@ -86,17 +110,32 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
         return;
       }
       auto& c = claim->second;
-      auto r =
-        st.client->request("POST", "/api/v1/namespaces/" + c.claim_namespace + "/events",
-                           event_json(event, c, config, rfc3339_now()), config.post_deadline);
-      if (r.status.ok()) {
-        ++st.status.posted;
-      } else {
-        ++st.status.failed;
-        log::warning(log::volume(event.volume_id), "cannot post Event ", event.reason, ": ",
-                     r.status.message);
-      }
-      self->send(metrics, event_posted{event.reason, r.status.ok()});
+      auto id = st.next_post++;
+      st.posting.emplace(id, caf::make_timestamp());
+      update_oldest();
+      auto done = [self, metrics, update_oldest, id, reason = event.reason,
+                   volume_id = event.volume_id](const outcome& r) {
+        auto& st = self->state;
+        st.posting.erase(id);
+        update_oldest();
+        if (r.ok()) {
+          ++st.status.posted;
+        } else {
+          ++st.status.failed;
+          st.status.last_failure = reason + ": " + r.message;
+          log::warning(log::volume(volume_id), "cannot post Event ", reason, ": ", r.message);
+        }
+        self->send(metrics, event_posted{reason, r.ok()});
+      };
+      self
+        ->request(st.poster, caf::infinite, post_atom_v,
+                  "/api/v1/namespaces/" + c.claim_namespace + "/events",
+                  event_json(event, c, config, rfc3339_now()))
+        .then([done](const outcome& r) { done(r); },
+              [done](caf::error& failure) {
+                done(outcome::failure(ec::internal,
+                                      "the Event poster failed: " + caf::to_string(failure)));
+              });
     },
     [self](claims_atom, const std::vector<volume_claim>& claims) {
       // A claim without namespace and name: the volume's PV is gone, and so is its entry.

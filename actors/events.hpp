@@ -1,6 +1,8 @@
-// The events actor: posts volume events as Kubernetes Events on the volume's PVC. With a
-// cluster it is spawned detached (each post is a blocking HTTP call on its own thread); without
-// one it only logs. Either way every volume actor gets a valid handle at spawn.
+// The events actor: posts volume events as Kubernetes Events on the volume's PVC. It is
+// event-based and keeps the claims and the counts; with a cluster, each post is a blocking HTTP
+// call made by its poster (detached, spawned and linked by the events actor, one post at a time
+// in the order handed over), so the events actor answers status while a post is slow. Without a
+// cluster it only logs. Either way every volume actor gets a valid handle at spawn.
 #pragma once
 
 #include <caf/stateful_actor.hpp>
@@ -34,12 +36,22 @@ struct events_config {
 
 struct events_state {
   static constexpr const char* name = "events";
-  events_state();
-  ~events_state();
-  std::unique_ptr<services::kube::kube_client> client;
+  /// The poster (with a cluster only).
+  events_poster_actor poster;
   /// volume id -> PVC.
   std::map<std::string, volume_claim> claims;
   events_status status;
+  /// When each post in flight was handed over, by the order they were.
+  std::map<uint64_t, caf::timestamp> posting;
+  uint64_t next_post = 0;
+};
+
+/// The poster: the client it posts with.
+struct events_poster_state {
+  static constexpr const char* name = "events_poster";
+  events_poster_state();
+  ~events_poster_state();
+  std::unique_ptr<services::kube::kube_client> client;
 };
 
 events_actor::behavior_type events(events_actor::stateful_pointer<events_state> self,

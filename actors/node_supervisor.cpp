@@ -14,7 +14,8 @@ node_volume_actor volume_of(self_pointer self, const node_config& config,
   auto& slot = self->state.volumes[volume_id];
   if (!slot) {
     // Linked: they end with the supervisor.
-    slot = self->spawn<caf::linked>(node_volume, volume_id, config, metrics);
+    slot = self->spawn<caf::linked>(node_volume, volume_id, config, metrics,
+                                    caf::actor_cast<node_volume_listener>(self));
   }
   return slot;
 }
@@ -28,6 +29,7 @@ node_supervisor_actor::behavior_type node_supervisor(self_pointer self, node_con
   self->set_exit_handler([self](caf::exit_msg& exit) {
     for (auto i = self->state.volumes.begin(); i != self->state.volumes.end(); ++i)
       if (i->second.address() == exit.source) {
+        self->state.states.erase(i->first);
         self->state.volumes.erase(i);
         return;
       }
@@ -56,10 +58,24 @@ node_supervisor_actor::behavior_type node_supervisor(self_pointer self, node_con
       return self->delegate(route(req.volume_id), a, req);
     },
     [self](status_atom) {
-      std::vector<std::string> volumes;
-      for (auto& [volume_id, actor] : self->state.volumes)
-        volumes.push_back(volume_id);
-      return volumes;
+      node_status status;
+      for (auto& [volume_id, actor] : self->state.volumes) {
+        status.volumes.push_back(volume_id);
+        auto state = self->state.states.find(volume_id);
+        if (state != self->state.states.end()) {
+          status.states.push_back(state->second);
+        } else {
+          node_volume_status fresh;
+          fresh.volume_id = volume_id;
+          status.states.push_back(std::move(fresh));
+        }
+      }
+      return status;
+    },
+    [self](node_volume_status& reported) {
+      // A report may come after its actor ended: only volumes with an actor are kept.
+      if (self->state.volumes.count(reported.volume_id) != 0)
+        self->state.states[reported.volume_id] = std::move(reported);
     },
   };
 }

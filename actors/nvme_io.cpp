@@ -32,6 +32,7 @@ struct context {
   const node_config& config;
   const metrics_actor& metrics;
   nvme_io_actor::pointer self;
+  const device_listener& listener;
 
   std::string nqn_of(const std::string& volume_id) const { return volume_nqn(volume_id); }
 
@@ -45,7 +46,10 @@ struct context {
   }
 
   optional<nvme::namespace_device> device(const std::string& nqn) const {
-    return nvme::resolve_device(config.connector->sysfs_root(), nqn);
+    auto d = nvme::resolve_device(config.connector->sysfs_root(), nqn);
+    if (d)
+      self->send(listener, device_resolved{d->dev_path});
+    return d;
   }
 
   /// The namespace appears asynchronously after a connect.
@@ -458,39 +462,39 @@ outcome expand(const context& c, const volume_path_request& req, uint64_t& capac
 } // namespace
 
 nvme_io_actor::behavior_type nvme_io(nvme_io_actor::pointer self, node_config config,
-                                     metrics_actor metrics) {
+                                     metrics_actor metrics, device_listener listener) {
   // One operation, then the actor (and its thread) ends.
   auto done = [self] { self->quit(); };
   return {
     [=](stage_atom, const stage_request& req) {
-      auto r = stage({config, metrics, self}, req);
+      auto r = stage({config, metrics, self, listener}, req);
       done();
       return r;
     },
     [=](unstage_atom, const unstage_request& req) {
-      auto r = unstage({config, metrics, self}, req);
+      auto r = unstage({config, metrics, self, listener}, req);
       done();
       return r;
     },
     [=](publish_atom, const node_publish_request& req) {
-      auto r = publish({config, metrics, self}, req);
+      auto r = publish({config, metrics, self, listener}, req);
       done();
       return r;
     },
     [=](unpublish_atom, const node_unpublish_request& req) {
-      auto r = unpublish({config, metrics, self}, req);
+      auto r = unpublish({config, metrics, self, listener}, req);
       done();
       return r;
     },
     [=](stats_atom, const volume_path_request& req) -> caf::result<outcome, volume_stats> {
       volume_stats out;
-      auto r = stats({config, metrics, self}, req, out);
+      auto r = stats({config, metrics, self, listener}, req, out);
       done();
       return {r, out};
     },
     [=](expand_atom, const volume_path_request& req) -> caf::result<outcome, uint64_t> {
       uint64_t capacity = 0;
-      auto r = expand({config, metrics, self}, req, capacity);
+      auto r = expand({config, metrics, self, listener}, req, capacity);
       done();
       return {r, capacity};
     },

@@ -1,6 +1,7 @@
 // The nvme_io actor: one blocking node operation (NVMe connect, sysfs, blkid, mkfs, mount,
 // resize) on its own thread. A node_volume spawns one detached per operation and awaits its
-// reply; the operation's child processes carry deadlines and are killed past them.
+// reply; the operation's child processes carry deadlines and are killed past them. Every block
+// device it finds for the volume is told to the node_volume (before the reply), which shows it.
 #pragma once
 
 #include <caf/typed_event_based_actor.hpp>
@@ -32,6 +33,6 @@ struct node_config {
 };
 
 nvme_io_actor::behavior_type nvme_io(nvme_io_actor::pointer self, node_config config,
-                                     metrics_actor metrics);
+                                     metrics_actor metrics, device_listener listener);
 
 } // namespace rds::actors

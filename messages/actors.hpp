@@ -4,6 +4,7 @@
 
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/timestamp.hpp>
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
@@ -77,6 +78,8 @@ using stats_atom = caf::atom_constant<caf::atom("stats")>;
 constexpr stats_atom stats_atom_v{};
 using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
+using post_atom = caf::atom_constant<caf::atom("post")>;
+constexpr post_atom post_atom_v{};
 
 /// What the metrics actor reports about itself.
 struct metrics_status {
@@ -117,19 +120,56 @@ typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
            x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored);
 }
 
+/// One RouterOS request of the rds actor that has not been answered yet.
+struct rds_request_status {
+  /// "create", "delete", "find", "expand", "capacity", "list", "snapshot", "unsnapshot",
+  /// "snapshots".
+  std::string operation;
+  /// The volume or snapshot it concerns (empty for capacity and the lists).
+  std::string target;
+  /// When the rds actor took it (wall clock).
+  caf::timestamp since;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rds_request_status& x) {
+  return f(caf::meta::type_name("rds.rds_request_status"), x.operation, x.target, x.since);
+}
+
 /// What the rds actor reports about itself.
 struct rds_status {
   /// The circuit breaker: "closed", "open" or "half-open".
   std::string breaker;
   /// Copies running in copy workers ("snapshot <name>", "volume <name>").
   std::vector<std::string> copying;
+  /// When the breaker last changed (zero: it never did since the start).
+  caf::timestamp breaker_since;
+  /// Requests on the session, oldest first: the first one is running, the others wait for it.
+  std::vector<rds_request_status> in_flight;
+  /// The copies running in copy workers, with when each started.
+  std::vector<rds_request_status> copies;
+  /// Requests the session has answered since the start.
+  uint64_t answered = 0;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, rds_status& x) {
-  return f(caf::meta::type_name("rds.rds_status"), x.breaker, x.copying);
+  return f(caf::meta::type_name("rds.rds_status"), x.breaker, x.copying, x.breaker_since,
+           x.in_flight, x.copies, x.answered);
 }
 
-/// What a cluster watch reports about itself.
+/// The rds actor's session moved its circuit breaker (sent by the session worker).
+struct rds_breaker_moved {
+  /// "closed", "open" or "half-open".
+  std::string state;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rds_breaker_moved& x) {
+  return f(caf::meta::type_name("rds.rds_breaker_moved"), x.state);
+}
+
+/// What a cluster watch reports about itself. Its worker sends a fresh copy whenever it changes,
+/// so the watch answers at once even while the worker is blocked in a list or a watch stream.
 struct watch_status {
   /// The API path it lists and watches.
   std::string resource;
@@ -137,11 +177,27 @@ struct watch_status {
   uint64_t events = 0;
   uint64_t relists = 0;
   uint64_t failures = 0;
+  /// The resourceVersion the next watch starts from (the last list's, event's or bookmark's);
+  /// empty before the first list.
+  std::string resource_version;
+  /// When the last change (not a bookmark) arrived (zero: none yet).
+  caf::timestamp last_event;
+  /// What the worker is doing: "starting", "listing", "watching", "backing off" or "stopped".
+  std::string activity;
+  /// Since when it does it.
+  caf::timestamp activity_since;
+  /// Objects in the last complete list.
+  uint64_t listed_objects = 0;
+  /// Why the last list or watch failed (empty: none failed).
+  std::string last_failure;
+  /// When it failed.
+  caf::timestamp last_failure_at;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, watch_status& x) {
   return f(caf::meta::type_name("rds.watch_status"), x.resource, x.lists, x.events, x.relists,
-           x.failures);
+           x.failures, x.resource_version, x.last_event, x.activity, x.activity_since,
+           x.listed_objects, x.last_failure, x.last_failure_at);
 }
 
 /// What the attachment join reports about itself.
@@ -245,11 +301,64 @@ struct events_status {
   uint64_t failed = 0;
   /// Events of volumes whose claim is unknown (e.g. a volume with no PV): logged only.
   uint64_t without_claim = 0;
+  /// Posts handed to the poster and not answered yet.
+  uint64_t in_flight = 0;
+  /// When the oldest of them was handed over (zero: none in flight).
+  caf::timestamp oldest_in_flight_since;
+  /// Why the last post failed (empty: none failed).
+  std::string last_failure;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, events_status& x) {
   return f(caf::meta::type_name("rds.events_status"), x.recorded, x.posted, x.failed,
-           x.without_claim);
+           x.without_claim, x.in_flight, x.oldest_in_flight_since, x.last_failure);
+}
+
+/// What a node_volume actor knows of its volume on this node: what its own operations did.
+struct node_volume_status {
+  std::string volume_id;
+  /// The operation in flight ("stage", "unstage", "publish", "unpublish", "stats", "expand"),
+  /// or empty.
+  std::string operation;
+  /// When it started (zero: none in flight).
+  caf::timestamp operation_since;
+  /// The block device the last operation found (e.g. /dev/nvme1n1), or empty.
+  std::string device;
+  /// Where it is staged (empty: not staged by this process).
+  std::string staging_path;
+  /// Where it is published.
+  std::vector<std::string> targets;
+  /// The last operation that ended, and its result as an ec name ("none": success).
+  std::string last_operation;
+  std::string last_result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_volume_status& x) {
+  return f(caf::meta::type_name("rds.node_volume_status"), x.volume_id, x.operation,
+           x.operation_since, x.device, x.staging_path, x.targets, x.last_operation, x.last_result);
+}
+
+/// What the node supervisor reports about itself.
+struct node_status {
+  /// The volumes that have a node_volume actor.
+  std::vector<std::string> volumes;
+  /// Each of them as its node_volume last reported it, in volume id order.
+  std::vector<node_volume_status> states;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_status& x) {
+  return f(caf::meta::type_name("rds.node_status"), x.volumes, x.states);
+}
+
+/// The block device an nvme_io found for a volume (from a stage or a publish).
+struct device_resolved {
+  std::string device;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, device_resolved& x) {
+  return f(caf::meta::type_name("rds.device_resolved"), x.device);
 }
 
 /// events: turns volume events into Kubernetes Events on the volume's PVC (posting on its own
@@ -261,6 +370,11 @@ using events_actor = caf::typed_actor<
   // neither namespace nor name: the volume's PV is gone, forget it.
   caf::reacts_to<claims_atom, std::vector<volume_claim>>,
   caf::replies_to<status_atom>::with<events_status>>;
+
+/// events poster: the events actor's worker with a cluster (detached): posts one Event (path,
+/// JSON body) at a time on its own client, so the events actor answers while a post is slow.
+using events_poster_actor =
+  caf::typed_actor<caf::replies_to<post_atom, std::string, std::string>::with<outcome>>;
 
 /// metrics: owns the Prometheus registry and every metric family; serves /metrics.
 using metrics_actor = caf::typed_actor<
@@ -326,8 +440,9 @@ using volume_actor = caf::typed_actor<
   caf::replies_to<sync_atom, attachment_change>::with<outcome, attachment_state>,
   caf::replies_to<status_atom>::with<attachment_state>>;
 
-/// rds: the RouterOS REST session of the controller. Runs detached: its requests block its own
-/// thread, never the scheduler.
+/// rds: the RouterOS REST session of the controller. Its requests run one at a time in its
+/// session worker (detached: they block the worker's thread, never the scheduler) and copies in
+/// copy workers, so it answers status while any of them runs.
 using rds_actor = caf::typed_actor<
   // Create (or find again, for the same name) a file-backed, exported disk, empty or with the
   // content of a snapshot or another volume.
@@ -349,6 +464,22 @@ using rds_actor = caf::typed_actor<
   caf::replies_to<expand_atom, std::string, uint64_t>::with<outcome, uint64_t>,
   // Every volume of this driver (slot "csi-..."), ordered by id.
   caf::replies_to<list_atom>::with<outcome, std::vector<volume_info>>>;
+
+/// rds session: the rds actor's worker (detached), which owns the RouterOS session and its
+/// circuit breaker and runs the requests one at a time; the breaker's moves go to the rds actor.
+using rds_session_actor = caf::typed_actor<
+  // The requests of rds_actor that copy no data, with the same meaning.
+  caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
+  caf::replies_to<delete_atom, std::string>::with<outcome>,
+  caf::replies_to<find_atom, std::string>::with<outcome, volume_info>,
+  caf::replies_to<unsnapshot_atom, std::string>::with<outcome>,
+  caf::replies_to<snapshots_atom>::with<outcome, std::vector<snapshot_info>>,
+  caf::replies_to<capacity_atom>::with<outcome, uint64_t>,
+  caf::replies_to<expand_atom, std::string, uint64_t>::with<outcome, uint64_t>,
+  caf::replies_to<list_atom>::with<outcome, std::vector<volume_info>>>;
+
+/// The rds actor as its session worker sees it: it also hears of the breaker's moves.
+using rds_owner_actor = rds_actor::extend<caf::reacts_to<rds_breaker_moved>>;
 
 /// rds copy worker: one snapshot, restore or clone (a copy that takes as long as the data), on
 /// its own thread and RouterOS session, so the rds actor goes on serving everything else.
@@ -373,11 +504,18 @@ using volume_catalog_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<uint64_t>>;
 
 /// cluster watch: follows one Kubernetes resource (VolumeAttachments, PersistentVolumes or Nodes)
-/// by list + watch and hands each snapshot and change on as a message. Runs detached: its calls
-/// block its own thread, never the scheduler; it never asks the API for anything else.
+/// by list + watch and hands each snapshot and change on as a message. Its calls run in its
+/// watch worker (detached: they block the worker's thread, never the scheduler), which reports
+/// its progress, so the watch answers status at once even mid-stream; it never asks the API for
+/// anything else.
 using cluster_watch_actor = caf::typed_actor<
+  // The worker's status after a change (from the watch worker only).
+  caf::reacts_to<watch_status>, caf::replies_to<status_atom>::with<watch_status>>;
+
+/// watch worker: the blocking half of a cluster watch; one list + watch session.
+using watch_worker_actor = caf::typed_actor<
   // Run one round: list if needed, then watch until the stream ends.
-  caf::reacts_to<watch_atom>, caf::replies_to<status_atom>::with<watch_status>>;
+  caf::reacts_to<watch_atom>>;
 
 /// attachment join: joins the followed VolumeAttachments with their PersistentVolumes (volume
 /// handle, access mode, migration timeout, claim) and tells the supervisor what that means. A
@@ -447,12 +585,23 @@ using nvme_io_actor = node_operations_actor;
 /// node_volume: one per volume on a node. Serialises its volume's operations: a call while
 /// another one is in flight is ABORTED at once.
 using node_volume_actor = node_operations_actor::extend<
-  // The operation in flight ("stage", ...), or empty.
-  caf::replies_to<status_atom>::with<std::string>>;
+  // What it staged and published, and the operation in flight.
+  caf::replies_to<status_atom>::with<node_volume_status>,
+  // The device an operation found for the volume (from its nvme_io).
+  caf::reacts_to<device_resolved>>;
+
+/// Whoever keeps what a node_volume reports (its node supervisor).
+using node_volume_listener = caf::typed_actor<caf::reacts_to<node_volume_status>>;
+
+/// Whoever hears which device an nvme_io found (its node_volume).
+using device_listener = caf::typed_actor<caf::reacts_to<device_resolved>>;
 
 /// node supervisor: maps volume ids to node_volume actors, spawned on demand.
 using node_supervisor_actor = node_operations_actor::extend<
-  // The volumes that have a node_volume actor.
-  caf::replies_to<status_atom>::with<std::vector<std::string>>>;
+  // The volumes that have a node_volume actor, and what each one staged and runs (as the
+  // node_volume actors last reported it: nothing is asked of the system).
+  caf::replies_to<status_atom>::with<node_status>,
+  // A node_volume's state after a change.
+  caf::reacts_to<node_volume_status>>;
 
 } // namespace rds

@@ -102,7 +102,9 @@ inline rds_actor::behavior_type fake_rds(rds_actor::pointer self, fake_rds_world
       return {not_served(), std::vector<snapshot_info>{}};
     },
     [=](status_atom) {
-      return rds_status{"closed", {}};
+      rds_status s;
+      s.breaker = "closed";
+      return s;
     },
     [=](capacity_atom) -> caf::result<outcome, uint64_t> {
       return {not_served(), uint64_t{0}};

@@ -18,9 +18,10 @@ TEST_CASE_FIXTURE(actor_fixture, "the node supervisor spawns a node_volume per v
   config.connector = std::make_shared<services::nvme::loop_connector>(loop);
   auto node = sys.spawn(actors::node_supervisor, config, metrics);
   sched.run();
-  auto listed = ask<std::vector<std::string>>(node, status_atom_v);
+  auto listed = ask<node_status>(node, status_atom_v);
   REQUIRE(listed);
-  CHECK(listed->empty());
+  CHECK(listed->volumes.empty());
+  CHECK(listed->states.empty());
   stage_request req;
   req.volume_id = "csi-0123456789abcdef0123456789ab";
   req.staging_path = dir + "/staging";
@@ -28,9 +29,11 @@ TEST_CASE_FIXTURE(actor_fixture, "the node supervisor spawns a node_volume per v
   req.nqn = "nqn.2000-02.com.mikrotik:" + req.volume_id;
   self->send(node, stage_atom_v, req);
   sched.run();
-  listed = ask<std::vector<std::string>>(node, status_atom_v);
+  listed = ask<node_status>(node, status_atom_v);
   REQUIRE(listed);
-  CHECK(*listed == std::vector<std::string>{req.volume_id});
+  CHECK(listed->volumes == std::vector<std::string>{req.volume_id});
+  REQUIRE(listed->states.size() == 1);
+  CHECK(listed->states[0].volume_id == req.volume_id);
   self->send_exit(node, caf::exit_reason::user_shutdown);
   sched.run();
   std::filesystem::remove_all(dir);

@@ -165,8 +165,8 @@ int run(const plugin_options& opts) {
   events_cfg.instance = host;
   if (cluster.ok())
     events_cfg.connection = connection;
-  events = cluster.ok() ? sys.spawn<caf::detached>(actors::events, events_cfg, metrics)
-                        : sys.spawn(actors::events, events_cfg, metrics);
+  // With a cluster it posts from its own detached poster.
+  events = sys.spawn(actors::events, events_cfg, metrics);
   // The RDS: a real one at --rds-address, or the embedded RouterOS simulator on loopback.
   std::unique_ptr<services::rds_api::routeros_simulator> simulator;
   std::unique_ptr<services::http::server> simulator_http;
@@ -227,7 +227,8 @@ int run(const plugin_options& opts) {
       }
     }
     log::redact(conn.password);
-    rds_handle = sys.spawn<caf::detached>(actors::rds, rds_cfg, metrics);
+    // Its requests run in its own detached session worker and copy workers.
+    rds_handle = sys.spawn(actors::rds, rds_cfg, metrics);
     catalog = sys.spawn(actors::volume_catalog, rds_handle, rds_cfg.connection.deadline);
   }
 
@@ -252,9 +253,10 @@ int run(const plugin_options& opts) {
     join = sys.spawn(actors::attachment_join,
                      actors::attachment_join_config{opts.driver_name, opts.migrations}, supervisor,
                      metrics, events);
-    watches.push_back(sys.spawn<caf::detached>(actors::attachment_watch, watch_cfg, join, metrics));
-    watches.push_back(sys.spawn<caf::detached>(actors::volume_watch, watch_cfg, join, metrics));
-    watches.push_back(sys.spawn<caf::detached>(actors::node_watch, watch_cfg, supervisor, metrics));
+    // Each watch runs its blocking rounds in its own detached worker.
+    watches.push_back(sys.spawn(actors::attachment_watch, watch_cfg, join, metrics));
+    watches.push_back(sys.spawn(actors::volume_watch, watch_cfg, join, metrics));
+    watches.push_back(sys.spawn(actors::node_watch, watch_cfg, supervisor, metrics));
   }
 
   services::csi::server_config server_cfg;

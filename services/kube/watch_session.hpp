@@ -65,6 +65,22 @@ struct watch_counters {
   uint64_t failures = 0;
 };
 
+/// Where a session stands, for whoever shows it.
+struct watch_progress {
+  watch_counters counters;
+  /// Where the next watch starts.
+  std::string resource_version;
+  /// "listing" or "watching" while a round runs.
+  std::string activity;
+  caf::timestamp activity_since;
+  /// When the last change (not a bookmark) arrived (zero: none yet).
+  caf::timestamp last_event;
+  /// Objects in the last complete list.
+  uint64_t listed_objects = 0;
+  std::string last_failure;
+  caf::timestamp last_failure_at;
+};
+
 template <class T> class watch_session {
  public:
   using list_parser = outcome (*)(const std::string&, list_page<T>&);
@@ -76,6 +92,9 @@ template <class T> class watch_session {
     std::function<bool(std::vector<T>&, caf::timestamp)> on_list;
     /// One change after the snapshot; `deleted` for DELETED events.
     std::function<void(const T&, bool deleted)> on_event;
+    /// Optional: progress() changed (a list began or ended, an event or bookmark arrived, the
+    /// stream ended). Called on the session's thread; it must not use the client.
+    std::function<void()> on_progress;
   };
 
   watch_session(kube_client& client, std::string path, list_parser parse_list,
@@ -93,23 +112,28 @@ template <class T> class watch_session {
     if (need_list_) {
       std::vector<T> items;
       auto taken = caf::make_timestamp();
-      auto listed =
-        list_all(client_, path_, page_size, call_deadline, parse_list_, items, resource_version_);
+      begin("listing");
+      std::string version;
+      auto listed = list_all(client_, path_, page_size, call_deadline, parse_list_, items, version);
       if (!listed.ok()) {
-        ++counters_.failures;
+        failed("cannot list " + path_ + ": " + listed.message);
         log::warning("cannot list ", path_, ": ", listed.message);
         return false;
       }
+      auto count = items.size();
       if (!handlers_.on_list(items, taken)) {
-        ++counters_.failures;
+        failed("the list of " + path_ + " could not be used");
         return false;
       }
-      ++counters_.lists;
+      progress_.resource_version = std::move(version);
+      progress_.listed_objects = count;
+      ++progress_.counters.lists;
       need_list_ = false;
     }
-    auto url =
-      path_ + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + url_escape(resource_version_)
-      + "&timeoutSeconds=" + std::to_string(watch_limit.count());
+    begin("watching");
+    auto url = path_ + "?watch=1&allowWatchBookmarks=true&resourceVersion="
+               + url_escape(progress_.resource_version)
+               + "&timeoutSeconds=" + std::to_string(watch_limit.count());
     bool gone = false;
     auto streamed = client_.stream(
       url,
@@ -124,31 +148,35 @@ template <class T> class watch_session {
           return false;
         }
         if (!event.resource_version.empty())
-          resource_version_ = event.resource_version;
+          progress_.resource_version = event.resource_version;
         if (event.type != watch_event_type::bookmark) {
-          ++counters_.events;
+          ++progress_.counters.events;
+          progress_.last_event = caf::make_timestamp();
           handlers_.on_event(event.object, event.type == watch_event_type::deleted);
         }
+        notify();
         return true;
       },
       watch_limit + std::chrono::seconds{5}, &stop);
     if (gone || streamed.code == ec::expired) {
-      ++counters_.relists;
+      ++progress_.counters.relists;
       need_list_ = true;
       log::info("watch of ", path_, " is too old (410 Gone); listing again");
+      notify();
       return true;
     }
     if (!streamed.ok()) {
-      ++counters_.failures;
-      ++counters_.relists;
+      ++progress_.counters.relists;
       need_list_ = true;
+      failed("watch of " + path_ + " broke: " + streamed.message);
       log::warning("watch of ", path_, " broke: ", streamed.message, "; listing again");
       return false;
     }
     return true;
   }
 
-  const watch_counters& counters() const { return counters_; }
+  const watch_counters& counters() const { return progress_.counters; }
+  const watch_progress& progress() const { return progress_; }
 
  private:
   kube_client& client_;
@@ -156,9 +184,26 @@ template <class T> class watch_session {
   list_parser parse_list_;
   event_parser parse_event_;
   handlers handlers_;
-  std::string resource_version_;
   bool need_list_ = true;
-  watch_counters counters_;
+  watch_progress progress_;
+
+  void notify() {
+    if (handlers_.on_progress)
+      handlers_.on_progress();
+  }
+
+  void begin(const char* activity) {
+    progress_.activity = activity;
+    progress_.activity_since = caf::make_timestamp();
+    notify();
+  }
+
+  void failed(std::string why) {
+    ++progress_.counters.failures;
+    progress_.last_failure = std::move(why);
+    progress_.last_failure_at = caf::make_timestamp();
+    notify();
+  }
 };
 
 } // namespace rds::services::kube

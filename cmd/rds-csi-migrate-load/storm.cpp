@@ -1,0 +1,947 @@
+// The storm's event loop: every step of every migration is a callback on the completion queue's
+// thread, so the harness's state needs no lock.
+#include "cmd/rds-csi-migrate-load/storm.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "client/csi_client.hpp"
+
+namespace rds::migrate_load {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Tolerance around the migration timeout: the plugin's timer and its handling of an unpublish
+/// are two messages to one actor, and either may come first within this.
+constexpr double timer_slack_s = 0.05;
+
+double seconds_between(clock_type::time_point a, clock_type::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string code_name(grpc::StatusCode c) {
+  switch (c) {
+  case grpc::OK:
+    return "OK";
+  case grpc::CANCELLED:
+    return "CANCELLED";
+  case grpc::UNKNOWN:
+    return "UNKNOWN";
+  case grpc::INVALID_ARGUMENT:
+    return "INVALID_ARGUMENT";
+  case grpc::DEADLINE_EXCEEDED:
+    return "DEADLINE_EXCEEDED";
+  case grpc::NOT_FOUND:
+    return "NOT_FOUND";
+  case grpc::ALREADY_EXISTS:
+    return "ALREADY_EXISTS";
+  case grpc::PERMISSION_DENIED:
+    return "PERMISSION_DENIED";
+  case grpc::RESOURCE_EXHAUSTED:
+    return "RESOURCE_EXHAUSTED";
+  case grpc::FAILED_PRECONDITION:
+    return "FAILED_PRECONDITION";
+  case grpc::ABORTED:
+    return "ABORTED";
+  case grpc::OUT_OF_RANGE:
+    return "OUT_OF_RANGE";
+  case grpc::UNIMPLEMENTED:
+    return "UNIMPLEMENTED";
+  case grpc::INTERNAL:
+    return "INTERNAL";
+  case grpc::UNAVAILABLE:
+    return "UNAVAILABLE";
+  case grpc::DATA_LOSS:
+    return "DATA_LOSS";
+  case grpc::UNAUTHENTICATED:
+    return "UNAUTHENTICATED";
+  default:
+    return "CODE_" + std::to_string(static_cast<int>(c));
+  }
+}
+
+::csi::v1::VolumeCapability capability(bool rwx) {
+  return client::csi_client::capability(rwx ? client::volume_access::rwx_block
+                                            : client::volume_access::rwo);
+}
+
+double cpu_seconds_of(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos)
+    return -1;
+  std::istringstream rest{text.substr(close + 2)};
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14)
+      utime = std::stod(field);
+    if (i == 15)
+      stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec)
+         + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+} // namespace
+
+long rss_kb(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
+  return -1;
+}
+
+const char* scenario_name(scenario s) {
+  switch (s) {
+  case scenario::success:
+    return "success";
+  case scenario::rollback:
+    return "rollback";
+  case scenario::timeout:
+    return "timeout";
+  case scenario::third_node:
+    return "third-node";
+  case scenario::rwo_conflict:
+    return "rwo-conflict";
+  }
+  return "?";
+}
+
+const char* rpc_name(rpc r) {
+  switch (r) {
+  case rpc::probe:
+    return "Probe";
+  case rpc::create:
+    return "CreateVolume";
+  case rpc::publish:
+    return "ControllerPublishVolume";
+  case rpc::unpublish:
+    return "ControllerUnpublishVolume";
+  case rpc::get_volume:
+    return "ControllerGetVolume";
+  }
+  return "?";
+}
+
+struct storm::volume {
+  std::string id;
+  bool rwx = true;
+  int source = -1;
+  /// The migration running on it, if any.
+  migration* current = nullptr;
+};
+
+struct storm::migration {
+  scenario kind = scenario::success;
+  size_t volume = 0;
+  int target = -1, third = -1;
+  /// The target publish as the current plugin incarnation saw it (the replay after a restart
+  /// publishes it again).
+  bool target_attached = false;
+  clock_type::time_point target_sent, target_acked;
+  /// Field time the volume stays on two nodes (scaled), chosen at the start.
+  std::chrono::microseconds dual_for{0};
+};
+
+storm::storm(storm_config config, plugin_control control)
+  : config_(std::move(config))
+  , control_(std::move(control))
+  , csi_(control_.endpoint())
+  , rng_(config_.seed)
+  , pick_scenario_(config_.weights.begin(), config_.weights.end()) {}
+
+storm::~storm() = default;
+
+std::chrono::microseconds storm::scaled(double field_seconds) const {
+  return std::chrono::microseconds{static_cast<int64_t>(field_seconds * config_.time_scale * 1e6)};
+}
+
+double storm::uniform(double lo, double hi) {
+  return std::uniform_real_distribution<double>{lo, hi}(rng_);
+}
+
+std::string storm::node_name(size_t i) const {
+  return "node-" + std::to_string(i);
+}
+
+void storm::record(rpc r, clock_type::time_point sent, const grpc::Status& s) {
+  auto now = clock_type::now();
+  auto& slot = result_.latency[static_cast<size_t>(r)];
+  slot.push_back(
+    {static_cast<float>(seconds_between(run_start_, now)),
+     static_cast<float>(std::chrono::duration<double, std::micro>(now - sent).count())});
+  if (!s.ok())
+    ++result_.errors[static_cast<size_t>(r)][code_name(s.error_code())];
+}
+
+void storm::breach_of(const std::string& volume, const std::string& step, const std::string& what) {
+  result_.breaches.push_back({volume, step, what});
+  std::fprintf(stderr, "%sBREACH volume=%s step=%s: %s\n", config_.terminal ? "\n" : "",
+               volume.c_str(), step.c_str(), what.c_str());
+}
+
+bool storm::retryable(const grpc::Status& s) const {
+  switch (s.error_code()) {
+  case grpc::UNAVAILABLE:
+  case grpc::DEADLINE_EXCEEDED:
+  case grpc::ABORTED:
+  case grpc::RESOURCE_EXHAUSTED:
+  case grpc::CANCELLED:
+    return true;
+  default:
+    return false;
+  }
+}
+
+void storm::hold_or_run(std::function<void()> f) {
+  if (paused_)
+    held_.push_back(std::move(f));
+  else
+    f();
+}
+
+// A call retried as the external-attacher does (backoff from 10 ms to 1 s) while the plugin
+// cannot answer; an answer from an incarnation the harness has since killed counts for nothing
+// and the call is sent again to the new one.
+void storm::publish(const std::string& volume_id, const std::string& node, bool rwx,
+                    std::function<void(const grpc::Status&, uint64_t)> cb, int attempt) {
+  hold_or_run([=] {
+    ::csi::v1::ControllerPublishVolumeRequest req;
+    req.set_volume_id(volume_id);
+    req.set_node_id(node);
+    *req.mutable_volume_capability() = capability(rwx);
+    (*req.mutable_volume_context())["migrationTimeoutSeconds"] =
+      std::to_string(config_.migration_timeout_seconds);
+    auto sent = clock_type::now();
+    auto sent_to = incarnation_;
+    csi_.publish(req, config_.rpc_deadline,
+                 [=](const grpc::Status& s, ::csi::v1::ControllerPublishVolumeResponse&) {
+                   record(rpc::publish, sent, s);
+                   if (sent_to != incarnation_ || retryable(s)) {
+                     ++result_.retries;
+                     auto wait = std::min<int64_t>(1000, 10LL << std::min(attempt, 7));
+                     csi_.after(std::chrono::milliseconds{wait},
+                                [=] { publish(volume_id, node, rwx, cb, attempt + 1); });
+                     return;
+                   }
+                   cb(s, sent_to);
+                 });
+  });
+}
+
+void storm::unpublish(const std::string& volume_id, const std::string& node,
+                      std::function<void(const grpc::Status&, uint64_t)> cb, int attempt) {
+  hold_or_run([=] {
+    ::csi::v1::ControllerUnpublishVolumeRequest req;
+    req.set_volume_id(volume_id);
+    req.set_node_id(node);
+    auto sent = clock_type::now();
+    auto sent_to = incarnation_;
+    csi_.unpublish(req, config_.rpc_deadline,
+                   [=](const grpc::Status& s, ::csi::v1::ControllerUnpublishVolumeResponse&) {
+                     record(rpc::unpublish, sent, s);
+                     if (sent_to != incarnation_ || retryable(s)) {
+                       ++result_.retries;
+                       auto wait = std::min<int64_t>(1000, 10LL << std::min(attempt, 7));
+                       csi_.after(std::chrono::milliseconds{wait},
+                                  [=] { unpublish(volume_id, node, cb, attempt + 1); });
+                       return;
+                     }
+                     cb(s, sent_to);
+                   });
+  });
+}
+
+// Runs `step(i, done)` for i in [0, n) with at most `window` in flight, then `then`.
+namespace {
+struct bounded_loop : std::enable_shared_from_this<bounded_loop> {
+  size_t n = 0, window = 0, next = 0, finished = 0;
+  std::function<void(size_t, std::function<void()>)> step;
+  std::function<void()> then;
+  void pump() {
+    while (next < n && next - finished < window) {
+      auto self = shared_from_this();
+      step(next++, [self] {
+        ++self->finished;
+        if (self->finished == self->n)
+          self->then();
+        else
+          self->pump();
+      });
+    }
+  }
+};
+void for_each_bounded(size_t n, size_t window,
+                      std::function<void(size_t, std::function<void()>)> step,
+                      std::function<void()> then) {
+  if (n == 0) {
+    then();
+    return;
+  }
+  auto loop = std::make_shared<bounded_loop>();
+  loop->n = n;
+  loop->window = window;
+  loop->step = std::move(step);
+  loop->then = std::move(then);
+  loop->pump();
+}
+} // namespace
+
+void storm::create_volumes(std::function<void()> then) {
+  auto total = config_.volumes + config_.rwo_volumes;
+  volumes_.resize(total);
+  for_each_bounded(
+    total, 64,
+    [this](size_t i, std::function<void()> done) {
+      auto& v = volumes_[i];
+      v.rwx = i < config_.volumes;
+      ::csi::v1::CreateVolumeRequest req;
+      req.set_name(config_.name_prefix + "-" + std::to_string(i));
+      req.mutable_capacity_range()->set_required_bytes(int64_t{1} << 20);
+      *req.add_volume_capabilities() = capability(v.rwx);
+      (*req.mutable_parameters())["migrationTimeoutSeconds"] =
+        std::to_string(config_.migration_timeout_seconds);
+      auto attempt = std::make_shared<int>(0);
+      auto send = std::make_shared<std::function<void()>>();
+      *send = [this, req, i, done, attempt, send] {
+        auto sent = clock_type::now();
+        csi_.create_volume(req, config_.rpc_deadline,
+                           [=](const grpc::Status& s, ::csi::v1::CreateVolumeResponse& r) {
+                             record(rpc::create, sent, s);
+                             if (retryable(s) && ++*attempt < 50) {
+                               ++result_.retries;
+                               csi_.after(50ms, *send);
+                               return;
+                             }
+                             if (!s.ok())
+                               breach_of(req.name(), "CreateVolume",
+                                         code_name(s.error_code()) + ": " + s.error_message());
+                             else
+                               volumes_[i].id = r.volume().volume_id();
+                             done();
+                           });
+      };
+      (*send)();
+    },
+    std::move(then));
+}
+
+void storm::attach_all(std::function<void()> then) {
+  for_each_bounded(
+    volumes_.size(), 256,
+    [this](size_t i, std::function<void()> done) {
+      auto& v = volumes_[i];
+      if (v.id.empty()) {
+        done();
+        return;
+      }
+      auto node =
+        static_cast<int>(std::uniform_int_distribution<size_t>{0, config_.nodes - 1}(rng_));
+      publish(v.id, node_name(static_cast<size_t>(node)), v.rwx,
+              [this, i, node, done](const grpc::Status& s, uint64_t) {
+                if (s.ok()) {
+                  volumes_[i].source = node;
+                  (volumes_[i].rwx ? idle_rwx_ : idle_rwo_).push_back(i);
+                } else {
+                  breach_of(volumes_[i].id, "attach to the source node",
+                            code_name(s.error_code()) + ": " + s.error_message());
+                }
+                done();
+              });
+    },
+    std::move(then));
+}
+
+void storm::measure_probe(size_t left, std::function<void()> then) {
+  if (left == 0) {
+    then();
+    return;
+  }
+  auto sent = clock_type::now();
+  csi_.probe(config_.rpc_deadline, [=](const grpc::Status& s, ::csi::v1::ProbeResponse&) {
+    if (s.ok())
+      result_.probe_idle_us.push_back(static_cast<float>(
+        std::chrono::duration<double, std::micro>(clock_type::now() - sent).count()));
+    measure_probe(left - 1, then);
+  });
+}
+
+void storm::start_more() {
+  while (storming_ && !paused_ && started_ < config_.migrations && active_ < config_.concurrency) {
+    auto kind = static_cast<scenario>(pick_scenario_(rng_));
+    auto& pool = kind == scenario::rwo_conflict ? idle_rwo_ : idle_rwx_;
+    if (pool.empty()) {
+      if (idle_rwx_.empty())
+        return; // every volume is busy: the next finish starts more
+      kind = scenario::success;
+    }
+    auto& from = kind == scenario::rwo_conflict ? idle_rwo_ : idle_rwx_;
+    auto pick = std::uniform_int_distribution<size_t>{0, from.size() - 1}(rng_);
+    auto index = from[pick];
+    from[pick] = from.back();
+    from.pop_back();
+    auto* m = new migration;
+    m->kind = kind;
+    m->volume = index;
+    ++started_;
+    ++active_;
+    ++result_.by_scenario[static_cast<size_t>(kind)];
+    result_.peak_in_flight = std::max(result_.peak_in_flight, csi_.in_flight());
+    begin(m);
+  }
+}
+
+// KubeVirt's timing (reference/field.md, C.2 and C.3), in field seconds before scaling: the
+// attacher reacts to the new VolumeAttachment within a second; the target pod starts (stage,
+// publish, libvirt) in 1-5 s; memory copies at bandwidthPerMigration (64 MiB/s) for a 1-8 GiB
+// guest, 16-128 s; the source pod is torn down and its VolumeAttachment deleted in 2-10 s; a
+// failing target gives up within progressTimeout (150 s).
+void storm::begin(migration* m) {
+  auto& v = volumes_[m->volume];
+  v.current = m;
+  auto others = [&](std::initializer_list<int> not_these) {
+    for (;;) {
+      auto n = static_cast<int>(std::uniform_int_distribution<size_t>{0, config_.nodes - 1}(rng_));
+      if (std::find(not_these.begin(), not_these.end(), n) == not_these.end())
+        return n;
+    }
+  };
+  m->target = others({v.source});
+  m->third = others({v.source, m->target});
+  double field = 0;
+  switch (m->kind) {
+  case scenario::success:
+  case scenario::third_node:
+    field = uniform(1, 5) + 16 * uniform(1, 8) + uniform(2, 10);
+    break;
+  case scenario::rollback:
+    field = uniform(5, 150);
+    break;
+  default:
+    break;
+  }
+  m->dual_for = scaled(field);
+  // A migration meant to end in time stays well inside the timeout whatever the scale.
+  auto cap =
+    std::chrono::microseconds{static_cast<int64_t>(config_.migration_timeout_seconds * 0.5 * 1e6)};
+  m->dual_for = std::min(m->dual_for, cap);
+  csi_.after(scaled(uniform(0.05, 1.0)), [this, m] { step_publish_target(m); });
+}
+
+void storm::step_publish_target(migration* m) {
+  auto& v = volumes_[m->volume];
+  if (m->kind == scenario::rwo_conflict) {
+    publish(v.id, node_name(static_cast<size_t>(m->target)), false,
+            [this, m](const grpc::Status& s, uint64_t) {
+              auto& v = volumes_[m->volume];
+              if (s.error_code() == grpc::FAILED_PRECONDITION) {
+                ++expect_.conflicts, ++expect_max_.conflicts, ++result_.refused_rwo;
+                finish(m);
+                return;
+              }
+              if (s.ok()) {
+                breach_of(v.id, "RWO publish to a second node",
+                          "accepted: an RWO volume on two nodes");
+                unpublish(v.id, node_name(static_cast<size_t>(m->target)),
+                          [this, m](const grpc::Status&, uint64_t) { finish(m, false); });
+                return;
+              }
+              breach_of(v.id, "RWO publish to a second node",
+                        "expected FAILED_PRECONDITION, got " + code_name(s.error_code()) + ": "
+                          + s.error_message());
+              finish(m, false);
+            });
+    return;
+  }
+  m->target_sent = clock_type::now();
+  publish(v.id, node_name(static_cast<size_t>(m->target)), true,
+          [this, m](const grpc::Status& s, uint64_t) {
+            auto& v = volumes_[m->volume];
+            if (!s.ok()) {
+              breach_of(v.id, "publish to the migration target",
+                        code_name(s.error_code()) + ": " + s.error_message());
+              finish(m, false);
+              return;
+            }
+            m->target_acked = clock_type::now();
+            m->target_attached = true;
+            ++expect_.started, ++expect_max_.started, ++result_.started;
+            if (m->kind == scenario::third_node)
+              csi_.after(scaled(uniform(0.5, 5)), [this, m] { step_probe_third(m); });
+            else
+              step_wait_end(m);
+          });
+}
+
+void storm::step_probe_third(migration* m) {
+  auto& v = volumes_[m->volume];
+  publish(v.id, node_name(static_cast<size_t>(m->third)), true,
+          [this, m](const grpc::Status& s, uint64_t) {
+            auto& v = volumes_[m->volume];
+            if (s.error_code() == grpc::FAILED_PRECONDITION) {
+              ++expect_.conflicts, ++expect_max_.conflicts, ++result_.refused_third;
+              step_wait_end(m);
+              return;
+            }
+            if (s.ok()) {
+              breach_of(v.id, "publish to a third node during a migration",
+                        "accepted: three nodes attached");
+              unpublish(v.id, node_name(static_cast<size_t>(m->third)),
+                        [this, m](const grpc::Status&, uint64_t) { step_wait_end(m); });
+              return;
+            }
+            breach_of(v.id, "publish to a third node during a migration",
+                      "expected FAILED_PRECONDITION, got " + code_name(s.error_code()) + ": "
+                        + s.error_message());
+            step_wait_end(m);
+          });
+}
+
+void storm::step_wait_end(migration* m) {
+  if (m->kind == scenario::timeout) {
+    // The target lingers past the timeout in real time (the plugin's timer is not scaled), then
+    // KubeVirt gives up and the target is detached. A restart re-publishes the target, and the
+    // new plugin's timer starts then: wait again from there.
+    auto lingered = seconds_between(m->target_acked, clock_type::now());
+    auto needed = config_.migration_timeout_seconds + 0.5;
+    if (lingered < needed) {
+      csi_.after(std::chrono::microseconds{static_cast<int64_t>((needed - lingered) * 1e6)},
+                 [this, m] { step_wait_end(m); });
+      return;
+    }
+    step_unpublish(m, false);
+    return;
+  }
+  csi_.after(m->dual_for, [this, m] { step_unpublish(m, m->kind != scenario::rollback); });
+}
+
+// Ends the migration: the source's detach confirms it (success), the target's rolls it back
+// (failed). Either is a timeout instead when the plugin's timer fired first; when the two
+// windows overlap the timeout (ambiguous), both are allowed.
+void storm::step_unpublish(migration* m, bool source) {
+  auto& v = volumes_[m->volume];
+  auto node = source ? v.source : m->target;
+  auto sent = clock_type::now();
+  unpublish(v.id, node_name(static_cast<size_t>(node)),
+            [this, m, source, sent](const grpc::Status& s, uint64_t) {
+              auto& v = volumes_[m->volume];
+              if (!s.ok()) {
+                breach_of(v.id, source ? "unpublish of the source" : "unpublish of the target",
+                          code_name(s.error_code()) + ": " + s.error_message());
+                finish(m, false);
+                return;
+              }
+              auto timeout = static_cast<double>(config_.migration_timeout_seconds);
+              auto lower = seconds_between(m->target_acked, sent);
+              auto upper = seconds_between(m->target_sent, clock_type::now());
+              double& ended = source ? expect_.success : expect_.failed;
+              double& ended_max = source ? expect_max_.success : expect_max_.failed;
+              if (upper < timeout - timer_slack_s) {
+                ++ended, ++ended_max;
+                ++(source ? result_.success : result_.failed);
+              } else if (lower > timeout + timer_slack_s) {
+                ++expect_.timeout, ++expect_max_.timeout, ++result_.timeout;
+                if (m->kind != scenario::timeout)
+                  breach_of(v.id, "migration window",
+                            "a migration meant to end in time outlived its timeout (the plugin "
+                            "answered too slowly)");
+              } else {
+                ++ended_max, ++expect_max_.timeout, ++result_.ambiguous, ++ambiguous_last_;
+              }
+              if (m->kind == scenario::timeout && !(lower > timeout + timer_slack_s))
+                breach_of(v.id, "timeout scenario", "the target did not outlive the timeout");
+              if (source)
+                v.source = m->target;
+              m->target_attached = false;
+              finish(m);
+            });
+}
+
+void storm::finish(migration* m, bool) {
+  auto& v = volumes_[m->volume];
+  v.current = nullptr;
+  (v.rwx ? idle_rwx_ : idle_rwo_).push_back(m->volume);
+  delete m;
+  --active_;
+  ++finished_;
+  result_.migration_done_at_s.push_back(
+    static_cast<float>(seconds_between(run_start_, clock_type::now())));
+  if (config_.audit_every > 0 && finished_ % config_.audit_every == 0)
+    audit_one();
+  if (finished_ == config_.migrations) {
+    storming_ = false;
+    return;
+  }
+  maybe_kill();
+  start_more();
+}
+
+// A live check of one idle volume: the nodes the plugin has it published to are exactly the
+// harness's (one node), and never more than one (RWO) or two (RWX).
+void storm::audit_one() {
+  if (idle_rwx_.empty())
+    return;
+  auto pick = std::uniform_int_distribution<size_t>{0, idle_rwx_.size() - 1}(rng_);
+  auto index = idle_rwx_[pick];
+  idle_rwx_[pick] = idle_rwx_.back();
+  idle_rwx_.pop_back();
+  ++active_; // holds a concurrency slot, so the storm's end waits for it
+  auto check = std::make_shared<std::function<void(int)>>();
+  *check = [this, index, check](int attempt) {
+    hold_or_run([this, index, check, attempt] {
+      ::csi::v1::ControllerGetVolumeRequest req;
+      req.set_volume_id(volumes_[index].id);
+      auto sent = clock_type::now();
+      auto sent_to = incarnation_;
+      csi_.get_volume(
+        req, config_.rpc_deadline,
+        [this, index, check, attempt, sent, sent_to](const grpc::Status& s,
+                                                     ::csi::v1::ControllerGetVolumeResponse& r) {
+          record(rpc::get_volume, sent, s);
+          if ((sent_to != incarnation_ || retryable(s)) && attempt < 100) {
+            csi_.after(std::chrono::milliseconds{20}, [check, attempt] { (*check)(attempt + 1); });
+            return;
+          }
+          auto& v = volumes_[index];
+          ++result_.audits;
+          if (!s.ok()) {
+            breach_of(v.id, "audit (ControllerGetVolume)",
+                      code_name(s.error_code()) + ": " + s.error_message());
+          } else {
+            std::vector<std::string> nodes(r.status().published_node_ids().begin(),
+                                           r.status().published_node_ids().end());
+            if (nodes.size() != 1 || nodes[0] != node_name(static_cast<size_t>(v.source))) {
+              std::string list;
+              for (auto& n : nodes)
+                list += (list.empty() ? "" : ",") + n;
+              breach_of(v.id, "audit (ControllerGetVolume)",
+                        "published to [" + list + "], the harness attached it to "
+                          + node_name(static_cast<size_t>(v.source)));
+            }
+          }
+          idle_rwx_.push_back(index);
+          --active_;
+          if (storming_)
+            start_more();
+        });
+    });
+  };
+  (*check)(0);
+}
+
+void storm::final_audit(size_t next, std::function<void()> then) {
+  auto total =
+    config_.final_audit == 0 ? volumes_.size() : std::min(config_.final_audit, volumes_.size());
+  // Spread over the whole range of volumes, RWX and RWO.
+  auto stride = std::max<size_t>(1, volumes_.size() / std::max<size_t>(1, total));
+  (void)next;
+  for_each_bounded(
+    total, 128,
+    [this, stride](size_t k, std::function<void()> done) {
+      auto index = (k * stride) % volumes_.size();
+      auto& v = volumes_[index];
+      if (v.id.empty() || v.source < 0) {
+        done();
+        return;
+      }
+      ::csi::v1::ControllerGetVolumeRequest req;
+      req.set_volume_id(v.id);
+      auto sent = clock_type::now();
+      csi_.get_volume(
+        req, config_.rpc_deadline,
+        [this, index, sent, done](const grpc::Status& s,
+                                  ::csi::v1::ControllerGetVolumeResponse& r) {
+          record(rpc::get_volume, sent, s);
+          auto& v = volumes_[index];
+          ++result_.audits;
+          std::vector<std::string> nodes(r.status().published_node_ids().begin(),
+                                         r.status().published_node_ids().end());
+          if (!s.ok())
+            breach_of(v.id, "final audit", code_name(s.error_code()) + ": " + s.error_message());
+          else if (nodes.size() != 1 || nodes[0] != node_name(static_cast<size_t>(v.source)))
+            breach_of(v.id, "final audit",
+                      std::to_string(nodes.size())
+                        + " node(s) published; the harness attached it to "
+                        + node_name(static_cast<size_t>(v.source)) + " only");
+          done();
+        });
+    },
+    std::move(then));
+}
+
+void storm::maybe_kill() {
+  if (config_.kill_every == 0 || finished_ < next_kill_at_ || !control_.kill_and_restart || paused_)
+    return;
+  next_kill_at_ =
+    finished_
+    + std::uniform_int_distribution<size_t>{std::max<size_t>(1, config_.kill_every / 2),
+                                            config_.kill_every + config_.kill_every / 2}(rng_);
+  paused_ = true;
+  auto took = control_.kill_and_restart();
+  ++result_.kills;
+  result_.restart_ms.push_back(static_cast<double>(took.count()));
+  ++incarnation_;
+  csi_.reconnect(control_.endpoint());
+  // Without a cluster the new plugin knows nothing: the harness tells it the attachments it
+  // believes in (as the VolumeAttachments would), and from here on counts for it afresh.
+  expect_ = {};
+  expect_max_ = {};
+  ambiguous_last_ = 0;
+  replay([this] {
+    paused_ = false;
+    auto held = std::move(held_);
+    held_.clear();
+    for (auto& f : held)
+      f();
+    start_more();
+  });
+}
+
+void storm::replay(std::function<void()> then) {
+  for_each_bounded(
+    volumes_.size(), 256,
+    [this](size_t i, std::function<void()> done) {
+      auto& v = volumes_[i];
+      if (v.id.empty() || v.source < 0) {
+        done();
+        return;
+      }
+      // Sent directly (not held): these are what the pause waits for.
+      auto send = std::make_shared<std::function<void(int, bool)>>();
+      *send = [this, i, done, send](int node, bool target) {
+        auto& v = volumes_[i];
+        ::csi::v1::ControllerPublishVolumeRequest req;
+        req.set_volume_id(v.id);
+        req.set_node_id(node_name(static_cast<size_t>(node)));
+        *req.mutable_volume_capability() = capability(v.rwx);
+        (*req.mutable_volume_context())["migrationTimeoutSeconds"] =
+          std::to_string(config_.migration_timeout_seconds);
+        auto sent = clock_type::now();
+        csi_.publish(req, config_.rpc_deadline,
+                     [this, i, done, send, node, target,
+                      sent](const grpc::Status& s, ::csi::v1::ControllerPublishVolumeResponse&) {
+                       record(rpc::publish, sent, s);
+                       auto& v = volumes_[i];
+                       if (retryable(s)) {
+                         csi_.after(20ms, [send, node, target] { (*send)(node, target); });
+                         return;
+                       }
+                       if (!s.ok()) {
+                         breach_of(v.id, "re-attach after a restart",
+                                   code_name(s.error_code()) + ": " + s.error_message());
+                         done();
+                         return;
+                       }
+                       auto* m = v.current;
+                       if (target) {
+                         m->target_sent = sent;
+                         m->target_acked = clock_type::now();
+                         ++expect_.started, ++expect_max_.started;
+                         done();
+                       } else if (m != nullptr && m->target_attached) {
+                         (*send)(m->target, true);
+                       } else {
+                         done();
+                       }
+                     });
+      };
+      (*send)(v.source, false);
+    },
+    std::move(then));
+}
+
+counters storm::scrape() {
+  counters c;
+  auto text = client::http_get(control_.metrics_url());
+  auto value = [&](const char* series) { return client::metric_value(text, series); };
+  c.started = value("rds_csi_migration_started_total");
+  c.success = value("rds_csi_migration_migrations_total{result=\"success\"}");
+  c.failed = value("rds_csi_migration_migrations_total{result=\"failed\"}");
+  c.timeout = value("rds_csi_migration_migrations_total{result=\"timeout\"}");
+  c.conflicts = value("rds_csi_attachment_conflicts_total");
+  c.active = value("rds_csi_migration_active_migrations");
+  c.attached = value("rds_csi_attachment_attached_volumes");
+  return c;
+}
+
+// The plugin's counters against the harness's own, for the incarnation that runs now. Metrics
+// are recorded by messages, so a scrape may trail the last answer by a moment: read again for
+// up to 5 s before calling it a breach.
+void storm::check_counters() {
+  size_t attached = 0;
+  for (auto& v : volumes_)
+    attached += v.source >= 0 ? 1 : 0;
+  counters want = expect_, want_max = expect_max_;
+  want.attached = want_max.attached = static_cast<double>(attached);
+  want.active = want_max.active = 0;
+  result_.expected_last = want;
+  result_.expected_last_max = want_max;
+  std::vector<std::string> problems;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    problems.clear();
+    try {
+      result_.observed = scrape();
+    } catch (const std::exception& e) {
+      problems.push_back(std::string{"cannot read /metrics: "} + e.what());
+      usleep(100000);
+      continue;
+    }
+    auto& o = result_.observed;
+    auto check = [&](const char* name, double got, double lo, double hi) {
+      if (got < lo || got > hi) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%s: plugin %.0f, harness %.0f%s", name, got, lo,
+                      hi > lo ? (" to " + std::to_string(static_cast<long>(hi))).c_str() : "");
+        problems.push_back(buf);
+      }
+    };
+    check("rds_csi_migration_started_total", o.started, want.started, want_max.started);
+    check("migrations_total{result=success}", o.success, want.success, want_max.success);
+    check("migrations_total{result=failed}", o.failed, want.failed, want_max.failed);
+    check("migrations_total{result=timeout}", o.timeout, want.timeout, want_max.timeout);
+    check("rds_csi_attachment_conflicts_total", o.conflicts, want.conflicts, want_max.conflicts);
+    check("rds_csi_migration_active_migrations", o.active, 0, 0);
+    check("rds_csi_attachment_attached_volumes", o.attached, want.attached, want.attached);
+    // One result per migration: success + failed + timeout together are exact.
+    auto ended = o.success + o.failed + o.timeout;
+    auto want_ended =
+      want_max.success + want_max.failed + want_max.timeout - static_cast<double>(ambiguous_last_);
+    check("success + failed + timeout", ended, want_ended, want_ended);
+    if (problems.empty())
+      break;
+    usleep(100000);
+  }
+  result_.counters_checked = true;
+  for (auto& p : problems)
+    breach_of("-", "counters at the end", p);
+}
+
+void storm::progress() {
+  auto now = clock_type::now();
+  auto elapsed = seconds_between(storm_start_, now);
+  auto rate = elapsed > 0 ? static_cast<double>(finished_) / elapsed : 0;
+  auto total = std::max<size_t>(1, config_.migrations);
+  if (config_.terminal) {
+    constexpr int width = 30;
+    auto filled = static_cast<int>(width * finished_ / total);
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar += std::string(static_cast<size_t>(width - filled), '.');
+    std::fprintf(stdout,
+                 "\r[%s] %zu/%zu migrations  %.0f/s  in flight %zu  kills %llu  breaches %zu ",
+                 bar.c_str(), finished_, config_.migrations, rate, active_,
+                 static_cast<unsigned long long>(result_.kills), result_.breaches.size());
+  } else {
+    std::fprintf(stdout,
+                 "progress: %zu/%zu migrations, %.0f/s, in flight %zu, kills %llu, breaches %zu\n",
+                 finished_, config_.migrations, rate, active_,
+                 static_cast<unsigned long long>(result_.kills), result_.breaches.size());
+  }
+  std::fflush(stdout);
+}
+
+storm_result storm::run() {
+  run_start_ = clock_type::now();
+  std::function<void()> tick;
+  auto pid = control_.pid ? control_.pid() : -1;
+  if (pid > 0)
+    result_.rss_start_kb = rss_kb(pid);
+  double harness_cpu0 = 0, plugin_cpu0 = -1;
+  pid_t storm_pid = -1;
+
+  // Probe under load: one every 20 ms while the storm runs, beside the idle ones.
+  std::function<void()> probe_tick = [&] {
+    if (!storming_)
+      return;
+    auto sent = clock_type::now();
+    hold_or_run([&, sent] {
+      csi_.probe(config_.rpc_deadline,
+                 [this, sent](const grpc::Status& s, ::csi::v1::ProbeResponse&) {
+                   record(rpc::probe, sent, s);
+                 });
+    });
+    csi_.after(20ms, probe_tick);
+  };
+  std::function<void()> progress_tick = [&] {
+    if (done_)
+      return;
+    if (storming_)
+      progress();
+    csi_.after(config_.progress_interval, progress_tick);
+  };
+  auto end = [&] {
+    result_.storm_seconds = seconds_between(storm_start_, clock_type::now());
+    result_.harness_cpu_s = own_cpu_seconds() - harness_cpu0;
+    if (storm_pid > 0 && storm_pid == (control_.pid ? control_.pid() : -1) && plugin_cpu0 >= 0)
+      result_.plugin_cpu_s = cpu_seconds_of(storm_pid) - plugin_cpu0;
+    progress();
+    if (config_.terminal)
+      std::fputc('\n', stdout);
+    final_audit(0, [&] {
+      if (control_.pid && control_.pid() > 0)
+        result_.rss_end_kb = rss_kb(control_.pid());
+      check_counters();
+      done_ = true;
+      csi_.stop();
+    });
+  };
+  std::function<void()> wait_end = [&] {
+    if (!storming_ && active_ == 0 && !paused_) {
+      end();
+      return;
+    }
+    if (seconds_between(storm_start_, clock_type::now())
+        > static_cast<double>(config_.max_duration.count())) {
+      breach_of("-", "storm",
+                "did not finish within --max-duration (" + std::to_string(finished_) + " of "
+                  + std::to_string(config_.migrations) + " migrations)");
+      storming_ = false;
+      done_ = true;
+      csi_.stop();
+      return;
+    }
+    csi_.after(5ms, wait_end);
+  };
+
+  create_volumes([&] {
+    attach_all([&] {
+      result_.setup_seconds = seconds_between(run_start_, clock_type::now());
+      if (control_.pid && control_.pid() > 0)
+        result_.rss_attached_kb = rss_kb(control_.pid());
+      measure_probe(config_.probes, [&] {
+        storm_start_ = clock_type::now();
+        harness_cpu0 = own_cpu_seconds();
+        storm_pid = control_.pid ? control_.pid() : -1;
+        if (storm_pid > 0)
+          plugin_cpu0 = cpu_seconds_of(storm_pid);
+        next_kill_at_ = config_.kill_every;
+        storming_ = config_.migrations > 0;
+        progress_tick();
+        probe_tick();
+        start_more();
+        wait_end();
+      });
+    });
+  });
+  csi_.run();
+  return std::move(result_);
+}
+
+} // namespace rds::migrate_load

@@ -1,0 +1,196 @@
+// The migration storm: volumes created and attached to a source node, then migrations driven
+// through a plugin's CSI socket as Kubernetes and KubeVirt drive them, with weighted scenarios,
+// the invariants checked on every answer, and what the plugin's counters must show at the end.
+//
+// Every call is asynchronous on one completion queue (client/async_csi), so one thread keeps
+// thousands of migrations in flight and the harness's own CPU time is reported beside the
+// plugin's.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "client/async_csi.hpp"
+
+namespace rds::migrate_load {
+
+using clock_type = std::chrono::steady_clock;
+
+enum class scenario { success, rollback, timeout, third_node, rwo_conflict };
+constexpr size_t scenario_count = 5;
+const char* scenario_name(scenario s);
+
+/// The RPCs whose latency is recorded.
+enum class rpc { probe, create, publish, unpublish, get_volume };
+constexpr size_t rpc_count = 5;
+const char* rpc_name(rpc r);
+
+struct storm_config {
+  size_t volumes = 1000;
+  /// RWO volumes beside the RWX ones, for the RWO conflict scenario.
+  size_t rwo_volumes = 0;
+  size_t migrations = 5000;
+  size_t concurrency = 64;
+  size_t nodes = 64;
+  uint64_t seed = 1;
+  /// Field durations (reference/field.md, part C) are multiplied by this.
+  double time_scale = 0.001;
+  /// Each volume's migrationTimeoutSeconds.
+  int migration_timeout_seconds = 5;
+  std::array<double, scenario_count> weights{70, 10, 5, 10, 5};
+  /// Migrations between two SIGKILLs of the plugin (on average); 0: none.
+  size_t kill_every = 0;
+  /// ControllerGetVolume of a random idle volume after every this many migrations (0: never).
+  size_t audit_every = 50;
+  /// Volumes whose published nodes are compared with the harness's at the end (0: all).
+  size_t final_audit = 2000;
+  /// Sequential Probe round trips before the storm.
+  size_t probes = 1000;
+  std::chrono::milliseconds rpc_deadline{30000};
+  /// The storm gives up (a breach) after this long.
+  std::chrono::seconds max_duration{600};
+  /// Progress output: a bar on a terminal, else plain lines.
+  bool terminal = false;
+  std::chrono::milliseconds progress_interval{1000};
+  /// Volume name prefix (CreateVolume names), so a second run against a running plugin does not
+  /// collide with the first.
+  std::string name_prefix = "mload";
+};
+
+/// What starts, kills and restarts the plugin, when the harness started it.
+struct plugin_control {
+  std::function<std::string()> endpoint;
+  std::function<std::string()> metrics_url;
+  std::function<pid_t()> pid; // -1: not started by the harness (no RSS, no kills)
+  /// SIGKILL and start again on the same RDS; returns how long the restart took.
+  std::function<std::chrono::milliseconds()> kill_and_restart;
+};
+
+/// The migration counters a plugin exposes (rds_csi_migration_*, conflicts).
+struct counters {
+  double started = 0, success = 0, failed = 0, timeout = 0, conflicts = 0, active = 0, attached = 0;
+};
+
+struct latency_sample {
+  float at_s; // seconds since the storm started
+  float us;   // round trip
+};
+
+struct breach {
+  std::string volume, step, what;
+};
+
+/// Everything measured, for the report.
+/// Resident memory of a process in kB (VmRSS), -1 when unknown.
+long rss_kb(pid_t pid);
+
+struct storm_result {
+  std::array<std::vector<latency_sample>, rpc_count> latency;
+  std::array<std::map<std::string, uint64_t>, rpc_count> errors; // by gRPC code name
+  std::vector<float> migration_done_at_s;                        // one per finished migration
+  std::array<uint64_t, scenario_count> by_scenario{};
+  /// Outcomes the harness caused, over the whole run (all plugin incarnations).
+  uint64_t started = 0, success = 0, failed = 0, timeout = 0, refused_third = 0, refused_rwo = 0;
+  /// Migrations whose dual attachment lasted close to the timeout, where the plugin may
+  /// rightly count either (the check allows both).
+  uint64_t ambiguous = 0;
+  /// What the last plugin incarnation must show, and what it showed.
+  counters expected_last, expected_last_max, observed;
+  bool counters_checked = false;
+  std::vector<breach> breaches;
+  std::vector<float> probe_idle_us;
+  double setup_seconds = 0, storm_seconds = 0;
+  uint64_t kills = 0;
+  std::vector<double> restart_ms;
+  uint64_t audits = 0;
+  uint64_t retries = 0;
+  /// Resident memory of the plugin (kB): at start, after the volumes were created and attached,
+  /// at the end; -1 when the harness did not start it.
+  long rss_start_kb = -1, rss_attached_kb = -1, rss_end_kb = -1;
+  /// CPU seconds of the harness and of the plugin during the storm (-1: unknown).
+  double harness_cpu_s = 0, plugin_cpu_s = -1;
+  size_t peak_in_flight = 0;
+};
+
+class storm {
+ public:
+  storm(storm_config config, plugin_control control);
+  ~storm();
+  storm(const storm&) = delete;
+  storm& operator=(const storm&) = delete;
+  /// Creates and attaches the volumes, measures Probe, runs the storm, checks the end state.
+  storm_result run();
+
+ private:
+  struct volume;
+  struct migration;
+  using status_cb = std::function<void(const grpc::Status&)>;
+
+  // Set-up.
+  void create_volumes(std::function<void()> then);
+  void attach_all(std::function<void()> then);
+  void measure_probe(size_t left, std::function<void()> then);
+
+  // The storm.
+  void start_more();
+  void begin(migration* m);
+  void step_publish_target(migration* m);
+  void step_probe_third(migration* m);
+  void step_wait_end(migration* m);
+  void step_unpublish(migration* m, bool source);
+  void finish(migration* m, bool counted_ok = true);
+  void audit_one();
+  void final_audit(size_t next, std::function<void()> then);
+
+  // Calls with retries across plugin restarts.
+  void publish(const std::string& volume_id, const std::string& node, bool rwx,
+               std::function<void(const grpc::Status&, uint64_t incarnation)> cb, int attempt = 0);
+  void unpublish(const std::string& volume_id, const std::string& node,
+                 std::function<void(const grpc::Status&, uint64_t incarnation)> cb,
+                 int attempt = 0);
+  bool retryable(const grpc::Status& s) const;
+  void hold_or_run(std::function<void()> f);
+  void maybe_kill();
+  void replay(std::function<void()> then);
+
+  void record(rpc r, clock_type::time_point sent, const grpc::Status& s);
+  void breach_of(const std::string& volume, const std::string& step, const std::string& what);
+  void progress();
+  std::chrono::microseconds scaled(double field_seconds) const;
+  double uniform(double lo, double hi);
+  std::string node_name(size_t i) const;
+  counters scrape();
+  void check_counters();
+
+  storm_config config_;
+  plugin_control control_;
+  client::async_csi csi_;
+  std::mt19937_64 rng_;
+  std::vector<volume> volumes_;
+  std::vector<size_t> idle_rwx_, idle_rwo_;
+  size_t started_ = 0, finished_ = 0, active_ = 0;
+  clock_type::time_point storm_start_, run_start_;
+  bool storming_ = false;
+  bool done_ = false;
+  /// Which plugin incarnation answers now; answers from an earlier one count for nothing.
+  uint64_t incarnation_ = 0;
+  bool paused_ = false;
+  std::vector<std::function<void()>> held_;
+  size_t next_kill_at_ = 0;
+  /// Expected counters of the current incarnation (lower and upper bounds).
+  counters expect_, expect_max_;
+  size_t ambiguous_last_ = 0;
+  std::discrete_distribution<int> pick_scenario_;
+  storm_result result_;
+  size_t last_progress_finished_ = 0;
+};
+
+} // namespace rds::migrate_load

@@ -60,6 +60,7 @@ struct metric_families {
   Family<Counter>& mount_operations_total;
   Family<Counter>& stale_mounts_detected_total;
   Family<Counter>& stale_recoveries_total;
+  Family<Counter>& debug_requests_total;
 };
 
 namespace {
@@ -208,7 +209,12 @@ metric_families::metric_families(prometheus::Registry& r)
   , stale_recoveries_total(prometheus::BuildCounter()
                              .Name("rds_csi_stale_recoveries_total")
                              .Help("Recoveries of stale mounts, by status")
-                             .Register(r)) {}
+                             .Register(r))
+  , debug_requests_total(prometheus::BuildCounter()
+                           .Name("rds_csi_debug_requests_total")
+                           .Help("Requests to the inspection port, by path template and HTTP "
+                                 "status code")
+                           .Register(r)) {}
 
 void metric_families::start_series(bool controller, bool node) {
   if (node) {
@@ -367,6 +373,9 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
       f.attachment_waits_total.Add({}).Increment(static_cast<double>(e.started_waiting));
       f.volumes_deleted_while_attached_total.Add({}).Increment(
         static_cast<double>(e.deleted_while_attached));
+    },
+    [&f](const debug_request_recorded& e) {
+      f.debug_requests_total.Add({{"path", e.path}, {"code", std::to_string(e.code)}}).Increment();
     },
     [&f, driver](const rpc_recorded& e) {
       f.csi_operations

@@ -119,8 +119,11 @@ temp_dir::~temp_dir() {
 plugin_process::plugin_process(std::vector<std::string> extra) {
   endpoint_ = "unix://" + dir_.path() + "/csi.sock";
   // Each plugin gets its own embedded RDS simulator directory.
-  std::vector<std::string> args{plugin_binary(), "--endpoint=" + endpoint_,
-                                "--metrics-address=127.0.0.1:0", "--log-level=error",
+  std::vector<std::string> args{plugin_binary(),
+                                "--endpoint=" + endpoint_,
+                                "--metrics-address=127.0.0.1:0",
+                                "--debug-address=127.0.0.1:0",
+                                "--log-level=error",
                                 "--rds-sim-data-dir=" + dir_.path() + "/sim"};
   args.insert(args.end(), extra.begin(), extra.end());
   pid_ = spawn(args, stdout_fd_, false);
@@ -135,6 +138,14 @@ plugin_process::plugin_process(std::vector<std::string> extra) {
     }
     if (!read_some(stdout_fd_, out, std::chrono::milliseconds{100}))
       break;
+  }
+  // The plugin prints the inspection port's line before the metrics line.
+  const std::string debug_marker = "\ndebug: ";
+  if (auto pos = out.find(debug_marker); pos != std::string::npos) {
+    auto begin = pos + debug_marker.size();
+    auto url = out.substr(begin, out.find('\n', begin) - begin);
+    if (url.rfind("http://", 0) == 0)
+      debug_url_ = url.substr(0, url.size() - (url.back() == '/' ? 1 : 0));
   }
   if (metrics_url_.empty()) {
     terminate(std::chrono::seconds{2});

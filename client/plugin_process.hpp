@@ -29,8 +29,9 @@ class temp_dir {
 
 class plugin_process {
  public:
-  /// Starts the plugin with a socket in its own temp dir, metrics on 127.0.0.1:0 and `extra`
-  /// flags; waits until it prints where it listens and the socket accepts connections.
+  /// Starts the plugin with a socket in its own temp dir, metrics and the inspection port on
+  /// 127.0.0.1:0 and `extra` flags (which may override them); waits until it prints where it
+  /// listens and the socket accepts connections.
   explicit plugin_process(std::vector<std::string> extra = {});
   ~plugin_process();
   plugin_process(const plugin_process&) = delete;
@@ -39,6 +40,8 @@ class plugin_process {
   const std::string& endpoint() const { return endpoint_; }
   /// http://127.0.0.1:PORT/metrics
   const std::string& metrics_url() const { return metrics_url_; }
+  /// http://127.0.0.1:PORT (no trailing slash) of the inspection port; empty when disabled.
+  const std::string& debug_url() const { return debug_url_; }
   pid_t pid() const { return pid_; }
 
   /// Sends SIGTERM and waits up to `limit`; returns the exit code, or -1 if it did not exit
@@ -61,6 +64,7 @@ class plugin_process {
   temp_dir dir_;
   std::string endpoint_;
   std::string metrics_url_;
+  std::string debug_url_;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   /// Set once the process was found dead: its exit status as wait_exit reports it.

@@ -410,6 +410,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<rds_connection_changed>,
   // A CSI RPC finished.
   caf::reacts_to<rpc_recorded>,
+  // The inspection port answered a request.
+  caf::reacts_to<debug_request_recorded>,
   // Node side: an NVMe connect, the count of this node's connections, a mount operation, a
   // stale mount found or recovered.
   caf::reacts_to<nvme_connect_recorded>, caf::reacts_to<nvme_connections_counted>,

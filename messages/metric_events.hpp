@@ -82,4 +82,17 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("rds.rpc_recorded"), x.method, x.code, x.duration);
 }
 
+/// The inspection port answered a request.
+struct debug_request_recorded {
+  /// The path's template ("/debug/volumes/{id}"), or "other" for an unknown path.
+  std::string path;
+  /// The HTTP status code.
+  uint16_t code = 200;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, debug_request_recorded& x) {
+  return f(caf::meta::type_name("rds.debug_request_recorded"), x.path, x.code);
+}
+
 } // namespace rds

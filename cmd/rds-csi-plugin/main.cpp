@@ -6,11 +6,13 @@
 #include <grpc/support/log.h>
 
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <pthread.h>
 #include <sstream>
 #include <sys/stat.h>
@@ -20,6 +22,7 @@
 #include "actors/attachment_join.hpp"
 #include "actors/cluster_watch.hpp"
 #include "actors/events.hpp"
+#include "actors/inspector.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_supervisor.hpp"
 #include "actors/rds.hpp"
@@ -29,6 +32,7 @@
 #include "cmd/rds-csi-plugin/plugin_options.hpp"
 #include "services/csi/server.hpp"
 #include "services/http/http_server.hpp"
+#include "services/inspection/debug_port.hpp"
 #include "services/kube/kube_config.hpp"
 #include "services/log/log.hpp"
 #include "services/nvme/connector.hpp"
@@ -119,8 +123,11 @@ int run(const plugin_options& opts) {
   rds_actor rds_handle;
   volume_catalog_actor catalog;
   node_supervisor_actor node;
+  inspector_actor inspector;
   auto stop_actors = [&](const volume_supervisor_actor& supervisor) {
     *stopping = true;
+    if (inspector)
+      self->send_exit(inspector, caf::exit_reason::user_shutdown);
     for (auto& w : watches)
       self->send_exit(w, caf::exit_reason::user_shutdown);
     if (join)
@@ -310,15 +317,54 @@ int run(const plugin_options& opts) {
     server_cfg.kubelet_dir = opts.kubelet_dir;
     server_cfg.node_timeout = std::chrono::seconds{opts.node_timeout_seconds};
   }
+  // The inspection port (README "Inspection port"): read-only, asks the actors with a deadline.
+  std::unique_ptr<services::inspection::debug_port> debug;
+  std::string debug_url = "disabled";
+  if (!opts.debug_address.empty()) {
+    services::inspection::debug_port_config debug_cfg;
+    debug_cfg.address = opts.debug_address;
+    debug_cfg.timeout = std::chrono::milliseconds{opts.debug_timeout_ms};
+    debug_cfg.max_clients = opts.debug_max_clients;
+    debug_cfg.controller = opts.runs_controller();
+    debug_cfg.node = opts.runs_node();
+    if (!opts.debug_token_file.empty()) {
+      std::ifstream in{opts.debug_token_file};
+      std::getline(in, debug_cfg.token);
+      while (!debug_cfg.token.empty()
+             && std::isspace(static_cast<unsigned char>(debug_cfg.token.back())))
+        debug_cfg.token.pop_back();
+      if (debug_cfg.token.empty()) {
+        log::error("cannot read a token from --debug-token-file ", opts.debug_token_file);
+        stop_actors(supervisor);
+        return 1;
+      }
+      log::redact(debug_cfg.token);
+    }
+    actors::inspector_targets targets{metrics, supervisor, catalog, rds_handle, watches,
+                                      join,    events,     node,    feed};
+    inspector = sys.spawn(actors::inspector,
+                          actors::inspector_config{debug_cfg.timeout, opts.node_id}, targets);
+    debug =
+      std::make_unique<services::inspection::debug_port>(sys, debug_cfg, inspector, feed, metrics);
+    if (!debug->error().empty()) {
+      log::error(debug->error());
+      debug.reset();
+      stop_actors(supervisor);
+      return 1;
+    }
+    auto host = opts.debug_address.substr(0, opts.debug_address.rfind(':'));
+    debug_url = "http://" + host + ":" + std::to_string(debug->port()) + "/";
+  }
   services::csi::server server{sys, server_cfg, {metrics, supervisor, rds_handle, catalog, node}};
   if (auto err = server.start(); !err.empty()) {
     log::error(err);
+    debug.reset();
     stop_actors(supervisor);
     return 1;
   }
   // Tests and operators read where the plugin listens from these lines.
   std::cout << "rds-csi-plugin " << RDS_CSI_VERSION << " mode " << mode_name(opts.mode)
-            << "\ncsi endpoint: " << opts.endpoint << "\nmetrics: "
+            << "\ncsi endpoint: " << opts.endpoint << "\ndebug: " << debug_url << "\nmetrics: "
             << (metrics_info.listen_address.empty()
                   ? std::string{"disabled"}
                   : "http://" + metrics_info.listen_address + "/metrics")
@@ -330,6 +376,7 @@ int run(const plugin_options& opts) {
   log::info("received ", signal == SIGTERM ? "SIGTERM" : "SIGINT",
             ": stopping gRPC, then the actors");
   server.shutdown(std::chrono::seconds{opts.shutdown_grace_seconds});
+  debug.reset();
   log::debug("gRPC stopped; stopping the actors");
   stop_actors(supervisor);
   log::debug("actors told to stop");

@@ -261,6 +261,35 @@ void define_flags(CLI::App& app, plugin_options& o, flag_text& t) {
     ->type_name("SECONDS")
     ->capture_default_str()
     ->check(seconds(0, 600));
+  app
+    .add_option("--debug-address", o.debug_address,
+                "serve the read-only inspection port here; port 0 picks a free port; empty\n"
+                "disables; a non-loopback host needs --debug-allow-remote and\n"
+                "--debug-token-file")
+    ->type_name("HOST:PORT")
+    ->capture_default_str()
+    ->check(rule([](const std::string& v) -> std::string {
+      return v.empty() || valid_address(v) ? "" : "must be HOST:PORT or empty";
+    }));
+  app.add_flag("--debug-allow-remote", o.debug_allow_remote,
+               "let --debug-address be a non-loopback address (needs --debug-token-file)");
+  app
+    .add_option("--debug-token-file", o.debug_token_file,
+                "every inspection request must carry this token (Authorization: Bearer)")
+    ->type_name("FILE")
+    ->check(not_empty("must be a path"));
+  app
+    .add_option("--debug-timeout", o.debug_timeout_ms,
+                "how long the inspection port waits for each actor's answer")
+    ->type_name("MS")
+    ->capture_default_str()
+    ->check(whole_number(1, 60000, " of milliseconds"));
+  app
+    .add_option("--debug-max-clients", o.debug_max_clients,
+                "concurrent connections of the inspection port (more get 503)")
+    ->type_name("N")
+    ->capture_default_str()
+    ->check(whole_number(1, 256));
 
   app.add_option("--kubelet-dir", o.kubelet_dir, "staging and target paths must lie inside it")
     ->group(node_group)
@@ -344,6 +373,32 @@ std::vector<std::string> with_empty_values(const std::vector<std::string>& args)
 
 } // namespace
 
+bool loopback_address(const std::string& address) {
+  auto colon = address.rfind(':');
+  auto host = address.substr(0, colon == std::string::npos ? address.size() : colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost" || host == "::1")
+    return true;
+  // 127.0.0.0/8, written as four decimal numbers.
+  if (host.rfind("127.", 0) != 0)
+    return false;
+  int parts = 0;
+  size_t at = 0;
+  while (at <= host.size()) {
+    auto dot = host.find('.', at);
+    auto part = host.substr(at, dot == std::string::npos ? std::string::npos : dot - at);
+    long long n = 0;
+    if (!parse_number(part, 0, 255, n) || part.size() > 3)
+      return false;
+    ++parts;
+    if (dot == std::string::npos)
+      break;
+    at = dot + 1;
+  }
+  return parts == 4;
+}
+
 std::string plugin_usage() {
   CLI::App app{"", "rds-csi-plugin"};
   plugin_options o;
@@ -395,6 +450,13 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
   o.migrations.fallback = std::chrono::seconds{t.migration_default};
   if (o.runs_node() && o.node_id.empty())
     result.error = "--node-id is required with --mode=node or --mode=all";
+  else if (!o.debug_address.empty() && !loopback_address(o.debug_address)
+           && !(o.debug_allow_remote && !o.debug_token_file.empty()))
+    result.error = "--debug-address " + o.debug_address
+                   + " is not a loopback address: give --debug-allow-remote and "
+                     "--debug-token-file too, or use 127.0.0.1";
+  else if (o.debug_allow_remote && o.debug_token_file.empty())
+    result.error = "--debug-allow-remote needs --debug-token-file";
   return result;
 }
 

@@ -48,6 +48,19 @@ struct plugin_options {
   /// How long SIGTERM waits for in-flight RPCs.
   int shutdown_grace_seconds = 5;
 
+  // The inspection port (README "Inspection port").
+  /// host:port of the read-only debug HTTP port; empty disables it. Loopback unless
+  /// debug_allow_remote, which needs debug_token_file too.
+  std::string debug_address = "127.0.0.1:9810";
+  bool debug_allow_remote = false;
+  /// A file holding the bearer token every request must carry (empty: none asked).
+  std::string debug_token_file;
+  /// How long the port waits for each actor's answer.
+  int debug_timeout_ms = 500;
+  /// Concurrent connections the port serves; more are answered 503.
+  int debug_max_clients = 8;
+
+
   // The node plugin.
   /// Every path kubelet hands over must be inside it.
   std::string kubelet_dir = "/var/lib/kubelet";
@@ -81,6 +94,9 @@ struct parsed_options {
 /// `env_endpoint` is $CSI_ENDPOINT (or empty): the default when --endpoint is not given.
 parsed_options parse_plugin_options(const std::vector<std::string>& args,
                                     const std::string& env_endpoint);
+
+/// Whether the host of "HOST:PORT" is a loopback address (127.0.0.0/8, ::1, localhost).
+bool loopback_address(const std::string& address);
 
 /// --help's text, from the same flag definitions the parser uses.
 std::string plugin_usage();

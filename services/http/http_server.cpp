@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "services/codec/base64.hpp"
 
@@ -38,6 +39,8 @@ const char* reason_phrase(int status) {
     return "Unauthorized";
   case 404:
     return "Not Found";
+  case 405:
+    return "Method Not Allowed";
   case 406:
     return "Not Acceptable";
   case 500:
@@ -66,6 +69,22 @@ void read_basic_auth(mg_connection* conn, request& req) {
 }
 
 } // namespace
+
+/// Writes a streamed body straight to its connection.
+class connection_sink : public stream_sink {
+ public:
+  connection_sink(mg_connection* conn, const std::atomic<bool>& stopping)
+    : conn_(conn)
+    , stopping_(stopping) {}
+  bool write(const std::string& chunk) override {
+    return !chunk.empty() && mg_write(conn_, chunk.data(), chunk.size()) > 0;
+  }
+  bool open() const override { return !stopping_.load(); }
+
+ private:
+  mg_connection* conn_;
+  const std::atomic<bool>& stopping_;
+};
 
 namespace {
 
@@ -102,17 +121,59 @@ void shut_down_connection(const mg_request_info& info) {
 struct server::impl {
   handler handle;
   mg_context* ctx = nullptr;
-  /// The host part of the listening address, for the wake-up connections of the stop.
+  int max_connections = 0;
+  std::atomic<int> connections{0};
+  std::atomic<bool> stopping{false};
+  /// The host part of the listening address, for the wake-up connections of stop().
   std::string listen_host;
+
+  /// Counts a request being served for as long as it lives.
+  struct serving {
+    std::atomic<int>& count;
+    explicit serving(std::atomic<int>& c)
+      : count(c) {
+      ++count;
+    }
+    ~serving() { --count; }
+  };
+
+  static void write_answer(mg_connection* conn, const response& resp, bool close) {
+    // Head and body in one write: two small writes meet Nagle and delayed ACKs (40 ms each).
+    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason_phrase(resp.status)
+                      + "\r\nContent-Type: " + resp.content_type;
+    for (auto& [name, value] : resp.headers)
+      out += "\r\n" + name + ": " + value;
+    if (resp.stream) {
+      out += "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+    } else {
+      out += "\r\nContent-Length: " + std::to_string(resp.body.size())
+             + (close ? "\r\nConnection: close\r\n\r\n" : "\r\nConnection: keep-alive\r\n\r\n")
+             + resp.body;
+    }
+    mg_write(conn, out.data(), out.size());
+  }
 
   static int on_request(mg_connection* conn, void* data) {
     auto* self = static_cast<impl*>(data);
+    serving counted{self->connections};
+    if (self->max_connections > 0 && self->connections.load() > self->max_connections) {
+      response busy;
+      busy.status = 503;
+      busy.content_type = "text/plain";
+      busy.body = "too many connections (at most " + std::to_string(self->max_connections) + ")\n";
+      write_answer(conn, busy, true);
+      return 503;
+    }
     auto* info = mg_get_request_info(conn);
     request req;
     req.method = info->request_method != nullptr ? info->request_method : "";
     req.path = info->local_uri != nullptr ? info->local_uri : "";
     req.query = info->query_string != nullptr ? info->query_string : "";
     read_basic_auth(conn, req);
+    if (const char* h = mg_get_header(conn, "Authorization"))
+      req.authorization = h;
+    if (const char* h = mg_get_header(conn, "Accept"))
+      req.accept = h;
     char buf[8192];
     for (int n = mg_read(conn, buf, sizeof(buf)); n > 0; n = mg_read(conn, buf, sizeof(buf)))
       req.body.append(buf, static_cast<size_t>(n));
@@ -121,30 +182,36 @@ struct server::impl {
       // The answer is lost on the way: the connection ends with nothing written. civetweb
       // would keep it open for a next request until its keep-alive timeout (500 ms), so it is
       // shut down here and civetweb sees it closed.
-      shut_down_connection(*info);
+      shut_down_connection(*mg_get_request_info(conn));
       return 1;
     }
-    // Head and body in one write: two small writes meet Nagle and delayed ACKs (40 ms each).
-    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason_phrase(resp.status)
-                      + "\r\nContent-Type: " + resp.content_type
-                      + "\r\nContent-Length: " + std::to_string(resp.body.size())
-                      + "\r\nConnection: keep-alive\r\n\r\n" + resp.body;
-    mg_write(conn, out.data(), out.size());
+    write_answer(conn, resp, false);
+    if (resp.stream) {
+      connection_sink sink{conn, self->stopping};
+      resp.stream(sink);
+    }
     return resp.status;
   }
 };
 
 server::server(const std::string& address, handler h, int threads)
+  : server(address, std::move(h), server_limits{threads, 0}) {}
+
+server::server(const std::string& address, handler h, server_limits limits)
   : impl_(std::make_unique<impl>()) {
   std::call_once(library_initialized, [] { mg_init_library(0); });
   impl_->handle = std::move(h);
+  impl_->max_connections = limits.max_connections;
+  // With a connection limit, one thread more than the limit answers the one too many at once
+  // (503) instead of leaving it queued.
+  auto threads = limits.max_connections > 0 ? limits.max_connections + 1 : limits.threads;
   auto thread_count = std::to_string(threads);
   std::vector<const char*> options{
     "listening_ports",   address.c_str(), "num_threads", thread_count.c_str(),
     "enable_keep_alive", "yes",           "tcp_nodelay", "1"};
   options.push_back(nullptr);
   mg_callbacks callbacks{};
-  impl_->ctx = mg_start(&callbacks, nullptr, options.data());
+  impl_->ctx = mg_start(&callbacks, impl_.get(), options.data());
   if (impl_->ctx == nullptr) {
     error_ = "cannot listen on " + address;
     return;
@@ -158,10 +225,20 @@ server::server(const std::string& address, handler h, int threads)
 }
 
 server::~server() {
+  stop();
+}
+
+void server::stop() {
+  impl_->stopping = true;
   if (impl_->ctx != nullptr) {
     listener_wake wake{{listen_endpoint{impl_->listen_host, port_}}};
     mg_stop(impl_->ctx);
   }
+  impl_->ctx = nullptr;
+}
+
+int server::connections() const {
+  return impl_->connections.load();
 }
 
 std::string query_value(const std::string& query, const std::string& key) {

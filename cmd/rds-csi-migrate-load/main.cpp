@@ -152,7 +152,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help prints and exits 0; any bad flag or value is exit code 2, as for the plugin.
+    auto code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
   if (auto error = parse_weights(weights, c.weights); !error.empty()) {
     std::fprintf(stderr, "%s\n", error.c_str());

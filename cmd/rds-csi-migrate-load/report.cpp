@@ -65,6 +65,29 @@ double rss_per_volume(const storm_result& r, const storm_config& c) {
          / static_cast<double>(volume_count(c));
 }
 
+/// CreateVolume answers per second over the first and the last `n` creates of the set-up, to
+/// show whether the RDS slows down as the pool fills.
+struct create_rates {
+  size_t n = 0;
+  double first = 0, last = 0;
+};
+
+create_rates create_rate(const storm_result& r) {
+  std::vector<float> at;
+  for (auto& s : r.latency[static_cast<size_t>(rpc::create)])
+    at.push_back(s.at_s);
+  std::sort(at.begin(), at.end());
+  create_rates c;
+  c.n = std::min<size_t>(2000, at.size() / 5);
+  if (c.n < 2)
+    return c;
+  auto span = [&](size_t from, size_t to) { return static_cast<double>(at[to] - at[from]); };
+  auto first = span(0, c.n - 1), last = span(at.size() - c.n, at.size() - 1);
+  c.first = first > 0 ? static_cast<double>(c.n - 1) / first : 0;
+  c.last = last > 0 ? static_cast<double>(c.n - 1) / last : 0;
+  return c;
+}
+
 std::string verdict(const storm_result& r) {
   return r.breaches.empty() ? "PASS" : "FAIL";
 }
@@ -82,6 +105,10 @@ void print_summary(const run_facts& f, const storm_result& r) {
   std::printf("set-up (create + attach) %.2f s; storm %.2f s: %.1f migrations/s; peak calls in "
               "flight %zu\n",
               r.setup_seconds, r.storm_seconds, rate(r), r.peak_in_flight);
+  if (auto cr = create_rate(r); cr.n > 0)
+    std::printf("CreateVolume rate: first %zu at %.0f/s, last %zu at %.0f/s (%.0f%% of the "
+                "first)\n",
+                cr.n, cr.first, cr.n, cr.last, cr.first > 0 ? 100 * cr.last / cr.first : 0);
   std::printf("scenarios:");
   for (size_t i = 0; i < scenario_count; ++i)
     std::printf(" %s %llu", scenario_name(static_cast<scenario>(i)),
@@ -186,6 +213,12 @@ std::string json_report(const run_facts& f, const storm_result& r) {
   w.Key("setup_seconds"), w.Double(r.setup_seconds);
   w.Key("storm_seconds"), w.Double(r.storm_seconds);
   w.Key("migrations_per_second"), w.Double(rate(r));
+  auto cr = create_rate(r);
+  w.Key("create_rate"), w.StartObject();
+  w.Key("creates_each"), w.Uint64(cr.n);
+  w.Key("first_per_second"), w.Double(cr.first);
+  w.Key("last_per_second"), w.Double(cr.last);
+  w.EndObject();
   w.Key("migrations_finished"), w.Uint64(r.migration_done_at_s.size());
   w.Key("peak_calls_in_flight"), w.Uint64(r.peak_in_flight);
   w.Key("scenarios"), w.StartObject();

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -109,6 +110,15 @@ routeros_simulator::routeros_simulator(simulator_config config)
     return;
   }
   load();
+  if (!error_.empty())
+    return;
+  // Start from one snapshot and an empty journal.
+  write_snapshot();
+}
+
+routeros_simulator::~routeros_simulator() {
+  if (journal_fd_ >= 0)
+    ::close(journal_fd_);
 }
 
 uint64_t routeros_simulator::requests() const {
@@ -202,13 +212,12 @@ http::response routeros_simulator::route(const http::request& req) {
   if (p.rfind(file_prefix + "/", 0) == 0) {
     auto id = p.substr(file_prefix.size() + 1);
     if (req.method == "GET") {
-      for (auto& [name, file_id] : file_ids_)
-        if (file_id == id) {
-          struct stat st {};
-          ::stat((config_.data_dir + "/" + name).c_str(), &st);
-          return {200, to_json(file{file_id, name, static_cast<uint64_t>(st.st_size)})};
-        }
-      return routeros_error(404, "no such item");
+      auto i = file_names_.find(id);
+      if (i == file_names_.end())
+        return routeros_error(404, "no such item");
+      struct stat st {};
+      ::stat((config_.data_dir + "/" + i->second).c_str(), &st);
+      return {200, to_json(file{id, i->second, static_cast<uint64_t>(st.st_size)})};
     }
     if (req.method == "DELETE")
       return config_.legacy_rest ? http::response{200, ""} : remove_file(id);
@@ -223,9 +232,7 @@ disk routeros_simulator::pool_record() const {
   pool.type = "raid";
   pool.mount_point = config_.pool;
   pool.size = config_.pool_size;
-  uint64_t used = 0;
-  for (auto& [id, d] : disks_)
-    used += d.file_size;
+  auto used = used_bytes_;
   pool.free = used > config_.pool_size ? 0 : config_.pool_size - used;
   return pool;
 }
@@ -242,8 +249,15 @@ http::response routeros_simulator::list_disks(const http::request& req) {
     out += to_json(d);
   };
   add(pool_record());
-  for (auto& [id, d] : disks_)
-    add(d);
+  if (!slot.empty()) {
+    // The driver's read-back asks for one slot: answered from the index.
+    auto i = slot_ids_.find(slot);
+    if (i != slot_ids_.end())
+      add(disks_.at(i->second));
+  } else {
+    for (auto& [id, d] : disks_)
+      add(d);
+  }
   return {200, out + "]"};
 }
 
@@ -262,9 +276,8 @@ http::response routeros_simulator::add_disk(const std::string& body) {
     return routeros_error(400, "invalid value for argument slot");
   if (d.slot.size() > max_slot_length)
     return routeros_error(400, "failure: slot name too long (max 32 characters)");
-  for (auto& [id, other] : disks_)
-    if (other.slot == d.slot)
-      return routeros_error(400, "failure: slot " + d.slot + " already exists");
+  if (slot_ids_.count(d.slot) != 0)
+    return routeros_error(400, "failure: slot " + d.slot + " already exists");
   d.file_path = string_of(doc, "file-path", present);
   auto prefix = "/" + config_.pool + "/";
   auto name = d.file_path.size() > prefix.size() ? d.file_path.substr(prefix.size()) : "";
@@ -284,8 +297,8 @@ http::response routeros_simulator::add_disk(const std::string& body) {
   if (::truncate(disk_path.c_str(), static_cast<off_t>(d.file_size)) != 0)
     return routeros_error(400, std::string{"failure: cannot create file: "} + std::strerror(errno));
   d.id = id_of(next_id_++);
-  disks_[d.id] = d;
-  save();
+  put_disk(d);
+  journal_disk(d);
   return {200, to_json(d)};
 }
 
@@ -305,9 +318,8 @@ http::response routeros_simulator::set_disk(const std::string& id, const std::st
       return routeros_error(400, "invalid value for argument slot");
     if (slot.size() > max_slot_length)
       return routeros_error(400, "failure: slot name too long (max 32 characters)");
-    for (auto& [other_id, other] : disks_)
-      if (other.slot == slot)
-        return routeros_error(400, "failure: slot " + slot + " already exists");
+    if (slot_ids_.count(slot) != 0)
+      return routeros_error(400, "failure: slot " + slot + " already exists");
     d.slot = slot;
   }
   auto exported = string_of(doc, "nvme-tcp-export", present);
@@ -340,16 +352,17 @@ http::response routeros_simulator::set_disk(const std::string& id, const std::st
       return routeros_error(400, std::string{"failure: "} + std::strerror(errno));
     d.file_size = value;
   }
-  i->second = d;
-  save();
+  put_disk(d);
+  journal_disk(d);
   return {200, to_json(d)};
 }
 
 http::response routeros_simulator::remove_disk(const std::string& id) {
-  if (disks_.erase(id) == 0)
+  if (disks_.count(id) == 0)
     return routeros_error(404, "no such item");
+  drop_disk(id);
   // As on the real device, the backing file stays: it is removed through /file.
-  save();
+  journal_disk_removed(id);
   return {200, ""};
 }
 
@@ -361,12 +374,10 @@ http::response routeros_simulator::copy_disk(const std::string& body) {
   bool present = false;
   auto src = string_of(doc, "src", present), dst = string_of(doc, "dst", present);
   const disk *from = nullptr, *to = nullptr;
-  for (auto& [id, d] : disks_) {
-    if (d.slot == src)
-      from = &d;
-    if (d.slot == dst)
-      to = &d;
-  }
+  if (auto i = slot_ids_.find(src); i != slot_ids_.end())
+    from = &disks_.at(i->second);
+  if (auto i = slot_ids_.find(dst); i != slot_ids_.end())
+    to = &disks_.at(i->second);
   if (from == nullptr || to == nullptr)
     return routeros_error(400, "failure: no such disk (" + (from == nullptr ? src : dst) + ")");
   if (from == to)
@@ -406,6 +417,22 @@ http::response routeros_simulator::post_command(const std::string& menu, const s
 http::response routeros_simulator::list_files(const http::request& req) {
   auto wanted = http::query_value(req.query, "name");
   std::string out = "[";
+  auto add = [&](const std::string& name) {
+    struct stat st {};
+    if (::stat((config_.data_dir + "/" + name).c_str(), &st) != 0)
+      return;
+    if (out.size() > 1)
+      out += ",";
+    out += to_json(file{file_id(name), name, static_cast<uint64_t>(st.st_size)});
+  };
+  if (!wanted.empty()) {
+    // One name (the driver's check for a stray file): one stat, not a read of the directory.
+    auto prefix = config_.pool + "/";
+    if (wanted.rfind(prefix, 0) == 0 && valid_name(wanted.substr(prefix.size()))
+        && wanted.find("..") == std::string::npos)
+      add(wanted);
+    return {200, out + "]"};
+  }
   auto pool_dir = config_.data_dir + "/" + config_.pool;
   std::vector<std::string> names;
   if (auto* dir = ::opendir(pool_dir.c_str())) {
@@ -414,44 +441,131 @@ http::response routeros_simulator::list_files(const http::request& req) {
         names.push_back(config_.pool + "/" + entry->d_name);
     ::closedir(dir);
   }
-  bool changed = false;
-  for (auto& name : names) {
-    auto& id = file_ids_[name];
-    if (id.empty()) {
-      id = id_of(next_id_++);
-      changed = true;
-    }
-    if (!wanted.empty() && wanted != name)
-      continue;
-    struct stat st {};
-    ::stat((config_.data_dir + "/" + name).c_str(), &st);
-    if (out.size() > 1)
-      out += ",";
-    out += to_json(file{id, name, static_cast<uint64_t>(st.st_size)});
-  }
-  if (changed)
-    save();
+  std::sort(names.begin(), names.end());
+  for (auto& name : names)
+    add(name);
   return {200, out + "]"};
 }
 
+std::string routeros_simulator::file_id(const std::string& name) {
+  auto i = file_ids_.find(name);
+  if (i != file_ids_.end())
+    return i->second;
+  auto id = id_of(next_id_++);
+  put_file(name, id);
+  journal_file(name, id);
+  return id;
+}
+
 http::response routeros_simulator::remove_file(const std::string& id) {
-  for (auto i = file_ids_.begin(); i != file_ids_.end(); ++i) {
-    if (i->second != id)
-      continue;
-    if (::unlink((config_.data_dir + "/" + i->first).c_str()) != 0 && errno != ENOENT)
-      return routeros_error(400, std::string{"failure: "} + std::strerror(errno));
-    file_ids_.erase(i);
-    save();
-    return {200, ""};
-  }
-  return routeros_error(404, "no such item");
+  auto i = file_names_.find(id);
+  if (i == file_names_.end())
+    return routeros_error(404, "no such item");
+  auto name = i->second;
+  if (::unlink((config_.data_dir + "/" + name).c_str()) != 0 && errno != ENOENT)
+    return routeros_error(400, std::string{"failure: "} + std::strerror(errno));
+  drop_file(name);
+  journal_file_removed(name);
+  return {200, ""};
 }
 
 std::string routeros_simulator::path_on_disk(const std::string& file_path) const {
   return config_.data_dir + file_path;
 }
 
-void routeros_simulator::save() {
+void routeros_simulator::put_disk(const disk& d) {
+  auto old = disks_.find(d.id);
+  if (old != disks_.end()) {
+    used_bytes_ -= old->second.file_size;
+    slot_ids_.erase(old->second.slot);
+  }
+  disks_[d.id] = d;
+  used_bytes_ += d.file_size;
+  slot_ids_[d.slot] = d.id;
+}
+
+void routeros_simulator::drop_disk(const std::string& id) {
+  auto old = disks_.find(id);
+  if (old == disks_.end())
+    return;
+  used_bytes_ -= old->second.file_size;
+  slot_ids_.erase(old->second.slot);
+  disks_.erase(old);
+}
+
+void routeros_simulator::put_file(const std::string& name, const std::string& id) {
+  drop_file(name);
+  file_ids_[name] = id;
+  file_names_[id] = name;
+}
+
+void routeros_simulator::drop_file(const std::string& name) {
+  auto old = file_ids_.find(name);
+  if (old == file_ids_.end())
+    return;
+  file_names_.erase(old->second);
+  file_ids_.erase(old);
+}
+
+namespace {
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+std::string journal_line(uint64_t next_id, const std::function<void(json_writer&)>& body) {
+  rapidjson::StringBuffer buf;
+  json_writer w{buf};
+  w.StartObject();
+  w.Key("next-id");
+  w.Uint64(next_id);
+  body(w);
+  w.EndObject();
+  return std::string{buf.GetString()} + "\n";
+}
+
+} // namespace
+
+void routeros_simulator::journal_disk(const disk& d) {
+  append(journal_line(next_id_, [&](json_writer& w) {
+    auto json = to_json(d);
+    w.Key("disk");
+    w.RawValue(json.c_str(), json.size(), rapidjson::kObjectType);
+  }));
+}
+
+void routeros_simulator::journal_disk_removed(const std::string& id) {
+  append(journal_line(next_id_, [&](json_writer& w) {
+    w.Key("remove-disk");
+    w.String(id.c_str());
+  }));
+}
+
+void routeros_simulator::journal_file(const std::string& name, const std::string& id) {
+  append(journal_line(next_id_, [&](json_writer& w) {
+    w.Key("file");
+    w.String(name.c_str());
+    w.Key("id");
+    w.String(id.c_str());
+  }));
+}
+
+void routeros_simulator::journal_file_removed(const std::string& name) {
+  append(journal_line(next_id_, [&](json_writer& w) {
+    w.Key("remove-file");
+    w.String(name.c_str());
+  }));
+}
+
+void routeros_simulator::append(const std::string& line) {
+  if (journal_fd_ < 0)
+    return;
+  // One write per line (O_APPEND): a crash leaves at most a torn last line, which load skips.
+  if (::write(journal_fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    std::fprintf(stderr, "rds-sim: cannot append to the journal: %s\n", std::strerror(errno));
+  if (++journal_lines_ > std::max<size_t>(1024, disks_.size() + file_ids_.size()))
+    write_snapshot();
+}
+
+void routeros_simulator::write_snapshot() {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();
@@ -459,8 +573,10 @@ void routeros_simulator::save() {
   w.Uint64(next_id_);
   w.Key("disks");
   w.StartArray();
-  for (auto& [id, d] : disks_)
-    w.RawValue(to_json(d).c_str(), to_json(d).size(), rapidjson::kObjectType);
+  for (auto& [id, d] : disks_) {
+    auto json = to_json(d);
+    w.RawValue(json.c_str(), json.size(), rapidjson::kObjectType);
+  }
   w.EndArray();
   w.Key("files");
   w.StartObject();
@@ -476,36 +592,84 @@ void routeros_simulator::save() {
     out << buf.GetString();
   }
   std::rename((path + ".tmp").c_str(), path.c_str()); // atomic: never a half-written state
+  // The journal's lines are all in the snapshot now. (A crash between the rename and the
+  // truncation replays them over it, which changes nothing: each line sets an object whole.)
+  if (journal_fd_ >= 0)
+    ::close(journal_fd_);
+  journal_fd_ = ::open((config_.data_dir + "/state.journal").c_str(),
+                       O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+  journal_lines_ = 0;
+}
+
+bool routeros_simulator::apply(const std::string& line) {
+  rapidjson::Document doc;
+  doc.Parse(line.c_str(), line.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return false;
+  if (doc.HasMember("next-id") && doc["next-id"].IsUint64())
+    next_id_ = std::max(next_id_, doc["next-id"].GetUint64());
+  if (doc.HasMember("disk") && doc["disk"].IsObject()) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    doc["disk"].Accept(w);
+    disk d;
+    if (!disk_from_json(buf.GetString(), d).ok() || d.id.empty())
+      return false;
+    put_disk(d);
+  } else if (doc.HasMember("remove-disk") && doc["remove-disk"].IsString()) {
+    drop_disk(doc["remove-disk"].GetString());
+  } else if (doc.HasMember("file") && doc["file"].IsString() && doc.HasMember("id")
+             && doc["id"].IsString()) {
+    put_file(doc["file"].GetString(), doc["id"].GetString());
+  } else if (doc.HasMember("remove-file") && doc["remove-file"].IsString()) {
+    drop_file(doc["remove-file"].GetString());
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void routeros_simulator::load() {
   std::ifstream in{config_.data_dir + "/state.json"};
-  if (!in)
-    return;
-  std::stringstream text;
-  text << in.rdbuf();
-  rapidjson::Document doc;
-  auto s = text.str();
-  doc.Parse(s.c_str(), s.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    error_ = "state file " + config_.data_dir + "/state.json is damaged";
-    return;
-  }
-  if (doc.HasMember("next-id") && doc["next-id"].IsUint64())
-    next_id_ = doc["next-id"].GetUint64();
-  if (doc.HasMember("disks") && doc["disks"].IsArray())
-    for (auto& item : doc["disks"].GetArray()) {
-      rapidjson::StringBuffer buf;
-      rapidjson::Writer<rapidjson::StringBuffer> w{buf};
-      item.Accept(w);
-      disk d;
-      if (disk_from_json(buf.GetString(), d).ok() && !d.id.empty())
-        disks_[d.id] = d;
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    rapidjson::Document doc;
+    auto s = text.str();
+    doc.Parse(s.c_str(), s.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      error_ = "state file " + config_.data_dir + "/state.json is damaged";
+      return;
     }
-  if (doc.HasMember("files") && doc["files"].IsObject())
-    for (auto& kv : doc["files"].GetObject())
-      if (kv.value.IsString())
-        file_ids_[kv.name.GetString()] = kv.value.GetString();
+    if (doc.HasMember("next-id") && doc["next-id"].IsUint64())
+      next_id_ = doc["next-id"].GetUint64();
+    if (doc.HasMember("disks") && doc["disks"].IsArray())
+      for (auto& item : doc["disks"].GetArray()) {
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+        item.Accept(w);
+        disk d;
+        if (disk_from_json(buf.GetString(), d).ok() && !d.id.empty())
+          put_disk(d);
+      }
+    if (doc.HasMember("files") && doc["files"].IsObject())
+      for (auto& kv : doc["files"].GetObject())
+        if (kv.value.IsString())
+          put_file(kv.name.GetString(), kv.value.GetString());
+  }
+  std::ifstream journal{config_.data_dir + "/state.journal"};
+  std::string line;
+  size_t number = 0;
+  while (std::getline(journal, line)) {
+    ++number;
+    // Only the last line may be torn (a crash in the middle of its write); any other that does
+    // not read is damage.
+    if (!apply(line) && journal.peek() != std::char_traits<char>::eof()) {
+      error_ = "journal " + config_.data_dir + "/state.journal is damaged at line "
+               + std::to_string(number);
+      return;
+    }
+  }
 }
 
 } // namespace rds::services::rds_api

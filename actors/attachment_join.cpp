@@ -307,6 +307,15 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
         if (st.volumes.count(pv_name) == 0 && status.waiting_for.size() < 100)
           status.waiting_for.push_back(pv_name);
       std::sort(status.waiting_for.begin(), status.waiting_for.end());
+      for (auto& pv_name : status.waiting_for)
+        for (auto& name : st.attachments_of.at(pv_name)) {
+          if (status.waiting_attachments.size() >= 100)
+            break;
+          auto va = st.attachments.find(name);
+          if (va != st.attachments.end())
+            status.waiting_attachments.push_back(
+              {va->second.name, pv_name, va->second.node_name, va->second.created});
+        }
       status.deleted_while_attached = st.deleted_while_attached;
       status.synced = st.synced;
       return status;

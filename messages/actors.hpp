@@ -200,6 +200,21 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.listed_objects, x.last_failure, x.last_failure_at);
 }
 
+/// A VolumeAttachment waiting for its PersistentVolume.
+struct waiting_attachment {
+  std::string name;
+  std::string persistent_volume;
+  std::string node;
+  /// When Kubernetes created it.
+  caf::timestamp created;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, waiting_attachment& x) {
+  return f(caf::meta::type_name("rds.waiting_attachment"), x.name, x.persistent_volume, x.node,
+           x.created);
+}
+
 /// What the attachment join reports about itself.
 struct join_status {
   /// PersistentVolumes known (tombstones of deleted ones still named included).
@@ -214,11 +229,13 @@ struct join_status {
   uint64_t deleted_while_attached = 0;
   /// Both lists arrived and the supervisor has its inventory.
   bool synced = false;
+  /// The VolumeAttachments waiting (at most 100, by name).
+  std::vector<waiting_attachment> waiting_attachments;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, join_status& x) {
   return f(caf::meta::type_name("rds.join_status"), x.persistent_volumes, x.attachments, x.waiting,
-           x.waiting_for, x.deleted_while_attached, x.synced);
+           x.waiting_for, x.deleted_while_attached, x.synced, x.waiting_attachments);
 }
 
 /// What the attachment join's last message changed, for the metrics actor.

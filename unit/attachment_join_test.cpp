@@ -159,6 +159,14 @@ TEST_CASE_FIXTURE(join_fixture,
   tell(va("pv-1", "a"), false);
   CHECK(status().waiting == 1);
   CHECK(status().waiting_for == names{"pv-1"});
+  {
+    auto waiting = status().waiting_attachments;
+    REQUIRE(waiting.size() == 1);
+    CHECK(waiting[0].name == "csi-pv-1-a");
+    CHECK(waiting[0].persistent_volume == "pv-1");
+    CHECK(waiting[0].node == "a");
+    CHECK(waiting[0].created != caf::timestamp{});
+  }
   CHECK(supervised().attached == 0);
   CHECK(metric("rds_csi_kube_attachments_waiting_for_pv") == 1);
   CHECK(metric("rds_csi_kube_attachment_waits_total") == 1);
@@ -174,6 +182,7 @@ TEST_CASE_FIXTURE(join_fixture,
   tell(pv("pv-1", "vol-1", "disk-1"), false);
   CHECK(status().waiting == 0);
   CHECK(status().waiting_for.empty());
+  CHECK(status().waiting_attachments.empty());
   CHECK(nodes_of("vol-1") == names{"a"});
   CHECK(has_claim("vol-1=vms/disk-1"));
   CHECK(metric("rds_csi_kube_attachments_waiting_for_pv") == 0);

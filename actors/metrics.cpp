@@ -15,6 +15,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
+#include <memory>
+#include <unordered_map>
 
 #include "services/log/log.hpp"
 
@@ -75,6 +77,10 @@ const Histogram::BucketBoundaries csi_buckets{0.1, 0.25, 0.5, 1,   2.5, 5,  10,
 const Histogram::BucketBoundaries volume_buckets{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 const Histogram::BucketBoundaries request_buckets{0.005, 0.01, 0.025, 0.05, 0.1,
                                                   0.25,  0.5,  1,     2.5,  5};
+
+/// csi_plugin_operations_seconds series by method, then gRPC code.
+using csi_series_cache =
+  std::unordered_map<std::string, std::unordered_map<std::string, Histogram*>>;
 
 double seconds_of(caf::timespan t) {
   return std::chrono::duration<double>(t).count();
@@ -377,11 +383,15 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
     [&f](const debug_request_recorded& e) {
       f.debug_requests_total.Add({{"path", e.path}, {"code", std::to_string(e.code)}}).Increment();
     },
-    [&f, driver](const rpc_recorded& e) {
-      f.csi_operations
-        .Add({{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},
-             csi_buckets)
-        .Observe(seconds_of(e.duration));
+    [&f, driver, series = std::make_shared<csi_series_cache>()](const rpc_recorded& e) {
+      // Found once per (method, code): Family::Add builds and hashes a label map under the
+      // family's lock, on every RPC otherwise.
+      auto& histogram = (*series)[e.method][e.code];
+      if (histogram == nullptr)
+        histogram = &f.csi_operations.Add(
+          {{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},
+          csi_buckets);
+      histogram->Observe(seconds_of(e.duration));
     },
     [self](scrape_atom) {
       return prometheus::TextSerializer{}.Serialize(self->state.registry->Collect());

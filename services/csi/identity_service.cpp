@@ -56,12 +56,17 @@ grpc::ServerUnaryReactor* identity_service::Probe(grpc::CallbackServerContext* c
   if (call->refused_while_draining())
     return call->reactor();
   auto timeout = call->timeout(probe_timeout);
-  auto answer = [call, response](bool ready) {
-    response->mutable_ready()->set_value(ready);
-    call->finish(grpc::Status::OK);
-  };
+  // Sent by the call dispatcher, not by an actor spawned per call. The inner requests keep their
+  // own timeout, so a slow actor is an answer (ready = false) rather than DEADLINE_EXCEEDED: the
+  // dispatcher's deadline for the call is later than theirs.
   auto actors = actors_;
-  sys_.spawn([=](caf::event_based_actor* self) {
+  call->dispatch(call, timeout + 2 * deadline_sweep, [=](caf::event_based_actor* self) {
+    auto answer = [call, response, self](bool ready) {
+      if (call->done())
+        return;
+      response->mutable_ready()->set_value(ready);
+      call->finish(grpc::Status::OK, self);
+    };
     self->request(actors.metrics, timeout, status_atom_v)
       .then(
         [=](const metrics_status&) {

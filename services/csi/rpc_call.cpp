@@ -39,7 +39,7 @@ caf::behavior call_dispatcher(caf::event_based_actor* self) {
         auto call = waiting->begin()->second;
         waiting->erase(waiting->begin());
         call->forget_ = nullptr;
-        call->finish(caf::make_error(caf::sec::request_timeout));
+        call->finish(caf::make_error(caf::sec::request_timeout), self);
       }
       *sweep_armed = !waiting->empty();
       if (*sweep_armed)
@@ -83,26 +83,35 @@ void rpc_call::dispatch(const rpc_call_ptr& self, caf::timespan timeout,
   caf::anon_send(tracker_.dispatcher, dispatch_step{self, deadline, std::move(send)});
 }
 
-void rpc_call::finish(const grpc::Status& status) {
+void rpc_call::finish(const grpc::Status& status, caf::local_actor* from) {
   if (finished_.exchange(true))
     return;
   if (forget_) {
     forget_();
     forget_ = nullptr;
   }
-  auto elapsed = std::chrono::steady_clock::now() - started_;
-  caf::anon_send(metrics_, rpc_recorded{method_, sidecar_name(status.error_code()),
-                                        std::chrono::duration_cast<caf::timespan>(elapsed)});
+  auto elapsed =
+    std::chrono::duration_cast<caf::timespan>(std::chrono::steady_clock::now() - started_);
+  auto code = status.error_code();
+  // The reply first: the metric is not on the client's path.
   reactor_->Finish(status);
+  rpc_recorded recorded{method_, sidecar_name(code), elapsed};
+  // anon_send from a worker would schedule the metrics actor on another (sleeping) worker and
+  // wake it; a send from the running actor queues it behind this one on the same worker.
+  if (from != nullptr)
+    caf::actor_cast<caf::abstract_actor*>(metrics_)->eq_impl(caf::make_message_id(), nullptr,
+                                                             from->context(), std::move(recorded));
+  else
+    caf::anon_send(metrics_, std::move(recorded));
   --tracker_.in_flight;
 }
 
-void rpc_call::finish(const outcome& result) {
-  finish(status_of(result));
+void rpc_call::finish(const outcome& result, caf::local_actor* from) {
+  finish(status_of(result), from);
 }
 
-void rpc_call::finish(const caf::error& failure) {
-  finish(status_of(failure));
+void rpc_call::finish(const caf::error& failure, caf::local_actor* from) {
+  finish(status_of(failure), from);
 }
 
 } // namespace rds::services::csi

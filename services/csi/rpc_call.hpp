@@ -84,10 +84,11 @@ class rpc_call {
                 std::function<void(caf::event_based_actor*)> send);
 
   /// Finishes the call; only the first finish counts (a late reply after the deadline is
-  /// dropped).
-  void finish(const grpc::Status& status);
-  void finish(const outcome& result);
-  void finish(const caf::error& failure);
+  /// dropped). `from` is the actor running this (the dispatcher), or null on a gRPC thread: the
+  /// metric then goes out on that actor's own worker, instead of waking another worker.
+  void finish(const grpc::Status& status, caf::local_actor* from = nullptr);
+  void finish(const outcome& result, caf::local_actor* from = nullptr);
+  void finish(const caf::error& failure, caf::local_actor* from = nullptr);
 
   /// Whether the call finished (its status went to gRPC).
   bool done() const { return finished_; }
@@ -124,9 +125,9 @@ void ask_then_finish(caf::actor_system&, const Handle& to, const rpc_call_ptr& c
             return;
           if (result.ok())
             fill(rest...);
-          call->finish(result);
+          call->finish(result, self);
         },
-        [=](caf::error& failure) { call->finish(failure); });
+        [=](caf::error& failure) { call->finish(failure, self); });
   });
 }
 

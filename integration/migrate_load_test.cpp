@@ -104,6 +104,8 @@ TEST_CASE("migrate-load: a storm of 300 migrations with two plugin kills holds e
         == outcomes["refused_third_node"].GetUint64() + outcomes["refused_rwo"].GetUint64());
   CHECK(doc["migrations_per_second"].GetDouble() > 0);
   CHECK(doc["plugin_rss_kb"]["attached"].GetInt64() > 0);
+  // Every volume's state on the inspection port equals the harness's attachments.
+  CHECK(doc["inspected_volumes"].GetInt64() == 63);
 
   // The data files: a header and rows of numbers.
   for (auto name : {"latency.dat", "throughput.dat"}) {

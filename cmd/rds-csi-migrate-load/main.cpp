@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
                "plugin, with invariants checked and a verdict"};
   storm_config c;
   std::string weights = "success=70,rollback=10,timeout=5,third-node=10,rwo-conflict=5";
-  std::string endpoint, metrics_url, report_path, plot_dir;
+  std::string endpoint, metrics_url, debug_url, report_path, plot_dir;
   std::vector<std::string> rds_faults;
   int64_t rwo_volumes = -1;
   int64_t max_duration = 600, deadline_ms = 30000, progress_ms = 1000;
@@ -142,6 +142,9 @@ int main(int argc, char** argv) {
                  "($RDS_CSI_PLUGIN or next to this program) on its embedded default");
   app.add_option("--metrics-url", metrics_url,
                  "with --endpoint: the plugin's http://HOST:PORT/metrics");
+  app.add_option("--debug-url", debug_url,
+                 "with --endpoint: the plugin's inspection port http://HOST:PORT, to compare "
+                 "every volume's state with the harness's attachments at the end");
   app.add_option("--rds-fault", rds_faults,
                  "start rds-sim with this fault flag (e.g. --rds-fault=--error-rate=PUT=0.1) and "
                  "point the plugin at it; repeatable");
@@ -222,6 +225,7 @@ int main(int argc, char** argv) {
       control.endpoint = [&] { return plugin->endpoint(); };
       control.metrics_url = [&] { return plugin->metrics_url(); };
       control.pid = [&] { return plugin->pid(); };
+      control.debug_url = [&] { return plugin->debug_url(); };
       control.kill_and_restart = [&] {
         auto start = std::chrono::steady_clock::now();
         ::kill(plugin->pid(), SIGKILL);
@@ -238,6 +242,7 @@ int main(int argc, char** argv) {
       control.endpoint = [&] { return endpoint; };
       control.metrics_url = [&] { return metrics_url; };
       control.pid = [] { return pid_t{-1}; };
+      control.debug_url = [&] { return debug_url; };
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cannot start: %s\n", e.what());

@@ -170,6 +170,9 @@ void print_summary(const run_facts& f, const storm_result& r) {
                 e.success, o.failed, e.failed, o.timeout, e.timeout, o.conflicts, e.conflicts,
                 o.active, o.attached, e.attached);
   }
+  if (r.inspected >= 0)
+    std::printf("inspection port: %lld volumes' states compared with the harness's attachments\n",
+                static_cast<long long>(r.inspected));
   std::printf("invariant breaches: %zu\n", r.breaches.size());
   for (size_t i = 0; i < r.breaches.size() && i < 20; ++i)
     std::printf("  volume=%s step=%s: %s\n", r.breaches[i].volume.c_str(),
@@ -253,6 +256,7 @@ std::string json_report(const run_facts& f, const storm_result& r) {
   w.EndObject();
   w.Key("retries"), w.Uint64(r.retries);
   w.Key("audits"), w.Uint64(r.audits);
+  w.Key("inspected_volumes"), w.Int64(r.inspected);
   w.Key("cpu_seconds"), w.StartObject();
   w.Key("harness"), w.Double(r.harness_cpu_s);
   w.Key("plugin"), w.Double(r.plugin_cpu_s);

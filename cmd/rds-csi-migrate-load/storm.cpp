@@ -13,6 +13,8 @@
 
 #include "client/csi_client.hpp"
 
+#include <rapidjson/document.h>
+
 namespace rds::migrate_load {
 
 namespace {
@@ -839,6 +841,75 @@ void storm::check_counters() {
     breach_of("-", "counters at the end", p);
 }
 
+// Every volume actor's state, as the inspection port shows it, against the attachments the
+// harness made (what the VolumeAttachments would be): the same single node for each of the
+// harness's volumes, none migrating, no anomaly.
+void storm::check_inspection() {
+  auto base = control_.debug_url ? control_.debug_url() : "";
+  if (base.empty())
+    return;
+  std::map<std::string, const volume*> ours;
+  for (auto& v : volumes_)
+    if (!v.id.empty())
+      ours[v.id] = &v;
+  std::string next;
+  int64_t seen = 0;
+  for (;;) {
+    std::string body;
+    try {
+      body = client::http_get(base + "/debug/volumes?limit=500"
+                              + (next.empty() ? "" : "&continue=" + next));
+    } catch (const std::exception& e) {
+      breach_of("-", "inspection port", e.what());
+      return;
+    }
+    rapidjson::Document doc;
+    doc.Parse(body.c_str(), body.size());
+    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("volumes")
+        || !doc["volumes"].IsArray()) {
+      breach_of("-", "inspection port", "/debug/volumes is not the documented JSON");
+      return;
+    }
+    for (auto& item : doc["volumes"].GetArray()) {
+      if (!item.IsObject() || !item.HasMember("volume_id") || !item["volume_id"].IsString())
+        continue;
+      auto found = ours.find(item["volume_id"].GetString());
+      if (found == ours.end())
+        continue;
+      ++seen;
+      auto& v = *found->second;
+      std::vector<std::string> nodes;
+      if (item.HasMember("nodes") && item["nodes"].IsArray())
+        for (auto& n : item["nodes"].GetArray())
+          if (n.IsObject() && n.HasMember("node_id") && n["node_id"].IsString())
+            nodes.emplace_back(n["node_id"].GetString());
+      auto want = v.source >= 0 ? node_name(static_cast<size_t>(v.source)) : "";
+      if (nodes.size() != (want.empty() ? 0u : 1u) || (!want.empty() && nodes[0] != want))
+        breach_of(v.id, "inspection port at the end",
+                  std::to_string(nodes.size())
+                    + " node(s) in the volume actor; the harness's "
+                      "attachment is "
+                    + (want.empty() ? "none" : want));
+      if (item.HasMember("migrating") && item["migrating"].IsBool() && item["migrating"].GetBool())
+        breach_of(v.id, "inspection port at the end", "still migrating after the storm");
+      if (item.HasMember("anomaly") && item["anomaly"].IsBool() && item["anomaly"].GetBool())
+        breach_of(v.id, "inspection port at the end", "marked as an anomaly");
+      ours.erase(found);
+    }
+    if (!doc.HasMember("continue") || !doc["continue"].IsString()
+        || doc["continue"].GetStringLength() == 0)
+      break;
+    next = doc["continue"].GetString();
+  }
+  // A volume the harness attached that the plugin does not list has lost its attachment.
+  for (auto& [id, v] : ours)
+    if (v->source >= 0)
+      breach_of(id, "inspection port at the end",
+                "not listed; the harness attached it to "
+                  + node_name(static_cast<size_t>(v->source)));
+  result_.inspected = seen;
+}
+
 void storm::progress() {
   auto now = clock_type::now();
   auto elapsed = seconds_between(storm_start_, now);
@@ -903,6 +974,7 @@ storm_result storm::run() {
       if (control_.pid && control_.pid() > 0)
         result_.rss_end_kb = rss_kb(control_.pid());
       check_counters();
+      check_inspection();
       done_ = true;
       csi_.stop();
     });

@@ -69,6 +69,8 @@ struct storm_config {
 struct plugin_control {
   std::function<std::string()> endpoint;
   std::function<std::string()> metrics_url;
+  /// http://HOST:PORT of the plugin's inspection port; "" when there is none (no check).
+  std::function<std::string()> debug_url;
   std::function<pid_t()> pid; // -1: not started by the harness (no RSS, no kills)
   /// SIGKILL and start again on the same RDS; returns how long the restart took.
   std::function<std::chrono::milliseconds()> kill_and_restart;
@@ -111,6 +113,8 @@ struct storm_result {
   uint64_t kills = 0;
   std::vector<double> restart_ms;
   uint64_t audits = 0;
+  /// Volumes compared with the inspection port's /debug/volumes at the end (-1: not checked).
+  int64_t inspected = -1;
   uint64_t retries = 0;
   /// Resident memory of the plugin (kB): at start, after the volumes were created and attached,
   /// at the end; -1 when the harness did not start it.
@@ -169,6 +173,7 @@ class storm {
   std::string node_name(size_t i) const;
   counters scrape();
   void check_counters();
+  void check_inspection();
 
   storm_config config_;
   plugin_control control_;

@@ -373,14 +373,15 @@ inspector_actor::behavior_type inspector(inspector_pointer self, inspector_confi
           .then(
             [=](const outcome& result, const volume_inspection& v) mutable {
               ++self->state.answered;
-              if (!result.ok()) {
-                promise.deliver(
-                  debug_answer{static_cast<uint16_t>(result.code == ec::not_found ? 404 : 503),
-                               error_json(result.message)});
+              if (result.code == ec::not_found) {
+                promise.deliver(debug_answer{404, error_json(result.message)});
                 return;
               }
+              // Unavailable: the volume's actor did not answer in time; the supervisor's last
+              // known state is shown, marked stale.
+              auto stale = result.ok() ? std::string{} : result.message;
               promise.deliver(debug_answer{
-                200, rendered([&](json_writer& w) { services::inspection::render(w, v); })});
+                200, rendered([&](json_writer& w) { services::inspection::render(w, v, stale); })});
             },
             [=](caf::error& e) mutable { promise.deliver(supervisor_failed(e, timeout)); });
         return promise;

@@ -261,9 +261,11 @@ void render(json_writer& w, const volume_operation& op) {
   w.EndObject();
 }
 
-void render(json_writer& w, const volume_inspection& v) {
+void render(json_writer& w, const volume_inspection& v, const std::string& stale) {
   clock_pair clock{v.now, v.wall_now};
   w.StartObject();
+  if (!stale.empty())
+    field(w, "stale", stale);
   render_fields(w, v.state, clock);
   w.Key("migration");
   if (v.state.migrating) {

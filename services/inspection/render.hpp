@@ -59,7 +59,8 @@ void render_migration(json_writer& w, const attachment_state& s, const clock_pai
 /// The fields of a volume's state, inside an object the caller opened.
 void render_fields(json_writer& w, const attachment_state& s, const clock_pair& clock);
 void render(json_writer& w, const volume_operation& op);
-void render(json_writer& w, const volume_inspection& v);
+/// `stale`: why the volume's actor did not answer (the supervisor's last known state is shown).
+void render(json_writer& w, const volume_inspection& v, const std::string& stale = "");
 void render(json_writer& w, const volume_summary& v, const clock_pair& clock);
 void render(json_writer& w, const volume_page& page);
 /// /debug/migrations: the migrating volumes of `page`, soonest timer first.

@@ -658,3 +658,27 @@ TEST_CASE("inspection port: the rebuild after a restart shows the migration with
   CHECK(kind_count(actors, "attachment_join") == 1);
   expect_clean_stop(plugin);
 }
+
+TEST_CASE("inspection port on a node plugin: /debug/node, and no controller endpoints") {
+  temp_dir dir;
+  plugin_process plugin{{"--mode=node", "--node-id=node-a", "--kubelet-dir=" + dir.path()}};
+  auto base = plugin.debug_url();
+  auto node = get_json(base + "/debug/node");
+  auto* supervisor = singleton(node, "node", "node_supervisor");
+  REQUIRE(supervisor != nullptr);
+  CHECK((*supervisor)["answered"].GetBool());
+  CHECK((*supervisor)["status"]["volume_count"].GetUint64() == 0);
+  CHECK((*supervisor)["status"]["volumes"].IsArray());
+  auto actors = get_json(base + "/debug/actors");
+  CHECK(kind_count(actors, "node_supervisor") == 1);
+  CHECK(kind_count(actors, "node_volume") == 0);
+  CHECK(kind_count(actors, "volume_supervisor") == 0);
+  for (auto path :
+       {"/debug/volumes", "/debug/migrations", "/debug/rds", "/debug/watches", "/debug/stream"}) {
+    CAPTURE(path);
+    auto answer = fetch(base + path);
+    CHECK(answer.code == 404);
+    parse(answer.body);
+  }
+  expect_clean_stop(plugin);
+}

@@ -209,6 +209,11 @@ server::server(const std::string& address, handler h, server_limits limits)
   std::vector<const char*> options{
     "listening_ports",   address.c_str(), "num_threads", thread_count.c_str(),
     "enable_keep_alive", "yes",           "tcp_nodelay", "1"};
+  auto io_timeout = std::to_string(limits.io_timeout_ms);
+  if (limits.io_timeout_ms > 0) {
+    options.push_back("request_timeout_ms");
+    options.push_back(io_timeout.c_str());
+  }
   options.push_back(nullptr);
   mg_callbacks callbacks{};
   impl_->ctx = mg_start(&callbacks, impl_.get(), options.data());

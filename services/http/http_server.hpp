@@ -58,6 +58,9 @@ struct server_limits {
   /// limit but threads). The server has one thread more than this, so the one too many is
   /// answered at once; further connections wait for a thread.
   int max_connections = 0;
+  /// A client that sends its request or reads its answer slower than this loses its
+  /// connection (0: civetweb's default, 30 s).
+  int io_timeout_ms = 0;
 };
 
 class server {

@@ -20,6 +20,8 @@ debug_port::debug_port(caf::actor_system& sys, debug_port_config config, inspect
   , metrics_(std::move(metrics)) {
   http::server_limits limits;
   limits.max_connections = config_.max_clients;
+  // A client that trickles its request in does not hold one of the few connections for long.
+  limits.io_timeout_ms = 10000;
   server_ = std::make_unique<http::server>(
     config_.address, [this](const http::request& req) { return handle(req); }, limits);
   if (!server_->error().empty())

@@ -112,12 +112,12 @@ std::string run_plugin_logged(const temp_dir& dir, const run_setup& setup,
   std::ofstream{password_file} << setup.password << "\n";
   auto log_path = dir.path() + "/plugin-" + tag + ".log";
   auto endpoint = "unix://" + dir.path() + "/csi-" + tag + ".sock";
-  auto pid =
-    start_process({plugin_binary(), "--endpoint=" + endpoint, "--metrics-address=127.0.0.1:0",
-                   "--log-level=debug", "--log-format=" + format, "--rds-url=" + rds_url,
-                   "--rds-password-file=" + password_file, "--kubeconfig=" + setup.kubeconfig,
-                   "--kube-timeout=2", "--rds-breaker-failures=1000"},
-                  log_path);
+  auto pid = start_process(
+    {plugin_binary(), "--endpoint=" + endpoint, "--metrics-address=127.0.0.1:0",
+     "--debug-address=127.0.0.1:0", "--log-level=debug", "--log-format=" + format,
+     "--rds-url=" + rds_url, "--rds-password-file=" + password_file,
+     "--kubeconfig=" + setup.kubeconfig, "--kube-timeout=2", "--rds-breaker-failures=1000"},
+    log_path);
   CAPTURE(tag);
   auto started = wait_for_line(log_path, "metrics: ");
   CHECK_MESSAGE(!started.empty(), read_file(log_path));
@@ -148,14 +148,14 @@ std::string run_plugin_logged(const temp_dir& dir, const run_setup& setup,
   return read_file(log_path);
 }
 
-/// In JSON, every line is a JSON object with time, level and message, but for the three plain
+/// In JSON, every line is a JSON object with time, level and message, but for the four plain
 /// start-up lines on stdout.
 void check_json_lines(const std::string& output) {
   std::istringstream lines{output};
   std::string line;
   while (std::getline(lines, line)) {
     if (line.rfind("rds-csi-plugin ", 0) == 0 || line.rfind("csi endpoint: ", 0) == 0
-        || line.rfind("metrics: ", 0) == 0)
+        || line.rfind("debug: ", 0) == 0 || line.rfind("metrics: ", 0) == 0)
       continue;
     CAPTURE(line);
     rapidjson::Document doc;

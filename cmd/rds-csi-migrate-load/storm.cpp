@@ -326,7 +326,9 @@ void storm::create_volumes(std::function<void()> then) {
         std::to_string(config_.migration_timeout_seconds);
       auto attempt = std::make_shared<int>(0);
       auto send = std::make_shared<std::function<void()>>();
-      *send = [this, req, i, done, attempt, send] {
+      // The retry loop holds itself weakly; the call or timer in flight holds it strongly.
+      *send = [this, req, i, done, attempt, weak = std::weak_ptr<std::function<void()>>(send)] {
+        auto send = weak.lock();
         auto sent = clock_type::now();
         csi_.create_volume(req, config_.rpc_deadline,
                            [=](const grpc::Status& s, ::csi::v1::CreateVolumeResponse& r) {
@@ -612,7 +614,8 @@ void storm::audit_one() {
   idle_rwx_.pop_back();
   ++active_; // holds a concurrency slot, so the storm's end waits for it
   auto check = std::make_shared<std::function<void(int)>>();
-  *check = [this, index, check](int attempt) {
+  *check = [this, index, weak = std::weak_ptr<std::function<void(int)>>(check)](int attempt) {
+    auto check = weak.lock();
     hold_or_run([this, index, check, attempt] {
       ::csi::v1::ControllerGetVolumeRequest req;
       req.set_volume_id(volumes_[index].id);
@@ -733,7 +736,9 @@ void storm::replay(std::function<void()> then) {
       }
       // Sent directly (not held): these are what the pause waits for.
       auto send = std::make_shared<std::function<void(int, bool)>>();
-      *send = [this, i, done, send](int node, bool target) {
+      *send = [this, i, done,
+               weak = std::weak_ptr<std::function<void(int, bool)>>(send)](int node, bool target) {
+        auto send = weak.lock();
         auto& v = volumes_[i];
         ::csi::v1::ControllerPublishVolumeRequest req;
         req.set_volume_id(v.id);

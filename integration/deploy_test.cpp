@@ -22,6 +22,8 @@
 #include "client/kube_cluster.hpp"
 #include "integration/clean_stop.hpp"
 #include "integration/client.hpp"
+#include "integration/external_attacher.hpp"
+#include "integration/metric_expectations.hpp"
 
 extern char** environ;
 
@@ -616,4 +618,116 @@ TEST_CASE("the image's runtime packages are exactly those of the libraries the p
     tool_packages.insert(program_owners[program]);
   }
   CHECK(tools == tool_packages);
+}
+
+TEST_CASE("two controller replicas: the standby follows a migration storm and answers at once "
+          "when the leader is gone") {
+  using namespace std::chrono_literals;
+  using names = std::vector<std::string>;
+  auto& k = rds::client::kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-a", "node-b", "node-c"});
+  // One RDS for both replicas, as in a cluster.
+  temp_dir sim;
+  pid_t sim_pid = -1;
+  auto url = start_rds_sim(sim, {}, sim_pid);
+  REQUIRE(!url.empty());
+  struct stop_sim {
+    pid_t pid;
+    ~stop_sim() { stop_process(pid, 5s); }
+  } sim_stopper{sim_pid};
+  auto flags = [&] {
+    return rds_sim_flags(sim, url, {"--kubeconfig=" + k.kubeconfig("admin-token")});
+  };
+  plugin_process leader{flags()}, standby{flags()};
+  csi_client to_leader{leader.endpoint()}, to_standby{standby.endpoint()};
+  REQUIRE(to_leader.wait_until_ready());
+  REQUIRE(to_standby.wait_until_ready());
+  auto& api = k.admin();
+  // The leader's sidecars: only its plugin is called.
+  external_attacher attacher{api, to_leader};
+
+  // pv-storm-0: RWO filesystem; the others RWX block, which migrate.
+  const int volumes = 6;
+  std::vector<std::string> pvs, handles;
+  for (int i = 0; i < volumes; ++i) {
+    auto mode = i == 0 ? volume_access::rwo : volume_access::rwx_block;
+    ::csi::v1::Volume created;
+    auto name = "pvc-storm-" + std::to_string(i);
+    REQUIRE(to_leader.create_volume(name, int64_t{1} << 20, mode, {}, created).ok());
+    pvs.push_back("pv-storm-" + std::to_string(i));
+    handles.push_back(created.volume_id());
+    REQUIRE(api_call(api, "POST", "/api/v1/persistentvolumes",
+                     rds::client::kube_cluster::volume_json(
+                       pvs.back(), handles.back(), i == 0 ? "ReadWriteOnce" : "ReadWriteMany",
+                       i == 0 ? "Filesystem" : "Block", "600"))
+              .status.ok());
+  }
+
+  // What the VolumeAttachments say, against what each replica answers (ControllerGetVolume);
+  // the standby learns by watch, so it gets a bounded time to catch up.
+  auto attached_nodes = [&](const std::string& pv) {
+    auto r = api_call(api, "GET", "/apis/storage.k8s.io/v1/volumeattachments", "");
+    REQUIRE(r.status.ok());
+    rapidjson::Document doc;
+    doc.Parse(r.body.c_str(), r.body.size());
+    names nodes;
+    for (auto& item : doc["items"].GetArray())
+      if (pv == item["spec"]["source"]["persistentVolumeName"].GetString()
+          && item["status"].HasMember("attached") && item["status"]["attached"].GetBool()
+          && !item["metadata"].HasMember("deletionTimestamp"))
+        nodes.push_back(item["spec"]["nodeName"].GetString());
+    std::sort(nodes.begin(), nodes.end());
+    return nodes;
+  };
+  auto answers = [](csi_client& replica, const std::string& handle) {
+    names nodes;
+    REQUIRE(replica.published_nodes(handle, nodes).ok());
+    std::sort(nodes.begin(), nodes.end());
+    return nodes;
+  };
+  auto replicas_agree = [&](const std::string& step) {
+    INFO(step);
+    for (int i = 0; i < volumes; ++i) {
+      CAPTURE(pvs[i]);
+      auto expected = attached_nodes(pvs[i]);
+      CHECK(answers(to_leader, handles[i]) == expected);
+      auto deadline = std::chrono::steady_clock::now() + 10s;
+      while (answers(to_standby, handles[i]) != expected
+             && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+      CHECK(answers(to_standby, handles[i]) == expected);
+    }
+  };
+
+  for (auto& pv : pvs) {
+    attacher.create_attachment(pv, "node-a");
+    REQUIRE(attacher.attach(pv, "node-a").ok());
+  }
+  replicas_agree("all attached to node-a");
+  // The storm: every RWX volume migrates to node-b, the attaches interleaved, then the source
+  // detaches.
+  for (int i = 1; i < volumes; ++i)
+    attacher.create_attachment(pvs[i], "node-b");
+  for (int i = 1; i < volumes; ++i)
+    REQUIRE(attacher.attach(pvs[i], "node-b").ok());
+  replicas_agree("every RWX volume on node-a and node-b");
+  for (int i = 1; i < volumes; ++i)
+    REQUIRE(attacher.detach(pvs[i], "node-a").ok());
+  replicas_agree("every RWX volume migrated to node-b");
+
+  // The leader goes; the standby's sidecars win the election and call its plugin at once.
+  expect_clean_stop(leader);
+  external_attacher new_leader{api, to_standby};
+  // An RWO volume attached elsewhere is refused, as the old leader would have.
+  new_leader.create_attachment(pvs[0], "node-c");
+  std::map<std::string, std::string> context;
+  CHECK(new_leader.publish(pvs[0], "node-c", context).error_code()
+        == grpc::StatusCode::FAILED_PRECONDITION);
+  // An RWX volume on node-b migrates on to node-c.
+  new_leader.create_attachment(pvs[1], "node-c");
+  REQUIRE(new_leader.attach(pvs[1], "node-c").ok());
+  CHECK(answers(to_standby, handles[1]) == names{"node-b", "node-c"});
+  CHECK(settled_value(standby.metrics_url(), "rds_csi_migration_active_migrations", 1) == 1);
+  expect_clean_stop(standby);
 }

@@ -714,6 +714,7 @@ void storm::maybe_kill() {
   // believes in (as the VolumeAttachments would), and from here on counts for it afresh.
   expect_ = {};
   expect_max_ = {};
+  baseline_ = {};
   ambiguous_last_ = 0;
   replay([this] {
     paused_ = false;
@@ -804,6 +805,14 @@ void storm::check_counters() {
   counters want = expect_, want_max = expect_max_;
   want.attached = want_max.attached = static_cast<double>(attached);
   want.active = want_max.active = 0;
+  // What the plugin showed before the harness began (a running plugin's earlier work; 0 for one
+  // the harness started or restarted).
+  for (auto* c : {&want, &want_max}) {
+    c->started += baseline_.started, c->success += baseline_.success;
+    c->failed += baseline_.failed, c->timeout += baseline_.timeout;
+    c->conflicts += baseline_.conflicts, c->attached += baseline_.attached;
+    c->active += baseline_.active;
+  }
   result_.expected_last = want;
   result_.expected_last_max = want_max;
   std::vector<std::string> problems;
@@ -830,7 +839,7 @@ void storm::check_counters() {
     check("migrations_total{result=failed}", o.failed, want.failed, want_max.failed);
     check("migrations_total{result=timeout}", o.timeout, want.timeout, want_max.timeout);
     check("rds_csi_attachment_conflicts_total", o.conflicts, want.conflicts, want_max.conflicts);
-    check("rds_csi_migration_active_migrations", o.active, 0, 0);
+    check("rds_csi_migration_active_migrations", o.active, want.active, want.active);
     check("rds_csi_attachment_attached_volumes", o.attached, want.attached, want.attached);
     // One result per migration: success + failed + timeout together are exact.
     auto ended = o.success + o.failed + o.timeout;
@@ -945,6 +954,15 @@ storm_result storm::run() {
   if (pid > 0)
     result_.rss_start_kb = rss_kb(pid);
   double harness_cpu0 = 0, plugin_cpu0 = -1;
+  try {
+    baseline_ = scrape();
+    // A series the plugin does not show yet reads -1.
+    for (auto* v : {&baseline_.started, &baseline_.success, &baseline_.failed, &baseline_.timeout,
+                    &baseline_.conflicts, &baseline_.active, &baseline_.attached})
+      *v = std::max(0.0, *v);
+  } catch (const std::exception& e) {
+    breach_of("-", "metrics before the storm", e.what());
+  }
   pid_t storm_pid = -1;
 
   // Probe under load: one every 20 ms while the storm runs, beside the idle ones.

@@ -192,6 +192,8 @@ class storm {
   size_t next_kill_at_ = 0;
   /// Expected counters of the current incarnation (lower and upper bounds).
   counters expect_, expect_max_;
+  /// The plugin's counters before the harness began (a running plugin's earlier work).
+  counters baseline_;
   size_t ambiguous_last_ = 0;
   std::discrete_distribution<int> pick_scenario_;
   storm_result result_;

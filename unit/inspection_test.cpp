@@ -226,8 +226,8 @@ TEST_CASE("migrations: soonest timer first, with time left; a page with its cont
   page.wall_now = caf::timestamp{std::chrono::seconds{1'800'000'000}};
   attachment_state idle;
   idle.volume_id = "idle";
-  page.volumes = {{migrating_volume("late", 40s, 600s)}, {migrating_volume("soon", 10s, 60s)},
-                  {idle}};
+  page.volumes = {
+    {migrating_volume("late", 40s, 600s)}, {migrating_volume("soon", 10s, 60s)}, {idle}};
   page.next_after = "idle";
   rapidjson::StringBuffer buffer;
   json_writer w{buffer};

@@ -306,5 +306,96 @@ TEST_CASE("the inspector shows an actor that does not answer in time, and the ot
   fx.sched.run();
 }
 
+/// A supervisor for the inspector's volume endpoints: one migrating volume "pvc-m"; "pvc-late"
+/// has an actor that did not answer in time; every other volume has none.
+caf::behavior fake_supervisor(caf::event_based_actor*) {
+  auto page = [] {
+    volume_page p;
+    p.now = 100s;
+    p.wall_now = caf::timestamp{std::chrono::seconds{1'800'000'000}};
+    p.volumes = {{migrating_volume("pvc-m", 90s, 300s)}};
+    return p;
+  };
+  return {
+    [=](inspect_atom, const volume_page_request& r) {
+      auto p = page();
+      p.next_after = r.limit == 1 ? "pvc-m" : "";
+      return p;
+    },
+    [=](inspect_atom, migrations_atom) { return page(); },
+    [=](inspect_atom, const std::string& id) -> caf::result<outcome, volume_inspection> {
+      volume_inspection v;
+      v.state = migrating_volume(id, 90s, 300s);
+      v.now = 100s;
+      if (id == "pvc-m")
+        return {outcome::success(), v};
+      if (id == "pvc-late")
+        return {outcome::failure(ec::unavailable, "its actor did not answer within 250 ms"), v};
+      return {outcome::failure(ec::not_found, "no volume " + id), volume_inspection{}};
+    },
+  };
+}
+
+/// A supervisor that takes the migrations request and never answers it.
+caf::behavior silent_supervisor(caf::event_based_actor* self) {
+  return {[=](inspect_atom, migrations_atom) -> caf::result<volume_page> {
+    return self->make_response_promise<volume_page>();
+  }};
+}
+
+TEST_CASE("the inspector's volume endpoints: a page, migrations, one volume, 404, stale, 503") {
+  test::actor_fixture fx;
+  actors::inspector_targets targets;
+  targets.metrics = fx.metrics;
+  targets.supervisor = caf::actor_cast<volume_supervisor_actor>(fx.sys.spawn(fake_supervisor));
+  auto inspector = fx.sys.spawn(actors::inspector, actors::inspector_config{500ms, ""}, targets);
+  fx.sched.run();
+  auto ask = [&](debug_request r) {
+    auto a = fx.ask<debug_answer>(inspector, inspect_atom_v, r);
+    REQUIRE(a);
+    return *a;
+  };
+  debug_request page_request{debug_endpoint::volumes, "", {}};
+  page_request.page.limit = 1;
+  auto page = ask(page_request);
+  CHECK(page.status == 200);
+  auto doc = parsed(page.json);
+  CHECK(doc["count"].GetUint64() == 1);
+  CHECK(std::string{doc["continue"].GetString()} == "pvc-m");
+  CHECK(doc["volumes"][0]["migration"]["time_left_ms"].GetDouble() == 290000.0);
+  auto migrations = ask({debug_endpoint::migrations, "", {}});
+  CHECK(parsed(migrations.json)["migrations"].Size() == 1);
+  auto one = ask({debug_endpoint::volume, "pvc-m", {}});
+  CHECK(one.status == 200);
+  CHECK_FALSE(parsed(one.json).HasMember("stale"));
+  auto late = ask({debug_endpoint::volume, "pvc-late", {}});
+  CHECK(late.status == 200);
+  CHECK(std::string{parsed(late.json)["stale"].GetString()}
+        == "its actor did not answer within 250 ms");
+  auto missing = ask({debug_endpoint::volume, "pvc-none", {}});
+  CHECK(missing.status == 404);
+  CHECK(std::string{parsed(missing.json)["error"].GetString()} == "no volume pvc-none");
+  // A supervisor that never answers: 503 once the deadline passed (virtual time).
+  fx.self->send_exit(targets.supervisor, caf::exit_reason::user_shutdown);
+  targets.supervisor = caf::actor_cast<volume_supervisor_actor>(fx.sys.spawn(silent_supervisor));
+  auto slow_inspector =
+    fx.sys.spawn(actors::inspector, actors::inspector_config{500ms, ""}, targets);
+  fx.sched.run();
+  fx.self->send(slow_inspector, inspect_atom_v, debug_request{debug_endpoint::migrations, "", {}});
+  fx.sched.run();
+  fx.advance(500ms);
+  std::optional<debug_answer> answer;
+  fx.self->receive([&](debug_answer& a) { answer = a; }, caf::after(0s) >> [] {});
+  REQUIRE(answer);
+  CHECK(answer->status == 503);
+  CHECK(std::string{parsed(answer->json)["error"].GetString()}
+        == "volume_supervisor: no answer within 500 ms");
+  for (auto& a :
+       {caf::actor_cast<caf::actor>(inspector), caf::actor_cast<caf::actor>(slow_inspector),
+        caf::actor_cast<caf::actor>(targets.supervisor)})
+    fx.self->send_exit(a, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
+
 } // namespace
 } // namespace rds

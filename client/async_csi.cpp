@@ -5,6 +5,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include <mutex>
 #include <set>
 
 namespace rds::client {
@@ -34,19 +35,28 @@ template <class Response> class call final : public completion {
 };
 
 /// Timers not yet fired, so the destructor can cancel them instead of waiting for them.
+/// post() makes timers from other threads, hence the lock.
 class timer;
 std::set<timer*>& live_timers() {
   static std::set<timer*> timers;
   return timers;
+}
+std::mutex& live_timers_lock() {
+  static std::mutex lock;
+  return lock;
 }
 
 class timer final : public completion {
  public:
   explicit timer(std::function<void()> cb)
     : cb_(std::move(cb)) {
+    std::lock_guard<std::mutex> guard{live_timers_lock()};
     live_timers().insert(this);
   }
-  ~timer() override { live_timers().erase(this); }
+  ~timer() override {
+    std::lock_guard<std::mutex> guard{live_timers_lock()};
+    live_timers().erase(this);
+  }
   void complete(bool ok) override {
     if (ok)
       cb_();
@@ -65,8 +75,11 @@ async_csi::async_csi(const std::string& endpoint) {
 }
 
 async_csi::~async_csi() {
-  for (auto* t : std::set<timer*>{live_timers()})
-    t->cancel();
+  {
+    std::lock_guard<std::mutex> guard{live_timers_lock()};
+    for (auto* t : live_timers())
+      t->cancel();
+  }
   cq_.Shutdown();
   void* tag = nullptr;
   bool ok = false;
@@ -169,6 +182,10 @@ void async_csi::node_unstage(const ::csi::v1::NodeUnstageVolumeRequest& req,
 void async_csi::after(std::chrono::microseconds delay, std::function<void()> cb) {
   auto* t = new timer(std::move(cb));
   t->alarm.Set(&cq_, std::chrono::system_clock::now() + delay, static_cast<completion*>(t));
+}
+
+void async_csi::post(std::function<void()> cb) {
+  after(std::chrono::microseconds{0}, std::move(cb));
 }
 
 void async_csi::run() {

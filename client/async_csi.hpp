@@ -65,6 +65,9 @@ class async_csi {
   /// Calls `cb` on the loop's thread after `delay` (0: at the next turn of the loop).
   void after(std::chrono::microseconds delay, std::function<void()> cb);
 
+  /// Calls `cb` on the loop's thread as soon as it can; callable from any thread.
+  void post(std::function<void()> cb);
+
   /// Runs completions until stop() is called from a callback; returns then.
   void run();
   void stop() { stopping_ = true; }

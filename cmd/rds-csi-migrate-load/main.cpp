@@ -15,7 +15,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "client/kube_cluster.hpp"
 #include "client/plugin_process.hpp"
+#include "cmd/rds-csi-migrate-load/cluster_driver.hpp"
 #include "cmd/rds-csi-migrate-load/report.hpp"
 #include "cmd/rds-csi-migrate-load/storm.hpp"
 
@@ -81,7 +83,8 @@ int main(int argc, char** argv) {
                "plugin, with invariants checked and a verdict"};
   storm_config c;
   std::string weights = "success=70,rollback=10,timeout=5,third-node=10,rwo-conflict=5";
-  std::string endpoint, metrics_url, debug_url, report_path, plot_dir;
+  std::string endpoint, metrics_url, debug_url, report_path, plot_dir, apiserver;
+  size_t api_workers = 16;
   std::vector<std::string> rds_faults;
   int64_t rwo_volumes = -1;
   int64_t max_duration = 600, deadline_ms = 30000, progress_ms = 1000;
@@ -145,6 +148,16 @@ int main(int argc, char** argv) {
   app.add_option("--debug-url", debug_url,
                  "with --endpoint: the plugin's inspection port http://HOST:PORT, to compare "
                  "every volume's state with the harness's attachments at the end");
+  app.add_option("--apiserver", apiserver,
+                 "start etcd and this kube-apiserver binary on loopback, create the Nodes, "
+                 "CSINodes and PersistentVolumes, run the plugin with a kubeconfig, and write "
+                 "every attach and detach as VolumeAttachments the way the attach/detach "
+                 "controller and the external-attacher do");
+  app
+    .add_option("--api-workers", api_workers,
+                "with --apiserver: threads writing VolumeAttachments (each call blocks)")
+    ->capture_default_str()
+    ->check(CLI::Range(size_t{1}, size_t{256}));
   app.add_option("--rds-fault", rds_faults,
                  "start rds-sim with this fault flag (e.g. --rds-fault=--error-rate=PUT=0.1) and "
                  "point the plugin at it; repeatable");
@@ -165,6 +178,11 @@ int main(int argc, char** argv) {
   }
   if (!endpoint.empty() && metrics_url.empty()) {
     std::fprintf(stderr, "--endpoint needs --metrics-url (the counters are checked)\n");
+    return 2;
+  }
+  if (!apiserver.empty() && (!endpoint.empty() || c.kill_every > 0)) {
+    std::fprintf(stderr, "--apiserver starts its own plugin and does not take "
+                         "--kill-controller-every yet\n");
     return 2;
   }
   if (!endpoint.empty() && (c.kill_every > 0 || !rds_faults.empty())) {
@@ -199,6 +217,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<client::plugin_process> plugin;
   pid_t sim_pid = -1;
   std::vector<std::string> plugin_flags;
+  std::string kubeconfig;
   plugin_control control;
   try {
     if (endpoint.empty()) {
@@ -218,10 +237,21 @@ int main(int argc, char** argv) {
         plugin_flags.push_back("--rds-sim-data-dir=" + work->path() + "/sim");
         facts.rds = "the plugin's embedded simulator";
       }
+      if (!apiserver.empty()) {
+        ::setenv("RDS_CSI_KUBE_APISERVER", apiserver.c_str(), 1);
+        auto& cluster = client::kube_cluster::instance();
+        for (size_t i = 0; i < c.nodes; ++i)
+          cluster.create_nodes({"node-" + std::to_string(i)});
+        kubeconfig = cluster.kubeconfig("admin-token");
+        plugin_flags.push_back("--kubeconfig=" + kubeconfig);
+      }
       plugin = std::make_unique<client::plugin_process>(plugin_flags);
-      facts.plugin = "started by the harness (" + client::plugin_binary()
-                     + ", --mode=controller, "
-                       "no cluster)";
+      facts.plugin = "started by the harness (" + client::plugin_binary() + ", --mode=controller, "
+                     + (apiserver.empty() ? "no cluster"
+                                          : "kube-apiserver + etcd on loopback, "
+                                            "VolumeAttachments written as the external-attacher "
+                                            "does")
+                     + ")";
       control.endpoint = [&] { return plugin->endpoint(); };
       control.metrics_url = [&] { return plugin->metrics_url(); };
       control.pid = [&] { return plugin->pid(); };
@@ -253,7 +283,13 @@ int main(int argc, char** argv) {
 
   storm_result result;
   {
-    storm s{c, control};
+    storm s{c, control, nullptr};
+    std::unique_ptr<cluster_driver> cluster;
+    if (!kubeconfig.empty()) {
+      cluster =
+        std::make_unique<cluster_driver>(kubeconfig, plugin->endpoint(), api_workers, s.loop());
+      s.use_cluster(cluster.get());
+    }
     result = s.run();
   }
   if (plugin) {

@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "client/csi_client.hpp"
+#include "client/kube_cluster.hpp"
+#include "cmd/rds-csi-migrate-load/cluster_driver.hpp"
 
 #include <rapidjson/document.h>
 
@@ -166,9 +168,10 @@ struct storm::migration {
   uint64_t incarnation = 0;
 };
 
-storm::storm(storm_config config, plugin_control control)
+storm::storm(storm_config config, plugin_control control, cluster_driver* cluster)
   : config_(std::move(config))
   , control_(std::move(control))
+  , cluster_(cluster)
   , csi_(control_.endpoint())
   , rng_(config_.seed)
   , pick_scenario_(config_.weights.begin(), config_.weights.end()) {}
@@ -362,17 +365,23 @@ void storm::attach_all(std::function<void()> then) {
       }
       auto node =
         static_cast<int>(std::uniform_int_distribution<size_t>{0, config_.nodes - 1}(rng_));
-      publish(v.id, node_name(static_cast<size_t>(node)), v.rwx,
-              [this, i, node, done](const grpc::Status& s, uint64_t) {
-                if (s.ok()) {
-                  volumes_[i].source = node;
-                  (volumes_[i].rwx ? idle_rwx_ : idle_rwo_).push_back(i);
-                } else {
-                  breach_of(volumes_[i].id, "attach to the source node",
-                            code_name(s.error_code()) + ": " + s.error_message());
-                }
-                done();
-              });
+      auto attach = [this, i, node](std::function<void(const grpc::Status&, uint64_t)> cb) {
+        if (cluster_ != nullptr)
+          attach_via_cluster(i, node, std::move(cb));
+        else
+          publish(volumes_[i].id, node_name(static_cast<size_t>(node)), volumes_[i].rwx,
+                  std::move(cb));
+      };
+      attach([this, i, node, done](const grpc::Status& s, uint64_t) {
+        if (s.ok()) {
+          volumes_[i].source = node;
+          (volumes_[i].rwx ? idle_rwx_ : idle_rwo_).push_back(i);
+        } else {
+          breach_of(volumes_[i].id, "attach to the source node",
+                    code_name(s.error_code()) + ": " + s.error_message());
+        }
+        done();
+      });
     },
     std::move(then));
 }
@@ -480,23 +489,26 @@ void storm::step_publish_target(migration* m) {
     return;
   }
   m->target_sent = clock_type::now();
-  publish(v.id, node_name(static_cast<size_t>(m->target)), true,
-          [this, m](const grpc::Status& s, uint64_t) {
-            auto& v = volumes_[m->volume];
-            if (!s.ok()) {
-              breach_of(v.id, "publish to the migration target",
-                        code_name(s.error_code()) + ": " + s.error_message());
-              finish(m, false);
-              return;
-            }
-            m->target_acked = clock_type::now();
-            m->target_attached = true;
-            ++expect_.started, ++expect_max_.started, ++result_.started;
-            if (m->kind == scenario::third_node)
-              csi_.after(scaled(uniform(0.5, 5)), [this, m] { step_probe_third(m); });
-            else
-              step_wait_end(m);
-          });
+  auto done = [this, m](const grpc::Status& s, uint64_t) {
+    auto& v = volumes_[m->volume];
+    if (!s.ok()) {
+      breach_of(v.id, "publish to the migration target",
+                code_name(s.error_code()) + ": " + s.error_message());
+      finish(m, false);
+      return;
+    }
+    m->target_acked = clock_type::now();
+    m->target_attached = true;
+    ++expect_.started, ++expect_max_.started, ++result_.started;
+    if (m->kind == scenario::third_node)
+      csi_.after(scaled(uniform(0.5, 5)), [this, m] { step_probe_third(m); });
+    else
+      step_wait_end(m);
+  };
+  if (cluster_ != nullptr)
+    attach_via_cluster(m->volume, m->target, done);
+  else
+    publish(v.id, node_name(static_cast<size_t>(m->target)), true, done);
 }
 
 void storm::step_probe_third(migration* m) {
@@ -548,40 +560,108 @@ void storm::step_unpublish(migration* m, bool source) {
   auto& v = volumes_[m->volume];
   auto node = source ? v.source : m->target;
   auto sent = clock_type::now();
-  unpublish(v.id, node_name(static_cast<size_t>(node)),
-            [this, m, source, sent](const grpc::Status& s, uint64_t) {
-              auto& v = volumes_[m->volume];
-              if (!s.ok()) {
-                breach_of(v.id, source ? "unpublish of the source" : "unpublish of the target",
-                          code_name(s.error_code()) + ": " + s.error_message());
-                finish(m, false);
-                return;
-              }
-              auto timeout = static_cast<double>(config_.migration_timeout_seconds);
-              auto lower = seconds_between(m->target_acked, sent);
-              auto upper = seconds_between(m->target_sent, clock_type::now());
-              double& ended = source ? expect_.success : expect_.failed;
-              double& ended_max = source ? expect_max_.success : expect_max_.failed;
-              if (upper < timeout - timer_slack_s) {
-                ++ended, ++ended_max;
-                ++(source ? result_.success : result_.failed);
-              } else if (lower > timeout + timer_slack_s) {
-                ++expect_.timeout, ++expect_max_.timeout, ++result_.timeout;
-                if (m->kind != scenario::timeout && m->incarnation == incarnation_)
-                  breach_of(v.id, "migration window",
-                            "a migration meant to end in time outlived its timeout (the plugin "
-                            "answered too slowly)");
-              } else {
-                ++ended_max, ++expect_max_.timeout, ++result_.ambiguous, ++ambiguous_last_;
-              }
-              if (m->kind == scenario::timeout && !(lower > timeout + timer_slack_s)
-                  && m->incarnation == incarnation_)
-                breach_of(v.id, "timeout scenario", "the target did not outlive the timeout");
-              if (source)
-                v.source = m->target;
-              m->target_attached = false;
-              finish(m);
-            });
+  auto done = [this, m, source, sent](const grpc::Status& s, uint64_t) {
+    auto& v = volumes_[m->volume];
+    if (!s.ok()) {
+      breach_of(v.id, source ? "unpublish of the source" : "unpublish of the target",
+                code_name(s.error_code()) + ": " + s.error_message());
+      finish(m, false);
+      return;
+    }
+    auto timeout = static_cast<double>(config_.migration_timeout_seconds);
+    auto lower = seconds_between(m->target_acked, sent);
+    auto upper = seconds_between(m->target_sent, clock_type::now());
+    double& ended = source ? expect_.success : expect_.failed;
+    double& ended_max = source ? expect_max_.success : expect_max_.failed;
+    if (upper < timeout - timer_slack_s) {
+      ++ended, ++ended_max;
+      ++(source ? result_.success : result_.failed);
+    } else if (lower > timeout + timer_slack_s) {
+      ++expect_.timeout, ++expect_max_.timeout, ++result_.timeout;
+      if (m->kind != scenario::timeout && m->incarnation == incarnation_)
+        breach_of(v.id, "migration window",
+                  "a migration meant to end in time outlived its timeout (the plugin "
+                  "answered too slowly)");
+    } else {
+      ++ended_max, ++expect_max_.timeout, ++result_.ambiguous, ++ambiguous_last_;
+    }
+    if (m->kind == scenario::timeout && !(lower > timeout + timer_slack_s)
+        && m->incarnation == incarnation_)
+      breach_of(v.id, "timeout scenario", "the target did not outlive the timeout");
+    if (source)
+      v.source = m->target;
+    m->target_attached = false;
+    finish(m);
+  };
+  if (cluster_ != nullptr)
+    detach_via_cluster(m->volume, node, done);
+  else
+    unpublish(v.id, node_name(static_cast<size_t>(node)), done);
+}
+
+std::string storm::pv_name(size_t volume) const {
+  return config_.name_prefix + "-pv-" + std::to_string(volume);
+}
+
+// The writes of the attach/detach controller and the external-attacher (client/
+// external_attacher), on a worker thread; the CSI call inside is the attacher's own.
+void storm::attach_via_cluster(size_t volume, int node,
+                               std::function<void(const grpc::Status&, uint64_t)> cb) {
+  auto pv = pv_name(volume);
+  auto name = node_name(static_cast<size_t>(node));
+  auto sent = clock_type::now();
+  cluster_->submit(
+    [pv, name](client::external_attacher& attacher, services::kube::kube_client&) {
+      attacher.create_attachment(pv, name);
+      return attacher.attach(pv, name);
+    },
+    [this, cb, sent](const grpc::Status& s) {
+      record(rpc::publish, sent, s);
+      cb(s, incarnation_);
+    });
+}
+
+void storm::detach_via_cluster(size_t volume, int node,
+                               std::function<void(const grpc::Status&, uint64_t)> cb) {
+  auto pv = pv_name(volume);
+  auto name = node_name(static_cast<size_t>(node));
+  auto sent = clock_type::now();
+  cluster_->submit([pv, name](client::external_attacher& attacher,
+                              services::kube::kube_client&) { return attacher.detach(pv, name); },
+                   [this, cb, sent](const grpc::Status& s) {
+                     record(rpc::unpublish, sent, s);
+                     cb(s, incarnation_);
+                   });
+}
+
+void storm::create_persistent_volumes(std::function<void()> then) {
+  if (cluster_ == nullptr) {
+    then();
+    return;
+  }
+  for_each_bounded(
+    volumes_.size(), 64,
+    [this](size_t i, std::function<void()> done) {
+      auto& v = volumes_[i];
+      if (v.id.empty()) {
+        done();
+        return;
+      }
+      auto body = client::kube_cluster::volume_json(
+        pv_name(i), v.id, v.rwx ? "ReadWriteMany" : "ReadWriteOnce", v.rwx ? "Block" : "Filesystem",
+        std::to_string(config_.migration_timeout_seconds));
+      cluster_->submit(
+        [body](client::external_attacher&, services::kube::kube_client& api) {
+          auto r = client::api_call(api, "POST", "/api/v1/persistentvolumes", body);
+          return r.status.ok() ? grpc::Status::OK : grpc::Status{grpc::INTERNAL, r.status.message};
+        },
+        [this, i, done](const grpc::Status& s) {
+          if (!s.ok())
+            breach_of(volumes_[i].id, "create the PersistentVolume", s.error_message());
+          done();
+        });
+    },
+    std::move(then));
 }
 
 void storm::finish(migration* m, bool) {
@@ -1021,22 +1101,24 @@ storm_result storm::run() {
   };
 
   create_volumes([&] {
-    attach_all([&] {
-      result_.setup_seconds = seconds_between(run_start_, clock_type::now());
-      if (control_.pid && control_.pid() > 0)
-        result_.rss_attached_kb = rss_kb(control_.pid());
-      measure_probe(config_.probes, [&] {
-        storm_start_ = clock_type::now();
-        harness_cpu0 = own_cpu_seconds();
-        storm_pid = control_.pid ? control_.pid() : -1;
-        if (storm_pid > 0)
-          plugin_cpu0 = cpu_seconds_of(storm_pid);
-        next_kill_at_ = config_.kill_every;
-        storming_ = config_.migrations > 0;
-        progress_tick();
-        probe_tick();
-        start_more();
-        wait_end();
+    create_persistent_volumes([&] {
+      attach_all([&] {
+        result_.setup_seconds = seconds_between(run_start_, clock_type::now());
+        if (control_.pid && control_.pid() > 0)
+          result_.rss_attached_kb = rss_kb(control_.pid());
+        measure_probe(config_.probes, [&] {
+          storm_start_ = clock_type::now();
+          harness_cpu0 = own_cpu_seconds();
+          storm_pid = control_.pid ? control_.pid() : -1;
+          if (storm_pid > 0)
+            plugin_cpu0 = cpu_seconds_of(storm_pid);
+          next_kill_at_ = config_.kill_every;
+          storming_ = config_.migrations > 0;
+          progress_tick();
+          probe_tick();
+          start_more();
+          wait_end();
+        });
       });
     });
   });

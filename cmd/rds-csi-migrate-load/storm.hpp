@@ -126,10 +126,15 @@ struct storm_result {
 
 class storm {
  public:
-  storm(storm_config config, plugin_control control);
+  /// `cluster`: with an apiserver, the VolumeAttachments are written through it; else nullptr.
+  storm(storm_config config, plugin_control control, class cluster_driver* cluster = nullptr);
   ~storm();
   storm(const storm&) = delete;
   storm& operator=(const storm&) = delete;
+  /// The completion queue loop (a cluster_driver posts its results to it).
+  client::async_csi& loop() { return csi_; }
+  /// With an apiserver: attachments go through `cluster` (set before run()).
+  void use_cluster(class cluster_driver* cluster) { cluster_ = cluster; }
   /// Creates and attaches the volumes, measures Probe, runs the storm, checks the end state.
   storm_result run();
 
@@ -163,6 +168,13 @@ class storm {
   bool retryable(const grpc::Status& s) const;
   void hold_or_run(std::function<void()> f);
   void maybe_kill();
+  /// With an apiserver: the attach/detach controller and the external-attacher for one node.
+  void attach_via_cluster(size_t volume, int node,
+                          std::function<void(const grpc::Status&, uint64_t)> cb);
+  void detach_via_cluster(size_t volume, int node,
+                          std::function<void(const grpc::Status&, uint64_t)> cb);
+  void create_persistent_volumes(std::function<void()> then);
+  std::string pv_name(size_t volume) const;
   void replay(std::function<void()> then);
 
   void record(rpc r, clock_type::time_point sent, const grpc::Status& s);
@@ -177,6 +189,7 @@ class storm {
 
   storm_config config_;
   plugin_control control_;
+  class cluster_driver* cluster_ = nullptr;
   client::async_csi csi_;
   std::mt19937_64 rng_;
   std::vector<volume> volumes_;

@@ -69,6 +69,11 @@ void field_ms(json_writer& w, const char* name, caf::timespan value) {
 
 namespace {
 
+/// A wall-clock time, or "" for none (a zero timestamp).
+void time_field(json_writer& w, const char* name, caf::timestamp t) {
+  field(w, name, t == caf::timestamp{} ? std::string{} : rfc3339(t));
+}
+
 void strings(json_writer& w, const char* name, const std::vector<std::string>& values) {
   w.Key(name);
   w.StartArray();
@@ -127,6 +132,13 @@ void render(json_writer& w, const watch_status& s) {
   field(w, "events", s.events);
   field(w, "relists", s.relists);
   field(w, "failures", s.failures);
+  field(w, "resource_version", s.resource_version);
+  time_field(w, "last_event", s.last_event);
+  field(w, "activity", s.activity);
+  time_field(w, "activity_since", s.activity_since);
+  field(w, "listed_objects", s.listed_objects);
+  field(w, "last_failure", s.last_failure);
+  time_field(w, "last_failure_at", s.last_failure_at);
   w.EndObject();
 }
 
@@ -138,6 +150,17 @@ void render(json_writer& w, const join_status& s) {
   strings(w, "waiting_for", s.waiting_for);
   field(w, "deleted_while_attached", s.deleted_while_attached);
   field(w, "synced", s.synced);
+  w.Key("waiting_attachments");
+  w.StartArray();
+  for (auto& va : s.waiting_attachments) {
+    w.StartObject();
+    field(w, "name", va.name);
+    field(w, "persistent_volume", va.persistent_volume);
+    field(w, "node", va.node);
+    time_field(w, "created", va.created);
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
 }
 
@@ -151,6 +174,9 @@ void render(json_writer& w, const events_status& s) {
   field(w, "posted", s.posted);
   field(w, "failed", s.failed);
   field(w, "without_claim", s.without_claim);
+  field(w, "in_flight", s.in_flight);
+  time_field(w, "oldest_in_flight_since", s.oldest_in_flight_since);
+  field(w, "last_failure", s.last_failure);
   w.EndObject();
 }
 

@@ -98,20 +98,28 @@ Status status_of(caf::scoped_actor& self, const Handle& dest, std::chrono::micro
   return out;
 }
 
-/// Stands in for the attachment join: counts what the volume watch hands on.
+/// Stands in for the attachment join: counts what the volume watch hands on and tells the
+/// counts as its status (lists as `persistent_volumes`, events as `attachments`). Asked after
+/// the watch sent something, it answers after having counted it (one mailbox, in order).
 struct join_counts {
-  std::atomic<int> lists{0};
-  std::atomic<int> events{0};
+  static constexpr const char* name = "fake_join";
+  uint64_t lists = 0;
+  uint64_t events = 0;
 };
 
-attachment_join_actor::behavior_type fake_join(attachment_join_actor::pointer,
-                                               std::shared_ptr<join_counts> counts) {
+attachment_join_actor::behavior_type
+fake_join(attachment_join_actor::stateful_pointer<join_counts> self) {
   return {
     [](sync_atom, const std::vector<volume_attachment_object>&, caf::timestamp) {},
     [](sync_atom, const volume_attachment_object&, bool) {},
-    [counts](sync_atom, const std::vector<persistent_volume_object>&) { ++counts->lists; },
-    [counts](sync_atom, const persistent_volume_object&, bool) { ++counts->events; },
-    [](status_atom) { return join_status{}; },
+    [self](sync_atom, const std::vector<persistent_volume_object>&) { ++self->state.lists; },
+    [self](sync_atom, const persistent_volume_object&, bool) { ++self->state.events; },
+    [self](status_atom) {
+      join_status counts;
+      counts.persistent_volumes = self->state.lists;
+      counts.attachments = self->state.events;
+      return counts;
+    },
   };
 }
 
@@ -144,8 +152,7 @@ TEST_CASE("a cluster watch answers status while its worker is blocked in the wat
                                return r;
                              }};
   REQUIRE(api.error().empty());
-  auto counts = std::make_shared<join_counts>();
-  auto join = sys.spawn(fake_join, counts);
+  auto join = sys.spawn(fake_join);
   auto metrics = sys.spawn(actors::metrics, actors::metrics_config{"", "test.driver"});
   actors::cluster_watch_config config;
   config.connection.server = "http://127.0.0.1:" + std::to_string(api.port());
@@ -169,7 +176,7 @@ TEST_CASE("a cluster watch answers status while its worker is blocked in the wat
   CHECK(s.events == 0);
   CHECK(s.last_event == caf::timestamp{});
   CHECK(s.failures == 0);
-  CHECK(counts->lists == 1);
+  CHECK(status_of<join_status>(self, join, took).persistent_volumes == 1);
 
   // The event arrives, the stream ends, the next watch starts from the event's version.
   watches[0].open();
@@ -182,7 +189,7 @@ TEST_CASE("a cluster watch answers status while its worker is blocked in the wat
   CHECK(s.resource_version == "11");
   CHECK(s.lists == 1);
   CHECK(s.relists == 0);
-  CHECK(counts->events == 1);
+  CHECK(status_of<join_status>(self, join, took).attachments == 1);
 
   config.stopping->store(true);
   watches.open_rest(1);
@@ -210,8 +217,7 @@ TEST_CASE("a cluster watch shows a failed list and backs off") {
                                return r;
                              }};
   REQUIRE(api.error().empty());
-  auto counts = std::make_shared<join_counts>();
-  auto join = sys.spawn(fake_join, counts);
+  auto join = sys.spawn(fake_join);
   auto metrics = sys.spawn(actors::metrics, actors::metrics_config{"", "test.driver"});
   actors::cluster_watch_config config;
   config.connection.server = "http://127.0.0.1:" + std::to_string(api.port());

@@ -1,17 +1,108 @@
 // Transitions of the volume actor; see the diagram in volume.hpp.
 #include "actors/volume.hpp"
 
+#include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <iomanip>
 #include <sstream>
 
 #include "services/log/log.hpp"
 
 namespace rds::actors {
+
+const char* to_string(operation_kind kind) {
+  switch (kind) {
+  case operation_kind::publish:
+    return "publish";
+  case operation_kind::unpublish:
+    return "unpublish";
+  case operation_kind::follow_attach:
+    return "follow-attach";
+  case operation_kind::follow_detach:
+    return "follow-detach";
+  case operation_kind::follow_list:
+    return "follow-list";
+  case operation_kind::timer:
+    return "timer";
+  case operation_kind::restart:
+    return "restart";
+  }
+  return "unknown";
+}
+
+void operation_ring::record(operation_kind kind, const std::string& node_id, ec result,
+                            caf::timespan duration, caf::timestamp at) {
+  record_type r;
+  r.at_ns = at.time_since_epoch().count();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+  r.duration_us = static_cast<uint32_t>(std::clamp<int64_t>(us, 0, UINT32_MAX));
+  r.kind = kind;
+  r.result = result;
+  if (records_.size() < volume_operation_ring) {
+    r.node = node_id.empty() ? no_node : node_index(node_id);
+    if (records_.capacity() == records_.size())
+      records_.reserve(std::min(volume_operation_ring, std::max<size_t>(4, 2 * records_.size())));
+    records_.push_back(r);
+    return;
+  }
+  // Give up the oldest record first, so that its node name may be reused.
+  records_[oldest_].node = no_node;
+  r.node = node_id.empty() ? no_node : node_index(node_id);
+  records_[oldest_] = r;
+  oldest_ = static_cast<uint8_t>((oldest_ + 1) % volume_operation_ring);
+}
+
+uint8_t operation_ring::node_index(const std::string& node_id) {
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i] == node_id)
+      return static_cast<uint8_t>(i);
+  if (nodes_.size() < volume_operation_ring) {
+    nodes_.push_back(node_id);
+    return static_cast<uint8_t>(nodes_.size() - 1);
+  }
+  uint64_t used = 0;
+  for (auto& r : records_)
+    if (r.node != no_node)
+      used |= uint64_t{1} << r.node;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if ((used & (uint64_t{1} << i)) == 0) {
+      nodes_[i] = node_id;
+      return static_cast<uint8_t>(i);
+    }
+  return no_node; // unreachable: at most 31 other records use a name
+}
+
+std::vector<volume_operation> operation_ring::recent() const {
+  std::vector<volume_operation> out;
+  out.reserve(records_.size());
+  auto start = records_.size() < volume_operation_ring ? 0 : size_t{oldest_};
+  for (size_t n = 0; n < records_.size(); ++n) {
+    auto& r = records_[(start + n) % records_.size()];
+    volume_operation op;
+    op.kind = to_string(r.kind);
+    if (r.node != no_node)
+      op.node_id = nodes_[r.node];
+    op.result = to_string(r.result);
+    op.duration = std::chrono::microseconds{r.duration_us};
+    op.at = caf::timestamp{caf::timestamp::duration{r.at_ns}};
+    out.push_back(std::move(op));
+  }
+  return out;
+}
+
+size_t operation_ring::heap_bytes() const {
+  auto bytes = records_.capacity() * sizeof(record_type) + nodes_.capacity() * sizeof(std::string);
+  for (auto& name : nodes_)
+    if (name.capacity() > 15) // beyond the short-string buffer
+      bytes += name.capacity() + 1;
+  return bytes;
+}
 
 namespace {
 
@@ -30,6 +121,28 @@ std::string text_of(caf::timespan t) {
   std::ostringstream out;
   out << std::setprecision(3) << seconds_of(t) << "s";
   return out.str();
+}
+
+/// A state change for the live feed (/debug/stream); a plain send, never waited for.
+void tell(self_pointer self, const char* kind, std::vector<std::string> nodes,
+          std::string result = {}, std::string detail = {}) {
+  state_change change;
+  change.at = caf::make_timestamp();
+  change.kind = kind;
+  change.volume_id = self->state.attachment.volume_id;
+  change.nodes = std::move(nodes);
+  change.result = std::move(result);
+  change.detail = std::move(detail);
+  self->send(self->state.feed, std::move(change));
+}
+
+/// The names of the attached nodes, in order.
+std::vector<std::string> node_names(const attachment_state& st) {
+  std::vector<std::string> names;
+  names.reserve(st.nodes.size());
+  for (auto& n : st.nodes)
+    names.push_back(n.node_id);
+  return names;
 }
 
 /// An Event on the volume's PVC; it never delays the caller.
@@ -53,6 +166,7 @@ outcome attach_first(self_pointer self, const publish_request& req, clock_offset
   self->send(metrics, attachment_recorded{attachment_operation::attach, now_of(self) - now});
   log::info(log::volume(st.volume_id), log::node(req.node_id), "attached");
   notify(self, "VolumeAttached", false, "attached to node " + req.node_id);
+  tell(self, "attach", {req.node_id});
   return outcome::success();
 }
 
@@ -73,6 +187,9 @@ outcome refuse(self_pointer self, const publish_request& req, const metrics_acto
                + " asked for a single-node access mode";
   log::warning(log::volume(st.volume_id), log::node(req.node_id), "refused publish: ", message);
   notify(self, "AttachmentConflict", true, message);
+  auto nodes = node_names(st);
+  nodes.push_back(req.node_id);
+  tell(self, "conflict_refused", std::move(nodes), {}, message);
   return outcome::failure(ec::attached_elsewhere, std::move(message));
 }
 
@@ -100,6 +217,9 @@ outcome start_migration(self_pointer self, const publish_request& req, clock_off
   notify(self, "MigrationStarted", false,
          "live migration started: source " + st.nodes[0].node_id + ", target " + req.node_id
            + ", timeout " + text_of(req.migration_timeout));
+  tell(self, "attach", {req.node_id});
+  tell(self, "migration_started", {st.nodes[0].node_id, req.node_id}, {},
+       "timeout " + text_of(req.migration_timeout));
   log::info(log::volume(st.volume_id), log::node(req.node_id), "migration started from node ",
             st.nodes[0].node_id, ", timeout ", seconds_of(req.migration_timeout), "s");
   return outcome::success();
@@ -125,6 +245,8 @@ void end_migration(self_pointer self, migration_result result, clock_offset now,
     notify(self, "MigrationFailed", true,
            "live migration from " + source + " to " + target + " was rolled back after "
              + text_of(duration) + late);
+  tell(self, "migration_ended", {source, target}, to_string(result),
+       "after " + text_of(duration) + late);
   log::info(log::volume(st.volume_id), "migration ended: ", to_string(result),
             st.migration.timed_out ? " (after timing out)" : "", ", after ", seconds_of(duration),
             "s");
@@ -157,6 +279,7 @@ outcome unpublish_all(self_pointer self, const metrics_actor& metrics) {
     return outcome::success();
   if (st.migrating)
     end_migration(self, migration_result::failed, now, metrics);
+  tell(self, "detach", node_names(st));
   st.nodes.clear();
   self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
   log::info(log::volume(st.volume_id), "detached from every node");
@@ -182,6 +305,7 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
       self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
     log::info(log::volume(st.volume_id), log::node(req.node_id), "detached");
     notify(self, "VolumeDetached", false, "detached from node " + req.node_id);
+    tell(self, "detach", {req.node_id});
     return outcome::success();
   }
   auto source_left = i == st.nodes.begin();
@@ -189,10 +313,13 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
     end_migration(self, source_left ? migration_result::success : migration_result::failed, now,
                   metrics);
   st.nodes.erase(i);
+  tell(self, "detach", {req.node_id});
   if (st.nodes.size() == 2 && st.access == access_kind::multi_node_block) {
     // An anomaly (more than two nodes, found in Kubernetes) shrank to two: from here on it is
     // a migration that started when the newer node attached.
     begin_migration(self, st.nodes[1].attached_at, st.migration.timeout);
+    tell(self, "migration_started", node_names(st), {},
+         "an attachment to more than two nodes shrank to two");
   }
   if (via_csi)
     self->send(metrics,
@@ -212,9 +339,11 @@ void follow_attach(self_pointer self, const std::string& node_id,
     st.nodes.push_back({node_id, capability, attached_at});
     log::info(log::volume(st.volume_id), log::node(node_id), "follows Kubernetes: attached");
     notify(self, "VolumeAttached", false, "attached to node " + node_id + " (seen in Kubernetes)");
+    tell(self, "attach", {node_id}, {}, "seen in Kubernetes");
     return;
   }
   st.nodes.push_back({node_id, capability, attached_at});
+  tell(self, "attach", {node_id}, {}, "seen in Kubernetes");
   if (st.nodes.size() == 2 && st.access == access_kind::multi_node_block
       && capability.access == access_kind::multi_node_block) {
     begin_migration(self, attached_at, migration_timeout);
@@ -222,6 +351,8 @@ void follow_attach(self_pointer self, const std::string& node_id,
     notify(self, "MigrationStarted", false,
            "live migration started: source " + st.nodes[0].node_id + ", target " + node_id
              + ", timeout " + text_of(migration_timeout) + " (seen in Kubernetes)");
+    tell(self, "migration_started", {st.nodes[0].node_id, node_id}, {},
+         "timeout " + text_of(migration_timeout) + " (seen in Kubernetes)");
     log::info(log::volume(st.volume_id), log::node(node_id),
               "follows Kubernetes: migration from node ", st.nodes[0].node_id);
     return;
@@ -304,6 +435,8 @@ void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metri
     return;
   st.migration.timed_out = true;
   self->send(metrics, migration_result_recorded{migration_result::timeout});
+  tell(self, "timer_fired", node_names(st), "timeout",
+       "exceeded its timeout of " + text_of(st.migration.timeout));
   notify(self, "MigrationTimedOut", true,
          "live migration from " + st.nodes[0].node_id + " to " + st.nodes[1].node_id
            + " exceeded its timeout of " + text_of(st.migration.timeout)
@@ -313,41 +446,92 @@ void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metri
                "s; both nodes stay attached until Kubernetes detaches one");
 }
 
+/// Handles one operation and records it in the ring: its kind, node, result and duration.
+template <class Handle>
+outcome recorded(self_pointer self, operation_kind kind, const std::string& node_id,
+                 Handle handle) {
+  auto begin = std::chrono::steady_clock::now();
+  auto result = handle();
+  self->state.operations.record(kind, node_id, result.code,
+                                std::chrono::steady_clock::now() - begin, caf::make_timestamp());
+  return result;
+}
+
+volume_inspection inspection_of(self_pointer self) {
+  volume_inspection x;
+  auto& st = self->state.attachment;
+  x.state = st;
+  if (st.migrating && !st.migration.timed_out)
+    x.timer_deadline = st.migration.started_at + st.migration.timeout;
+  x.now = now_of(self);
+  x.wall_now = caf::make_timestamp();
+  x.recent = self->state.operations.recent();
+  return x;
+}
+
 } // namespace
 
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
-                                   attachment_state initial, volume_state_listener listener,
-                                   metrics_actor metrics, events_actor events) {
+                                   volume_config config, attachment_state initial,
+                                   volume_state_listener listener, metrics_actor metrics,
+                                   events_actor events, state_feed_actor feed) {
   self->state.attachment = std::move(initial);
   self->state.events = std::move(events);
+  self->state.feed = std::move(feed);
   auto& st = self->state.attachment;
+  if (config.restarted)
+    self->state.operations.record(operation_kind::restart, {}, ec::none, caf::timespan{0},
+                                  caf::make_timestamp());
   if (st.migrating && !st.migration.timed_out)
     arm_migration_timer(self, st.migration.started_at + st.migration.timeout - now_of(self));
   using reply = caf::result<outcome, attachment_state>;
   return {
     [=](publish_atom, const publish_request& req) -> reply {
-      auto result = publish(self, req, metrics);
+      if (config.crash_on_publish > 0 && ++self->state.publishes == config.crash_on_publish) {
+        // Test fault: exit with an error before changing anything; the supervisor restarts it.
+        log::warning(log::volume(req.volume_id), "test fault crash-volume: the volume actor exits");
+        auto reason = caf::make_error(caf::sec::runtime_error, "test fault crash-volume");
+        self->quit(reason);
+        return reason;
+      }
+      auto result = recorded(self, operation_kind::publish, req.node_id,
+                             [&] { return publish(self, req, metrics); });
       return {std::move(result), self->state.attachment};
     },
     [=](unpublish_atom, const unpublish_request& req) -> reply {
-      auto result = unpublish(self, req, metrics);
+      auto result = recorded(self, operation_kind::unpublish, req.node_id,
+                             [&] { return unpublish(self, req, metrics); });
       return {std::move(result), self->state.attachment};
     },
     [=](migration_timer_atom, uint64_t generation) {
       auto was_timed_out = self->state.attachment.migration.timed_out;
+      auto begin = std::chrono::steady_clock::now();
       on_timer(self, generation, metrics);
-      if (self->state.attachment.migration.timed_out != was_timed_out)
-        self->send(listener, volume_state_atom_v, self->state.attachment);
+      if (self->state.attachment.migration.timed_out == was_timed_out)
+        return; // a stale timer, of a migration that ended
+      self->state.operations.record(operation_kind::timer, {}, ec::none,
+                                    std::chrono::steady_clock::now() - begin,
+                                    caf::make_timestamp());
+      self->send(listener, volume_state_atom_v, self->state.attachment);
     },
     [=](sync_atom, const observed_volume& observed) -> reply {
-      follow(self, observed, metrics);
-      return {outcome::success(), self->state.attachment};
+      auto result = recorded(self, operation_kind::follow_list, {}, [&] {
+        follow(self, observed, metrics);
+        return outcome::success();
+      });
+      return {std::move(result), self->state.attachment};
     },
     [=](sync_atom, const attachment_change& change) -> reply {
-      follow(self, change, metrics);
-      return {outcome::success(), self->state.attachment};
+      auto kind = change.phase == attachment_phase::attached ? operation_kind::follow_attach
+                                                             : operation_kind::follow_detach;
+      auto result = recorded(self, kind, change.node_id, [&] {
+        follow(self, change, metrics);
+        return outcome::success();
+      });
+      return {std::move(result), self->state.attachment};
     },
     [=](status_atom) { return self->state.attachment; },
+    [=](inspect_atom) { return inspection_of(self); },
   };
 }
 

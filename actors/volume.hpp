@@ -16,21 +16,94 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "messages/actors.hpp"
+#include "messages/error_code.hpp"
+#include "messages/inspection.hpp"
 
 namespace rds::actors {
+
+/// What an operation in the ring was.
+enum class operation_kind : uint8_t {
+  publish,
+  unpublish,
+  follow_attach,
+  follow_detach,
+  follow_list,
+  timer,
+  /// The actor was restarted after its predecessor crashed.
+  restart,
+};
+
+/// "publish", "follow-attach", ...: the names volume_operation::kind uses.
+const char* to_string(operation_kind kind);
+
+/// The last `volume_operation_ring` operations of one volume, kept compact because every volume
+/// actor has one: 16 bytes a record (allocated as the ring fills, never more than 32), and each
+/// node name once in a small table the records point into. Expanded into volume_operations only
+/// when someone inspects the volume.
+class operation_ring {
+ public:
+  void record(operation_kind kind, const std::string& node_id, ec result, caf::timespan duration,
+              caf::timestamp at);
+  /// Oldest first.
+  std::vector<volume_operation> recent() const;
+  size_t size() const { return records_.size(); }
+  /// Heap bytes the ring holds (its records, node table and names), for the memory figures.
+  size_t heap_bytes() const;
+
+ private:
+  static constexpr uint8_t no_node = 0xff;
+  struct record_type {
+    /// Wall clock, nanoseconds since the epoch.
+    int64_t at_ns = 0;
+    /// Microseconds, saturated at about 71 minutes.
+    uint32_t duration_us = 0;
+    operation_kind kind = operation_kind::publish;
+    ec result = ec::none;
+    /// Index into nodes_, or no_node.
+    uint8_t node = no_node;
+  };
+  static_assert(sizeof(record_type) == 16, "a ring record stays at 16 bytes");
+  /// The table index of `node_id`, adding it (in place of a name no record uses) if new. Called
+  /// after the record it replaces, if any, has been given up.
+  uint8_t node_index(const std::string& node_id);
+  std::vector<record_type> records_;
+  /// When the ring is full: the index of the oldest record (the next to be overwritten).
+  uint8_t oldest_ = 0;
+  /// At most volume_operation_ring names: a new record replaces the oldest, so among the names
+  /// of the other records there is always a free slot.
+  std::vector<std::string> nodes_;
+};
+
+/// How a volume actor is started (validated by the supervisor).
+struct volume_config {
+  /// Test fault (--test-fault=crash-volume): the actor exits with an error on its n-th publish,
+  /// before changing anything (0: never).
+  uint32_t crash_on_publish = 0;
+  /// It replaces an actor that crashed: its ring starts with a "restart" record.
+  bool restarted = false;
+};
 
 struct volume_state {
   static constexpr const char* name = "volume";
   attachment_state attachment;
-  /// Where the volume's Events go; given at spawn.
+  /// Where the volume's Events go, and its state changes; given at spawn.
   events_actor events;
+  state_feed_actor feed;
+  operation_ring operations;
+  /// Publishes handled (for the test fault).
+  uint32_t publishes = 0;
 };
 
 /// Spawned by the volume supervisor with the volume's last known state (empty for a new one).
 /// A state that is migrating gets its timer re-armed with the time that remains.
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
-                                   attachment_state initial, volume_state_listener listener,
-                                   metrics_actor metrics, events_actor events);
+                                   volume_config config, attachment_state initial,
+                                   volume_state_listener listener, metrics_actor metrics,
+                                   events_actor events, state_feed_actor feed);
 
 } // namespace rds::actors

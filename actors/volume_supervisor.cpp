@@ -2,6 +2,8 @@
 #include "actors/volume_supervisor.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <type_traits>
 
 #include <caf/actor_cast.hpp>
 #include <caf/exit_reason.hpp>
@@ -18,24 +20,49 @@ namespace {
 
 using self_pointer = volume_supervisor_actor::stateful_pointer<volume_supervisor_state>;
 
+/// `restarted`: it replaces an actor that crashed.
 volume_actor spawn_volume(self_pointer self, const attachment_state& state,
-                          const metrics_actor& metrics) {
+                          const volume_supervisor_config& config, const metrics_actor& metrics,
+                          bool restarted = false) {
+  volume_config cfg;
+  cfg.restarted = restarted;
+  auto& faults = config.faults;
+  auto& st = self->state;
+  if (faults.crash_on_publish > 0 && !st.crash_volume_crashed
+      && state.volume_id == faults.crash_volume
+      && st.crash_volume_publishes < faults.crash_on_publish)
+    cfg.crash_on_publish = faults.crash_on_publish - st.crash_volume_publishes;
   auto listener = caf::actor_cast<volume_state_listener>(self);
-  auto handle = self->spawn<caf::monitored>(volume, state, listener, metrics, self->state.events);
-  self->state.volume_of_actor[handle.address()] = state.volume_id;
+  auto handle =
+    self->spawn<caf::monitored>(volume, cfg, state, listener, metrics, st.events, st.feed);
+  st.volume_of_actor[handle.address()] = state.volume_id;
   return handle;
 }
 
+/// A new entry, in both the map and the ordered index.
+volume_entry& add_entry(self_pointer self, const std::string& volume_id) {
+  auto [i, added] = self->state.volumes.try_emplace(volume_id);
+  if (added)
+    self->state.ordered.emplace(std::string_view{i->first}, &i->second);
+  return i->second;
+}
+
+void remove_entry(self_pointer self,
+                  std::unordered_map<std::string, volume_entry>::iterator entry) {
+  self->state.ordered.erase(std::string_view{entry->first});
+  self->state.volumes.erase(entry);
+}
+
 volume_entry& entry_for(self_pointer self, const std::string& volume_id,
-                        const metrics_actor& metrics) {
+                        const volume_supervisor_config& config, const metrics_actor& metrics) {
   auto i = self->state.volumes.find(volume_id);
   if (i != self->state.volumes.end())
     return i->second;
   attachment_state fresh;
   fresh.volume_id = volume_id;
-  auto& entry = self->state.volumes[volume_id];
+  auto& entry = add_entry(self, volume_id);
   entry.last_known = fresh;
-  entry.handle = spawn_volume(self, fresh, metrics);
+  entry.handle = spawn_volume(self, fresh, config, metrics);
   return entry;
 }
 
@@ -82,7 +109,7 @@ void settle(self_pointer self, const std::string& volume_id) {
     return;
   st.volume_of_actor.erase(entry.handle.address());
   self->send_exit(entry.handle, caf::exit_reason::user_shutdown);
-  st.volumes.erase(i);
+  remove_entry(self, i);
 }
 
 /// Hands a CSI request to the volume's actor, with the time left until the request's deadline
@@ -90,7 +117,10 @@ void settle(self_pointer self, const std::string& volume_id) {
 template <class Request, class Atom>
 void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
              caf::timespan timeout, caf::typed_response_promise<outcome> rp,
-             const metrics_actor& metrics) {
+             const volume_supervisor_config& config, const metrics_actor& metrics) {
+  if constexpr (std::is_same_v<Atom, publish_atom>)
+    if (config.faults.crash_on_publish > 0 && req.volume_id == config.faults.crash_volume)
+      ++self->state.crash_volume_publishes;
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = req.volume_id;
@@ -192,7 +222,8 @@ void resume_deferred(self_pointer self, const volume_supervisor_config& config) 
 }
 
 /// The first list: every volume actor is spawned with the state Kubernetes shows.
-void rebuild(self_pointer self, const cluster_inventory& inventory, const metrics_actor& metrics) {
+void rebuild(self_pointer self, const cluster_inventory& inventory,
+             const volume_supervisor_config& config, const metrics_actor& metrics) {
   auto now = std::chrono::duration_cast<caf::timespan>(self->clock().now().time_since_epoch());
   auto wall_now = caf::make_timestamp();
   size_t volumes = 0;
@@ -200,9 +231,9 @@ void rebuild(self_pointer self, const cluster_inventory& inventory, const metric
     if (observed.nodes.empty())
       continue;
     auto state = state_of(observed, now, wall_now);
-    auto& entry = self->state.volumes[state.volume_id];
+    auto& entry = add_entry(self, state.volume_id);
     entry.last_known = state;
-    entry.handle = spawn_volume(self, state, metrics);
+    entry.handle = spawn_volume(self, state, config, metrics);
     record_state(self, state, metrics, false);
     ++volumes;
   }
@@ -230,7 +261,7 @@ void resync(self_pointer self, const cluster_inventory& inventory,
     auto known = self->state.volumes.count(observed.volume_id) > 0;
     if (!known && observed.nodes.empty())
       continue;
-    follow(self, entry_for(self, observed.volume_id, metrics), observed, config, metrics);
+    follow(self, entry_for(self, observed.volume_id, config, metrics), observed, config, metrics);
   }
   for (auto& [volume_id, entry] : self->state.volumes)
     if (listed.count(volume_id) == 0 && entry.last_known.attached()) {
@@ -322,13 +353,208 @@ bool is_crash(const caf::error& reason) {
   return reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::user_shutdown;
 }
 
+clock_offset clock_now(self_pointer self) {
+  return std::chrono::duration_cast<caf::timespan>(self->clock().now().time_since_epoch());
+}
+
+/// Attached to more nodes than its access mode allows (found so in Kubernetes).
+bool anomalous(const attachment_state& state) {
+  auto allowed = state.access == access_kind::multi_node_block ? 2u : 1u;
+  return state.nodes.size() > allowed;
+}
+
+bool wanted(const volume_page_request& req, const attachment_state& state) {
+  if (req.migrating_only && !state.migrating)
+    return false;
+  if (req.timed_out_only && !(state.migrating && state.migration.timed_out))
+    return false;
+  if (req.anomaly_only && !anomalous(state))
+    return false;
+  return req.node_id.empty() || state.has_node(req.node_id);
+}
+
+volume_summary summary_of(const volume_entry& entry) {
+  return {entry.last_known, anomalous(entry.last_known), entry.restarts};
+}
+
+/// A page from the supervisor's own records, in id order: no volume actor is asked.
+volume_page page_of(self_pointer self, const volume_page_request& req,
+                    const volume_supervisor_config& config) {
+  volume_page page;
+  page.now = clock_now(self);
+  page.wall_now = caf::make_timestamp();
+  auto limit = std::clamp<uint32_t>(req.limit, 1, std::max<uint32_t>(config.max_page, 1));
+  auto& ordered = self->state.ordered;
+  auto i = req.after.empty() ? ordered.begin() : ordered.upper_bound(std::string_view{req.after});
+  for (; i != ordered.end(); ++i) {
+    auto& entry = *i->second;
+    if (!wanted(req, entry.last_known))
+      continue;
+    if (page.volumes.size() == limit) {
+      // One more matches: there is a next page.
+      page.next_after = page.volumes.back().state.volume_id;
+      break;
+    }
+    page.volumes.push_back(summary_of(entry));
+  }
+  return page;
+}
+
+/// Every migrating volume, soonest timer first (a timed-out one's deadline has passed).
+volume_page migrations_of(self_pointer self) {
+  volume_page page;
+  page.now = clock_now(self);
+  page.wall_now = caf::make_timestamp();
+  auto& st = self->state;
+  std::vector<const volume_entry*> migrating;
+  migrating.reserve(st.migrating.size());
+  for (auto& id : st.migrating) {
+    auto i = st.volumes.find(id);
+    if (i != st.volumes.end())
+      migrating.push_back(&i->second);
+  }
+  auto deadline = [](const volume_entry* e) {
+    return e->last_known.migration.started_at + e->last_known.migration.timeout;
+  };
+  std::sort(migrating.begin(), migrating.end(), [&](const volume_entry* a, const volume_entry* b) {
+    auto da = deadline(a);
+    auto db = deadline(b);
+    return da != db ? da < db : a->last_known.volume_id < b->last_known.volume_id;
+  });
+  page.volumes.reserve(migrating.size());
+  for (auto* e : migrating)
+    page.volumes.push_back(summary_of(*e));
+  return page;
+}
+
+/// One volume: its actor's own answer, asked with a bounded deadline, and the supervisor's
+/// counts. Without an actor: not_found. No answer in time: unavailable, with the last state the
+/// supervisor knows.
+void inspect_volume(self_pointer self, const std::string& volume_id,
+                    const volume_supervisor_config& config,
+                    caf::typed_response_promise<outcome, volume_inspection> rp) {
+  auto& st = self->state;
+  auto i = st.volumes.find(volume_id);
+  if (i == st.volumes.end()) {
+    volume_inspection none;
+    none.state.volume_id = volume_id;
+    none.now = clock_now(self);
+    none.wall_now = caf::make_timestamp();
+    rp.deliver(outcome::failure(ec::not_found, "volume " + volume_id
+                                                 + " has no volume actor (it is attached to no "
+                                                   "node)"),
+               std::move(none));
+    return;
+  }
+  // Counted as forwarded, so that the actor is not retired while it answers.
+  ++i->second.in_flight;
+  ++st.in_flight;
+  auto add_counts = [self, volume_id](volume_inspection& x) {
+    auto j = self->state.volumes.find(volume_id);
+    if (j == self->state.volumes.end())
+      return;
+    x.in_flight = j->second.in_flight - 1; // not this inspection
+    x.restarts = j->second.restarts;
+    x.anomaly = anomalous(x.state);
+  };
+  auto bound = config.inspect_bound;
+  self->request(i->second.handle, bound, inspect_atom_v)
+    .then(
+      [=](volume_inspection& x) mutable {
+        add_counts(x);
+        settle(self, volume_id);
+        rp.deliver(outcome::success(), std::move(x));
+      },
+      [=](caf::error& failure) mutable {
+        volume_inspection x;
+        x.now = clock_now(self);
+        x.wall_now = caf::make_timestamp();
+        auto j = self->state.volumes.find(volume_id);
+        if (j != self->state.volumes.end()) {
+          x.state = j->second.last_known;
+          if (x.state.migrating && !x.state.migration.timed_out)
+            x.timer_deadline = x.state.migration.started_at + x.state.migration.timeout;
+        } else {
+          x.state.volume_id = volume_id;
+        }
+        add_counts(x);
+        settle(self, volume_id);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(bound).count();
+        rp.deliver(outcome::failure(ec::unavailable, "the volume actor did not answer within "
+                                                       + std::to_string(ms) + " ms ("
+                                                       + to_string(failure)
+                                                       + "); its last known state is shown"),
+                   std::move(x));
+      });
+}
+
+/// Answers with what `make` builds: at once, or (test fault slow-status) after the delay, by a
+/// delayed message to itself; no thread waits meanwhile.
+template <class T, class Make>
+caf::result<T> answer(self_pointer self, const volume_supervisor_config& config, Make make) {
+  if (config.faults.slow_answers <= caf::timespan{0})
+    return make();
+  auto rp = self->make_response_promise<T>();
+  auto id = ++self->state.next_delayed_answer;
+  self->state.delayed_answers.emplace(id, [rp, make]() mutable { rp.deliver(make()); });
+  self->delayed_send(self, config.faults.slow_answers, answer_due_atom_v, id);
+  return rp;
+}
+
+/// Runs `work` at once, or (test fault slow-status) after the delay.
+template <class Work>
+void later_if_slow(self_pointer self, const volume_supervisor_config& config, Work work) {
+  if (config.faults.slow_answers <= caf::timespan{0}) {
+    work();
+    return;
+  }
+  auto id = ++self->state.next_delayed_answer;
+  self->state.delayed_answers.emplace(id, std::move(work));
+  self->delayed_send(self, config.faults.slow_answers, answer_due_atom_v, id);
+}
+
+bool all_digits(const std::string& text) {
+  return !text.empty() && text.size() <= 9 && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
 } // namespace
+
+std::string add_test_fault(const std::string& spec, volume_test_faults& faults) {
+  const std::string crash = "crash-volume:";
+  const std::string slow = "slow-status:supervisor:";
+  if (spec.compare(0, crash.size(), crash) == 0) {
+    auto rest = spec.substr(crash.size());
+    uint32_t n = 1;
+    auto colon = rest.rfind(':');
+    if (colon != std::string::npos && all_digits(rest.substr(colon + 1))) {
+      n = static_cast<uint32_t>(std::stoul(rest.substr(colon + 1)));
+      rest = rest.substr(0, colon);
+    }
+    if (rest.empty() || n == 0)
+      return "crash-volume needs a volume id and a publish number of at least 1 "
+             "(crash-volume:<volume-id>[:<n>])";
+    faults.crash_volume = rest;
+    faults.crash_on_publish = n;
+    return {};
+  }
+  if (spec.compare(0, slow.size(), slow) == 0) {
+    auto ms = spec.substr(slow.size());
+    if (!all_digits(ms))
+      return "slow-status needs milliseconds (slow-status:supervisor:<ms>)";
+    faults.slow_answers = std::chrono::milliseconds{std::stoul(ms)};
+    return {};
+  }
+  return "unknown test fault (crash-volume:<volume-id>[:<n>] or slow-status:supervisor:<ms>)";
+}
 
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
                   volume_supervisor_config config, metrics_actor metrics, events_actor events,
-                  volume_catalog_actor catalog) {
+                  volume_catalog_actor catalog, state_feed_actor feed) {
   self->state.events = std::move(events);
+  self->state.feed = std::move(feed);
   if (!config.follow_cluster) {
     log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
               "durable across restarts");
@@ -344,14 +570,28 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     if (entry == st.volumes.end() || entry->second.handle.address() != msg.source)
       return;
     if (!is_crash(msg.reason)) {
-      st.volumes.erase(entry);
+      remove_entry(self, entry);
       return;
     }
     ++st.restarts;
+    ++entry->second.restarts;
+    if (volume_id == config.faults.crash_volume)
+      st.crash_volume_crashed = true;
     self->send(metrics, volume_restarted_atom_v);
     log::warning(log::volume(volume_id), "volume actor crashed (", to_string(msg.reason),
                  "); restarting it from its last known state");
-    entry->second.handle = spawn_volume(self, entry->second.last_known, metrics);
+    state_change change;
+    change.at = caf::make_timestamp();
+    change.kind = "actor_restarted";
+    change.volume_id = volume_id;
+    for (auto& n : entry->second.last_known.nodes)
+      change.nodes.push_back(n.node_id);
+    change.detail = "volume actor crashed (" + to_string(msg.reason)
+                    + "); restarted from its last known state, restart "
+                    + std::to_string(entry->second.restarts);
+    self->send(st.feed, std::move(change));
+    entry->second.handle =
+      spawn_volume(self, entry->second.last_known, config, metrics, /*restarted=*/true);
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
     for (auto& [id, entry] : self->state.volumes)
@@ -381,8 +621,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
           caf::timespan left;
           if (!time_remains(self, req.deadline, config, rp, left))
             return;
-          auto& entry = entry_for(self, req.volume_id, metrics);
-          forward(self, entry, atom, req, left, rp, metrics);
+          auto& entry = entry_for(self, req.volume_id, config, metrics);
+          forward(self, entry, atom, req, left, rp, config, metrics);
         });
       };
       if (!when_ready(self, config, publish))
@@ -398,7 +638,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         if (i == self->state.volumes.end())
           rp.deliver(outcome::success());
         else if (time_remains(self, req.deadline, config, rp, left))
-          forward(self, i->second, atom, req, left, rp, metrics);
+          forward(self, i->second, atom, req, left, rp, config, metrics);
       };
       if (!when_ready(self, config, unpublish))
         rp.deliver(still_rebuilding());
@@ -453,7 +693,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](volume_state_atom, const attachment_state& state) { record_state(self, state, metrics); },
     [=](sync_atom, const cluster_inventory& inventory) {
       if (!self->state.attachments_synced)
-        rebuild(self, inventory, metrics);
+        rebuild(self, inventory, config, metrics);
       else
         resync(self, inventory, config, metrics);
       count_anomalies(self, inventory, metrics);
@@ -466,7 +706,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       auto known = self->state.volumes.count(change.volume_id) > 0;
       if (!known && change.phase != attachment_phase::attached)
         return;
-      follow(self, entry_for(self, change.volume_id, metrics), change, config, metrics);
+      follow(self, entry_for(self, change.volume_id, config, metrics), change, config, metrics);
     },
     [=](nodes_atom, const std::vector<std::string>& names) {
       self->state.nodes = std::unordered_set<std::string>(names.begin(), names.end());
@@ -479,11 +719,13 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       else
         self->state.nodes.erase(name);
     },
-    [=](status_atom) {
-      auto& st = self->state;
-      return supervisor_status{st.volumes.size(),  st.attached.size(), st.migrating.size(),
-                               st.restarts,        st.in_flight,       ready(self, config),
-                               st.deferred.size(), st.stale_ignored};
+    [=](status_atom) -> caf::result<supervisor_status> {
+      return answer<supervisor_status>(self, config, [self, config] {
+        auto& st = self->state;
+        return supervisor_status{st.volumes.size(),  st.attached.size(), st.migrating.size(),
+                                 st.restarts,        st.in_flight,       ready(self, config),
+                                 st.deferred.size(), st.stale_ignored};
+      });
     },
     [=](status_atom, const std::string& volume_id) -> caf::result<attachment_state> {
       auto i = self->state.volumes.find(volume_id);
@@ -497,6 +739,25 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](lookup_atom, const std::string& volume_id) {
       auto i = self->state.volumes.find(volume_id);
       return i == self->state.volumes.end() ? volume_actor{} : i->second.handle;
+    },
+    [=](inspect_atom, const volume_page_request& req) -> caf::result<volume_page> {
+      return answer<volume_page>(self, config, [=] { return page_of(self, req, config); });
+    },
+    [=](inspect_atom, migrations_atom) -> caf::result<volume_page> {
+      return answer<volume_page>(self, config, [=] { return migrations_of(self); });
+    },
+    [=](inspect_atom, const std::string& volume_id) -> caf::result<outcome, volume_inspection> {
+      auto rp = self->make_response_promise<outcome, volume_inspection>();
+      later_if_slow(self, config, [=] { inspect_volume(self, volume_id, config, rp); });
+      return rp;
+    },
+    [=](answer_due_atom, uint64_t id) {
+      auto i = self->state.delayed_answers.find(id);
+      if (i == self->state.delayed_answers.end())
+        return;
+      auto work = std::move(i->second);
+      self->state.delayed_answers.erase(i);
+      work();
     },
   };
 }

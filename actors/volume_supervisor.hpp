@@ -11,7 +11,9 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -22,6 +24,23 @@
 #include "messages/actors.hpp"
 
 namespace rds::actors {
+
+/// Test-only faults (the hidden flag --test-fault), so that the inspection port's integration
+/// tests can show a crashed volume actor and a supervisor too slow to answer. None is ever set
+/// in operation; every field's zero value means "no fault".
+struct volume_test_faults {
+  /// The volume whose actor exits with an error (once) on the `crash_on_publish`-th publish
+  /// forwarded to it, before changing anything; the supervisor restarts it.
+  std::string crash_volume;
+  uint32_t crash_on_publish = 0;
+  /// The supervisor answers its status and inspection requests this much later (a response
+  /// promise and a delayed message: no thread waits).
+  caf::timespan slow_answers{0};
+};
+
+/// Adds one --test-fault value to `faults`: "crash-volume:<volume-id>[:<n>]" (n: which publish,
+/// default 1) or "slow-status:supervisor:<ms>". Returns what is wrong with it, or empty.
+std::string add_test_fault(const std::string& spec, volume_test_faults& faults);
 
 struct volume_supervisor_config {
   /// How long a request to a volume actor or the catalog may take when the request it serves
@@ -40,6 +59,11 @@ struct volume_supervisor_config {
   /// How long a CSI unpublish outweighs a followed "attached" of a VolumeAttachment created
   /// before it (a watch event that arrives after the unpublish it preceded).
   caf::timespan stale_window = std::chrono::seconds{30};
+  /// How long the inspection of one volume waits for the volume's actor.
+  caf::timespan inspect_bound = std::chrono::milliseconds{250};
+  /// The most volumes one page of the inspection holds, whatever the request's limit.
+  uint32_t max_page = 5000;
+  volume_test_faults faults;
 };
 
 /// A volume actor and what the supervisor knows of it.
@@ -49,11 +73,16 @@ struct volume_entry {
   attachment_state last_known;
   /// Requests forwarded and not answered; an actor is retired only when this is zero.
   uint32_t in_flight = 0;
+  /// How often this volume's actor was restarted after a crash.
+  uint32_t restarts = 0;
 };
 
 struct volume_supervisor_state {
   static constexpr const char* name = "volume_supervisor";
   std::unordered_map<std::string, volume_entry> volumes;
+  /// The same entries in volume id order, for paged inspection. The keys view the keys of
+  /// `volumes` (its nodes never move), and every insertion or erasure goes through both.
+  std::map<std::string_view, volume_entry*> ordered;
   std::unordered_map<caf::actor_addr, std::string> volume_of_actor;
   /// Volumes attached to at least one node, and to two: the gauges are their sizes, so they
   /// follow the actors' own states and cannot drift.
@@ -69,6 +98,7 @@ struct volume_supervisor_state {
   std::unordered_set<std::string> nodes;
   /// Given to every volume actor at spawn.
   events_actor events;
+  state_feed_actor feed;
   /// Volumes already counted as attached to more than two nodes.
   std::unordered_set<std::string> anomalies;
   /// Requests that arrived before the rebuild, answered in order once it is done.
@@ -80,14 +110,21 @@ struct volume_supervisor_state {
   std::deque<std::pair<caf::timestamp, std::string>> unpublish_order;
   /// Followed attaches ignored as stale.
   uint64_t stale_ignored = 0;
+  /// Test faults: publishes forwarded to the crash volume, and whether it crashed already.
+  uint32_t crash_volume_publishes = 0;
+  bool crash_volume_crashed = false;
+  /// Test fault slow-status: answers waiting for their delayed message, by number.
+  std::unordered_map<uint64_t, std::function<void()>> delayed_answers;
+  uint64_t next_delayed_answer = 0;
 };
 
 /// Following a cluster, the supervisor rebuilds every volume actor from the first list of
 /// VolumeAttachments a cluster watch sends it, holding CSI requests until then; without one
-/// (the embedded default) it starts empty and ready. `catalog` tells which volumes exist.
+/// (the embedded default) it starts empty and ready. `catalog` tells which volumes exist;
+/// `feed` gets the state changes (the volume actors' and its own restarts).
 volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
                   volume_supervisor_config config, metrics_actor metrics, events_actor events,
-                  volume_catalog_actor catalog);
+                  volume_catalog_actor catalog, state_feed_actor feed);
 
 } // namespace rds::actors

@@ -15,6 +15,7 @@
 #include "messages/attachment.hpp"
 #include "messages/cluster_state.hpp"
 #include "messages/error_code.hpp"
+#include "messages/inspection.hpp"
 #include "messages/kube_objects.hpp"
 #include "messages/metric_events.hpp"
 #include "messages/node.hpp"
@@ -457,7 +458,10 @@ using volume_actor = caf::typed_actor<
   caf::replies_to<sync_atom, observed_volume>::with<outcome, attachment_state>,
   // Follow what Kubernetes says about one node of this volume (a watch event).
   caf::replies_to<sync_atom, attachment_change>::with<outcome, attachment_state>,
-  caf::replies_to<status_atom>::with<attachment_state>>;
+  caf::replies_to<status_atom>::with<attachment_state>,
+  // The whole state: attachments, timer deadline, the ring of its last operations (for the
+  // inspection port; changes nothing).
+  caf::replies_to<inspect_atom>::with<volume_inspection>>;
 
 /// rds: the RouterOS REST session of the controller. Its requests run one at a time in its
 /// session worker (detached: they block the worker's thread, never the scheduler) and copies in
@@ -578,7 +582,18 @@ using volume_supervisor_actor = caf::typed_actor<
   // The state of one volume (detached and empty if it has no actor).
   caf::replies_to<status_atom, std::string>::with<attachment_state>,
   // The actor of one volume, or an invalid handle if it has none (for inspection and tests).
-  caf::replies_to<lookup_atom, std::string>::with<volume_actor>>;
+  caf::replies_to<lookup_atom, std::string>::with<volume_actor>,
+  // Inspection (read-only): a page of volumes in id order, from the supervisor's own records
+  // (no volume actor is asked).
+  caf::replies_to<inspect_atom, volume_page_request>::with<volume_page>,
+  // Every migrating volume, soonest timer first (timed-out ones first of all).
+  caf::replies_to<inspect_atom, migrations_atom>::with<volume_page>,
+  // One volume, as its actor tells it (asked with a bounded deadline) plus the supervisor's
+  // counts; not_found without an actor, unavailable (with the last known state) when the actor
+  // does not answer in time.
+  caf::replies_to<inspect_atom, std::string>::with<outcome, volume_inspection>,
+  // Test fault --test-fault=slow-status: the delayed answer with this number is due.
+  caf::reacts_to<answer_due_atom, uint64_t>>;
 
 /// The node operations on one volume, as nvme_io runs them, node_volume serialises them and the
 /// node supervisor routes them.

@@ -26,6 +26,9 @@ using feed_atom = caf::atom_constant<caf::atom("feed")>;
 constexpr feed_atom feed_atom_v{};
 using feed_timeout_atom = caf::atom_constant<caf::atom("feed_to")>;
 constexpr feed_timeout_atom feed_timeout_atom_v{};
+/// A delayed answer is due (the test fault that makes an actor slow to answer).
+using answer_due_atom = caf::atom_constant<caf::atom("answer_due")>;
+constexpr answer_due_atom answer_due_atom_v{};
 
 /// One thing that happened to a volume, kept in the volume actor's ring of its last operations.
 struct volume_operation {

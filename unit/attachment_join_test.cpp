@@ -74,7 +74,7 @@ struct join_fixture : test::actor_fixture {
   events_actor claims = sys.spawn(claim_recorder);
   volume_supervisor_actor supervisor =
     sys.spawn(actors::volume_supervisor, following(), metrics, events,
-              test::catalog_of_every_volume(sys, metrics));
+              test::catalog_of_every_volume(sys, metrics), feed);
   attachment_join_actor join =
     sys.spawn(actors::attachment_join, actors::attachment_join_config{driver, {}}, supervisor,
               metrics, claims);

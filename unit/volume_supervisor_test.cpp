@@ -1,7 +1,9 @@
 // The supervisor: spawning on demand, retiring detached volumes, restarting a crashed volume
 // actor from its last known state (timer included), many volumes at once; the volume exists
 // before it is published (the catalog, over a fake RDS); the CO's deadline bounds every inner
-// request. And the catalog: what it learns from creates, deletes and lookups.
+// request. And the catalog: what it learns from creates, deletes and lookups. And inspection:
+// one volume (asked of its actor, with a deadline), pages and filters from the supervisor's own
+// records, migrations by deadline, restarts, and the test faults.
 #include "actors/volume_catalog.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "unit/actor_fixture.hpp"
@@ -10,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <tuple>
+#include <utility>
 #include <variant>
 
 using namespace rds;
@@ -33,7 +36,7 @@ struct supervisor_fixture : test::actor_fixture {
   rds_actor rds = sys.spawn(test::fake_rds, world);
   volume_catalog_actor catalog = sys.spawn(actors::volume_catalog, rds, 15000ms);
   volume_supervisor_actor supervisor = sys.spawn(
-    actors::volume_supervisor, actors::volume_supervisor_config{}, metrics, events, catalog);
+    actors::volume_supervisor, actors::volume_supervisor_config{}, metrics, events, catalog, feed);
 
   supervisor_fixture() {
     // The catalog's first list.
@@ -133,6 +136,57 @@ struct supervisor_fixture : test::actor_fixture {
     auto h = ask<volume_actor>(supervisor, lookup_atom_v, id);
     REQUIRE(h);
     return *h;
+  }
+
+  /// A supervisor with another configuration in place of the default one.
+  void respawn(actors::volume_supervisor_config cfg) {
+    self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    sched.run();
+    supervisor = sys.spawn(actors::volume_supervisor, cfg, metrics, events, catalog, feed);
+    sched.run();
+  }
+
+  outcome publish_rwx(const std::string& volume, const std::string& node, caf::timespan timeout) {
+    publish_capability cap{access_kind::multi_node_block, 5, true, false};
+    auto r = ask<outcome>(supervisor, publish_atom_v, publish_request{volume, node, cap, timeout});
+    REQUIRE(r);
+    return *r;
+  }
+
+  /// The answer to an inspection of one volume that is waiting in the test's mailbox.
+  std::optional<std::pair<outcome, volume_inspection>> inspection_answer() {
+    std::optional<std::pair<outcome, volume_inspection>> got;
+    self->receive([&](outcome& o, volume_inspection& x) { got.emplace(o, std::move(x)); },
+                  [&](caf::error& e) { FAIL("unexpected error: ", to_string(e)); },
+                  caf::after(0s) >> [] {});
+    return got;
+  }
+
+  std::pair<outcome, volume_inspection> inspect(const std::string& id) {
+    self->send(supervisor, inspect_atom_v, id);
+    sched.run();
+    auto got = inspection_answer();
+    REQUIRE(got);
+    return *got;
+  }
+
+  volume_page page(volume_page_request req) {
+    auto p = ask<volume_page>(supervisor, inspect_atom_v, req);
+    REQUIRE(p);
+    return *p;
+  }
+
+  std::vector<std::string> ids_of(const volume_page& p) {
+    std::vector<std::string> ids;
+    for (auto& v : p.volumes)
+      ids.push_back(v.state.volume_id);
+    return ids;
+  }
+
+  std::vector<state_change> feed_changes() {
+    auto c = ask<state_changes>(feed, feed_atom_v, uint64_t{0}, caf::timespan{0});
+    REQUIRE(c);
+    return c->changes;
   }
 };
 
@@ -253,7 +307,7 @@ TEST_CASE("without a cluster, a publish to a node this process does not serve is
   actors::volume_supervisor_config cfg;
   cfg.served_nodes = {"a"};
   auto supervisor = fx.sys.spawn(actors::volume_supervisor, cfg, fx.metrics, fx.events,
-                                 test::catalog_of_every_volume(fx.sys, fx.metrics));
+                                 test::catalog_of_every_volume(fx.sys, fx.metrics), fx.feed);
   publish_capability cap{access_kind::single_node, 1, false, false};
   auto refused =
     fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"vol-1", "b", cap, 300s});
@@ -446,4 +500,277 @@ TEST_CASE_FIXTURE(supervisor_fixture, "the catalog does not learn an answer olde
   REQUIRE(known);
   CHECK(*known == 0);
   CHECK(publish("vol-1", "a", false).code == ec::not_found);
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "inspect a volume during a migration and after its timer") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  advance(10s);
+  REQUIRE(publish_rwx("vol-1", "b", 300s).ok());
+  advance(100s);
+  auto [result, x] = inspect("vol-1");
+  CHECK(result.ok());
+  REQUIRE(x.state.nodes.size() == 2);
+  CHECK(x.state.volume_id == "vol-1");
+  CHECK(x.state.nodes[0].node_id == "a");
+  CHECK(x.state.nodes[1].node_id == "b");
+  CHECK(x.state.nodes[1].attached_at - x.state.nodes[0].attached_at == 10s);
+  CHECK(x.state.migrating);
+  CHECK(x.state.migration.generation == 1);
+  CHECK(x.state.migration.started_at == x.state.nodes[1].attached_at);
+  CHECK(x.timer_deadline == x.state.migration.started_at + 300s);
+  CHECK(x.timer_deadline - x.now == 200s);
+  CHECK_FALSE(x.state.migration.timed_out);
+  CHECK(x.restarts == 0);
+  CHECK(x.in_flight == 0);
+  CHECK_FALSE(x.anomaly);
+  REQUIRE(x.recent.size() == 2);
+  CHECK(x.recent[0].kind == "publish");
+  CHECK(x.recent[0].node_id == "a");
+  CHECK(x.recent[1].node_id == "b");
+  CHECK(x.recent[1].result == "none");
+  CHECK(x.wall_now.time_since_epoch().count() > 0);
+  // The timer fires: timed out, no timer armed any more, both nodes still attached.
+  advance(200s);
+  auto [result2, y] = inspect("vol-1");
+  CHECK(result2.ok());
+  CHECK(y.state.migrating);
+  CHECK(y.state.migration.timed_out);
+  CHECK(y.timer_deadline == caf::timespan{0});
+  CHECK(y.state.nodes.size() == 2);
+  REQUIRE(y.recent.size() == 3);
+  CHECK(y.recent[2].kind == "timer");
+  // The supervisor's records follow the timer: the page shows it timed out.
+  volume_page_request timed_out;
+  timed_out.timed_out_only = true;
+  auto p = page(timed_out);
+  REQUIRE(p.volumes.size() == 1);
+  CHECK(p.volumes[0].state.migration.timed_out);
+  // A volume without an actor.
+  auto [missing, z] = inspect("vol-2");
+  CHECK(missing.code == ec::not_found);
+  CHECK(z.state.volume_id == "vol-2");
+  CHECK(z.state.nodes.empty());
+  CHECK(status().volume_actors == 1);
+  CHECK(status().in_flight == 0);
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "a volume actor that does not answer an inspection: "
+                                      "unavailable at the bound, with the last known state") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  REQUIRE(publish_rwx("vol-1", "b", 300s).ok());
+  auto* stuck = job_of(lookup("vol-1"));
+  REQUIRE(stuck != nullptr);
+  self->send(supervisor, inspect_atom_v, std::string{"vol-1"});
+  run_all_but(stuck);
+  CHECK_FALSE(inspection_answer());
+  sched.advance_time(249ms);
+  run_all_but(stuck);
+  CHECK_FALSE(inspection_answer());
+  sched.advance_time(1ms);
+  run_all_but(stuck);
+  auto got = inspection_answer();
+  REQUIRE(got);
+  CHECK(got->first.code == ec::unavailable);
+  CHECK(got->first.message.find("250 ms") != std::string::npos);
+  CHECK(got->second.state.nodes.size() == 2);
+  CHECK(got->second.timer_deadline - got->second.now == 300s - 250ms);
+  sched.run();
+  CHECK(status().in_flight == 0);
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "volume pages: id order, filters, continue") {
+  // vol-00 .. vol-11; even ones migrate from a to b, every third one is on c.
+  auto id = [](int i) { return std::string{"vol-"} + (i < 10 ? "0" : "") + std::to_string(i); };
+  for (int i = 11; i >= 0; --i) {
+    REQUIRE(publish_rwx(id(i), i % 3 == 0 ? "c" : "a", 300s).ok());
+    if (i % 2 == 0)
+      REQUIRE(publish_rwx(id(i), "b", 300s).ok());
+  }
+  // Every page, by continuing.
+  std::vector<std::string> all;
+  volume_page_request req;
+  req.limit = 5;
+  int pages = 0;
+  do {
+    auto p = page(req);
+    CHECK(p.volumes.size() <= 5);
+    for (auto& v : ids_of(p))
+      all.push_back(v);
+    req.after = p.next_after;
+    ++pages;
+  } while (!req.after.empty() && pages < 10);
+  CHECK(pages == 3);
+  REQUIRE(all.size() == 12);
+  for (int i = 0; i < 12; ++i)
+    CHECK(all[static_cast<size_t>(i)] == id(i));
+  // A page that ends exactly at the last match says so.
+  volume_page_request exact;
+  exact.limit = 12;
+  CHECK(page(exact).next_after.empty());
+  exact.limit = 11;
+  CHECK(page(exact).next_after == id(10));
+  // Filters.
+  volume_page_request on_c;
+  on_c.node_id = "c";
+  CHECK(ids_of(page(on_c)) == std::vector<std::string>{id(0), id(3), id(6), id(9)});
+  volume_page_request migrating;
+  migrating.migrating_only = true;
+  migrating.limit = 2;
+  auto first = page(migrating);
+  CHECK(ids_of(first) == std::vector<std::string>{id(0), id(2)});
+  CHECK(first.next_after == id(2));
+  migrating.after = first.next_after;
+  CHECK(ids_of(page(migrating)) == std::vector<std::string>{id(4), id(6)});
+  migrating.node_id = "c";
+  migrating.after.clear();
+  migrating.limit = 500;
+  CHECK(ids_of(page(migrating)) == std::vector<std::string>{id(0), id(6)});
+  volume_page_request timed_out;
+  timed_out.timed_out_only = true;
+  CHECK(page(timed_out).volumes.empty());
+  // An anomaly: Kubernetes shows a third node.
+  attachment_change third;
+  third.volume_id = id(4);
+  third.node_id = "d";
+  third.phase = attachment_phase::attached;
+  third.since = caf::make_timestamp();
+  third.capability = publish_capability{access_kind::multi_node_block, 5, true, false};
+  third.migration_timeout = 300s;
+  self->send(supervisor, sync_atom_v, third);
+  sched.run();
+  volume_page_request anomalies;
+  anomalies.anomaly_only = true;
+  auto a = page(anomalies);
+  REQUIRE(a.volumes.size() == 1);
+  CHECK(a.volumes[0].state.volume_id == id(4));
+  CHECK(a.volumes[0].anomaly);
+  CHECK(a.volumes[0].state.nodes.size() == 3);
+  auto [result, x] = inspect(id(4));
+  CHECK(x.anomaly);
+  // Retired volumes leave the index.
+  for (int i = 0; i < 12; ++i)
+    for (auto node : {"a", "b", "c", "d"})
+      unpublish(id(i), node);
+  CHECK(status().volume_actors == 0);
+  CHECK(page(volume_page_request{}).volumes.empty());
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "migrations: every migrating volume, soonest timer first") {
+  REQUIRE(publish_rwx("vol-a", "n1", 300s).ok());
+  REQUIRE(publish_rwx("vol-a", "n2", 300s).ok()); // deadline 300
+  advance(10s);
+  REQUIRE(publish_rwx("vol-b", "n1", 100s).ok());
+  REQUIRE(publish_rwx("vol-b", "n2", 100s).ok()); // deadline 110
+  REQUIRE(publish_rwx("vol-c", "n1", 200s).ok());
+  REQUIRE(publish_rwx("vol-c", "n2", 200s).ok()); // deadline 210
+  REQUIRE(publish_rwx("vol-d", "n1", 30s).ok());  // not migrating
+  REQUIRE(publish_rwx("vol-e", "n3", 30s).ok());
+  REQUIRE(publish_rwx("vol-e", "n4", 30s).ok()); // deadline 40: times out
+  advance(60s);
+  auto m = ask<volume_page>(supervisor, inspect_atom_v, migrations_atom_v);
+  REQUIRE(m);
+  CHECK(ids_of(*m) == std::vector<std::string>{"vol-e", "vol-b", "vol-c", "vol-a"});
+  CHECK(m->volumes[0].state.migration.timed_out);
+  auto& b = m->volumes[1].state.migration;
+  CHECK(b.started_at + b.timeout - m->now == 40s);
+  CHECK(m->next_after.empty());
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "a restarted volume actor shows its state, its timer and "
+                                      "the restart count") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  REQUIRE(publish_rwx("vol-1", "b", 300s).ok());
+  REQUIRE(publish_rwx("vol-2", "a", 300s).ok());
+  advance(100s);
+  self->send_exit(lookup("vol-1"), caf::exit_reason::kill);
+  sched.run();
+  auto [result, x] = inspect("vol-1");
+  CHECK(result.ok());
+  CHECK(x.restarts == 1);
+  REQUIRE(x.state.nodes.size() == 2);
+  CHECK(x.state.migrating);
+  CHECK(x.state.migration.generation == 1);
+  CHECK(x.timer_deadline - x.now == 200s);
+  REQUIRE(x.recent.size() == 1);
+  CHECK(x.recent[0].kind == "restart");
+  self->send_exit(lookup("vol-1"), caf::exit_reason::kill);
+  sched.run();
+  CHECK(inspect("vol-1").second.restarts == 2);
+  CHECK(inspect("vol-2").second.restarts == 0);
+  auto p = page(volume_page_request{});
+  REQUIRE(p.volumes.size() == 2);
+  CHECK(p.volumes[0].restarts == 2);
+  CHECK(p.volumes[1].restarts == 0);
+  auto changes = feed_changes();
+  REQUIRE(!changes.empty());
+  CHECK(changes.back().kind == "actor_restarted");
+  CHECK(changes.back().volume_id == "vol-1");
+  CHECK(changes.back().nodes == std::vector<std::string>{"a", "b"});
+  CHECK(status().restarts == 2);
+}
+
+TEST_CASE("test faults are parsed, and a bad one is refused") {
+  actors::volume_test_faults f;
+  CHECK(actors::add_test_fault("crash-volume:pvc-1", f).empty());
+  CHECK(f.crash_volume == "pvc-1");
+  CHECK(f.crash_on_publish == 1);
+  CHECK(actors::add_test_fault("crash-volume:pvc-1:3", f).empty());
+  CHECK(f.crash_on_publish == 3);
+  CHECK(actors::add_test_fault("slow-status:supervisor:750", f).empty());
+  CHECK(f.slow_answers == 750ms);
+  CHECK_FALSE(actors::add_test_fault("crash-volume:", f).empty());
+  CHECK_FALSE(actors::add_test_fault("crash-volume:v:0", f).empty());
+  CHECK_FALSE(actors::add_test_fault("slow-status:supervisor:x", f).empty());
+  CHECK_FALSE(actors::add_test_fault("slow-status:rds:10", f).empty());
+  CHECK_FALSE(actors::add_test_fault("explode", f).empty());
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "test fault crash-volume: the actor exits on its n-th "
+                                      "publish before changing anything, once") {
+  actors::volume_supervisor_config cfg;
+  REQUIRE(actors::add_test_fault("crash-volume:vol-1:3", cfg.faults).empty());
+  respawn(cfg);
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  REQUIRE(publish_rwx("vol-2", "a", 300s).ok());
+  REQUIRE(publish_rwx("vol-1", "b", 300s).ok());
+  publish_capability cap{access_kind::multi_node_block, 5, true, false};
+  self->send(supervisor, publish_atom_v, publish_request{"vol-1", "c", cap, 300s});
+  sched.run();
+  auto got = answer();
+  REQUIRE(got);
+  CHECK(std::holds_alternative<caf::error>(*got));
+  auto [result, x] = inspect("vol-1");
+  CHECK(result.ok());
+  CHECK(x.restarts == 1);
+  REQUIRE(x.state.nodes.size() == 2); // c was never attached
+  CHECK(x.state.migrating);
+  // Once: the next publish goes through (and is refused on its merits).
+  CHECK(publish_rwx("vol-1", "c", 300s).code == ec::attached_elsewhere);
+  CHECK(publish_rwx("vol-1", "b", 300s).ok());
+  CHECK(inspect("vol-1").second.restarts == 1);
+  CHECK(status().restarts == 1);
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "test fault slow-status: status and inspection answers "
+                                      "come late, and nothing else waits") {
+  actors::volume_supervisor_config cfg;
+  REQUIRE(actors::add_test_fault("slow-status:supervisor:2000", cfg.faults).empty());
+  respawn(cfg);
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok()); // CSI calls are not delayed
+  self->send(supervisor, status_atom_v);
+  self->send(supervisor, inspect_atom_v, volume_page_request{});
+  self->send(supervisor, inspect_atom_v, std::string{"vol-1"});
+  sched.run();
+  CHECK_FALSE(inspection_answer());
+  advance(1999ms);
+  CHECK_FALSE(inspection_answer());
+  advance(1ms);
+  int answers = 0;
+  for (int i = 0; i < 3; ++i)
+    self->receive(
+      [&](supervisor_status& s) { answers += s.attached == 1; },
+      [&](volume_page& p) { answers += p.volumes.size() == 1; },
+      [&](outcome& o, volume_inspection& x) { answers += o.ok() && x.state.nodes.size() == 1; },
+      caf::after(0s) >> [] {});
+  CHECK(answers == 3);
 }

@@ -1,8 +1,10 @@
 // The volume actor's state machine as a table of transitions, driven through the supervisor
-// (the real path) on the test coordinator: publishes, unpublishes and migration timers.
+// (the real path) on the test coordinator: publishes, unpublishes and migration timers; the
+// ring of its last operations and the state changes it tells the feed.
 #include <map>
 #include <vector>
 
+#include "actors/volume.hpp"
 #include "actors/volume_supervisor.hpp"
 #include "unit/actor_fixture.hpp"
 #include "unit/fake_rds.hpp"
@@ -161,7 +163,7 @@ TEST_CASE("volume state machine") {
       test::actor_fixture fx;
       auto supervisor =
         fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, fx.metrics,
-                     fx.events, test::catalog_of_every_volume(fx.sys, fx.metrics));
+                     fx.events, test::catalog_of_every_volume(fx.sys, fx.metrics), fx.feed);
       fx.sched.run();
       size_t index = 0;
       for (auto& s : sc.steps) {
@@ -219,4 +221,137 @@ TEST_CASE("volume state machine") {
       fx.sched.run();
     }
   }
+}
+
+TEST_CASE("the operation ring keeps the last 32 operations, oldest first") {
+  actors::operation_ring ring;
+  auto t0 = caf::make_timestamp();
+  // 33 operations, each on its own node: the first is dropped, and its node name too.
+  for (int i = 0; i < 33; ++i)
+    ring.record(i % 2 ? actors::operation_kind::unpublish : actors::operation_kind::publish,
+                "node-with-a-long-kubernetes-name-" + std::to_string(i),
+                i == 32 ? ec::attached_elsewhere : ec::none, std::chrono::microseconds{i},
+                t0 + std::chrono::seconds{i});
+  auto recent = ring.recent();
+  REQUIRE(recent.size() == volume_operation_ring);
+  CHECK(recent.front().node_id == "node-with-a-long-kubernetes-name-1");
+  CHECK(recent.front().kind == "unpublish");
+  CHECK(recent.front().at == t0 + std::chrono::seconds{1});
+  CHECK(recent.front().duration == std::chrono::microseconds{1});
+  CHECK(recent.back().node_id == "node-with-a-long-kubernetes-name-32");
+  CHECK(recent.back().kind == "publish");
+  CHECK(recent.back().result == "attached_elsewhere");
+  for (size_t i = 1; i < recent.size(); ++i)
+    CHECK(recent[i - 1].at < recent[i].at);
+  // A hundred more, over five nodes: names are reused, the ring stays at 32.
+  for (int i = 0; i < 100; ++i)
+    ring.record(actors::operation_kind::timer, i % 7 == 0 ? "" : "n" + std::to_string(i % 5),
+                ec::none, {}, t0 + std::chrono::seconds{100 + i});
+  recent = ring.recent();
+  REQUIRE(recent.size() == volume_operation_ring);
+  CHECK(recent.back().node_id == "n4"); // i = 99
+  CHECK(recent.back().kind == "timer");
+  CHECK(recent[recent.size() - 2].node_id.empty()); // i = 98
+  CHECK(recent.front().at == t0 + std::chrono::seconds{168});
+  // 16 bytes a record, plus the names it still keeps (32 at most).
+  CHECK(ring.heap_bytes() <= volume_operation_ring * 16 + volume_operation_ring * 80);
+  // A fresh volume's ring holds little.
+  actors::operation_ring small;
+  small.record(actors::operation_kind::publish, "node-a", ec::none, {}, t0);
+  CHECK(small.heap_bytes() <= 4 * 16 + sizeof(std::string));
+}
+
+TEST_CASE("the volume actor records its operations: 33 publishes keep the last 32") {
+  test::actor_fixture fx;
+  auto supervisor =
+    fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, fx.metrics,
+                 fx.events, test::catalog_of_every_volume(fx.sys, fx.metrics), fx.feed);
+  fx.sched.run();
+  for (int i = 0; i < 33; ++i) {
+    auto pub = publish_request{"vol-1", i == 32 ? "b" : "a", rwo(), 300s};
+    REQUIRE(fx.ask<outcome>(supervisor, publish_atom_v, pub));
+  }
+  fx.self->send(supervisor, inspect_atom_v, std::string{"vol-1"});
+  fx.sched.run();
+  volume_inspection got;
+  outcome result = outcome::failure(ec::internal, "no answer");
+  fx.self->receive(
+    [&](outcome& o, volume_inspection& x) {
+      result = o;
+      got = std::move(x);
+    },
+    caf::after(0s) >> [] {});
+  CHECK(result.ok());
+  REQUIRE(got.recent.size() == volume_operation_ring);
+  for (auto& op : got.recent)
+    CHECK(op.kind == "publish");
+  CHECK(got.recent.front().node_id == "a");
+  CHECK(got.recent.back().node_id == "b");
+  CHECK(got.recent.back().result == "attached_elsewhere");
+  CHECK(got.recent.front().result == "none");
+  fx.self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
+
+TEST_CASE("the state feed shows a migration storyline in order") {
+  test::actor_fixture fx;
+  auto supervisor =
+    fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, fx.metrics,
+                 fx.events, test::catalog_of_every_volume(fx.sys, fx.metrics), fx.feed);
+  fx.sched.run();
+  auto publish = [&](const std::string& node) {
+    auto r = fx.ask<outcome>(supervisor, publish_atom_v,
+                             publish_request{"vol-1", node, rwx_block(), 300s});
+    REQUIRE(r);
+    return *r;
+  };
+  auto unpublish = [&](const std::string& node) {
+    auto r = fx.ask<outcome>(supervisor, unpublish_atom_v, unpublish_request{"vol-1", node});
+    REQUIRE(r);
+    return *r;
+  };
+  CHECK(publish("a").ok());
+  CHECK(publish("b").ok());
+  CHECK(publish("b").ok()); // idempotent: no change
+  CHECK(publish("c").code == ec::attached_elsewhere);
+  fx.advance(300s);
+  CHECK(unpublish("a").ok());
+  CHECK(publish("a").ok()); // a second migration, rolled back
+  CHECK(unpublish("a").ok());
+  CHECK(unpublish("b").ok());
+  auto feed = fx.ask<state_changes>(fx.feed, feed_atom_v, uint64_t{0}, caf::timespan{0});
+  REQUIRE(feed);
+  struct expected {
+    std::string kind;
+    std::vector<std::string> nodes;
+    std::string result;
+  };
+  std::vector<expected> want = {
+    {"attach", {"a"}, ""},
+    {"attach", {"b"}, ""},
+    {"migration_started", {"a", "b"}, ""},
+    {"conflict_refused", {"a", "b", "c"}, ""},
+    {"timer_fired", {"a", "b"}, "timeout"},
+    {"migration_ended", {"a", "b"}, "success"},
+    {"detach", {"a"}, ""},
+    {"attach", {"a"}, ""},
+    {"migration_started", {"b", "a"}, ""},
+    {"migration_ended", {"b", "a"}, "failed"},
+    {"detach", {"a"}, ""},
+    {"detach", {"b"}, ""},
+  };
+  REQUIRE(feed->changes.size() == want.size());
+  CHECK(feed->dropped == 0);
+  for (size_t i = 0; i < want.size(); ++i) {
+    CAPTURE(i);
+    auto& c = feed->changes[i];
+    CHECK(c.kind == want[i].kind);
+    CHECK(c.nodes == want[i].nodes);
+    CHECK(c.result == want[i].result);
+    CHECK(c.volume_id == "vol-1");
+    CHECK(c.sequence == i + 1);
+  }
+  CHECK(feed->changes[3].detail.find("third node") != std::string::npos);
+  fx.self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+  fx.sched.run();
 }

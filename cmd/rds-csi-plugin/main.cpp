@@ -246,7 +246,15 @@ int run(const plugin_options& opts) {
     supervisor_cfg.follow_cluster = cluster.ok();
     if (!cluster.ok() && opts.runs_node())
       supervisor_cfg.served_nodes = {opts.node_id};
-    supervisor = sys.spawn(actors::volume_supervisor, supervisor_cfg, metrics, events, catalog);
+    // A volume actor too slow for an inspection is reported by the supervisor (with its last
+    // known state) before the inspection port's own deadline passes.
+    supervisor_cfg.inspect_bound = std::chrono::milliseconds{opts.debug_timeout_ms} / 2;
+    for (auto& fault : opts.test_faults) {
+      actors::add_test_fault(fault, supervisor_cfg.faults); // checked by the flag parser
+      log::warning("test fault ", fault, " is active (--test-fault is for tests only)");
+    }
+    supervisor =
+      sys.spawn(actors::volume_supervisor, supervisor_cfg, metrics, events, catalog, feed);
   }
   if (cluster.ok()) {
     log::info("following Kubernetes at ", connection.server);

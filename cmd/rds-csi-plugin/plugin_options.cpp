@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 
+#include "actors/volume_supervisor.hpp"
 #include "cmd/help_format.hpp"
 #include "messages/validation.hpp"
 
@@ -352,6 +353,16 @@ void define_flags(CLI::App& app, plugin_options& o, flag_text& t) {
     ->type_name("PATH")
     ->capture_default_str()
     ->check(not_empty("must name a program"));
+
+  // Hidden (no group): faults for the inspection port's integration tests only.
+  app.add_option("--test-fault", o.test_faults, "test only")
+    ->group("")
+    ->type_name("SPEC")
+    ->expected(1)
+    ->check(rule([](const std::string& v) {
+      actors::volume_test_faults scratch;
+      return actors::add_test_fault(v, scratch);
+    }));
 
   app.add_flag("--version", t.version, "print the version and exit");
 }

@@ -61,6 +61,9 @@ struct plugin_options {
   int debug_max_clients = 8;
 
 
+  /// Test-only faults (hidden flag --test-fault, README "Tests"); never given in operation.
+  std::vector<std::string> test_faults;
+
   // The node plugin.
   /// Every path kubelet hands over must be inside it.
   std::string kubelet_dir = "/var/lib/kubelet";

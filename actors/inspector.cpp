@@ -315,8 +315,7 @@ inspector_actor::behavior_type inspector(inspector_pointer self, inspector_confi
   return {
     [=](inspect_atom, const debug_request& request) -> caf::result<debug_answer> {
       auto timeout = config.timeout;
-      // The volume supervisor's inspection handlers, asked through the dynamic handle.
-      auto supervisor = caf::actor_cast<caf::actor>(targets.supervisor);
+      auto& supervisor = targets.supervisor;
       switch (request.endpoint) {
       case debug_endpoint::actors:
         return actors_answer(self, config, targets);

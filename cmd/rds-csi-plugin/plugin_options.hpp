@@ -60,7 +60,6 @@ struct plugin_options {
   /// Concurrent connections the port serves; more are answered 503.
   int debug_max_clients = 8;
 
-
   /// Test-only faults (hidden flag --test-fault, README "Tests"); never given in operation.
   std::vector<std::string> test_faults;
 

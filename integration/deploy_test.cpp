@@ -81,8 +81,8 @@ std::string kubectl_binary(std::string& why) {
   std::string out;
   if (run({path, "version", "--client", "--short"}, out) != 0) {
     why = "'" + path + " version --client --short' failed (" + out
-          + "): install Debian's kubernetes-client (scripts/install-deps.sh) or set "
-            "RDS_CSI_KUBECTL to a kubectl 1.20";
+          + "): set RDS_CSI_KUBECTL to a kubectl 1.20 (scripts/kubectl-1.20.sh unpacks "
+            "Debian's kubernetes-client and prints its path)";
     return "";
   }
   if (out.find("Client Version: v1.20.") == std::string::npos) {

@@ -16,9 +16,6 @@ packages=(
   e2fsprogs xfsprogs util-linux mount libmount-dev libnvme-dev
   # The fuzzers (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
   clang-14 libclang-rt-14-dev
-  # deploy/: kubectl 1.20 with its built-in kustomize v2.0.3 (integration/deploy_test.cpp renders
-  # the overlays and applies them to the test apiserver; it also runs `kubectl auth can-i`).
-  kubernetes-client
 )
 
 missing=()

@@ -10,6 +10,10 @@ scripts/build.sh
 # The integration tests start a real kube-apiserver: built once, cached outside the checkout.
 RDS_CSI_KUBE_APISERVER="$(scripts/build-kube-apiserver.sh)"
 export RDS_CSI_KUBE_APISERVER
+# deploy_test renders deploy/ with kubectl 1.20 (Debian's kubernetes-client, unpacked into the
+# same cache: a machine may have another package owning /usr/bin/kubectl).
+RDS_CSI_KUBECTL="${RDS_CSI_KUBECTL:-$(scripts/kubectl-1.20.sh)}"
+export RDS_CSI_KUBECTL
 ctest --test-dir build --output-on-failure --timeout 900
 cmake -S . -B build-sanitized -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRDS_CSI_SANITIZE=ON >/dev/null
 cmake --build build-sanitized -j2 --target unit_tests integration_tests

@@ -112,19 +112,21 @@ void settle(self_pointer self, const std::string& volume_id) {
   remove_entry(self, i);
 }
 
-/// Hands a CSI request to the volume's actor, with the time left until the request's deadline
-/// (`timeout`, more than zero).
+/// Hands a CSI request to the volume's actor. The request carries its deadline and the volume
+/// actor never blocks, so no CAF timeout is set here: each one costs a clock-thread wake-up on
+/// the CSI path, and the CSI edge ends the call at its deadline anyway. A volume actor that exits
+/// answers with an error (CAF bounces a request to an exited actor), so settle() always runs.
 template <class Request, class Atom>
 void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
-             caf::timespan timeout, caf::typed_response_promise<outcome> rp,
-             const volume_supervisor_config& config, const metrics_actor& metrics) {
+             caf::typed_response_promise<outcome> rp, const volume_supervisor_config& config,
+             const metrics_actor& metrics) {
   if constexpr (std::is_same_v<Atom, publish_atom>)
     if (config.faults.crash_on_publish > 0 && req.volume_id == config.faults.crash_volume)
       ++self->state.crash_volume_publishes;
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = req.volume_id;
-  self->request(entry.handle, timeout, atom, req)
+  self->request(entry.handle, caf::infinite, atom, req)
     .then(
       [=](outcome& result, const attachment_state& state) mutable {
         record_state(self, state, metrics);
@@ -318,7 +320,9 @@ bool time_remains(self_pointer self, request_deadline deadline,
 /// Runs `go` when the volume may be used: the catalog knows it, or cannot tell (the RDS is down
 /// or slow: attaching needs only the driver's own state, and a live migration must not wait for
 /// the RDS's REST API). NOT_FOUND only when the RDS says so. The question gets at most half of
-/// the time left, so that the rest remains for the work itself.
+/// the time left, so that the rest remains for the work itself: the catalog answers from what it
+/// knows at once, else by that deadline from its own request to the rds actor (so no CAF timeout
+/// here, which would wake the clock thread on every publish).
 template <class Promise, class Go>
 void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
                         const std::string& volume_id, request_deadline deadline,
@@ -331,7 +335,7 @@ void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
     log::warning(log::volume(volume_id), "going on without knowing that the volume exists: ", why);
   };
   self
-    ->request(catalog, slice, find_atom_v,
+    ->request(catalog, caf::infinite, find_atom_v,
               volume_id_request{volume_id, deadline_after(self->clock(), slice)})
     .then(
       [rp, go, cannot_tell](const outcome& exists) mutable {
@@ -622,7 +626,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
           if (!time_remains(self, req.deadline, config, rp, left))
             return;
           auto& entry = entry_for(self, req.volume_id, config, metrics);
-          forward(self, entry, atom, req, left, rp, config, metrics);
+          forward(self, entry, atom, req, rp, config, metrics);
         });
       };
       if (!when_ready(self, config, publish))
@@ -638,7 +642,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         if (i == self->state.volumes.end())
           rp.deliver(outcome::success());
         else if (time_remains(self, req.deadline, config, rp, left))
-          forward(self, i->second, atom, req, left, rp, config, metrics);
+          forward(self, i->second, atom, req, rp, config, metrics);
       };
       if (!when_ready(self, config, unpublish))
         rp.deliver(still_rebuilding());

@@ -318,6 +318,7 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
         }
       status.deleted_while_attached = st.deleted_while_attached;
       status.synced = st.synced;
+      status.mailbox = own_mailbox(self);
       return status;
     },
   };

@@ -110,7 +110,11 @@ follow(cluster_watch_actor::stateful_pointer<State> self, const cluster_watch_co
     metrics, resource, caf::actor_cast<cluster_watch_actor>(self));
   return {
     [self](watch_status& report) { self->state.status = std::move(report); },
-    [self](status_atom) { return self->state.status; },
+    [self](status_atom) {
+      auto s = self->state.status;
+      s.mailbox = own_mailbox(self);
+      return s;
+    },
   };
 }
 

@@ -38,6 +38,8 @@ struct slot {
   std::string json{};
   std::string error{};
   caf::timespan took{0};
+  /// The actor's own mailbox depth as it answered; -1: it does not report it.
+  int64_t mailbox = -1;
 };
 
 /// The answers of one fan-out, filled as they come in.
@@ -70,6 +72,17 @@ std::string rendered(const std::function<void(json_writer&)>& render) {
   return buffer.GetString();
 }
 
+/// The mailbox depth an actor reported in its status answer (see own_mailbox).
+template <class Status> int64_t mailbox_of(const Status& s) {
+  return s.mailbox;
+}
+
+/// The volume catalog answers status with a bare count (its interface, used beside the
+/// inspector): no mailbox.
+int64_t mailbox_of(uint64_t) {
+  return -1;
+}
+
 /// Asks `handle` for its status; `render` writes the answer (and may note what it counts).
 template <class Result, class Handle, class Render>
 void ask_status(inspector_pointer self, const gathering_ptr& g, const Handle& handle,
@@ -86,6 +99,7 @@ void ask_status(inspector_pointer self, const gathering_ptr& g, const Handle& ha
         auto& s = g->slots[index];
         s.took = std::chrono::steady_clock::now() - start;
         s.answered = true;
+        s.mailbox = mailbox_of(answer);
         s.json = rendered([&](json_writer& w) { render(w, answer); });
         g->one_done();
       },
@@ -104,6 +118,11 @@ void write_slot(json_writer& w, const slot& s) {
   field(w, "answered", s.answered);
   field_ms(w, "took_ms", s.took);
   if (s.answered) {
+    w.Key("mailbox");
+    if (s.mailbox >= 0)
+      w.Uint64(static_cast<uint64_t>(s.mailbox));
+    else
+      w.Null();
     w.Key("status");
     w.RawValue(s.json.c_str(), s.json.size(), rapidjson::kObjectType);
   } else {
@@ -267,7 +286,7 @@ caf::result<debug_answer> actors_answer(inspector_pointer self, const inspector_
       w.Key("inspector");
       w.StartObject();
       field(w, "answered", self->state.answered);
-      // CAF lets an actor see only its own mailbox.
+      // CAF lets an actor count only its own mailbox (see own_mailbox).
       field(w, "mailbox", static_cast<uint64_t>(self->mailbox().size()));
       w.EndObject();
       w.EndObject();

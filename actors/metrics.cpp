@@ -396,7 +396,11 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
     [self](scrape_atom) {
       return prometheus::TextSerializer{}.Serialize(self->state.registry->Collect());
     },
-    [self](status_atom) { return self->state.status; },
+    [self](status_atom) {
+      auto s = self->state.status;
+      s.mailbox = own_mailbox(self);
+      return s;
+    },
   };
 }
 

@@ -70,6 +70,7 @@ node_supervisor_actor::behavior_type node_supervisor(self_pointer self, node_con
           status.states.push_back(std::move(fresh));
         }
       }
+      status.mailbox = own_mailbox(self);
       return status;
     },
     [self](node_volume_status& reported) {

@@ -263,6 +263,7 @@ rds_owner_actor::behavior_type rds(rds_owner_actor::stateful_pointer<rds_state> 
       for (auto& [id, request] : st.in_flight)
         s.in_flight.push_back(request);
       s.answered = st.answered;
+      s.mailbox = own_mailbox(self);
       return s;
     },
     [self](snapshots_atom a) {

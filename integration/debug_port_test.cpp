@@ -406,6 +406,13 @@ TEST_CASE("inspection port: volumes, migrations, a timer that fires, a conflict 
     CHECK((*s)["answered"].GetBool());
     CHECK((*s)["took_ms"].GetDouble() < 500);
     CHECK((*s)["status"].IsObject());
+    // Its own mailbox depth as it answered; null for an actor that does not report it.
+    REQUIRE((*s).HasMember("mailbox"));
+    CHECK(((*s)["mailbox"].IsUint64() || (*s)["mailbox"].IsNull()));
+  }
+  for (auto name : {"metrics", "rds"}) {
+    CAPTURE(name);
+    CHECK((*singleton(actors, "singletons", name))["mailbox"].IsUint64());
   }
   auto& supervisor = (*singleton(actors, "singletons", "volume_supervisor"))["status"];
   CHECK(supervisor["volume_actors"].GetUint64() == 3);
@@ -651,6 +658,7 @@ TEST_CASE("inspection port: the rebuild after a restart shows the migration with
     REQUIRE(w != nullptr);
     CHECK((*w)["answered"].GetBool());
     CHECK((*w)["took_ms"].GetDouble() < 500);
+    CHECK((*w)["mailbox"].IsUint64());
   }
   CHECK((*singleton(watches, "watches", "attachment_join"))["status"]["synced"].GetBool());
   auto actors = get_json(base + "/debug/actors");

@@ -82,17 +82,27 @@ constexpr anomaly_atom anomaly_atom_v{};
 using post_atom = caf::atom_constant<caf::atom("post")>;
 constexpr post_atom post_atom_v{};
 
+/// The status answers below carry the answering actor's own mailbox depth: the messages waiting
+/// in it as it answered. Only the actor itself may count its mailbox in CAF 0.17
+/// (scheduled_actor::mailbox().size() moves messages from the shared inbox into the actor's own
+/// queues), so each actor reports it in its answer; -1 where an actor does not.
+template <class Self> int64_t own_mailbox(Self* self) {
+  return static_cast<int64_t>(self->mailbox().size());
+}
+
 /// What the metrics actor reports about itself.
 struct metrics_status {
   /// host:port the /metrics endpoint listens on (the real port when 0 was asked), or empty.
   std::string listen_address;
   /// Why the endpoint could not be served (e.g. the address is in use), or empty.
   std::string error;
+  /// Its own mailbox depth as it answered (see own_mailbox); -1: not reported.
+  int64_t mailbox = -1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, metrics_status& x) {
-  return f(caf::meta::type_name("rds.metrics_status"), x.listen_address, x.error);
+  return f(caf::meta::type_name("rds.metrics_status"), x.listen_address, x.error, x.mailbox);
 }
 
 /// What the volume supervisor reports about itself.
@@ -113,12 +123,14 @@ struct supervisor_status {
   uint64_t deferred = 0;
   /// Followed attaches ignored because a CSI unpublish came after their VolumeAttachment.
   uint64_t stale_ignored = 0;
+  /// Its own mailbox depth as it answered (see own_mailbox); -1: not reported.
+  int64_t mailbox = -1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
-           x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored);
+           x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored, x.mailbox);
 }
 
 /// One RouterOS request of the rds actor that has not been answered yet.
@@ -151,11 +163,13 @@ struct rds_status {
   std::vector<rds_request_status> copies;
   /// Requests the session has answered since the start.
   uint64_t answered = 0;
+  /// Its own mailbox depth as it answered (see own_mailbox); -1: not reported.
+  int64_t mailbox = -1;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, rds_status& x) {
   return f(caf::meta::type_name("rds.rds_status"), x.breaker, x.copying, x.breaker_since,
-           x.in_flight, x.copies, x.answered);
+           x.in_flight, x.copies, x.answered, x.mailbox);
 }
 
 /// The rds actor's session moved its circuit breaker (sent by the session worker).
@@ -193,12 +207,14 @@ struct watch_status {
   std::string last_failure;
   /// When it failed.
   caf::timestamp last_failure_at;
+  /// Its own mailbox depth as it answered (see own_mailbox); -1: not reported.
+  int64_t mailbox = -1;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, watch_status& x) {
   return f(caf::meta::type_name("rds.watch_status"), x.resource, x.lists, x.events, x.relists,
            x.failures, x.resource_version, x.last_event, x.activity, x.activity_since,
-           x.listed_objects, x.last_failure, x.last_failure_at);
+           x.listed_objects, x.last_failure, x.last_failure_at, x.mailbox);
 }
 
 /// A VolumeAttachment waiting for its PersistentVolume.
@@ -232,11 +248,13 @@ struct join_status {
   bool synced = false;
   /// The VolumeAttachments waiting (at most 100, by name).
   std::vector<waiting_attachment> waiting_attachments;
+  /// Its own mailbox depth as it answered (see own_mailbox); -1: not reported.
+  int64_t mailbox = -1;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, join_status& x) {
   return f(caf::meta::type_name("rds.join_status"), x.persistent_volumes, x.attachments, x.waiting,
-           x.waiting_for, x.deleted_while_attached, x.synced, x.waiting_attachments);
+           x.waiting_for, x.deleted_while_attached, x.synced, x.waiting_attachments, x.mailbox);
 }
 
 /// What the attachment join's last message changed, for the metrics actor.
@@ -325,11 +343,13 @@ struct events_status {
   caf::timestamp oldest_in_flight_since;
   /// Why the last post failed (empty: none failed).
   std::string last_failure;
+  /// Its own mailbox depth as it answered (see own_mailbox); -1: not reported.
+  int64_t mailbox = -1;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, events_status& x) {
   return f(caf::meta::type_name("rds.events_status"), x.recorded, x.posted, x.failed,
-           x.without_claim, x.in_flight, x.oldest_in_flight_since, x.last_failure);
+           x.without_claim, x.in_flight, x.oldest_in_flight_since, x.last_failure, x.mailbox);
 }
 
 /// What a node_volume actor knows of its volume on this node: what its own operations did.
@@ -363,10 +383,12 @@ struct node_status {
   std::vector<std::string> volumes;
   /// Each of them as its node_volume last reported it, in volume id order.
   std::vector<node_volume_status> states;
+  /// Its own mailbox depth as it answered (see own_mailbox); -1: not reported.
+  int64_t mailbox = -1;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, node_status& x) {
-  return f(caf::meta::type_name("rds.node_status"), x.volumes, x.states);
+  return f(caf::meta::type_name("rds.node_status"), x.volumes, x.states, x.mailbox);
 }
 
 /// The block device an nvme_io found for a volume (from a stage or a publish).

@@ -295,6 +295,8 @@ TEST_CASE("the inspector shows an actor that does not answer in time, and the ot
   REQUIRE(by_actor.count("metrics") == 1);
   CHECK((*by_actor["metrics"])["answered"].GetBool());
   CHECK((*by_actor["metrics"])["status"].HasMember("listen_address"));
+  CHECK((*by_actor["metrics"])["mailbox"].IsUint64());
+  CHECK_FALSE((*by_actor["events"]).HasMember("mailbox")); // no answer, no depth
   CHECK(doc["kinds"].Size() >= 3);
   // Without a supervisor, the volume endpoints say so.
   auto volumes =
@@ -304,6 +306,20 @@ TEST_CASE("the inspector shows an actor that does not answer in time, and the ot
   fx.self->send_exit(inspector, caf::exit_reason::user_shutdown);
   fx.self->send_exit(targets.events, caf::exit_reason::user_shutdown);
   fx.sched.run();
+}
+
+TEST_CASE("a singleton's status answer carries its own mailbox depth as it answered") {
+  test::actor_fixture fx;
+  // Four status requests queued at once: each answer counts the requests still behind it.
+  for (int i = 0; i < 4; ++i)
+    fx.self->send(fx.metrics, status_atom_v);
+  std::vector<int64_t> depths;
+  for (int i = 0; i < 4; ++i) {
+    fx.sched.run_once();
+    fx.self->receive([&](metrics_status& s) { depths.push_back(s.mailbox); },
+                     caf::after(0s) >> [] { FAIL("no status answer"); });
+  }
+  CHECK(depths == std::vector<int64_t>{3, 2, 1, 0});
 }
 
 /// A supervisor for the inspector's volume endpoints: one migrating volume "pvc-m"; "pvc-late"

@@ -440,3 +440,13 @@ TEST_CASE("inspection port on a node plugin: each staged volume, its device, mou
   expect_clean_stop(node);
   expect_clean_stop(controller);
 }
+
+TEST_CASE("a bad --test-fault value is refused with the flag's name") {
+  for (std::string bad : {"bogus", "crash-volume:", "slow-status:supervisor:x"}) {
+    CAPTURE(bad);
+    std::string out;
+    CHECK(run_plugin({"--test-fault=" + bad}, out) == 2);
+    CHECK(out.find("rds-csi-plugin: --test-fault: ") != std::string::npos);
+    CHECK(out.find("(got '" + bad + "')") != std::string::npos);
+  }
+}

@@ -354,15 +354,12 @@ void define_flags(CLI::App& app, plugin_options& o, flag_text& t) {
     ->capture_default_str()
     ->check(not_empty("must name a program"));
 
-  // Hidden (no group): faults for the inspection port's integration tests only.
+  // Hidden (no group): faults for the inspection port's integration tests only. Checked after
+  // the parse: CLI11 names a hidden option "" in a check's message.
   app.add_option("--test-fault", o.test_faults, "test only")
     ->group("")
     ->type_name("SPEC")
-    ->expected(1)
-    ->check(rule([](const std::string& v) {
-      actors::volume_test_faults scratch;
-      return actors::add_test_fault(v, scratch);
-    }));
+    ->expected(1);
 
   app.add_flag("--version", t.version, "print the version and exit");
 }
@@ -468,6 +465,12 @@ parsed_options parse_plugin_options(const std::vector<std::string>& args,
                      "--debug-token-file too, or use 127.0.0.1";
   else if (o.debug_allow_remote && o.debug_token_file.empty())
     result.error = "--debug-allow-remote needs --debug-token-file";
+  for (auto& fault : o.test_faults) {
+    actors::volume_test_faults scratch;
+    auto problem = actors::add_test_fault(fault, scratch);
+    if (result.error.empty() && !problem.empty())
+      result.error = "--test-fault: " + problem + " (got '" + fault + "')";
+  }
   return result;
 }
 

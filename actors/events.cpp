@@ -70,15 +70,29 @@ std::string event_json(const volume_event& event, const volume_claim& claim,
 
 namespace {
 
-/// Posts one Event at a time on its own client.
+/// Posts one Event at a time on its own client; once `stopping` is set, drops what is queued.
 events_poster_actor::behavior_type
 events_poster(events_poster_actor::stateful_pointer<events_poster_state> self,
-              services::kube::kube_config connection, std::chrono::milliseconds deadline) {
+              services::kube::kube_config connection, std::chrono::milliseconds deadline,
+              std::shared_ptr<std::atomic<bool>> stopping) {
   self->state.client =
     std::make_unique<services::kube::kube_client>(connection, services::kube::retry_policy{2});
+  self->state.stopping = std::move(stopping);
+  // The link's exit message is queued behind the posts handed over before it: by the time it is
+  // handled, every one of them was either posted or dropped.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (self->state.dropped > 0)
+      log::info("shutting down: ", self->state.dropped, " Kubernetes Events not posted (dropped)");
+    self->quit(msg.reason);
+  });
   return {
     [self, deadline](post_atom, const std::string& path, const std::string& body) {
-      return self->state.client->request("POST", path, body, deadline).status;
+      auto& st = self->state;
+      if (st.stopping->load()) {
+        ++st.dropped;
+        return outcome::failure(ec::unavailable, "shutting down: Event dropped");
+      }
+      return st.client->request("POST", path, body, deadline).status;
     },
   };
 }
@@ -87,10 +101,14 @@ events_poster(events_poster_actor::stateful_pointer<events_poster_state> self,
 
 events_actor::behavior_type events(events_actor::stateful_pointer<events_state> self,
                                    events_config config, metrics_actor metrics) {
-  // Linked: the poster ends with the events actor (after the post it is making).
-  if (config.connection)
+  // Linked: the poster ends with the events actor, after the post it is making; the posts queued
+  // behind it are dropped from the moment the events actor ends (`stopping`).
+  if (config.connection) {
+    auto stopping = std::make_shared<std::atomic<bool>>(false);
     self->state.poster = self->spawn<caf::detached + caf::linked>(events_poster, *config.connection,
-                                                                  config.post_deadline);
+                                                                  config.post_deadline, stopping);
+    self->attach_functor([stopping] { stopping->store(true); });
+  }
   auto update_oldest = [self] {
     auto& st = self->state;
     st.status.in_flight = st.posting.size();

@@ -1,13 +1,16 @@
 // The events actor: posts volume events as Kubernetes Events on the volume's PVC. It is
 // event-based and keeps the claims and the counts; with a cluster, each post is a blocking HTTP
 // call made by its poster (detached, spawned and linked by the events actor, one post at a time
-// in the order handed over), so the events actor answers status while a post is slow. Without a
-// cluster it only logs. Either way every volume actor gets a valid handle at spawn.
+// in the order handed over), so the events actor answers status while a post is slow. When the
+// events actor ends, the poster finishes the post it is making and drops the rest of its backlog
+// (counted in one log line): a shutdown never waits for a storm's Events. Without a cluster it
+// only logs. Either way every volume actor gets a valid handle at spawn.
 #pragma once
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -52,6 +55,11 @@ struct events_poster_state {
   events_poster_state();
   ~events_poster_state();
   std::unique_ptr<services::kube::kube_client> client;
+  /// Set when the events actor ends: the posts still queued are dropped, not posted, so a
+  /// shutdown after a storm waits for one post at most, not for the whole backlog.
+  std::shared_ptr<std::atomic<bool>> stopping;
+  /// Posts dropped that way (logged when the poster ends).
+  uint64_t dropped = 0;
 };
 
 events_actor::behavior_type events(events_actor::stateful_pointer<events_state> self,

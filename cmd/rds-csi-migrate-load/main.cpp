@@ -293,7 +293,10 @@ int main(int argc, char** argv) {
     result = s.run();
   }
   if (plugin) {
+    auto stop_begin = std::chrono::steady_clock::now();
     auto problem = plugin->stop();
+    result.plugin_stop_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - stop_begin).count();
     if (!problem.empty())
       result.breaches.push_back({"-", "plugin stop (SIGTERM)", problem});
   }

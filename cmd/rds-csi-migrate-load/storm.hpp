@@ -122,6 +122,8 @@ struct storm_result {
   /// CPU seconds of the harness and of the plugin during the storm (-1: unknown).
   double harness_cpu_s = 0, plugin_cpu_s = -1;
   size_t peak_in_flight = 0;
+  /// Seconds from SIGTERM to the plugin's exit at the end (-1: not started by the harness).
+  double plugin_stop_s = -1;
 };
 
 class storm {

@@ -312,6 +312,55 @@ std::set<std::string> scraped_names(const std::string& text) {
   return names;
 }
 
+/// Label names per series name of a /metrics text.
+std::map<std::string, std::set<std::string>> scraped_labels(const std::string& text) {
+  static const std::regex label{R"(([A-Za-z_][A-Za-z0-9_]*)=")"};
+  std::map<std::string, std::set<std::string>> labels;
+  std::istringstream lines{text};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto brace = line.find('{');
+    auto& of = labels[line.substr(0, line.find_first_of("{ "))];
+    if (brace == std::string::npos)
+      continue;
+    auto set = line.substr(brace, line.rfind('}') - brace);
+    for (std::sregex_iterator i{set.begin(), set.end(), label}, end; i != end; ++i)
+      of.insert((*i)[1]);
+  }
+  return labels;
+}
+
+/// The labels a PromQL expression expects on the series it reads: metric -> label names, from
+/// its matchers (`name{a="x",b=~"y"}`) and, when it reads one metric only, its `by (...)`
+/// clauses. Prometheus' target labels (job, pod, ...) are not the driver's and are left out.
+std::map<std::string, std::set<std::string>> labels_used(const std::string& expr) {
+  static const std::regex selector{R"(([A-Za-z_:][A-Za-z0-9_:]*)\s*\{([^}]*)\})"},
+    matcher{R"(([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=))"}, by{R"(\bby\s*\(([^)]*)\))"},
+    word{R"([A-Za-z_][A-Za-z0-9_]*)"};
+  static const std::set<std::string> target_labels{"job",     "pod",      "instance", "namespace",
+                                                   "service", "endpoint", "container"};
+  std::map<std::string, std::set<std::string>> used;
+  auto add = [&](const std::string& metric, const std::string& label) {
+    if (target_labels.count(label) == 0)
+      used[metric].insert(label);
+  };
+  for (std::sregex_iterator i{expr.begin(), expr.end(), selector}, end; i != end; ++i) {
+    auto list = (*i)[2].str();
+    for (std::sregex_iterator j{list.begin(), list.end(), matcher}; j != end; ++j)
+      add((*i)[1], (*j)[1]);
+  }
+  auto metrics = metric_names(expr);
+  if (metrics.size() == 1)
+    for (std::sregex_iterator i{expr.begin(), expr.end(), by}, end; i != end; ++i) {
+      auto list = (*i)[1].str();
+      for (std::sregex_iterator j{list.begin(), list.end(), word}; j != end; ++j)
+        add(*metrics.begin(), (*j)[0]);
+    }
+  return used;
+}
+
 /// The packages of one `ENV NAME="..."` list of the runtime stage of deploy/image/Dockerfile.
 std::set<std::string> dockerfile_list(const std::string& name) {
   auto text = read_text(source_dir + "/deploy/image/Dockerfile");
@@ -566,11 +615,26 @@ TEST_CASE("every metric the dashboard and the alerts use is in a scrape of the r
   for (auto step : {client.publish(volume.at("vol-dashboard"), "node-b", volume_access::rwx_block),
                     client.unpublish(volume.at("vol-dashboard"), "node-a")})
     REQUIRE_MESSAGE(step.ok(), step.error_message());
-  auto scraped = scraped_names(http_get(plugin.metrics_url()));
+  auto text = http_get(plugin.metrics_url());
+  auto scraped = scraped_names(text);
   for (auto& name : used) {
     CAPTURE(name);
     CHECK(scraped.count(name) == 1);
   }
+  // And the labels they match on or group by are on those series (a misspelt label selects
+  // nothing and an alert on it never fires).
+  auto labels = scraped_labels(text);
+  size_t label_checks = 0;
+  for (auto& e : exprs)
+    for (auto& [metric, names] : labels_used(e))
+      for (auto& label : names) {
+        CAPTURE(e);
+        CAPTURE(metric);
+        CAPTURE(label);
+        CHECK(labels[metric].count(label) == 1);
+        ++label_checks;
+      }
+  CHECK(label_checks > 20);
   expect_clean_stop(plugin);
 }
 
@@ -618,6 +682,51 @@ TEST_CASE("the image's runtime packages are exactly those of the libraries the p
     tool_packages.insert(program_owners[program]);
   }
   CHECK(tools == tool_packages);
+}
+
+TEST_CASE("upgrade from the Go driver: a volume it attached is refused a new publish and its "
+          "delete leaves the RDS alone, as the README says") {
+  auto& k = rds::client::kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-a", "node-b"});
+  // One of ours beside it, so the plugin's own state is there to be disturbed.
+  temp_dir sim;
+  auto ours = provision_volumes(sim.path(), {"vol-ours"});
+  REQUIRE(ours.size() == 1);
+  // What the Go driver left: a PV named by its id (pvc-<uuid>, also its RDS slot) with a KubeVirt
+  // disk's access, attached to node-a.
+  const std::string go_volume = "pvc-6d1c2a8e-0f3b-4c59-9a7e-2b1d5e8f4a10";
+  k.create_volume("pv-go", go_volume, "ReadWriteMany", "Block", "600");
+  k.attach("pv-go", "node-a");
+  k.create_volume("pv-ours", ours.at("vol-ours"), "ReadWriteMany", "Block", "600");
+  k.attach("pv-ours", "node-a");
+  plugin_process plugin{
+    {"--rds-sim-data-dir=" + sim.path(), "--kubeconfig=" + k.kubeconfig("admin-token")}};
+  csi_client client{plugin.endpoint()};
+  // Its VolumeAttachment does not keep the plugin from rebuilding.
+  REQUIRE(client.wait_until_ready());
+  // A live migration of it (or its pod rescheduled): NOT_FOUND, the id is no slot of this driver.
+  CHECK(client.publish(go_volume, "node-b", volume_access::rwx_block).error_code()
+        == grpc::StatusCode::NOT_FOUND);
+  // Deleting its claim: success, and not one request reaches the RDS.
+  auto rds_requests = [&] {
+    std::istringstream lines{http_get(plugin.metrics_url())};
+    std::string line;
+    double total = 0;
+    while (std::getline(lines, line))
+      if (line.rfind("rds_csi_rds_requests_total{", 0) == 0)
+        total += std::stod(line.substr(line.rfind(' ') + 1));
+    return total;
+  };
+  // The driver's own volume migrates as usual (and its publish asks the RDS, so the count below
+  // is seen to move).
+  CHECK(client.publish(ours.at("vol-ours"), "node-b", volume_access::rwx_block).ok());
+  auto before = rds_requests();
+  CHECK(before > 0);
+  auto deleted = client.delete_volume(go_volume);
+  CHECK_MESSAGE(deleted.ok(), deleted.error_message());
+  CHECK(rds_requests() == before);
+  expect_clean_stop(plugin);
 }
 
 TEST_CASE("two controller replicas: the standby follows a migration storm and answers at once "

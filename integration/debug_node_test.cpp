@@ -450,3 +450,94 @@ TEST_CASE("a bad --test-fault value is refused with the flag's name") {
     CHECK(out.find("(got '" + bad + "')") != std::string::npos);
   }
 }
+
+TEST_CASE("inspection port: no secret in any endpoint's answer, with a cluster, an RDS password, "
+          "the port's token and CSI secrets") {
+  auto& k = kube_cluster::instance();
+  k.clear();
+  k.create_nodes({"node-a", "node-b"});
+  temp_dir dir;
+  pid_t sim_pid = -1;
+  auto url = start_rds_sim(dir, {}, sim_pid);
+  REQUIRE(!url.empty());
+  const std::string token = "port-token-3b8e61d2";
+  std::ofstream{dir.path() + "/token"} << token << "\n";
+  plugin_process plugin{
+    rds_sim_flags(dir, url,
+                  {"--kubeconfig=" + k.kubeconfig("admin-token"),
+                   "--debug-token-file=" + dir.path() + "/token", "--migration-timeout-min=1"})};
+  csi_client client{plugin.endpoint()};
+  REQUIRE(client.wait_until_ready());
+  auto base = plugin.debug_url();
+  const std::vector<std::string> auth{"Authorization: Bearer " + token};
+
+  // CreateVolume and ControllerPublishVolume carry secrets, as the external-provisioner and
+  // -attacher pass them from a StorageClass's secret references.
+  const std::string create_secret = "create-secret-71f0a2c4";
+  const std::string publish_secret = "publish-secret-c5d9e803";
+  ::csi::v1::CreateVolumeRequest create;
+  create.set_name("pvc-secrets");
+  create.mutable_capacity_range()->set_required_bytes(1 << 20);
+  *create.add_volume_capabilities() = csi_client::capability(volume_access::rwx_block);
+  (*create.mutable_secrets())["password"] = create_secret;
+  ::csi::v1::CreateVolumeResponse created;
+  {
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    auto status = client.controller().CreateVolume(&ctx, create, &created);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+  }
+  auto id = created.volume().volume_id();
+  k.create_volume("pv-secrets", id, "ReadWriteMany", "Block", "60");
+  for (auto node : {"node-a", "node-b"}) {
+    ::csi::v1::ControllerPublishVolumeRequest req;
+    req.set_volume_id(id);
+    req.set_node_id(node);
+    *req.mutable_volume_capability() = csi_client::capability(volume_access::rwx_block);
+    *req.mutable_volume_context() = created.volume().volume_context();
+    (*req.mutable_secrets())["password"] = publish_secret;
+    ::csi::v1::ControllerPublishVolumeResponse resp;
+    grpc::ClientContext ctx;
+    set_deadline(ctx);
+    auto status = client.controller().ControllerPublishVolume(&ctx, req, &resp);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    k.attach("pv-secrets", node);
+  }
+  // A VolumeAttachment whose PersistentVolume does not exist: the join shows it waiting.
+  k.attach("pv-absent", "node-a", false);
+  auto waiting = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < waiting) {
+    auto watches = get_json(base + "/debug/watches", auth);
+    auto* join = singleton(watches, "watches", "attachment_join");
+    if (join != nullptr && (*join)["answered"].GetBool()
+        && (*join)["status"]["waiting_attachments"].Size() == 1)
+      break;
+    std::this_thread::sleep_for(20ms);
+  }
+  auto v = get_json(base + "/debug/volumes/" + id, auth);
+  CHECK(v["migrating"].GetBool());
+
+  auto answers =
+    every_answer(base,
+                 {"/", "/debug/actors", "/debug/volumes", "/debug/volumes/" + id,
+                  "/debug/volumes?migrating=true&limit=1", "/debug/migrations", "/debug/watches",
+                  "/debug/rds", "/debug/node", "/debug/nothing", "/debug/stream?after=0"},
+                 auth);
+  // Each answer is whole: the join's waiting VolumeAttachment and the stream's migration.
+  for (auto& [what, body] : answers) {
+    CAPTURE(what);
+    if (what == "/debug/watches")
+      CHECK(body.find("pv-absent") != std::string::npos);
+    if (what == "/debug/stream?after=0")
+      CHECK(body.find("event: migration_started") != std::string::npos);
+  }
+  check_no_secret(answers, {token, "admin-token", "sim-secret", create_secret, publish_secret});
+  // Refused requests tell no more.
+  check_no_secret(every_answer(base, {"/debug/actors", "/debug/stream"}, {}),
+                  {token, "admin-token", "sim-secret", create_secret, publish_secret});
+  expect_clean_stop(plugin);
+  stop_process(sim_pid, 5s);
+  k.clear();
+}

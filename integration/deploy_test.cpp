@@ -815,14 +815,20 @@ TEST_CASE("two controller replicas: the standby follows a migration storm and an
   }
   replicas_agree("all attached to node-a");
   // The storm: every RWX volume migrates to node-b, the attaches interleaved, then the source
-  // detaches.
-  for (int i = 1; i < volumes; ++i)
+  // detaches; both replicas are compared with the VolumeAttachments after every single write.
+  for (int i = 1; i < volumes; ++i) {
     attacher.create_attachment(pvs[i], "node-b");
-  for (int i = 1; i < volumes; ++i)
+    replicas_agree(pvs[i] + " has a VolumeAttachment to node-b, not yet attached");
+  }
+  for (int i = 1; i < volumes; ++i) {
     REQUIRE(attacher.attach(pvs[i], "node-b").ok());
+    replicas_agree(pvs[i] + " attached to node-b too");
+  }
   replicas_agree("every RWX volume on node-a and node-b");
-  for (int i = 1; i < volumes; ++i)
+  for (int i = 1; i < volumes; ++i) {
     REQUIRE(attacher.detach(pvs[i], "node-a").ok());
+    replicas_agree(pvs[i] + " detached from node-a");
+  }
   replicas_agree("every RWX volume migrated to node-b");
 
   // The leader goes; the standby's sidecars win the election and call its plugin at once.

@@ -275,13 +275,16 @@ caf::result<debug_answer> actors_answer(inspector_pointer self, const inspector_
       for (auto& s : g.slots)
         write_slot(w, s);
       w.EndArray();
+      // Volume actors restarted by the supervisor (null: it did not answer); none on a node.
       w.Key("restarts");
       w.StartObject();
-      w.Key("volume");
-      if (g.supervisor_answered)
-        w.Uint64(g.supervisor.restarts);
-      else
-        w.Null();
+      if (t.supervisor) {
+        w.Key("volume");
+        if (g.supervisor_answered)
+          w.Uint64(g.supervisor.restarts);
+        else
+          w.Null();
+      }
       w.EndObject();
       w.Key("inspector");
       w.StartObject();

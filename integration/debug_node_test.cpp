@@ -294,6 +294,9 @@ TEST_CASE("inspection port on a node plugin: each staged volume, its device, mou
   auto actors = get_json(base + "/debug/actors");
   CHECK(kind_count(actors, "node_supervisor") == 1);
   CHECK(kind_count(actors, "node_volume") == 1);
+  CHECK(kind_count(actors, "volume") == 0);
+  REQUIRE(actors["restarts"].IsObject());
+  CHECK_FALSE(actors["restarts"].HasMember("volume")); // no volume actors on a node
   {
     auto* s = singleton(actors, "singletons", "node_supervisor");
     REQUIRE(s != nullptr);

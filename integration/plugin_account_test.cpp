@@ -2,15 +2,22 @@
 // are those deploy/kubernetes/controller-rbac.yaml binds to it (the ClusterRole rds-csi-plugin).
 // In a cluster the same account also carries the sidecars' roles (a pod has one ServiceAccount),
 // which would hide a right the plugin lacks; here the account and its binding are the file's own,
-// moved into a namespace of their own, so nothing else is bound to it.
+// moved into a namespace of their own, so nothing else is bound to it. The token is a TokenRequest
+// one, and as root the plugin finds it as in a pod: no --kubeconfig, the token and CA under
+// /var/run/secrets/kubernetes.io/serviceaccount (a mount namespace of its own) and
+// KUBERNETES_SERVICE_HOST/PORT.
 #include <doctest/doctest.h>
 #include <rapidjson/document.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -108,6 +115,49 @@ std::string service_account_token(const std::string& ns, const std::string& name
   return token;
 }
 
+/// A program that runs the plugin as a pod does: in a mount namespace of its own, a tmpfs on /run
+/// (/var/run) holds `account_dir`'s token and ca.crt at
+/// /var/run/secrets/kubernetes.io/serviceaccount, and KUBERNETES_SERVICE_HOST/PORT name the
+/// apiserver. The process keeps its pid through each exec, so stopping it stops the plugin.
+std::string in_pod_wrapper(const std::string& dir, const std::string& account_dir,
+                           const std::string& server_url) {
+  auto host_port = server_url.substr(server_url.find("://") + 3);
+  auto colon = host_port.rfind(':');
+  auto path = dir + "/in-pod";
+  std::ofstream{path}
+    << "#!/bin/sh\n"
+    << "exec unshare --mount --propagation private /bin/sh -c '\n"
+    << "  set -e\n"
+    << "  mount -t tmpfs -o mode=0755 rds-csi-test-run /run\n"
+    << "  mkdir -p /run/secrets/kubernetes.io/serviceaccount\n"
+    << "  cp \"$0/token\" \"$0/ca.crt\" /run/secrets/kubernetes.io/serviceaccount/\n"
+    << "  plugin=$1; shift\n"
+    << "  exec env KUBERNETES_SERVICE_HOST=" << host_port.substr(0, colon)
+    << " KUBERNETES_SERVICE_PORT=" << host_port.substr(colon + 1) << " \"$plugin\" \"$@\"' "
+    << account_dir << " " << plugin_binary() << " \"$@\"\n";
+  ::chmod(path.c_str(), 0755);
+  return path;
+}
+
+/// Sets $RDS_CSI_PLUGIN (which plugin_process starts) for its lifetime.
+class plugin_binary_as {
+ public:
+  explicit plugin_binary_as(const std::string& path) {
+    if (const char* old = std::getenv("RDS_CSI_PLUGIN"))
+      old_ = old;
+    ::setenv("RDS_CSI_PLUGIN", path.c_str(), 1);
+  }
+  ~plugin_binary_as() {
+    if (old_)
+      ::setenv("RDS_CSI_PLUGIN", old_->c_str(), 1);
+    else
+      ::unsetenv("RDS_CSI_PLUGIN");
+  }
+
+ private:
+  std::optional<std::string> old_;
+};
+
 } // namespace
 
 TEST_CASE("the controller plugin with a token of its ServiceAccount, bound by deploy/ to the "
@@ -129,9 +179,12 @@ TEST_CASE("the controller plugin with a token of its ServiceAccount, bound by de
           == 0);
 
   // The pod's credentials: the token in a file (read again when kubelet rotates it) and the
-  // apiserver's CA.
-  auto token_file = dir.path() + "/token";
+  // apiserver's CA, as kubelet mounts them.
+  auto account_dir = dir.path() + "/serviceaccount";
+  ::mkdir(account_dir.c_str(), 0700);
+  auto token_file = account_dir + "/token";
   std::ofstream{token_file} << service_account_token(account_namespace, "rds-csi-controller");
+  std::ofstream{account_dir + "/ca.crt"} << read_text(k.ca_path());
   auto kubeconfig = dir.path() + "/kubeconfig";
   std::ofstream{kubeconfig} << "apiVersion: v1\nkind: Config\ncurrent-context: pod\n"
                             << "clusters:\n- name: pod\n  cluster:\n    server: " << k.server_url()
@@ -166,7 +219,20 @@ TEST_CASE("the controller plugin with a token of its ServiceAccount, bound by de
   k.attach("pv-sa-rwx", "node-a");
   k.attach("pv-sa-rwo", "node-a");
 
-  plugin_process plugin{{"--rds-sim-data-dir=" + sim.path(), "--kubeconfig=" + kubeconfig}};
+  // As root, exactly as in a pod: no --kubeconfig, the in-cluster files and environment (a mount
+  // namespace puts them where the plugin looks). Otherwise the same token through a kubeconfig.
+  std::unique_ptr<plugin_process> started;
+  if (::geteuid() == 0) {
+    plugin_binary_as wrapper{in_pod_wrapper(dir.path(), account_dir, k.server_url())};
+    started = std::make_unique<plugin_process>(
+      std::vector<std::string>{"--rds-sim-data-dir=" + sim.path()});
+  } else {
+    MESSAGE("not root: no mount namespace for the in-cluster files; the token goes through "
+            "--kubeconfig instead");
+    started = std::make_unique<plugin_process>(
+      std::vector<std::string>{"--rds-sim-data-dir=" + sim.path(), "--kubeconfig=" + kubeconfig});
+  }
+  auto& plugin = *started;
   csi_client client{plugin.endpoint()};
   REQUIRE(client.wait_until_ready());
 

@@ -522,6 +522,93 @@ TEST_CASE("inspection port: no secret in any endpoint's answer, with a cluster, 
   auto v = get_json(base + "/debug/volumes/" + id, auth);
   CHECK(v["migrating"].GetBool());
 
+  // The cluster side's answers, field by field: the watches, the join, the supervisor, the
+  // events actor and the metrics actor.
+  auto watches = get_json(base + "/debug/watches", auth);
+  CHECK(watches["timeout_ms"].GetUint64() == 500);
+  const std::vector<std::pair<std::string, std::string>> resources{
+    {"watch/volumeattachments", "/apis/storage.k8s.io/v1/volumeattachments"},
+    {"watch/persistentvolumes", "/api/v1/persistentvolumes"},
+    {"watch/nodes", "/api/v1/nodes"}};
+  for (auto& [name, resource] : resources) {
+    CAPTURE(name);
+    auto* w = singleton(watches, "watches", name);
+    REQUIRE(w != nullptr);
+    CHECK(str(*w, "kind") == "cluster_watch");
+    REQUIRE((*w)["answered"].GetBool());
+    CHECK((*w)["mailbox"].IsUint64());
+    auto& s = (*w)["status"];
+    CHECK(str(s, "resource") == resource);
+    CHECK(s["lists"].GetUint64() >= 1);
+    CHECK(s["relists"].GetUint64() == 0);
+    CHECK(s["failures"].GetUint64() == 0);
+    CHECK_FALSE(str(s, "resource_version").empty());
+    CHECK(str(s, "activity") == "watching");
+    CHECK(rfc3339(str(s, "activity_since")));
+    CHECK(str(s, "last_failure") == "");
+    CHECK(str(s, "last_failure_at") == "");
+    if (name == "watch/nodes") {
+      CHECK(s["listed_objects"].GetUint64() == 2);
+    } else {
+      CHECK(s["events"].GetUint64() >= 1); // created after the list
+      CHECK(rfc3339(str(s, "last_event")));
+    }
+  }
+  auto* join = singleton(watches, "watches", "attachment_join");
+  REQUIRE(join != nullptr);
+  REQUIRE((*join)["answered"].GetBool());
+  {
+    auto& s = (*join)["status"];
+    CHECK(s["persistent_volumes"].GetUint64() == 1);
+    CHECK(s["attachments"].GetUint64() == 3);
+    CHECK(s["waiting"].GetUint64() == 1);
+    CHECK(strings(s, "waiting_for") == std::vector<std::string>{"pv-absent"});
+    CHECK(s["deleted_while_attached"].GetUint64() == 0);
+    CHECK(s["synced"].GetBool());
+    REQUIRE(s["waiting_attachments"].Size() == 1);
+    auto& va = s["waiting_attachments"][0];
+    CHECK(str(va, "persistent_volume") == "pv-absent");
+    CHECK(str(va, "node") == "node-a");
+    CHECK(str(va, "name").find("pv-absent") != std::string::npos);
+    CHECK(rfc3339(str(va, "created")));
+  }
+  auto actors = get_json(base + "/debug/actors", auth);
+  CHECK(kind_count(actors, "cluster_watch") == 3);
+  CHECK(kind_count(actors, "attachment_join") == 1);
+  CHECK(kind_count(actors, "volume") == 1);
+  {
+    auto* supervisor = singleton(actors, "singletons", "volume_supervisor");
+    REQUIRE(supervisor != nullptr);
+    REQUIRE((*supervisor)["answered"].GetBool());
+    auto& s = (*supervisor)["status"];
+    CHECK(s["volume_actors"].GetUint64() == 1);
+    CHECK(s["attached"].GetUint64() == 1);
+    CHECK(s["migrating"].GetUint64() == 1);
+    CHECK(s["restarts"].GetUint64() == 0);
+    CHECK(s["in_flight"].GetUint64() == 0);
+    CHECK(s["ready"].GetBool());
+    CHECK(s["deferred"].GetUint64() == 0);
+    CHECK(s["stale_ignored"].GetUint64() == 0);
+    auto* events = singleton(actors, "singletons", "events");
+    REQUIRE(events != nullptr);
+    REQUIRE((*events)["answered"].GetBool());
+    auto& e = (*events)["status"];
+    CHECK(e["recorded"]["MigrationStarted"].GetUint64() == 1);
+    CHECK(e["recorded"]["VolumeAttached"].GetUint64() == 1); // the second node started a migration
+    CHECK(e["failed"].GetUint64() == 0);
+    CHECK(str(e, "last_failure") == "");
+    CHECK(e.HasMember("posted"));
+    CHECK(e.HasMember("without_claim"));
+    CHECK(e.HasMember("in_flight"));
+    CHECK(e.HasMember("oldest_in_flight_since"));
+    auto* metrics = singleton(actors, "singletons", "metrics");
+    REQUIRE(metrics != nullptr);
+    auto metrics_host = plugin.metrics_url().substr(7); // without http://
+    CHECK(str((*metrics)["status"], "listen_address")
+          == metrics_host.substr(0, metrics_host.find('/')));
+    CHECK(str((*metrics)["status"], "error") == "");
+  }
+
   auto answers =
     every_answer(base,
                  {"/", "/debug/actors", "/debug/volumes", "/debug/volumes/" + id,

@@ -28,18 +28,39 @@ class cluster_driver {
   cluster_driver(const cluster_driver&) = delete;
   cluster_driver& operator=(const cluster_driver&) = delete;
 
+  /// `done` gets the job's status and the generation it ran in (see resume()).
+  using done_fn = std::function<void(const grpc::Status&, uint64_t generation)>;
+
   /// Runs `work` on a worker; `done` gets its status on the loop's thread. An exception (an API
   /// write that failed for good) becomes INTERNAL with its message.
-  void submit(job work, std::function<void(const grpc::Status&)> done);
+  void submit(job work, done_fn done);
+
+  /// Around a plugin restart: the workers take no new job, and this returns once the jobs
+  /// running have ended (their results are posted to the loop).
+  void pause();
+  /// The plugin listens at `endpoint` now: the workers connect there, a new generation begins,
+  /// and they take jobs again.
+  void resume(const std::string& endpoint);
+  /// The generation jobs run in now (0 before the first resume()); loop thread only.
+  uint64_t generation();
+  /// A GET on the calling thread (its own client; the loop thread only, e.g. while paused).
+  services::kube::kube_response get(const std::string& path);
 
  private:
-  void serve(const std::string& kubeconfig, const std::string& endpoint);
+  void serve(const std::string& kubeconfig);
 
   client::async_csi& loop_;
+  std::string kubeconfig_;
+  std::unique_ptr<services::kube::kube_client> reader_;
   std::mutex lock_;
   std::condition_variable wake_;
-  std::deque<std::pair<job, std::function<void(const grpc::Status&)>>> queue_;
+  std::condition_variable idle_;
+  std::deque<std::pair<job, done_fn>> queue_;
   bool stopping_ = false;
+  bool paused_ = false;
+  size_t busy_ = 0;
+  uint64_t generation_ = 0;
+  std::string endpoint_;
   std::vector<std::thread> threads_;
 };
 

@@ -180,9 +180,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--endpoint needs --metrics-url (the counters are checked)\n");
     return 2;
   }
-  if (!apiserver.empty() && (!endpoint.empty() || c.kill_every > 0)) {
-    std::fprintf(stderr, "--apiserver starts its own plugin and does not take "
-                         "--kill-controller-every yet\n");
+  if (!apiserver.empty() && !endpoint.empty()) {
+    std::fprintf(stderr, "--apiserver starts its own plugin (no --endpoint)\n");
     return 2;
   }
   if (!endpoint.empty() && (c.kill_every > 0 || !rds_faults.empty())) {
@@ -256,11 +255,12 @@ int main(int argc, char** argv) {
       control.metrics_url = [&] { return plugin->metrics_url(); };
       control.pid = [&] { return plugin->pid(); };
       control.debug_url = [&] { return plugin->debug_url(); };
-      control.kill_and_restart = [&] {
+      control.kill_and_restart = [&](const std::function<void()>& after_kill) {
         auto start = std::chrono::steady_clock::now();
         ::kill(plugin->pid(), SIGKILL);
         while (plugin->alive())
           std::this_thread::sleep_for(std::chrono::milliseconds{1});
+        after_kill();
         plugin.reset();
         plugin = std::make_unique<client::plugin_process>(plugin_flags);
         return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -153,6 +153,11 @@ void print_summary(const run_facts& f, const storm_result& r) {
     std::printf("plugin RSS: %ld kB at start, %ld kB with the volumes attached (%.0f bytes per "
                 "attached volume), %ld kB at the end\n",
                 r.rss_start_kb, r.rss_attached_kb, rss_per_volume(r, c), r.rss_end_kb);
+  if (r.kills > 0 && (r.rebuilt_migrations > 0 || r.rebuilt_timeouts > 0))
+    std::printf("restarts rebuilt from the VolumeAttachments: %llu migrations on two nodes (not "
+                "counted as started again), %llu of them counted as timed out at once\n",
+                static_cast<unsigned long long>(r.rebuilt_migrations),
+                static_cast<unsigned long long>(r.rebuilt_timeouts));
   if (r.plugin_stop_s >= 0)
     std::printf("plugin stop: exited %.2f s after SIGTERM (at most 10 s allowed)\n",
                 r.plugin_stop_s);
@@ -271,6 +276,8 @@ std::string json_report(const run_facts& f, const storm_result& r) {
   w.Key("bytes_per_attached_volume"), w.Double(rss_per_volume(r, c));
   w.EndObject();
   w.Key("plugin_stop_seconds"), w.Double(r.plugin_stop_s);
+  w.Key("rebuilt_migrations"), w.Uint64(r.rebuilt_migrations);
+  w.Key("rebuilt_timeouts"), w.Uint64(r.rebuilt_timeouts);
   w.Key("kills"), w.Uint64(r.kills);
   w.Key("restart_ms"), w.StartArray();
   for (auto ms : r.restart_ms)

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "client/csi_client.hpp"
@@ -166,6 +168,10 @@ struct storm::migration {
   /// The plugin incarnation it started under: a restart in between changes its timing, and the
   /// timing checks then do not apply (its counts still do).
   uint64_t incarnation = 0;
+  /// With an apiserver, set at a restart that rebuilt it from its two VolumeAttachments: its
+  /// timeout had certainly passed (the new plugin counted it at once, its end counts nothing),
+  /// or it was too close to tell (either).
+  bool rebuild_certain = false, rebuild_ambiguous = false;
 };
 
 storm::storm(storm_config config, plugin_control control, cluster_driver* cluster)
@@ -489,7 +495,7 @@ void storm::step_publish_target(migration* m) {
     return;
   }
   m->target_sent = clock_type::now();
-  auto done = [this, m](const grpc::Status& s, uint64_t) {
+  auto done = [this, m](const grpc::Status& s, uint64_t incarnation) {
     auto& v = volumes_[m->volume];
     if (!s.ok()) {
       breach_of(v.id, "publish to the migration target",
@@ -497,9 +503,13 @@ void storm::step_publish_target(migration* m) {
       finish(m, false);
       return;
     }
-    m->target_acked = clock_type::now();
+    if (!m->rebuild_certain && !m->rebuild_ambiguous)
+      m->target_acked = clock_type::now();
     m->target_attached = true;
-    ++expect_.started, ++expect_max_.started, ++result_.started;
+    ++result_.started;
+    // Attached before a restart (with an apiserver): the new plugin rebuilt it and counted it.
+    if (incarnation == incarnation_)
+      ++expect_.started, ++expect_max_.started;
     if (m->kind == scenario::third_node)
       csi_.after(scaled(uniform(0.5, 5)), [this, m] { step_probe_third(m); });
     else
@@ -560,7 +570,7 @@ void storm::step_unpublish(migration* m, bool source) {
   auto& v = volumes_[m->volume];
   auto node = source ? v.source : m->target;
   auto sent = clock_type::now();
-  auto done = [this, m, source, sent](const grpc::Status& s, uint64_t) {
+  auto done = [this, m, source, sent](const grpc::Status& s, uint64_t incarnation) {
     auto& v = volumes_[m->volume];
     if (!s.ok()) {
       breach_of(v.id, source ? "unpublish of the source" : "unpublish of the target",
@@ -571,21 +581,33 @@ void storm::step_unpublish(migration* m, bool source) {
     auto timeout = static_cast<double>(config_.migration_timeout_seconds);
     auto lower = seconds_between(m->target_acked, sent);
     auto upper = seconds_between(m->target_sent, clock_type::now());
-    double& ended = source ? expect_.success : expect_.failed;
-    double& ended_max = source ? expect_max_.success : expect_max_.failed;
-    if (upper < timeout - timer_slack_s) {
+    // Which counters of the current incarnation this end moves: none when it ended before a
+    // restart (the VolumeAttachment was gone when the new plugin listed them) or when the new
+    // plugin counted its timeout at the rebuild; only the upper bounds when that is unsure.
+    counters none, none_max;
+    auto counted = incarnation == incarnation_ && !m->rebuild_certain;
+    auto& exp = counted && !m->rebuild_ambiguous ? expect_ : none;
+    auto& exp_max = counted ? expect_max_ : none_max;
+    double& ended = source ? exp.success : exp.failed;
+    double& ended_max = source ? exp_max.success : exp_max.failed;
+    // A restart in between: the rebuilt timer runs from the VolumeAttachment's creation
+    // (whole seconds), not from the publish.
+    auto slack = m->incarnation == incarnation_ ? timer_slack_s : 0.3;
+    if (upper < timeout - slack) {
       ++ended, ++ended_max;
       ++(source ? result_.success : result_.failed);
-    } else if (lower > timeout + timer_slack_s) {
-      ++expect_.timeout, ++expect_max_.timeout, ++result_.timeout;
+    } else if (lower > timeout + slack) {
+      ++exp.timeout, ++exp_max.timeout, ++result_.timeout;
       if (m->kind != scenario::timeout && m->incarnation == incarnation_)
         breach_of(v.id, "migration window",
                   "a migration meant to end in time outlived its timeout (the plugin "
                   "answered too slowly)");
     } else {
-      ++ended_max, ++expect_max_.timeout, ++result_.ambiguous, ++ambiguous_last_;
+      ++ended_max, ++exp_max.timeout, ++result_.ambiguous;
+      if (counted)
+        ++ambiguous_last_;
     }
-    if (m->kind == scenario::timeout && !(lower > timeout + timer_slack_s)
+    if (m->kind == scenario::timeout && !(lower > timeout + slack)
         && m->incarnation == incarnation_)
       breach_of(v.id, "timeout scenario", "the target did not outlive the timeout");
     if (source)
@@ -615,9 +637,16 @@ void storm::attach_via_cluster(size_t volume, int node,
       attacher.create_attachment(pv, name);
       return attacher.attach(pv, name);
     },
-    [this, cb, sent](const grpc::Status& s) {
+    // The generation a job ran in is the plugin incarnation that answered it. The attacher
+    // retries while the plugin cannot answer (it was killed): the whole attach again.
+    [this, volume, node, cb, sent](const grpc::Status& s, uint64_t generation) {
       record(rpc::publish, sent, s);
-      cb(s, incarnation_);
+      if (retryable(s)) {
+        ++result_.retries;
+        csi_.after(20ms, [this, volume, node, cb] { attach_via_cluster(volume, node, cb); });
+        return;
+      }
+      cb(s, generation);
     });
 }
 
@@ -628,9 +657,15 @@ void storm::detach_via_cluster(size_t volume, int node,
   auto sent = clock_type::now();
   cluster_->submit([pv, name](client::external_attacher& attacher,
                               services::kube::kube_client&) { return attacher.detach(pv, name); },
-                   [this, cb, sent](const grpc::Status& s) {
+                   [this, volume, node, cb, sent](const grpc::Status& s, uint64_t generation) {
                      record(rpc::unpublish, sent, s);
-                     cb(s, incarnation_);
+                     if (retryable(s)) {
+                       ++result_.retries;
+                       csi_.after(
+                         20ms, [this, volume, node, cb] { detach_via_cluster(volume, node, cb); });
+                       return;
+                     }
+                     cb(s, generation);
                    });
 }
 
@@ -655,7 +690,7 @@ void storm::create_persistent_volumes(std::function<void()> then) {
           auto r = client::api_call(api, "POST", "/api/v1/persistentvolumes", body);
           return r.status.ok() ? grpc::Status::OK : grpc::Status{grpc::INTERNAL, r.status.message};
         },
-        [this, i, done](const grpc::Status& s) {
+        [this, i, done](const grpc::Status& s, uint64_t) {
           if (!s.ok())
             breach_of(volumes_[i].id, "create the PersistentVolume", s.error_message());
           done();
@@ -785,25 +820,176 @@ void storm::maybe_kill() {
     + std::uniform_int_distribution<size_t>{std::max<size_t>(1, config_.kill_every / 2),
                                             config_.kill_every + config_.kill_every / 2}(rng_);
   paused_ = true;
-  auto took = control_.kill_and_restart();
+  auto killed_at = std::chrono::system_clock::now();
+  // With an apiserver the attacher's jobs running at the kill end (their CSI calls fail and are
+  // retried later) before the new plugin lists the VolumeAttachments.
+  auto took = control_.kill_and_restart([this] {
+    if (cluster_ != nullptr)
+      cluster_->pause();
+  });
   ++result_.kills;
   result_.restart_ms.push_back(static_cast<double>(took.count()));
   ++incarnation_;
   csi_.reconnect(control_.endpoint());
-  // Without a cluster the new plugin knows nothing: the harness tells it the attachments it
-  // believes in (as the VolumeAttachments would), and from here on counts for it afresh.
   expect_ = {};
   expect_max_ = {};
   baseline_ = {};
   ambiguous_last_ = 0;
-  replay([this] {
+  rebuild_certain_ = 0;
+  rebuild_unsure_counted_ = 0;
+  auto resume = [this] {
     paused_ = false;
     auto held = std::move(held_);
     held_.clear();
     for (auto& f : held)
       f();
     start_more();
-  });
+  };
+  if (cluster_ != nullptr) {
+    // The new plugin rebuilds itself from the VolumeAttachments.
+    follow_restart(killed_at);
+    cluster_->resume(control_.endpoint());
+    if (cluster_->generation() != incarnation_)
+      breach_of("-", "restart", "the harness lost count of the plugin's incarnations");
+    resume();
+    return;
+  }
+  // Without a cluster the new plugin knows nothing: the harness tells it the attachments it
+  // believes in (as the VolumeAttachments would), and from here on counts for it afresh.
+  replay(resume);
+}
+
+namespace {
+/// Seconds since the epoch of an RFC 3339 time in UTC ("2026-12-01T03:04:05Z"); -1 if unreadable.
+double epoch_seconds(const char* text) {
+  std::tm t{};
+  if (text == nullptr || ::strptime(text, "%Y-%m-%dT%H:%M:%SZ", &t) == nullptr)
+    return -1;
+  return static_cast<double>(::timegm(&t));
+}
+double epoch_seconds(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration<double>(at.time_since_epoch()).count();
+}
+} // namespace
+
+void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
+  client::csi_client probe{control_.endpoint()};
+  if (!probe.wait_until_ready(std::chrono::seconds{60})) {
+    breach_of("-", "restart", "the restarted plugin did not say ready within 60 s");
+    return;
+  }
+  // What the new plugin listed: the VolumeAttachments (nothing writes them while the workers
+  // are paused). Attached, or being deleted (its node may still use the volume), is a node;
+  // one still pending or with an attach error is not.
+  auto listed = cluster_->get("/apis/storage.k8s.io/v1/volumeattachments");
+  if (!listed.status.ok()) {
+    breach_of("-", "restart", "cannot list the VolumeAttachments: " + listed.status.message);
+    return;
+  }
+  rapidjson::Document doc;
+  doc.Parse(listed.body.c_str());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("items")) {
+    breach_of("-", "restart", "the VolumeAttachment list is not JSON with items");
+    return;
+  }
+  struct seen {
+    int nodes = 0;
+    double newest = -1; // creation of the newest (whole seconds since the epoch)
+  };
+  std::map<std::string, seen> by_pv;
+  for (auto& va : doc["items"].GetArray()) {
+    auto& meta = va["metadata"];
+    bool deleting = meta.HasMember("deletionTimestamp") && !meta["deletionTimestamp"].IsNull();
+    bool attached = va.HasMember("status") && va["status"].HasMember("attached")
+                    && va["status"]["attached"].IsBool() && va["status"]["attached"].GetBool();
+    if (!attached && !deleting)
+      continue;
+    auto& spec = va["spec"]["source"];
+    if (!spec.HasMember("persistentVolumeName"))
+      continue;
+    auto& entry = by_pv[spec["persistentVolumeName"].GetString()];
+    ++entry.nodes;
+    entry.newest = std::max(entry.newest, epoch_seconds(meta["creationTimestamp"].GetString()));
+  }
+  auto timeout = static_cast<double>(config_.migration_timeout_seconds);
+  size_t migrating = 0, past_timeout = 0;
+  for (auto& [pv, e] : by_pv)
+    if (e.nodes == 2) {
+      ++migrating;
+      past_timeout += e.newest + timeout < epoch_seconds(killed_at) - 0.3 ? 1 : 0;
+    }
+  // Its counters once the rebuild's have landed (they travel by messages): the gauge of active
+  // migrations shows the volumes on two nodes. A rebuilt migration is not counted as started
+  // again (its publish was counted by the incarnation that answered it); one already past its
+  // timeout is counted as timed out at once.
+  counters now;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    try {
+      now = scrape();
+    } catch (const std::exception&) {
+    }
+    if (now.active == static_cast<double>(migrating)
+        && now.timeout >= static_cast<double>(past_timeout))
+      break;
+    usleep(100000);
+  }
+  auto scraped_at = epoch_seconds(std::chrono::system_clock::now());
+  if (now.active != static_cast<double>(migrating))
+    breach_of("-", "restart",
+              "the restarted plugin shows " + std::to_string(static_cast<long>(now.active))
+                + " active migrations, the VolumeAttachments show " + std::to_string(migrating)
+                + " volumes on two nodes");
+  if (now.started != 0 || now.success != 0 || now.failed != 0)
+    breach_of("-", "restart",
+              "the restarted plugin counted migrations started or ended at its rebuild (started "
+                + std::to_string(static_cast<long>(now.started)) + ", success "
+                + std::to_string(static_cast<long>(now.success)) + ", failed "
+                + std::to_string(static_cast<long>(now.failed)) + ")");
+  result_.rebuilt_migrations += migrating;
+  result_.rebuilt_timeouts += static_cast<uint64_t>(now.timeout);
+  baseline_ = now;
+  // The gauges are checked as absolute values.
+  baseline_.attached = 0;
+  baseline_.active = 0;
+  auto wall_now = epoch_seconds(std::chrono::system_clock::now());
+  auto steady_now = clock_type::now();
+  size_t ambiguous = 0;
+  for (size_t i = 0; i < volumes_.size(); ++i) {
+    auto& v = volumes_[i];
+    auto* m = v.current;
+    if (m != nullptr)
+      m->rebuild_certain = m->rebuild_ambiguous = false;
+    auto found = by_pv.find(pv_name(i));
+    if (found == by_pv.end() || found->second.nodes < 2)
+      continue;
+    if (m == nullptr || !v.rwx) {
+      breach_of(v.id, "restart",
+                "on two nodes in the VolumeAttachments, and the harness has no migration on it");
+      continue;
+    }
+    // The rebuilt timer runs from the newer VolumeAttachment's creation.
+    auto created = found->second.newest;
+    m->target_sent = m->target_acked = steady_now
+                                       - std::chrono::duration_cast<clock_type::duration>(
+                                         std::chrono::duration<double>(wall_now - created));
+    auto deadline = created + timeout;
+    if (deadline < epoch_seconds(killed_at) - 0.3) {
+      m->rebuild_certain = true;
+      ++rebuild_certain_;
+    } else if (deadline <= scraped_at + 0.3) {
+      m->rebuild_ambiguous = true;
+      ++ambiguous;
+    }
+  }
+  if (now.timeout >= static_cast<double>(rebuild_certain_))
+    rebuild_unsure_counted_ = static_cast<size_t>(now.timeout) - rebuild_certain_;
+  if (now.timeout < static_cast<double>(rebuild_certain_)
+      || now.timeout > static_cast<double>(rebuild_certain_ + ambiguous))
+    breach_of("-", "restart",
+              "the restarted plugin counts " + std::to_string(static_cast<long>(now.timeout))
+                + " timeouts at once; " + std::to_string(rebuild_certain_) + " to "
+                + std::to_string(rebuild_certain_ + ambiguous)
+                + " of the migrations it rebuilt were past their timeout");
 }
 
 void storm::replay(std::function<void()> then) {
@@ -923,8 +1109,11 @@ void storm::check_counters() {
     check("rds_csi_attachment_attached_volumes", o.attached, want.attached, want.attached);
     // One result per migration: success + failed + timeout together are exact.
     auto ended = o.success + o.failed + o.timeout;
-    auto want_ended =
-      want_max.success + want_max.failed + want_max.timeout - static_cast<double>(ambiguous_last_);
+    // Less, with an apiserver, the migrations rebuilt too close to their timeout that the
+    // restarted plugin counted at once (in its starting counters; their end counts nothing).
+    auto counted_at_rebuild = static_cast<double>(rebuild_unsure_counted_);
+    auto want_ended = want_max.success + want_max.failed + want_max.timeout
+                      - static_cast<double>(ambiguous_last_) - counted_at_rebuild;
     check("success + failed + timeout", ended, want_ended, want_ended);
     if (problems.empty())
       break;

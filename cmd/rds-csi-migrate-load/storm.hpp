@@ -72,8 +72,10 @@ struct plugin_control {
   /// http://HOST:PORT of the plugin's inspection port; "" when there is none (no check).
   std::function<std::string()> debug_url;
   std::function<pid_t()> pid; // -1: not started by the harness (no RSS, no kills)
-  /// SIGKILL and start again on the same RDS; returns how long the restart took.
-  std::function<std::chrono::milliseconds()> kill_and_restart;
+  /// SIGKILL, run `after_kill` (the plugin is dead, not restarted yet), start again on the same
+  /// RDS; returns how long the restart took.
+  std::function<std::chrono::milliseconds(const std::function<void()>& after_kill)>
+    kill_and_restart;
 };
 
 /// The migration counters a plugin exposes (rds_csi_migration_*, conflicts).
@@ -124,6 +126,9 @@ struct storm_result {
   size_t peak_in_flight = 0;
   /// Seconds from SIGTERM to the plugin's exit at the end (-1: not started by the harness).
   double plugin_stop_s = -1;
+  /// With an apiserver, over all restarts: migrations the restarted plugin rebuilt from two
+  /// VolumeAttachments, and those of them already past their timeout (counted at once).
+  uint64_t rebuilt_migrations = 0, rebuilt_timeouts = 0;
 };
 
 class storm {
@@ -178,6 +183,10 @@ class storm {
   void create_persistent_volumes(std::function<void()> then);
   std::string pv_name(size_t volume) const;
   void replay(std::function<void()> then);
+  /// With an apiserver, after a restart: waits until the plugin is ready (rebuilt from the
+  /// VolumeAttachments), checks what it rebuilt against them, takes its counters as the new
+  /// incarnation's starting point and marks the migrations it took over.
+  void follow_restart(std::chrono::system_clock::time_point killed_at);
 
   void record(rpc r, clock_type::time_point sent, const grpc::Status& s);
   void breach_of(const std::string& volume, const std::string& step, const std::string& what);
@@ -210,6 +219,11 @@ class storm {
   /// The plugin's counters before the harness began (a running plugin's earlier work).
   counters baseline_;
   size_t ambiguous_last_ = 0;
+  /// With an apiserver: migrations the current incarnation rebuilt already past their timeout
+  /// (it counted them at once; their end counts nothing).
+  size_t rebuild_certain_ = 0;
+  /// ... and of those rebuilt too close to it to tell, how many it counted at once.
+  size_t rebuild_unsure_counted_ = 0;
   std::discrete_distribution<int> pick_scenario_;
   storm_result result_;
   size_t last_progress_finished_ = 0;

@@ -179,6 +179,24 @@ attachment_state migrating_volume(const std::string& id, clock_offset started,
   return s;
 }
 
+TEST_CASE("the rds actor's answer lists at most 100 queued requests, and counts them all") {
+  rds_status s;
+  s.breaker = "closed";
+  for (int i = 0; i < 150; ++i) {
+    auto at = caf::timestamp{std::chrono::seconds{1'800'000'000 + i}};
+    s.in_flight.push_back({"delete", "csi-" + std::to_string(i), at});
+    s.copies.push_back({"snapshot", "snap-" + std::to_string(i), at});
+    s.copying.push_back("snapshot snap-" + std::to_string(i));
+  }
+  auto doc = parsed(json_of(s));
+  CHECK(doc["requests_in_flight"].GetUint64() == 150);
+  REQUIRE(doc["in_flight"].Size() == 100);
+  CHECK(std::string{doc["in_flight"][0]["target"].GetString()} == "csi-0"); // the running one
+  CHECK(std::string{doc["in_flight"][99]["target"].GetString()} == "csi-99");
+  CHECK(doc["copies"].Size() == 100);
+  CHECK(doc["copying"].Size() == 100);
+}
+
 TEST_CASE("a volume's inspection: nodes, timer deadline, time left, generation, operations") {
   volume_inspection v;
   v.state = migrating_volume("pvc-m", 100s, 300s);

@@ -69,6 +69,9 @@ void field_ms(json_writer& w, const char* name, caf::timespan value) {
 
 namespace {
 
+/// Requests listed at most in one status answer (as the join lists at most 100 waiting).
+constexpr size_t listed_at_most = 100;
+
 /// A wall-clock time, or "" for none (a zero timestamp).
 void time_field(json_writer& w, const char* name, caf::timestamp t) {
   field(w, name, t == caf::timestamp{} ? std::string{} : rfc3339(t));
@@ -109,17 +112,23 @@ void render(json_writer& w, const rds_status& s) {
   field(w, "breaker", s.breaker);
   field(w, "breaker_since",
         s.breaker_since == caf::timestamp{} ? std::string{} : rfc3339(s.breaker_since));
-  strings(w, "copying", s.copying);
+  w.Key("copying");
+  w.StartArray();
+  for (size_t i = 0; i < s.copying.size() && i < listed_at_most; ++i)
+    w.String(s.copying[i].c_str(), static_cast<rapidjson::SizeType>(s.copying[i].size()));
+  w.EndArray();
   field(w, "requests_in_flight", static_cast<uint64_t>(s.in_flight.size()));
+  // The answer stays small however many requests queue up: the oldest ones (the running one
+  // first), the count above tells the rest.
   w.Key("in_flight");
   w.StartArray();
-  for (auto& r : s.in_flight)
-    render(w, r);
+  for (size_t i = 0; i < s.in_flight.size() && i < listed_at_most; ++i)
+    render(w, s.in_flight[i]);
   w.EndArray();
   w.Key("copies");
   w.StartArray();
-  for (auto& r : s.copies)
-    render(w, r);
+  for (size_t i = 0; i < s.copies.size() && i < listed_at_most; ++i)
+    render(w, s.copies[i]);
   w.EndArray();
   field(w, "answered", s.answered);
   w.EndObject();

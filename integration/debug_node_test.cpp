@@ -519,8 +519,30 @@ TEST_CASE("inspection port: no secret in any endpoint's answer, with a cluster, 
       break;
     std::this_thread::sleep_for(20ms);
   }
+  // The volume's ring holds the CSI calls and the followed VolumeAttachments, each with its node.
+  auto followed = [](const rapidjson::Document& d) {
+    std::vector<std::string> out;
+    for (auto& op : d["recent"].GetArray())
+      if (std::string{op["kind"].GetString()} == "follow-attach")
+        out.emplace_back(op["node_id"].GetString());
+    return out;
+  };
   auto v = get_json(base + "/debug/volumes/" + id, auth);
+  auto ring_deadline = std::chrono::steady_clock::now() + 10s;
+  while (followed(v).size() < 2 && std::chrono::steady_clock::now() < ring_deadline) {
+    std::this_thread::sleep_for(20ms);
+    v = get_json(base + "/debug/volumes/" + id, auth);
+  }
   CHECK(v["migrating"].GetBool());
+  CHECK(followed(v) == std::vector<std::string>{"node-a", "node-b"});
+  REQUIRE(v["recent"].Size() >= 4);
+  CHECK(str(v["recent"][0], "kind") == "publish");
+  CHECK(str(v["recent"][0], "node_id") == "node-a");
+  for (auto& op : v["recent"].GetArray()) {
+    CHECK(str(op, "result") == "none");
+    CHECK(op["duration_ms"].GetDouble() >= 0);
+    CHECK(rfc3339(str(op, "at")));
+  }
 
   // The cluster side's answers, field by field: the watches, the join, the supervisor, the
   // events actor and the metrics actor.

@@ -43,7 +43,7 @@ std::string parse_weights(const std::string& text, std::array<double, scenario_c
         which = i;
     if (which == scenario_count)
       return "--scenario-weights: unknown scenario '" + name
-             + "' (success, rollback, timeout, third-node, rwo-conflict)";
+             + "' (success, rollback, timeout, third-node, rwo-conflict, node-deleted)";
     try {
       size_t used = 0;
       auto value = std::stod(item.substr(eq + 1), &used);
@@ -116,7 +116,9 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(1, 3600));
   app
     .add_option("--scenario-weights", weights,
-                "NAME=WEIGHT,...: success, rollback, timeout, third-node, rwo-conflict")
+                "NAME=WEIGHT,...: success, rollback, timeout, third-node, rwo-conflict, "
+                "node-deleted (the source's Node object deleted mid-migration: needs --apiserver; "
+                "with it, node-deleted=5 is added unless this option is given)")
     ->capture_default_str();
   app
     .add_option("--kill-controller-every", c.kill_every,
@@ -172,8 +174,15 @@ int main(int argc, char** argv) {
     auto code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  if (!apiserver.empty() && app.count("--scenario-weights") == 0)
+    weights += ",node-deleted=5";
   if (auto error = parse_weights(weights, c.weights); !error.empty()) {
     std::fprintf(stderr, "%s\n", error.c_str());
+    return 2;
+  }
+  if (apiserver.empty() && c.weights[static_cast<size_t>(scenario::node_deleted)] > 0) {
+    std::fprintf(stderr, "--scenario-weights: node-deleted needs --apiserver (the Node objects "
+                         "live in the apiserver)\n");
     return 2;
   }
   if (!endpoint.empty() && metrics_url.empty()) {

@@ -122,6 +122,12 @@ void print_summary(const run_facts& f, const storm_result& r) {
     static_cast<unsigned long long>(r.ambiguous), static_cast<unsigned long long>(r.refused_third),
     static_cast<unsigned long long>(r.refused_rwo), static_cast<unsigned long long>(r.retries),
     static_cast<unsigned long long>(r.audits));
+  if (r.nodes_deleted > 0)
+    std::printf("source Nodes deleted mid-migration %llu: publishes to them refused (NOT_FOUND) "
+                "%llu, created again and known to the plugin again %llu\n",
+                static_cast<unsigned long long>(r.nodes_deleted),
+                static_cast<unsigned long long>(r.refused_deleted_node),
+                static_cast<unsigned long long>(r.nodes_restored));
   std::printf("\n%-28s %9s %10s %10s %10s %10s  errors\n", "RPC (during the storm)", "calls",
               "p50 us", "p95 us", "p99 us", "max us");
   auto idle = quantiles_of(r.probe_idle_us);
@@ -155,9 +161,11 @@ void print_summary(const run_facts& f, const storm_result& r) {
                 r.rss_start_kb, r.rss_attached_kb, rss_per_volume(r, c), r.rss_end_kb);
   if (r.kills > 0 && (r.rebuilt_migrations > 0 || r.rebuilt_timeouts > 0))
     std::printf("restarts rebuilt from the VolumeAttachments: %llu migrations on two nodes (not "
-                "counted as started again), %llu of them counted as timed out at once\n",
+                "counted as started again), %llu of them counted as timed out at once, %llu with "
+                "both VolumeAttachments created in the same second (direction unsure)\n",
                 static_cast<unsigned long long>(r.rebuilt_migrations),
-                static_cast<unsigned long long>(r.rebuilt_timeouts));
+                static_cast<unsigned long long>(r.rebuilt_timeouts),
+                static_cast<unsigned long long>(r.rebuilt_direction_unsure));
   if (r.plugin_stop_s >= 0)
     std::printf("plugin stop: exited %.2f s after SIGTERM (at most 10 s allowed)\n",
                 r.plugin_stop_s);
@@ -244,6 +252,9 @@ std::string json_report(const run_facts& f, const storm_result& r) {
   w.Key("close_to_timeout"), w.Uint64(r.ambiguous);
   w.Key("refused_third_node"), w.Uint64(r.refused_third);
   w.Key("refused_rwo"), w.Uint64(r.refused_rwo);
+  w.Key("nodes_deleted"), w.Uint64(r.nodes_deleted);
+  w.Key("refused_deleted_node"), w.Uint64(r.refused_deleted_node);
+  w.Key("nodes_restored"), w.Uint64(r.nodes_restored);
   w.EndObject();
   w.Key("rpcs"), w.StartObject();
   w.Key("Probe (idle)");
@@ -278,6 +289,7 @@ std::string json_report(const run_facts& f, const storm_result& r) {
   w.Key("plugin_stop_seconds"), w.Double(r.plugin_stop_s);
   w.Key("rebuilt_migrations"), w.Uint64(r.rebuilt_migrations);
   w.Key("rebuilt_timeouts"), w.Uint64(r.rebuilt_timeouts);
+  w.Key("rebuilt_direction_unsure"), w.Uint64(r.rebuilt_direction_unsure);
   w.Key("kills"), w.Uint64(r.kills);
   w.Key("restart_ms"), w.StartArray();
   for (auto ms : r.restart_ms)

@@ -127,6 +127,8 @@ const char* scenario_name(scenario s) {
     return "third-node";
   case scenario::rwo_conflict:
     return "rwo-conflict";
+  case scenario::node_deleted:
+    return "node-deleted";
   }
   return "?";
 }
@@ -172,6 +174,10 @@ struct storm::migration {
   /// timeout had certainly passed (the new plugin counted it at once, its end counts nothing),
   /// or it was too close to tell (either).
   bool rebuild_certain = false, rebuild_ambiguous = false;
+  /// Both its VolumeAttachments were created in the same second: the rebuilt plugin cannot tell
+  /// source from target (creationTimestamp has whole seconds), so a source detach may count as
+  /// failed and a target detach as success.
+  bool rebuild_direction_unsure = false;
 };
 
 storm::storm(storm_config config, plugin_control control, cluster_driver* cluster)
@@ -180,7 +186,10 @@ storm::storm(storm_config config, plugin_control control, cluster_driver* cluste
   , cluster_(cluster)
   , csi_(control_.endpoint())
   , rng_(config_.seed)
-  , pick_scenario_(config_.weights.begin(), config_.weights.end()) {}
+  , pick_scenario_(config_.weights.begin(), config_.weights.end()) {
+  publishes_to_.assign(config_.nodes, 0);
+  deleted_.assign(config_.nodes, false);
+}
 
 storm::~storm() = default;
 
@@ -420,6 +429,19 @@ void storm::start_more() {
     auto index = from[pick];
     from[pick] = from.back();
     from.pop_back();
+    // A source Node is deleted only with an apiserver, only when no migration in flight may
+    // publish to it, and never the last nodes.
+    if (kind == scenario::node_deleted) {
+      auto source = volumes_[index].source;
+      if (cluster_ == nullptr || source < 0 || publishes_to_[static_cast<size_t>(source)] > 0
+          || deleted_[static_cast<size_t>(source)] || deleted_count_ + 4 > config_.nodes)
+        kind = scenario::success;
+      else {
+        // Out of the pool from now on: no migration picks it as target or third node.
+        deleted_[static_cast<size_t>(source)] = true;
+        ++deleted_count_;
+      }
+    }
     auto* m = new migration;
     m->kind = kind;
     m->volume = index;
@@ -443,12 +465,15 @@ void storm::begin(migration* m) {
   auto others = [&](std::initializer_list<int> not_these) {
     for (;;) {
       auto n = static_cast<int>(std::uniform_int_distribution<size_t>{0, config_.nodes - 1}(rng_));
-      if (std::find(not_these.begin(), not_these.end(), n) == not_these.end())
+      if (std::find(not_these.begin(), not_these.end(), n) == not_these.end()
+          && !deleted_[static_cast<size_t>(n)])
         return n;
     }
   };
   m->target = others({v.source});
   m->third = others({v.source, m->target});
+  ++publishes_to_[static_cast<size_t>(m->target)];
+  ++publishes_to_[static_cast<size_t>(m->third)];
   double field = 0;
   switch (m->kind) {
   case scenario::success:
@@ -512,6 +537,8 @@ void storm::step_publish_target(migration* m) {
       ++expect_.started, ++expect_max_.started;
     if (m->kind == scenario::third_node)
       csi_.after(scaled(uniform(0.5, 5)), [this, m] { step_probe_third(m); });
+    else if (m->kind == scenario::node_deleted)
+      step_delete_source(m);
     else
       step_wait_end(m);
   };
@@ -543,6 +570,129 @@ void storm::step_probe_third(migration* m) {
                         + s.error_message());
             step_wait_end(m);
           });
+}
+
+// The driver's documented behaviour (README, "publish to a node that has no Node object"): the
+// Node cache comes from its watch; a publish to a node without a Node object is NOT_FOUND; the
+// attachments stay as the VolumeAttachments say (the external-attacher never reads Nodes, and
+// the test apiserver runs no garbage collector, so the CSINode and the VolumeAttachment stay);
+// the unpublish from that node is not checked against Nodes and succeeds.
+void storm::step_delete_source(migration* m) {
+  auto& v = volumes_[m->volume];
+  auto node = v.source;
+  ++result_.nodes_deleted;
+  auto name = node_name(static_cast<size_t>(node));
+  cluster_->submit(
+    [name](client::external_attacher&, services::kube::kube_client& api) {
+      auto r = client::api_call(api, "DELETE", "/api/v1/nodes/" + name, "");
+      return r.status.ok() ? grpc::Status::OK : grpc::Status{grpc::INTERNAL, r.status.message};
+    },
+    [this, m, name](const grpc::Status& s, uint64_t) {
+      if (!s.ok()) {
+        breach_of(volumes_[m->volume].id, "delete the source Node " + name, s.error_message());
+        step_wait_end(m);
+        return;
+      }
+      check_deleted_source(m, 0);
+    });
+}
+
+void storm::check_deleted_source(migration* m, int attempt) {
+  auto& v = volumes_[m->volume];
+  auto source = node_name(static_cast<size_t>(v.source));
+  publish(v.id, source, true, [this, m, attempt, source](const grpc::Status& s, uint64_t) {
+    auto& v = volumes_[m->volume];
+    if (s.error_code() != grpc::NOT_FOUND) {
+      // The plugin learns of the deletion from its Node watch: a moment later.
+      if (attempt < 100) {
+        csi_.after(20ms, [this, m, attempt] { check_deleted_source(m, attempt + 1); });
+        return;
+      }
+      breach_of(v.id, "publish to the deleted source node " + source,
+                "expected NOT_FOUND 2 s after the Node's deletion, got " + code_name(s.error_code())
+                  + ": " + s.error_message());
+      step_wait_end(m);
+      return;
+    }
+    ++result_.refused_deleted_node;
+    // Its attachments are what the VolumeAttachments say: still the source and the target.
+    ::csi::v1::ControllerGetVolumeRequest req;
+    req.set_volume_id(v.id);
+    auto sent = clock_type::now();
+    csi_.get_volume(
+      req, config_.rpc_deadline,
+      [this, m, sent, source](const grpc::Status& s, ::csi::v1::ControllerGetVolumeResponse& r) {
+        record(rpc::get_volume, sent, s);
+        auto& v = volumes_[m->volume];
+        std::vector<std::string> nodes(r.status().published_node_ids().begin(),
+                                       r.status().published_node_ids().end());
+        std::sort(nodes.begin(), nodes.end());
+        std::vector<std::string> want{source, node_name(static_cast<size_t>(m->target))};
+        std::sort(want.begin(), want.end());
+        if (s.ok() && nodes != want) {
+          std::string list;
+          for (auto& n : nodes)
+            list += (list.empty() ? "" : ",") + n;
+          breach_of(v.id, "attachments after the source Node's deletion",
+                    "published to [" + list + "], the VolumeAttachments say " + want[0] + ","
+                      + want[1]);
+        }
+        // A restart in between may have answered UNAVAILABLE: not a breach.
+        step_wait_end(m);
+      });
+  });
+}
+
+void storm::restore_node(int node, int attempt) {
+  auto name = node_name(static_cast<size_t>(node));
+  auto release = [this, node] {
+    deleted_[static_cast<size_t>(node)] = false;
+    --deleted_count_;
+    ++result_.nodes_restored;
+  };
+  if (attempt == 0) {
+    ++active_; // the storm's end waits for the node to come back
+    cluster_->submit(
+      [name](client::external_attacher&, services::kube::kube_client& api) {
+        auto r = client::api_call(api, "POST", "/api/v1/nodes",
+                                  R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" + name
+                                    + R"("}})");
+        return r.status.ok() ? grpc::Status::OK : grpc::Status{grpc::INTERNAL, r.status.message};
+      },
+      [this, node, name](const grpc::Status& s, uint64_t) {
+        if (!s.ok()) {
+          breach_of("-", "create the Node " + name + " again", s.error_message());
+          --active_; // stays out of the pool
+          return;
+        }
+        restore_node(node, 1);
+      });
+    return;
+  }
+  // Known again once a publish to it of a volume that does not exist is refused for the volume,
+  // no longer for the node (the supervisor checks the node first).
+  ::csi::v1::ControllerPublishVolumeRequest req;
+  req.set_volume_id(config_.name_prefix + "-no-such-volume");
+  req.set_node_id(name);
+  *req.mutable_volume_capability() = capability(true);
+  csi_.publish(req, config_.rpc_deadline,
+               [this, node, attempt, name, release](const grpc::Status& s,
+                                                    ::csi::v1::ControllerPublishVolumeResponse&) {
+                 auto node_unknown =
+                   s.error_message().find("does not exist in Kubernetes") != std::string::npos;
+                 if ((node_unknown || retryable(s)) && attempt < 250) {
+                   csi_.after(20ms, [this, node, attempt] { restore_node(node, attempt + 1); });
+                   return;
+                 }
+                 if (node_unknown)
+                   breach_of("-", "Node " + name + " created again",
+                             "the plugin still refuses it 5 s later: " + s.error_message());
+                 else
+                   release();
+                 --active_;
+                 if (storming_)
+                   start_more();
+               });
 }
 
 void storm::step_wait_end(migration* m) {
@@ -593,7 +743,13 @@ void storm::step_unpublish(migration* m, bool source) {
     // A restart in between: the rebuilt timer runs from the VolumeAttachment's creation
     // (whole seconds), not from the publish.
     auto slack = m->incarnation == incarnation_ ? timer_slack_s : 0.3;
-    if (upper < timeout - slack) {
+    if (upper < timeout - slack && m->rebuild_direction_unsure) {
+      // Either result; exactly one of them.
+      ++exp_max.success, ++exp_max.failed;
+      if (counted)
+        ++ambiguous_last_;
+      ++(source ? result_.success : result_.failed);
+    } else if (upper < timeout - slack) {
       ++ended, ++ended_max;
       ++(source ? result_.success : result_.failed);
     } else if (lower > timeout + slack) {
@@ -610,10 +766,14 @@ void storm::step_unpublish(migration* m, bool source) {
     if (m->kind == scenario::timeout && !(lower > timeout + slack)
         && m->incarnation == incarnation_)
       breach_of(v.id, "timeout scenario", "the target did not outlive the timeout");
+    auto old_source = v.source;
     if (source)
       v.source = m->target;
     m->target_attached = false;
+    auto kind = m->kind;
     finish(m);
+    if (kind == scenario::node_deleted)
+      restore_node(old_source, 0);
   };
   if (cluster_ != nullptr)
     detach_via_cluster(m->volume, node, done);
@@ -701,6 +861,8 @@ void storm::create_persistent_volumes(std::function<void()> then) {
 
 void storm::finish(migration* m, bool) {
   auto& v = volumes_[m->volume];
+  --publishes_to_[static_cast<size_t>(m->target)];
+  --publishes_to_[static_cast<size_t>(m->third)];
   v.current = nullptr;
   (v.rwx ? idle_rwx_ : idle_rwo_).push_back(m->volume);
   delete m;
@@ -895,6 +1057,7 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
   struct seen {
     int nodes = 0;
     double newest = -1; // creation of the newest (whole seconds since the epoch)
+    double oldest = -1;
   };
   std::map<std::string, seen> by_pv;
   for (auto& va : doc["items"].GetArray()) {
@@ -909,7 +1072,9 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
       continue;
     auto& entry = by_pv[spec["persistentVolumeName"].GetString()];
     ++entry.nodes;
-    entry.newest = std::max(entry.newest, epoch_seconds(meta["creationTimestamp"].GetString()));
+    auto created = epoch_seconds(meta["creationTimestamp"].GetString());
+    entry.newest = std::max(entry.newest, created);
+    entry.oldest = entry.oldest < 0 ? created : std::min(entry.oldest, created);
   }
   auto timeout = static_cast<double>(config_.migration_timeout_seconds);
   size_t migrating = 0, past_timeout = 0;
@@ -958,7 +1123,7 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
     auto& v = volumes_[i];
     auto* m = v.current;
     if (m != nullptr)
-      m->rebuild_certain = m->rebuild_ambiguous = false;
+      m->rebuild_certain = m->rebuild_ambiguous = m->rebuild_direction_unsure = false;
     auto found = by_pv.find(pv_name(i));
     if (found == by_pv.end() || found->second.nodes < 2)
       continue;
@@ -967,6 +1132,8 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
                 "on two nodes in the VolumeAttachments, and the harness has no migration on it");
       continue;
     }
+    m->rebuild_direction_unsure = found->second.oldest == found->second.newest;
+    result_.rebuilt_direction_unsure += m->rebuild_direction_unsure ? 1 : 0;
     // The rebuilt timer runs from the newer VolumeAttachment's creation.
     auto created = found->second.newest;
     m->target_sent = m->target_acked = steady_now

@@ -24,8 +24,8 @@ namespace rds::migrate_load {
 
 using clock_type = std::chrono::steady_clock;
 
-enum class scenario { success, rollback, timeout, third_node, rwo_conflict };
-constexpr size_t scenario_count = 5;
+enum class scenario { success, rollback, timeout, third_node, rwo_conflict, node_deleted };
+constexpr size_t scenario_count = 6;
 const char* scenario_name(scenario s);
 
 /// The RPCs whose latency is recorded.
@@ -45,7 +45,8 @@ struct storm_config {
   double time_scale = 0.001;
   /// Each volume's migrationTimeoutSeconds.
   int migration_timeout_seconds = 5;
-  std::array<double, scenario_count> weights{70, 10, 5, 10, 5};
+  /// node-deleted needs an apiserver (0 without one).
+  std::array<double, scenario_count> weights{70, 10, 5, 10, 5, 0};
   /// Migrations between two SIGKILLs of the plugin (on average); 0: none.
   size_t kill_every = 0;
   /// ControllerGetVolume of a random idle volume after every this many migrations (0: never).
@@ -103,6 +104,9 @@ struct storm_result {
   std::array<uint64_t, scenario_count> by_scenario{};
   /// Outcomes the harness caused, over the whole run (all plugin incarnations).
   uint64_t started = 0, success = 0, failed = 0, timeout = 0, refused_third = 0, refused_rwo = 0;
+  /// node-deleted: source Nodes deleted mid-migration, publishes to them refused (NOT_FOUND),
+  /// Nodes created again and known to the plugin again.
+  uint64_t nodes_deleted = 0, refused_deleted_node = 0, nodes_restored = 0;
   /// Migrations whose dual attachment lasted close to the timeout, where the plugin may
   /// rightly count either (the check allows both).
   uint64_t ambiguous = 0;
@@ -129,6 +133,9 @@ struct storm_result {
   /// With an apiserver, over all restarts: migrations the restarted plugin rebuilt from two
   /// VolumeAttachments, and those of them already past their timeout (counted at once).
   uint64_t rebuilt_migrations = 0, rebuilt_timeouts = 0;
+  /// ... of which both VolumeAttachments were created in the same second (source and target
+  /// cannot be told apart by the rebuilt plugin: success and failed both allowed for them).
+  uint64_t rebuilt_direction_unsure = 0;
 };
 
 class storm {
@@ -160,6 +167,11 @@ class storm {
   void begin(migration* m);
   void step_publish_target(migration* m);
   void step_probe_third(migration* m);
+  /// node-deleted: the source's Node object is deleted once the target is attached.
+  void step_delete_source(migration* m);
+  void check_deleted_source(migration* m, int attempt);
+  /// The Node object created again, and the node given back to the pool once the plugin knows.
+  void restore_node(int node, int attempt);
   void step_wait_end(migration* m);
   void step_unpublish(migration* m, bool source);
   void finish(migration* m, bool counted_ok = true);
@@ -205,6 +217,11 @@ class storm {
   std::mt19937_64 rng_;
   std::vector<volume> volumes_;
   std::vector<size_t> idle_rwx_, idle_rwo_;
+  /// Per node: migrations in flight that may publish to it (as target or third node); a node
+  /// is only deleted when none may, and deleted nodes are never chosen.
+  std::vector<int> publishes_to_;
+  std::vector<bool> deleted_;
+  size_t deleted_count_ = 0;
   size_t started_ = 0, finished_ = 0, active_ = 0;
   clock_type::time_point storm_start_, run_start_;
   bool storming_ = false;

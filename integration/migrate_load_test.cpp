@@ -104,6 +104,13 @@ TEST_CASE("migrate-load: a storm of 300 migrations with two plugin kills holds e
         == outcomes["refused_third_node"].GetUint64() + outcomes["refused_rwo"].GetUint64());
   CHECK(doc["migrations_per_second"].GetDouble() > 0);
   CHECK(doc["plugin_rss_kb"]["attached"].GetInt64() > 0);
+  // The plugin exited on SIGTERM at the end, well inside the 10 s allowed.
+  CHECK(doc["plugin_stop_seconds"].GetDouble() >= 0);
+  CHECK(doc["plugin_stop_seconds"].GetDouble() < 5);
+  // Without an apiserver no Node is deleted and nothing is rebuilt from VolumeAttachments.
+  CHECK(doc["scenarios"]["node-deleted"].GetUint64() == 0);
+  CHECK(doc["outcomes"]["nodes_deleted"].GetUint64() == 0);
+  CHECK(doc["rebuilt_migrations"].GetUint64() == 0);
   // Every volume's state on the inspection port equals the harness's attachments.
   CHECK(doc["inspected_volumes"].GetInt64() == 63);
 
@@ -131,7 +138,9 @@ TEST_CASE("migrate-load: a storm of 300 migrations with two plugin kills holds e
 TEST_CASE("migrate-load: bad flags are refused with exit code 2") {
   for (auto args :
        {"--scenario-weights=success=1,bogus=2", "--scenario-weights=success=0", "--nodes 2",
-        "--endpoint unix:///nowhere.sock", "--scenario-weights=rwo-conflict=1 --rwo-volumes 0"}) {
+        "--endpoint unix:///nowhere.sock", "--scenario-weights=rwo-conflict=1 --rwo-volumes 0",
+        // The Node objects live in the apiserver.
+        "--scenario-weights=success=1,node-deleted=1"}) {
     INFO(std::string{args});
     std::string output;
     CHECK(run_harness(args, output) == 2);

@@ -147,35 +147,43 @@ void async_csi::probe(std::chrono::milliseconds deadline, done<::csi::v1::ProbeR
   });
 }
 
-void async_csi::node_stage(const ::csi::v1::NodeStageVolumeRequest& req,
+size_t async_csi::add_node(const std::string& endpoint) {
+  grpc::ChannelArguments args;
+  node_channels_.push_back(
+    grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args));
+  nodes_.push_back(::csi::v1::Node::NewStub(node_channels_.back()));
+  return nodes_.size() - 1;
+}
+
+void async_csi::node_stage(size_t node, const ::csi::v1::NodeStageVolumeRequest& req,
                            std::chrono::milliseconds deadline,
                            done<::csi::v1::NodeStageVolumeResponse> cb) {
   start<::csi::v1::NodeStageVolumeResponse>(deadline, std::move(cb), [&](auto* ctx) {
-    return node_->PrepareAsyncNodeStageVolume(ctx, req, &cq_);
+    return nodes_.at(node)->PrepareAsyncNodeStageVolume(ctx, req, &cq_);
   });
 }
 
-void async_csi::node_publish(const ::csi::v1::NodePublishVolumeRequest& req,
+void async_csi::node_publish(size_t node, const ::csi::v1::NodePublishVolumeRequest& req,
                              std::chrono::milliseconds deadline,
                              done<::csi::v1::NodePublishVolumeResponse> cb) {
   start<::csi::v1::NodePublishVolumeResponse>(deadline, std::move(cb), [&](auto* ctx) {
-    return node_->PrepareAsyncNodePublishVolume(ctx, req, &cq_);
+    return nodes_.at(node)->PrepareAsyncNodePublishVolume(ctx, req, &cq_);
   });
 }
 
-void async_csi::node_unpublish(const ::csi::v1::NodeUnpublishVolumeRequest& req,
+void async_csi::node_unpublish(size_t node, const ::csi::v1::NodeUnpublishVolumeRequest& req,
                                std::chrono::milliseconds deadline,
                                done<::csi::v1::NodeUnpublishVolumeResponse> cb) {
   start<::csi::v1::NodeUnpublishVolumeResponse>(deadline, std::move(cb), [&](auto* ctx) {
-    return node_->PrepareAsyncNodeUnpublishVolume(ctx, req, &cq_);
+    return nodes_.at(node)->PrepareAsyncNodeUnpublishVolume(ctx, req, &cq_);
   });
 }
 
-void async_csi::node_unstage(const ::csi::v1::NodeUnstageVolumeRequest& req,
+void async_csi::node_unstage(size_t node, const ::csi::v1::NodeUnstageVolumeRequest& req,
                              std::chrono::milliseconds deadline,
                              done<::csi::v1::NodeUnstageVolumeResponse> cb) {
   start<::csi::v1::NodeUnstageVolumeResponse>(deadline, std::move(cb), [&](auto* ctx) {
-    return node_->PrepareAsyncNodeUnstageVolume(ctx, req, &cq_);
+    return nodes_.at(node)->PrepareAsyncNodeUnstageVolume(ctx, req, &cq_);
   });
 }
 

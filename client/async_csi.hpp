@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "csi.grpc.pb.h"
 
@@ -50,15 +51,17 @@ class async_csi {
   void create_volume(const ::csi::v1::CreateVolumeRequest& req, std::chrono::milliseconds deadline,
                      done<::csi::v1::CreateVolumeResponse> cb);
   void probe(std::chrono::milliseconds deadline, done<::csi::v1::ProbeResponse> cb);
-  void node_stage(const ::csi::v1::NodeStageVolumeRequest& req, std::chrono::milliseconds deadline,
-                  done<::csi::v1::NodeStageVolumeResponse> cb);
-  void node_publish(const ::csi::v1::NodePublishVolumeRequest& req,
+  /// A node plugin's endpoint; the node calls below name it by the index returned.
+  size_t add_node(const std::string& endpoint);
+  void node_stage(size_t node, const ::csi::v1::NodeStageVolumeRequest& req,
+                  std::chrono::milliseconds deadline, done<::csi::v1::NodeStageVolumeResponse> cb);
+  void node_publish(size_t node, const ::csi::v1::NodePublishVolumeRequest& req,
                     std::chrono::milliseconds deadline,
                     done<::csi::v1::NodePublishVolumeResponse> cb);
-  void node_unpublish(const ::csi::v1::NodeUnpublishVolumeRequest& req,
+  void node_unpublish(size_t node, const ::csi::v1::NodeUnpublishVolumeRequest& req,
                       std::chrono::milliseconds deadline,
                       done<::csi::v1::NodeUnpublishVolumeResponse> cb);
-  void node_unstage(const ::csi::v1::NodeUnstageVolumeRequest& req,
+  void node_unstage(size_t node, const ::csi::v1::NodeUnstageVolumeRequest& req,
                     std::chrono::milliseconds deadline,
                     done<::csi::v1::NodeUnstageVolumeResponse> cb);
 
@@ -85,6 +88,8 @@ class async_csi {
   std::unique_ptr<::csi::v1::Identity::Stub> identity_;
   std::unique_ptr<::csi::v1::Controller::Stub> controller_;
   std::unique_ptr<::csi::v1::Node::Stub> node_;
+  std::vector<std::shared_ptr<grpc::Channel>> node_channels_;
+  std::vector<std::unique_ptr<::csi::v1::Node::Stub>> nodes_;
   grpc::CompletionQueue cq_;
   size_t in_flight_ = 0;
   bool stopping_ = false;

@@ -163,6 +163,13 @@ int main(int argc, char** argv) {
   app.add_option("--rds-fault", rds_faults,
                  "start rds-sim with this fault flag (e.g. --rds-fault=--error-rate=PUT=0.1) and "
                  "point the plugin at it; repeatable");
+  bool node = false;
+  app.add_flag("--node", node,
+               "also start a node plugin (--mode=node, loop devices over the embedded simulator's "
+               "disk files, its own kubelet dir and sysfs) per node id and, for each migration, "
+               "NodeStage/NodePublish the volume on the target and NodeUnpublish/NodeUnstage it "
+               "on the node detached (RWX volumes; at most 16 nodes; not with --endpoint or "
+               "--rds-fault; needs root and loop devices)");
   app.add_option("--report", report_path, "write the JSON report here");
   app.add_option("--plot-dir", plot_dir,
                  "where latency.dat, throughput.dat (and with gnuplot their SVGs) go (default: "
@@ -191,6 +198,11 @@ int main(int argc, char** argv) {
   }
   if (!apiserver.empty() && !endpoint.empty()) {
     std::fprintf(stderr, "--apiserver starts its own plugin (no --endpoint)\n");
+    return 2;
+  }
+  if (node && (!endpoint.empty() || !rds_faults.empty() || c.nodes > 16)) {
+    std::fprintf(stderr, "--node starts a node plugin per node id over the embedded simulator: "
+                         "not with --endpoint or --rds-fault, and at most 16 --nodes\n");
     return 2;
   }
   if (!endpoint.empty() && (c.kill_every > 0 || !rds_faults.empty())) {
@@ -223,6 +235,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<client::temp_dir> work;
   std::unique_ptr<client::plugin_process> plugin;
+  std::vector<std::unique_ptr<client::plugin_process>> node_plugins;
   pid_t sim_pid = -1;
   std::vector<std::string> plugin_flags;
   std::string kubeconfig;
@@ -260,6 +273,21 @@ int main(int argc, char** argv) {
                                             "VolumeAttachments written as the external-attacher "
                                             "does")
                      + ")";
+      for (size_t i = 0; node && i < c.nodes; ++i) {
+        // A node of its own: kubelet dir and sysfs; the disks are the controller's simulator's.
+        auto root = work->path() + "/node-" + std::to_string(i);
+        auto kubelet = root + "/kubelet";
+        std::filesystem::create_directories(kubelet + "/plugins/kubernetes.io/csi/staging");
+        node_plugins.push_back(std::make_unique<client::plugin_process>(std::vector<std::string>{
+          "--mode=node", "--node-id=node-" + std::to_string(i), "--kubelet-dir=" + kubelet,
+          "--rds-sim-data-dir=" + work->path() + "/sim", "--sysfs-root=" + root + "/sysfs",
+          "--migration-timeout-min=1"}));
+        c.node_endpoints.push_back(node_plugins.back()->endpoint());
+        c.node_kubelets.push_back(kubelet);
+      }
+      if (node)
+        facts.plugin +=
+          "; " + std::to_string(c.nodes) + " node plugins (--mode=node, loop devices)";
       control.endpoint = [&] { return plugin->endpoint(); };
       control.metrics_url = [&] { return plugin->metrics_url(); };
       control.pid = [&] { return plugin->pid(); };
@@ -309,6 +337,9 @@ int main(int argc, char** argv) {
     if (!problem.empty())
       result.breaches.push_back({"-", "plugin stop (SIGTERM)", problem});
   }
+  for (size_t i = 0; i < node_plugins.size(); ++i)
+    if (auto problem = node_plugins[i]->stop(); !problem.empty())
+      result.breaches.push_back({"-", "node plugin node-" + std::to_string(i) + " stop", problem});
   if (sim_pid > 0)
     client::stop_process(sim_pid, std::chrono::seconds{5});
 

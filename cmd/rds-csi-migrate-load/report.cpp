@@ -122,6 +122,11 @@ void print_summary(const run_facts& f, const storm_result& r) {
     static_cast<unsigned long long>(r.ambiguous), static_cast<unsigned long long>(r.refused_third),
     static_cast<unsigned long long>(r.refused_rwo), static_cast<unsigned long long>(r.retries),
     static_cast<unsigned long long>(r.audits));
+  if (r.node_checked >= 0)
+    std::printf("node plugins: %llu node calls (stage, publish, unpublish, unstage; retries "
+                "included); %lld volumes' device nodes found on exactly their node at the end\n",
+                static_cast<unsigned long long>(r.node_calls),
+                static_cast<long long>(r.node_checked));
   if (r.nodes_deleted > 0)
     std::printf("source Nodes deleted mid-migration %llu: publishes to them refused (NOT_FOUND) "
                 "%llu, created again and known to the plugin again %llu\n",
@@ -255,6 +260,8 @@ std::string json_report(const run_facts& f, const storm_result& r) {
   w.Key("nodes_deleted"), w.Uint64(r.nodes_deleted);
   w.Key("refused_deleted_node"), w.Uint64(r.refused_deleted_node);
   w.Key("nodes_restored"), w.Uint64(r.nodes_restored);
+  w.Key("node_calls"), w.Uint64(r.node_calls);
+  w.Key("node_checked_volumes"), w.Int64(r.node_checked);
   w.EndObject();
   w.Key("rpcs"), w.StartObject();
   w.Key("Probe (idle)");

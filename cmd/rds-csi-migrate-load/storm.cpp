@@ -9,9 +9,11 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <sys/stat.h>
 
 #include "client/csi_client.hpp"
 #include "client/kube_cluster.hpp"
@@ -145,12 +147,22 @@ const char* rpc_name(rpc r) {
     return "ControllerUnpublishVolume";
   case rpc::get_volume:
     return "ControllerGetVolume";
+  case rpc::node_stage:
+    return "NodeStageVolume";
+  case rpc::node_publish:
+    return "NodePublishVolume";
+  case rpc::node_unpublish:
+    return "NodeUnpublishVolume";
+  case rpc::node_unstage:
+    return "NodeUnstageVolume";
   }
   return "?";
 }
 
 struct storm::volume {
   std::string id;
+  /// CreateVolume's volume_context (with --node: NodeStageVolume needs it).
+  std::map<std::string, std::string> context;
   bool rwx = true;
   int source = -1;
   /// The migration running on it, if any.
@@ -189,6 +201,8 @@ storm::storm(storm_config config, plugin_control control, cluster_driver* cluste
   , pick_scenario_(config_.weights.begin(), config_.weights.end()) {
   publishes_to_.assign(config_.nodes, 0);
   deleted_.assign(config_.nodes, false);
+  for (auto& e : config_.node_endpoints)
+    csi_.add_node(e);
 }
 
 storm::~storm() = default;
@@ -359,8 +373,12 @@ void storm::create_volumes(std::function<void()> then) {
                              if (!s.ok())
                                breach_of(req.name(), "CreateVolume",
                                          code_name(s.error_code()) + ": " + s.error_message());
-                             else
+                             else {
                                volumes_[i].id = r.volume().volume_id();
+                               if (node_ops())
+                                 volumes_[i].context = {r.volume().volume_context().begin(),
+                                                        r.volume().volume_context().end()};
+                             }
                              done();
                            });
       };
@@ -397,6 +415,24 @@ void storm::attach_all(std::function<void()> then) {
         }
         done();
       });
+    },
+    std::move(then));
+}
+
+void storm::stage_sources(std::function<void()> then) {
+  if (!node_ops()) {
+    then();
+    return;
+  }
+  for_each_bounded(
+    volumes_.size(), 16,
+    [this](size_t i, std::function<void()> done) {
+      auto& v = volumes_[i];
+      if (v.id.empty() || !v.rwx || v.source < 0) {
+        done();
+        return;
+      }
+      node_attach(i, v.source, [done](bool) { done(); });
     },
     std::move(then));
 }
@@ -535,12 +571,19 @@ void storm::step_publish_target(migration* m) {
     // Attached before a restart (with an apiserver): the new plugin rebuilt it and counted it.
     if (incarnation == incarnation_)
       ++expect_.started, ++expect_max_.started;
-    if (m->kind == scenario::third_node)
-      csi_.after(scaled(uniform(0.5, 5)), [this, m] { step_probe_third(m); });
-    else if (m->kind == scenario::node_deleted)
-      step_delete_source(m);
+    auto next = [this, m] {
+      if (m->kind == scenario::third_node)
+        csi_.after(scaled(uniform(0.5, 5)), [this, m] { step_probe_third(m); });
+      else if (m->kind == scenario::node_deleted)
+        step_delete_source(m);
+      else
+        step_wait_end(m);
+    };
+    // The target pod starts: the volume is staged and published on the target.
+    if (node_ops())
+      node_attach(m->volume, m->target, [next](bool) { next(); });
     else
-      step_wait_end(m);
+      next();
   };
   if (cluster_ != nullptr)
     attach_via_cluster(m->volume, m->target, done);
@@ -695,6 +738,162 @@ void storm::restore_node(int node, int attempt) {
                });
 }
 
+std::string storm::staging_path(size_t volume, int node) const {
+  return config_.node_kubelets[static_cast<size_t>(node)] + "/plugins/kubernetes.io/csi/staging/"
+         + volumes_[volume].id;
+}
+
+std::string storm::target_path(size_t volume, int node) const {
+  // As kubelet names a block volume's target; the plugin makes the parent directory.
+  return config_.node_kubelets[static_cast<size_t>(node)]
+         + "/plugins/kubernetes.io/csi/volumeDevices/publish/" + volumes_[volume].id + "/pod-1";
+}
+
+void storm::node_attach(size_t volume, int node, std::function<void(bool)> then, int) {
+  node_stage_publish(volume, node, false, std::move(then), 0);
+}
+
+void storm::node_detach(size_t volume, int node, std::function<void(bool)> then, int) {
+  node_unpublish_unstage(volume, node, false, std::move(then), 0);
+}
+
+// `publish` false: the stage, then (publish true) the publish. A node_volume busy with another
+// call of the same volume answers ABORTED: retried, as kubelet does.
+void storm::node_stage_publish(size_t volume, int node, bool publish,
+                               std::function<void(bool)> then, int attempt) {
+  auto& v = volumes_[volume];
+  auto index = static_cast<size_t>(node);
+  auto retry_or = [this, volume, node, publish, then, attempt](const grpc::Status& s,
+                                                               const char* step) {
+    ++result_.node_calls;
+    if ((s.error_code() == grpc::ABORTED || retryable(s)) && attempt < 200) {
+      csi_.after(20ms, [this, volume, node, publish, then, attempt] {
+        node_stage_publish(volume, node, publish, then, attempt + 1);
+      });
+      return;
+    }
+    if (!s.ok()) {
+      breach_of(volumes_[volume].id,
+                std::string{step} + " on " + node_name(static_cast<size_t>(node)),
+                code_name(s.error_code()) + ": " + s.error_message());
+      then(false);
+      return;
+    }
+    if (!publish)
+      node_stage_publish(volume, node, true, then, 0);
+    else
+      then(true);
+  };
+  if (!publish) {
+    ::csi::v1::NodeStageVolumeRequest req;
+    req.set_volume_id(v.id);
+    auto path = staging_path(volume, node);
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec); // kubelet makes it
+    req.set_staging_target_path(path);
+    *req.mutable_volume_capability() = capability(true);
+    for (auto& [k, val] : v.context)
+      (*req.mutable_volume_context())[k] = val;
+    auto sent = clock_type::now();
+    csi_.node_stage(
+      index, req, config_.rpc_deadline,
+      [this, retry_or, sent](const grpc::Status& s, ::csi::v1::NodeStageVolumeResponse&) {
+        record(rpc::node_stage, sent, s);
+        retry_or(s, "NodeStageVolume");
+      });
+    return;
+  }
+  ::csi::v1::NodePublishVolumeRequest req;
+  req.set_volume_id(v.id);
+  req.set_staging_target_path(staging_path(volume, node));
+  req.set_target_path(target_path(volume, node));
+  *req.mutable_volume_capability() = capability(true);
+  for (auto& [k, val] : v.context)
+    (*req.mutable_volume_context())[k] = val;
+  auto sent = clock_type::now();
+  csi_.node_publish(
+    index, req, config_.rpc_deadline,
+    [this, retry_or, sent](const grpc::Status& s, ::csi::v1::NodePublishVolumeResponse&) {
+      record(rpc::node_publish, sent, s);
+      retry_or(s, "NodePublishVolume");
+    });
+}
+
+void storm::node_unpublish_unstage(size_t volume, int node, bool unstage,
+                                   std::function<void(bool)> then, int attempt) {
+  auto& v = volumes_[volume];
+  auto index = static_cast<size_t>(node);
+  auto retry_or = [this, volume, node, unstage, then, attempt](const grpc::Status& s,
+                                                               const char* step) {
+    ++result_.node_calls;
+    if ((s.error_code() == grpc::ABORTED || retryable(s)) && attempt < 200) {
+      csi_.after(20ms, [this, volume, node, unstage, then, attempt] {
+        node_unpublish_unstage(volume, node, unstage, then, attempt + 1);
+      });
+      return;
+    }
+    if (!s.ok()) {
+      breach_of(volumes_[volume].id,
+                std::string{step} + " on " + node_name(static_cast<size_t>(node)),
+                code_name(s.error_code()) + ": " + s.error_message());
+      then(false);
+      return;
+    }
+    if (!unstage)
+      node_unpublish_unstage(volume, node, true, then, 0);
+    else
+      then(true);
+  };
+  if (!unstage) {
+    ::csi::v1::NodeUnpublishVolumeRequest req;
+    req.set_volume_id(v.id);
+    req.set_target_path(target_path(volume, node));
+    auto sent = clock_type::now();
+    csi_.node_unpublish(
+      index, req, config_.rpc_deadline,
+      [this, retry_or, sent](const grpc::Status& s, ::csi::v1::NodeUnpublishVolumeResponse&) {
+        record(rpc::node_unpublish, sent, s);
+        retry_or(s, "NodeUnpublishVolume");
+      });
+    return;
+  }
+  ::csi::v1::NodeUnstageVolumeRequest req;
+  req.set_volume_id(v.id);
+  req.set_staging_target_path(staging_path(volume, node));
+  auto sent = clock_type::now();
+  csi_.node_unstage(
+    index, req, config_.rpc_deadline,
+    [this, retry_or, sent](const grpc::Status& s, ::csi::v1::NodeUnstageVolumeResponse&) {
+      record(rpc::node_unstage, sent, s);
+      retry_or(s, "NodeUnstageVolume");
+    });
+}
+
+void storm::check_node_targets() {
+  int64_t checked = 0;
+  for (size_t i = 0; i < volumes_.size(); ++i) {
+    auto& v = volumes_[i];
+    if (v.id.empty() || !v.rwx || v.source < 0)
+      continue;
+    std::vector<std::string> found;
+    for (size_t n = 0; n < config_.node_kubelets.size(); ++n) {
+      struct stat st {};
+      if (::lstat(target_path(i, static_cast<int>(n)).c_str(), &st) == 0)
+        found.push_back(node_name(n) + (S_ISBLK(st.st_mode) ? "" : " (not a block device)"));
+    }
+    if (found.size() != 1 || found[0] != node_name(static_cast<size_t>(v.source))) {
+      std::string list;
+      for (auto& f : found)
+        list += (list.empty() ? "" : ",") + f;
+      breach_of(v.id, "node targets at the end",
+                "device node on [" + list + "], the harness attached it to "
+                  + node_name(static_cast<size_t>(v.source)) + " only");
+    }
+    ++checked;
+  }
+  result_.node_checked = checked;
+}
+
 void storm::step_wait_end(migration* m) {
   if (m->kind == scenario::timeout) {
     // The target lingers past the timeout in real time (the plugin's timer is not scaled), then
@@ -717,6 +916,16 @@ void storm::step_wait_end(migration* m) {
 // (failed). Either is a timeout instead when the plugin's timer fired first; when the two
 // windows overlap the timeout (ambiguous), both are allowed.
 void storm::step_unpublish(migration* m, bool source) {
+  // The pod on the node detached goes first: its volume unpublished and unstaged there.
+  if (node_ops()) {
+    auto node = source ? volumes_[m->volume].source : m->target;
+    node_detach(m->volume, node, [this, m, source](bool) { step_controller_unpublish(m, source); });
+    return;
+  }
+  step_controller_unpublish(m, source);
+}
+
+void storm::step_controller_unpublish(migration* m, bool source) {
   auto& v = volumes_[m->volume];
   auto node = source ? v.source : m->target;
   auto sent = clock_type::now();
@@ -1434,8 +1643,28 @@ storm_result storm::run() {
         result_.rss_end_kb = rss_kb(control_.pid());
       check_counters();
       check_inspection();
-      done_ = true;
-      csi_.stop();
+      if (!node_ops()) {
+        done_ = true;
+        csi_.stop();
+        return;
+      }
+      // --node: where the device nodes are, then every volume taken off its node again (the
+      // loop devices go with the unstage).
+      check_node_targets();
+      for_each_bounded(
+        volumes_.size(), 16,
+        [this](size_t i, std::function<void()> done) {
+          auto& v = volumes_[i];
+          if (v.id.empty() || !v.rwx || v.source < 0) {
+            done();
+            return;
+          }
+          node_detach(i, v.source, [done](bool) { done(); });
+        },
+        [this] {
+          done_ = true;
+          csi_.stop();
+        });
     });
   };
   std::function<void()> wait_end = [&] {
@@ -1459,21 +1688,23 @@ storm_result storm::run() {
   create_volumes([&] {
     create_persistent_volumes([&] {
       attach_all([&] {
-        result_.setup_seconds = seconds_between(run_start_, clock_type::now());
-        if (control_.pid && control_.pid() > 0)
-          result_.rss_attached_kb = rss_kb(control_.pid());
-        measure_probe(config_.probes, [&] {
-          storm_start_ = clock_type::now();
-          harness_cpu0 = own_cpu_seconds();
-          storm_pid = control_.pid ? control_.pid() : -1;
-          if (storm_pid > 0)
-            plugin_cpu0 = cpu_seconds_of(storm_pid);
-          next_kill_at_ = config_.kill_every;
-          storming_ = config_.migrations > 0;
-          progress_tick();
-          probe_tick();
-          start_more();
-          wait_end();
+        stage_sources([&] {
+          result_.setup_seconds = seconds_between(run_start_, clock_type::now());
+          if (control_.pid && control_.pid() > 0)
+            result_.rss_attached_kb = rss_kb(control_.pid());
+          measure_probe(config_.probes, [&] {
+            storm_start_ = clock_type::now();
+            harness_cpu0 = own_cpu_seconds();
+            storm_pid = control_.pid ? control_.pid() : -1;
+            if (storm_pid > 0)
+              plugin_cpu0 = cpu_seconds_of(storm_pid);
+            next_kill_at_ = config_.kill_every;
+            storming_ = config_.migrations > 0;
+            progress_tick();
+            probe_tick();
+            start_more();
+            wait_end();
+          });
         });
       });
     });

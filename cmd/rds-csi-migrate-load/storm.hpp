@@ -29,8 +29,18 @@ constexpr size_t scenario_count = 6;
 const char* scenario_name(scenario s);
 
 /// The RPCs whose latency is recorded.
-enum class rpc { probe, create, publish, unpublish, get_volume };
-constexpr size_t rpc_count = 5;
+enum class rpc {
+  probe,
+  create,
+  publish,
+  unpublish,
+  get_volume,
+  node_stage,
+  node_publish,
+  node_unpublish,
+  node_unstage
+};
+constexpr size_t rpc_count = 9;
 const char* rpc_name(rpc r);
 
 struct storm_config {
@@ -64,6 +74,10 @@ struct storm_config {
   /// Volume name prefix (CreateVolume names), so a second run against a running plugin does not
   /// collide with the first.
   std::string name_prefix = "mload";
+  /// --node: per node id, its node plugin's endpoint and kubelet directory (empty: no node
+  /// calls). RWX volumes are then staged and published on their source at set-up, on the target
+  /// of each migration, and unpublished and unstaged on the node that is detached.
+  std::vector<std::string> node_endpoints, node_kubelets;
 };
 
 /// What starts, kills and restarts the plugin, when the harness started it.
@@ -107,6 +121,10 @@ struct storm_result {
   /// node-deleted: source Nodes deleted mid-migration, publishes to them refused (NOT_FOUND),
   /// Nodes created again and known to the plugin again.
   uint64_t nodes_deleted = 0, refused_deleted_node = 0, nodes_restored = 0;
+  /// --node: node calls made (stage, publish, unpublish, unstage; retries included) and the
+  /// volumes whose device node was found on exactly their node at the end (-1: not checked).
+  uint64_t node_calls = 0;
+  int64_t node_checked = -1;
   /// Migrations whose dual attachment lasted close to the timeout, where the plugin may
   /// rightly count either (the check allows both).
   uint64_t ambiguous = 0;
@@ -161,6 +179,8 @@ class storm {
   void create_volumes(std::function<void()> then);
   void attach_all(std::function<void()> then);
   void measure_probe(size_t left, std::function<void()> then);
+  /// --node: every RWX volume staged and published on its source.
+  void stage_sources(std::function<void()> then);
 
   // The storm.
   void start_more();
@@ -174,6 +194,21 @@ class storm {
   void restore_node(int node, int attempt);
   void step_wait_end(migration* m);
   void step_unpublish(migration* m, bool source);
+  void step_controller_unpublish(migration* m, bool source);
+  /// --node: NodeStage then NodePublish of `volume` on `node` (retried while ABORTED or
+  /// UNAVAILABLE); `then(ok)`.
+  void node_attach(size_t volume, int node, std::function<void(bool)> then, int attempt = 0);
+  /// NodeUnpublish then NodeUnstage.
+  void node_detach(size_t volume, int node, std::function<void(bool)> then, int attempt = 0);
+  void node_stage_publish(size_t volume, int node, bool publish, std::function<void(bool)> then,
+                          int attempt);
+  void node_unpublish_unstage(size_t volume, int node, bool unstage, std::function<void(bool)> then,
+                              int attempt);
+  std::string staging_path(size_t volume, int node) const;
+  std::string target_path(size_t volume, int node) const;
+  /// Each volume's device node is at its source's target path and at no other node's.
+  void check_node_targets();
+  bool node_ops() const { return !config_.node_endpoints.empty(); }
   void finish(migration* m, bool counted_ok = true);
   void audit_one();
   void final_audit(size_t next, std::function<void()> then);

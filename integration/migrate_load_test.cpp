@@ -135,12 +135,51 @@ TEST_CASE("migrate-load: a storm of 300 migrations with two plugin kills holds e
   CHECK(most > 0);
 }
 
+TEST_CASE("migrate-load --node: node plugins stage and publish on the target, unpublish and "
+          "unstage on the detached node") {
+  // As root with loop devices, as integration/node_test.cpp.
+  rds::client::temp_dir dir;
+  auto report = dir.path() + "/report.json";
+  std::string output;
+  auto code = run_harness("--node --volumes 8 --migrations 40 --concurrency 4 --nodes 4 --seed 5 "
+                          "--time-scale 0.0002 --migration-timeout 1 --kill-controller-every 20 "
+                          "--probes 20 --final-audit 0 --report "
+                            + report,
+                          output);
+  INFO(output);
+  CHECK(code == 0);
+  CHECK(output.find("verdict: PASS") != std::string::npos);
+  rapidjson::Document doc;
+  auto text = read_file(report);
+  doc.Parse(text.c_str(), text.size());
+  REQUIRE(!doc.HasParseError());
+  REQUIRE(doc.IsObject());
+  CHECK(doc["kills"].GetUint64() >= 1);
+  auto& outcomes = doc["outcomes"];
+  // Every volume on exactly its node at the end.
+  CHECK(outcomes["node_checked_volumes"].GetInt64() == 8);
+  // During the storm each migration's target staged and published, each detached node
+  // unpublished and unstaged; the set-up and the final teardown add one of each per volume.
+  auto& rpcs = doc["rpcs"];
+  auto started = outcomes["started"].GetUint64();
+  CHECK(started > 0);
+  for (auto name :
+       {"NodeStageVolume", "NodePublishVolume", "NodeUnpublishVolume", "NodeUnstageVolume"}) {
+    INFO(name);
+    CHECK(rpcs[name]["calls"].GetUint64() >= started);
+    CHECK(doc["errors"][name].ObjectEmpty());
+  }
+  CHECK(outcomes["node_calls"].GetUint64() >= 4 * (started + 8));
+}
+
 TEST_CASE("migrate-load: bad flags are refused with exit code 2") {
   for (auto args :
        {"--scenario-weights=success=1,bogus=2", "--scenario-weights=success=0", "--nodes 2",
         "--endpoint unix:///nowhere.sock", "--scenario-weights=rwo-conflict=1 --rwo-volumes 0",
         // The Node objects live in the apiserver.
-        "--scenario-weights=success=1,node-deleted=1"}) {
+        "--scenario-weights=success=1,node-deleted=1",
+        // A node plugin per node id: at most 16.
+        "--node --nodes 17"}) {
     INFO(std::string{args});
     std::string output;
     CHECK(run_harness(args, output) == 2);

@@ -371,7 +371,8 @@ inspector_actor::behavior_type inspector(inspector_pointer self, inspector_confi
           ++self->state.answered;
           promise.deliver(debug_answer{200, rendered([&](json_writer& w) {
                                          if (migrations)
-                                           services::inspection::render_migrations(w, page);
+                                           services::inspection::render_migrations(
+                                             w, page, request.page.limit, request.page.after);
                                          else
                                            services::inspection::render(w, page);
                                        })});

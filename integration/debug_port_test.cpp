@@ -298,6 +298,19 @@ TEST_CASE("inspection port: volumes, migrations, a timer that fires, a conflict 
   CHECK(migrations["migrations"][0]["time_left_ms"].GetDouble() <= 1000);
   CHECK(str(migrations["migrations"][1], "volume_id") == id["pvc-mig"]);
   CHECK(migrations["migrations"][1]["time_left_ms"].GetDouble() > 250000);
+  CHECK(migrations["total"].GetUint64() == 2);
+  CHECK_FALSE(migrations.HasMember("continue"));
+  // Paged: one at a time, soonest first, then the rest after the position given.
+  auto first = get_json(base + "/debug/migrations?limit=1");
+  REQUIRE(first["migrations"].Size() == 1);
+  CHECK(first["total"].GetUint64() == 2);
+  CHECK(str(first["migrations"][0], "volume_id") == id["pvc-timer"]);
+  REQUIRE(first.HasMember("continue"));
+  auto second = get_json(base + "/debug/migrations?limit=1&continue=" + str(first, "continue"));
+  REQUIRE(second["migrations"].Size() == 1);
+  CHECK(str(second["migrations"][0], "volume_id") == id["pvc-mig"]);
+  CHECK_FALSE(second.HasMember("continue"));
+  CHECK(fetch(base + "/debug/migrations?continue=" + id["pvc-mig"]).code == 400);
   REQUIRE(client.publish(id["pvc-rwo"], "node-a", volume_access::rwo).ok());
   CHECK(client.publish(id["pvc-rwo"], "node-b", volume_access::rwo).error_code()
         == grpc::StatusCode::FAILED_PRECONDITION);

@@ -62,6 +62,19 @@ TEST_CASE("routes: every endpoint, its metric label and its parameters") {
 
   CHECK(parse_route("GET", "/debug/migrations/", "").request.endpoint
         == debug_endpoint::migrations);
+  // Migrations are paged too: up to a whole page by default, `continue` is a position.
+  r = parse_route("GET", "/debug/migrations", "");
+  CHECK(r.request.page.limit == max_page_size);
+  r =
+    parse_route("GET", "/debug/migrations", "limit=2&continue=" + migration_position(-5, "pvc-1"));
+  CHECK(r.status == 200);
+  CHECK(r.request.page.limit == 2);
+  CHECK(r.request.page.after == "-5:pvc-1");
+  for (auto query : {"continue=pvc-1", "continue=12:", "continue=:pvc-1", "continue=1x:pvc-1",
+                     "continue=1:.bad", "limit=0", "node=a", "migrating=true"}) {
+    CAPTURE(query);
+    CHECK(parse_route("GET", "/debug/migrations", query).status == 400);
+  }
   CHECK(parse_route("GET", "/debug/watches", "").request.endpoint == debug_endpoint::watches);
   CHECK(parse_route("GET", "/debug/rds", "").request.endpoint == debug_endpoint::rds);
   CHECK(parse_route("GET", "/debug/node", "").request.endpoint == debug_endpoint::node);
@@ -249,9 +262,12 @@ TEST_CASE("migrations: soonest timer first, with time left; a page with its cont
   page.next_after = "idle";
   rapidjson::StringBuffer buffer;
   json_writer w{buffer};
-  render_migrations(w, page);
+  render_migrations(w, page, max_page_size);
   auto doc = parsed(buffer.GetString());
   REQUIRE(doc["migrations"].Size() == 2);
+  CHECK(doc["count"].GetUint64() == 2);
+  CHECK(doc["total"].GetUint64() == 2);
+  CHECK_FALSE(doc.HasMember("continue"));
   CHECK(std::string{doc["migrations"][0]["volume_id"].GetString()} == "soon");
   CHECK(doc["migrations"][0]["time_left_ms"].GetDouble() == 20000.0);
   CHECK(std::string{doc["migrations"][1]["volume_id"].GetString()} == "late");
@@ -259,6 +275,39 @@ TEST_CASE("migrations: soonest timer first, with time left; a page with its cont
   CHECK(doc["count"].GetUint64() == 3);
   CHECK(std::string{doc["continue"].GetString()} == "idle");
   CHECK_FALSE(doc["volumes"][2]["migrating"].GetBool());
+}
+
+TEST_CASE("migrations in pages: every one exactly once, in order, equal deadlines by id") {
+  volume_page page;
+  page.now = 0s;
+  page.wall_now = caf::timestamp{std::chrono::seconds{1'800'000'000}};
+  // 7 migrations, three of them with the same deadline.
+  for (auto [id, started] : std::vector<std::pair<std::string, int>>{
+         {"e", 5}, {"b", 1}, {"d", 3}, {"c", 3}, {"a", 9}, {"f", 3}, {"g", 0}})
+    page.volumes.push_back({migrating_volume(id, std::chrono::seconds{started}, 60s)});
+  std::vector<std::string> seen;
+  std::string after;
+  for (int pages = 0; pages < 10; ++pages) {
+    rapidjson::StringBuffer buffer;
+    json_writer w{buffer};
+    render_migrations(w, page, 3, after);
+    auto doc = parsed(buffer.GetString());
+    CHECK(doc["total"].GetUint64() == 7);
+    CHECK(doc["count"].GetUint64() == doc["migrations"].Size());
+    for (auto& m : doc["migrations"].GetArray())
+      seen.push_back(m["volume_id"].GetString());
+    if (!doc.HasMember("continue"))
+      break;
+    after = doc["continue"].GetString();
+  }
+  CHECK(seen == std::vector<std::string>{"g", "b", "c", "d", "f", "e", "a"});
+  // A position whose migration ended meanwhile still continues after it.
+  rapidjson::StringBuffer buffer;
+  json_writer w{buffer};
+  render_migrations(w, page, 10, migration_position(clock_offset{63s}.count(), "cc"));
+  auto doc = parsed(buffer.GetString());
+  REQUIRE(doc["migrations"].Size() == 4);
+  CHECK(std::string{doc["migrations"][0]["volume_id"].GetString()} == "d");
 }
 
 TEST_CASE("Server-Sent Events: one event per change, in order, and the missed ones") {

@@ -1,9 +1,28 @@
 // Route and query parsing of the inspection port.
 #include "services/inspection/query.hpp"
 
+#include <charconv>
+
 #include "messages/validation.hpp"
 
 namespace rds::services::inspection {
+
+std::string migration_position(int64_t deadline_ns, const std::string& volume_id) {
+  return std::to_string(deadline_ns) + ":" + volume_id;
+}
+
+bool parse_migration_position(const std::string& token, int64_t& deadline_ns,
+                              std::string& volume_id) {
+  auto colon = token.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= token.size())
+    return false;
+  const char* first = token.data();
+  auto [end, ec] = std::from_chars(first, first + colon, deadline_ns);
+  if (ec != std::errc{} || end != first + colon)
+    return false;
+  volume_id = token.substr(colon + 1);
+  return true;
+}
 
 namespace {
 
@@ -150,8 +169,17 @@ route parse_route(const std::string& method, const std::string& raw_path,
       continue;
     }
     bool is_page = r.kind == route_kind::inspect && r.request.endpoint == debug_endpoint::volumes;
+    bool is_migrations =
+      r.kind == route_kind::inspect && r.request.endpoint == debug_endpoint::migrations;
     auto& page = r.request.page;
-    if (is_page && key == "limit") {
+    if (is_migrations && key == "continue") {
+      int64_t deadline_ns = 0;
+      std::string volume_id;
+      if (!parse_migration_position(value, deadline_ns, volume_id)
+          || !check_volume_id(volume_id).ok())
+        return bad(r, 400, "continue must be the value a previous answer gave");
+      page.after = value;
+    } else if ((is_page || is_migrations) && key == "limit") {
       if (value.empty() || value.size() > 4
           || value.find_first_not_of("0123456789") != std::string::npos || std::stoul(value) < 1
           || std::stoul(value) > max_page_size)
@@ -183,6 +211,10 @@ route parse_route(const std::string& method, const std::string& raw_path,
   }
   if (r.request.endpoint == debug_endpoint::volumes && params.count("limit") == 0)
     r.request.page.limit = default_page_size;
+  // Migrations: as many as a page may hold unless asked for fewer (a cluster rarely has more
+  // in flight; beyond that, `continue`).
+  if (r.request.endpoint == debug_endpoint::migrations && params.count("limit") == 0)
+    r.request.page.limit = max_page_size;
   return r;
 }
 

@@ -18,6 +18,13 @@ constexpr size_t max_path_length = 512;
 constexpr uint32_t default_page_size = 100;
 constexpr uint32_t max_page_size = 500;
 
+/// The `continue` value of /debug/migrations: the last shown migration's timer deadline (actor
+/// clock, ns) and volume id, the order the migrations are listed in.
+std::string migration_position(int64_t deadline_ns, const std::string& volume_id);
+/// Whether `token` has the shape migration_position gives (the volume id is checked apart).
+bool parse_migration_position(const std::string& token, int64_t& deadline_ns,
+                              std::string& volume_id);
+
 enum class route_kind : uint8_t {
   /// `/`: the HTML page with the links to every endpoint.
   index,

@@ -593,6 +593,10 @@ void storm::step_publish_target(migration* m) {
 
 void storm::step_probe_third(migration* m) {
   auto& v = volumes_[m->volume];
+  if (cluster_ != nullptr) {
+    probe_third_via_cluster(m);
+    return;
+  }
   publish(v.id, node_name(static_cast<size_t>(m->third)), true,
           [this, m](const grpc::Status& s, uint64_t) {
             auto& v = volumes_[m->volume];
@@ -613,6 +617,35 @@ void storm::step_probe_third(migration* m) {
                         + s.error_message());
             step_wait_end(m);
           });
+}
+
+// With an apiserver, as Kubernetes does it for an RWX volume (the attach/detach controller allows
+// several nodes): a VolumeAttachment for the third node, the attacher's publish refused
+// (FAILED_PRECONDITION, written as attachError), then the pod goes and the VolumeAttachment is
+// deleted: the attacher's ControllerUnpublishVolume for a node the volume is not on must succeed
+// and leave the migration alone.
+void storm::probe_third_via_cluster(migration* m) {
+  attach_via_cluster(m->volume, m->third, [this, m](const grpc::Status& s, uint64_t incarnation) {
+    auto& v = volumes_[m->volume];
+    if (s.error_code() == grpc::FAILED_PRECONDITION) {
+      ++result_.refused_third;
+      if (incarnation == incarnation_)
+        ++expect_.conflicts, ++expect_max_.conflicts;
+    } else if (s.ok()) {
+      breach_of(v.id, "VolumeAttachment of a third node during a migration",
+                "attached: three nodes");
+    } else {
+      breach_of(v.id, "VolumeAttachment of a third node during a migration",
+                "expected FAILED_PRECONDITION, got " + code_name(s.error_code()) + ": "
+                  + s.error_message());
+    }
+    detach_via_cluster(m->volume, m->third, [this, m](const grpc::Status& s, uint64_t) {
+      if (!s.ok())
+        breach_of(volumes_[m->volume].id, "detach of the refused third node",
+                  code_name(s.error_code()) + ": " + s.error_message());
+      step_wait_end(m);
+    });
+  });
 }
 
 // The driver's documented behaviour (README, "publish to a node that has no Node object"): the
@@ -1250,8 +1283,9 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
     return;
   }
   // What the new plugin listed: the VolumeAttachments (nothing writes them while the workers
-  // are paused). Attached, or being deleted (its node may still use the volume), is a node;
-  // one still pending or with an attach error is not.
+  // are paused). Attached (being deleted or not) is a node; one still pending, with an attach
+  // error, or being deleted without having been attached is not (services/kube/
+  // attachment_inventory).
   auto listed = cluster_->get("/apis/storage.k8s.io/v1/volumeattachments");
   if (!listed.status.ok()) {
     breach_of("-", "restart", "cannot list the VolumeAttachments: " + listed.status.message);
@@ -1271,10 +1305,9 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
   std::map<std::string, seen> by_pv;
   for (auto& va : doc["items"].GetArray()) {
     auto& meta = va["metadata"];
-    bool deleting = meta.HasMember("deletionTimestamp") && !meta["deletionTimestamp"].IsNull();
     bool attached = va.HasMember("status") && va["status"].HasMember("attached")
                     && va["status"]["attached"].IsBool() && va["status"]["attached"].GetBool();
-    if (!attached && !deleting)
+    if (!attached)
       continue;
     auto& spec = va["spec"]["source"];
     if (!spec.HasMember("persistentVolumeName"))

@@ -187,6 +187,7 @@ class storm {
   void begin(migration* m);
   void step_publish_target(migration* m);
   void step_probe_third(migration* m);
+  void probe_third_via_cluster(migration* m);
   /// node-deleted: the source's Node object is deleted once the target is attached.
   void step_delete_source(migration* m);
   void check_deleted_source(migration* m, int attempt);

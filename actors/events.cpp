@@ -163,7 +163,11 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
         else
           self->state.claims[c.volume_id] = c;
     },
-    [self](status_atom) { return self->state.status; },
+    [self](status_atom) {
+      auto status = self->state.status;
+      status.mailbox = own_mailbox(self);
+      return status;
+    },
   };
 }
 

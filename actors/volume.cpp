@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <iomanip>
 #include <sstream>
+#include <string_view>
 
 #include "services/log/log.hpp"
 
@@ -47,7 +48,8 @@ void operation_ring::record(operation_kind kind, const std::string& node_id, ec 
   if (records_.size() < volume_operation_ring) {
     r.node = node_id.empty() ? no_node : node_index(node_id);
     if (records_.capacity() == records_.size())
-      records_.reserve(std::min(volume_operation_ring, std::max<size_t>(4, 2 * records_.size())));
+      // One record at first (most volumes stay idle after one operation), then four more at a time.
+      records_.reserve(records_.empty() ? 1 : std::min(volume_operation_ring, records_.size() + 4));
     records_.push_back(r);
     return;
   }
@@ -58,23 +60,55 @@ void operation_ring::record(operation_kind kind, const std::string& node_id, ec 
   oldest_ = static_cast<uint8_t>((oldest_ + 1) % volume_operation_ring);
 }
 
+namespace {
+
+/// Node names longer than this are cut in the ring (Kubernetes node names have at most 253).
+constexpr size_t max_ring_name = 0xffff;
+
+size_t name_length(const std::string& names, size_t pos) {
+  return static_cast<unsigned char>(names[pos])
+         | (static_cast<size_t>(static_cast<unsigned char>(names[pos + 1])) << 8);
+}
+
+} // namespace
+
+std::string operation_ring::name_at(uint8_t index) const {
+  size_t pos = 0;
+  for (uint8_t i = 0; i < index && pos < names_.size(); ++i)
+    pos += 2 + name_length(names_, pos);
+  if (pos >= names_.size())
+    return {};
+  return names_.substr(pos + 2, name_length(names_, pos));
+}
+
 uint8_t operation_ring::node_index(const std::string& node_id) {
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    if (nodes_[i] == node_id)
-      return static_cast<uint8_t>(i);
-  if (nodes_.size() < volume_operation_ring) {
-    nodes_.push_back(node_id);
-    return static_cast<uint8_t>(nodes_.size() - 1);
+  auto name = std::string_view{node_id}.substr(0, max_ring_name);
+  std::string entry;
+  entry.reserve(2 + name.size());
+  entry.push_back(static_cast<char>(name.size() & 0xff));
+  entry.push_back(static_cast<char>(name.size() >> 8));
+  entry.append(name);
+  size_t count = 0;
+  for (size_t pos = 0; pos < names_.size(); pos += 2 + name_length(names_, pos), ++count)
+    if (std::string_view{names_}.substr(pos, entry.size()) == entry)
+      return static_cast<uint8_t>(count);
+  if (count < volume_operation_ring) {
+    names_ += entry;
+    return static_cast<uint8_t>(count);
   }
   uint64_t used = 0;
   for (auto& r : records_)
     if (r.node != no_node)
       used |= uint64_t{1} << r.node;
-  for (size_t i = 0; i < nodes_.size(); ++i)
+  size_t pos = 0;
+  for (size_t i = 0; i < count; ++i) {
+    auto length = 2 + name_length(names_, pos);
     if ((used & (uint64_t{1} << i)) == 0) {
-      nodes_[i] = node_id;
+      names_.replace(pos, length, entry);
       return static_cast<uint8_t>(i);
     }
+    pos += length;
+  }
   return no_node; // unreachable: at most 31 other records use a name
 }
 
@@ -87,7 +121,7 @@ std::vector<volume_operation> operation_ring::recent() const {
     volume_operation op;
     op.kind = to_string(r.kind);
     if (r.node != no_node)
-      op.node_id = nodes_[r.node];
+      op.node_id = name_at(r.node);
     op.result = to_string(r.result);
     op.duration = std::chrono::microseconds{r.duration_us};
     op.at = caf::timestamp{caf::timestamp::duration{r.at_ns}};
@@ -97,10 +131,9 @@ std::vector<volume_operation> operation_ring::recent() const {
 }
 
 size_t operation_ring::heap_bytes() const {
-  auto bytes = records_.capacity() * sizeof(record_type) + nodes_.capacity() * sizeof(std::string);
-  for (auto& name : nodes_)
-    if (name.capacity() > 15) // beyond the short-string buffer
-      bytes += name.capacity() + 1;
+  auto bytes = records_.capacity() * sizeof(record_type);
+  if (names_.capacity() > 15) // beyond the short-string buffer
+    bytes += names_.capacity() + 1;
   return bytes;
 }
 
@@ -151,11 +184,17 @@ void notify(self_pointer self, const char* reason, bool warning, std::string mes
              volume_event{self->state.attachment.volume_id, reason, warning, std::move(message)});
 }
 
-void arm_migration_timer(self_pointer self, caf::timespan delay) {
-  if (delay < caf::timespan{0})
-    delay = caf::timespan{0};
-  self->delayed_send(self, delay, migration_timer_atom_v,
-                     self->state.attachment.migration.generation);
+/// Makes sure a timer fires no later than `due` (on the actor clock): a pending timer due no
+/// later is kept (when it fires it re-arms itself for the running migration's deadline), else
+/// a new one supersedes it.
+void arm_migration_timer(self_pointer self, clock_offset due) {
+  auto& st = self->state;
+  if (st.timer_pending && st.timer_due <= due)
+    return;
+  st.timer_pending = true;
+  st.timer_due = due;
+  auto delay = std::max(due - now_of(self), caf::timespan{0});
+  self->delayed_send(self, delay, migration_timer_atom_v, ++st.timer_number);
 }
 
 outcome attach_first(self_pointer self, const publish_request& req, clock_offset now,
@@ -203,7 +242,7 @@ void begin_migration(self_pointer self, clock_offset started_at, caf::timespan t
   st.migration.started_at = started_at;
   st.migration.timeout = timeout;
   st.migration.timed_out = false;
-  arm_migration_timer(self, started_at + timeout - now_of(self));
+  arm_migration_timer(self, started_at + timeout);
 }
 
 outcome start_migration(self_pointer self, const publish_request& req, clock_offset now,
@@ -429,10 +468,20 @@ void follow(self_pointer self, const attachment_change& change, const metrics_ac
     follow_detach(self, change.node_id, metrics);
 }
 
-void on_timer(self_pointer self, uint64_t generation, const metrics_actor& metrics) {
+/// Timer number `number` fired: the running migration times out if its deadline has come, or
+/// the timer is armed again for its deadline; a superseded timer, or none running, does nothing.
+void on_timer(self_pointer self, uint64_t number, const metrics_actor& metrics) {
   auto& st = self->state.attachment;
-  if (!st.migrating || st.migration.generation != generation || st.migration.timed_out)
+  if (number != self->state.timer_number)
     return;
+  self->state.timer_pending = false;
+  if (!st.migrating || st.migration.timed_out)
+    return;
+  auto due = st.migration.started_at + st.migration.timeout;
+  if (now_of(self) < due) {
+    arm_migration_timer(self, due);
+    return;
+  }
   st.migration.timed_out = true;
   self->send(metrics, migration_result_recorded{migration_result::timeout});
   tell(self, "timer_fired", node_names(st), "timeout",
@@ -475,19 +524,25 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
                                    volume_config config, attachment_state initial,
                                    volume_state_listener listener, metrics_actor metrics,
                                    events_actor events, state_feed_actor feed) {
-  self->state.attachment = std::move(initial);
-  self->state.events = std::move(events);
-  self->state.feed = std::move(feed);
-  auto& st = self->state.attachment;
+  auto& state = self->state;
+  state.attachment = std::move(initial);
+  state.listener = std::move(listener);
+  state.metrics = std::move(metrics);
+  state.events = std::move(events);
+  state.feed = std::move(feed);
+  state.config = config;
+  auto& st = state.attachment;
   if (config.restarted)
-    self->state.operations.record(operation_kind::restart, {}, ec::none, caf::timespan{0},
-                                  caf::make_timestamp());
+    state.operations.record(operation_kind::restart, {}, ec::none, caf::timespan{0},
+                            caf::make_timestamp());
   if (st.migrating && !st.migration.timed_out)
-    arm_migration_timer(self, st.migration.started_at + st.migration.timeout - now_of(self));
+    arm_migration_timer(self, st.migration.started_at + st.migration.timeout);
+  // Each handler captures only `self`: what they need is in the state, once.
   using reply = caf::result<outcome, attachment_state>;
   return {
-    [=](publish_atom, const publish_request& req) -> reply {
-      if (config.crash_on_publish > 0 && ++self->state.publishes == config.crash_on_publish) {
+    [self](publish_atom, const publish_request& req) -> reply {
+      auto& state = self->state;
+      if (state.config.crash_on_publish > 0 && ++state.publishes == state.config.crash_on_publish) {
         // Test fault: exit with an error before changing anything; the supervisor restarts it.
         log::warning(log::volume(req.volume_id), "test fault crash-volume: the volume actor exits");
         auto reason = caf::make_error(caf::sec::runtime_error, "test fault crash-volume");
@@ -495,43 +550,43 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         return reason;
       }
       auto result = recorded(self, operation_kind::publish, req.node_id,
-                             [&] { return publish(self, req, metrics); });
-      return {std::move(result), self->state.attachment};
+                             [&] { return publish(self, req, state.metrics); });
+      return {std::move(result), state.attachment};
     },
-    [=](unpublish_atom, const unpublish_request& req) -> reply {
+    [self](unpublish_atom, const unpublish_request& req) -> reply {
       auto result = recorded(self, operation_kind::unpublish, req.node_id,
-                             [&] { return unpublish(self, req, metrics); });
+                             [&] { return unpublish(self, req, self->state.metrics); });
       return {std::move(result), self->state.attachment};
     },
-    [=](migration_timer_atom, uint64_t generation) {
-      auto was_timed_out = self->state.attachment.migration.timed_out;
+    [self](migration_timer_atom, uint64_t number) {
+      auto& state = self->state;
+      auto was_timed_out = state.attachment.migration.timed_out;
       auto begin = std::chrono::steady_clock::now();
-      on_timer(self, generation, metrics);
-      if (self->state.attachment.migration.timed_out == was_timed_out)
-        return; // a stale timer, of a migration that ended
-      self->state.operations.record(operation_kind::timer, {}, ec::none,
-                                    std::chrono::steady_clock::now() - begin,
-                                    caf::make_timestamp());
-      self->send(listener, volume_state_atom_v, self->state.attachment);
+      on_timer(self, number, state.metrics);
+      if (state.attachment.migration.timed_out == was_timed_out)
+        return; // superseded, re-armed, or of a migration that ended
+      state.operations.record(operation_kind::timer, {}, ec::none,
+                              std::chrono::steady_clock::now() - begin, caf::make_timestamp());
+      self->send(state.listener, volume_state_atom_v, state.attachment);
     },
-    [=](sync_atom, const observed_volume& observed) -> reply {
+    [self](sync_atom, const observed_volume& observed) -> reply {
       auto result = recorded(self, operation_kind::follow_list, {}, [&] {
-        follow(self, observed, metrics);
+        follow(self, observed, self->state.metrics);
         return outcome::success();
       });
       return {std::move(result), self->state.attachment};
     },
-    [=](sync_atom, const attachment_change& change) -> reply {
+    [self](sync_atom, const attachment_change& change) -> reply {
       auto kind = change.phase == attachment_phase::attached ? operation_kind::follow_attach
                                                              : operation_kind::follow_detach;
       auto result = recorded(self, kind, change.node_id, [&] {
-        follow(self, change, metrics);
+        follow(self, change, self->state.metrics);
         return outcome::success();
       });
       return {std::move(result), self->state.attachment};
     },
-    [=](status_atom) { return self->state.attachment; },
-    [=](inspect_atom) { return inspection_of(self); },
+    [self](status_atom) { return self->state.attachment; },
+    [self](inspect_atom) { return inspection_of(self); },
   };
 }
 

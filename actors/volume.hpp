@@ -42,9 +42,10 @@ enum class operation_kind : uint8_t {
 const char* to_string(operation_kind kind);
 
 /// The last `volume_operation_ring` operations of one volume, kept compact because every volume
-/// actor has one: 16 bytes a record (allocated as the ring fills, never more than 32), and each
-/// node name once in a small table the records point into. Expanded into volume_operations only
-/// when someone inspects the volume.
+/// actor has one: 16 bytes a record, the records allocated as the ring fills (one, then four at
+/// a time, never more than 32, nothing before the first), and each node name once, length-prefixed
+/// in one buffer the records point into (a short name stays inside the string itself). Expanded
+/// into volume_operations only when someone inspects the volume.
 class operation_ring {
  public:
   void record(operation_kind kind, const std::string& node_id, ec result, caf::timespan duration,
@@ -52,7 +53,7 @@ class operation_ring {
   /// Oldest first.
   std::vector<volume_operation> recent() const;
   size_t size() const { return records_.size(); }
-  /// Heap bytes the ring holds (its records, node table and names), for the memory figures.
+  /// Heap bytes the ring holds (its records and its name buffer), for the memory figures.
   size_t heap_bytes() const;
 
  private:
@@ -64,19 +65,22 @@ class operation_ring {
     uint32_t duration_us = 0;
     operation_kind kind = operation_kind::publish;
     ec result = ec::none;
-    /// Index into nodes_, or no_node.
+    /// Index of a name in names_, or no_node.
     uint8_t node = no_node;
   };
   static_assert(sizeof(record_type) == 16, "a ring record stays at 16 bytes");
-  /// The table index of `node_id`, adding it (in place of a name no record uses) if new. Called
-  /// after the record it replaces, if any, has been given up.
+  /// The index of `node_id` in names_, adding it (in place of a name no record uses) if new.
+  /// Called after the record it replaces, if any, has been given up.
   uint8_t node_index(const std::string& node_id);
+  /// The `index`-th name of names_.
+  std::string name_at(uint8_t index) const;
   std::vector<record_type> records_;
   /// When the ring is full: the index of the oldest record (the next to be overwritten).
   uint8_t oldest_ = 0;
-  /// At most volume_operation_ring names: a new record replaces the oldest, so among the names
-  /// of the other records there is always a free slot.
-  std::vector<std::string> nodes_;
+  /// At most volume_operation_ring names, each as two length bytes (little-endian) and the
+  /// name: a new record replaces the oldest, so among the names of the other records there is
+  /// always a free slot.
+  std::string names_;
 };
 
 /// How a volume actor is started (validated by the supervisor).
@@ -88,19 +92,35 @@ struct volume_config {
   bool restarted = false;
 };
 
+/// Every volume has one, so what the handlers need is kept here once (they capture only the
+/// actor's pointer: a capture in each of the seven handlers cost 250 bytes a volume).
 struct volume_state {
   static constexpr const char* name = "volume";
   attachment_state attachment;
-  /// Where the volume's Events go, and its state changes; given at spawn.
+  /// Given at spawn: where its changes of state, metrics, Events and live changes go.
+  volume_state_listener listener;
+  metrics_actor metrics;
   events_actor events;
   state_feed_actor feed;
   operation_ring operations;
+  volume_config config;
   /// Publishes handled (for the test fault).
   uint32_t publishes = 0;
+  /// At most one migration timer is pending: when it fires, it times out the migration running
+  /// then if that migration's deadline has come, else it is armed again for that deadline. So a
+  /// volume that migrates many times within one timeout leaves one delayed message in the
+  /// clock, not one per migration. `timer_number` counts the timers armed; a fired timer whose
+  /// number is not the last one was superseded by one due sooner and is ignored.
+  bool timer_pending = false;
+  uint64_t timer_number = 0;
+  clock_offset timer_due{0};
 };
 
 /// Spawned by the volume supervisor with the volume's last known state (empty for a new one).
-/// A state that is migrating gets its timer re-armed with the time that remains.
+/// A state that is migrating gets its timer re-armed with the time that remains. The migration
+/// timer message carries the number of the timer (volume_state::timer_number), and every
+/// migration carries its generation in its state, so a timer of a migration that ended is
+/// ignored (DESIGN rule 5).
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    volume_config config, attachment_state initial,
                                    volume_state_listener listener, metrics_actor metrics,

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <type_traits>
 
 #include <caf/actor_cast.hpp>
@@ -19,6 +20,53 @@ namespace rds::actors {
 namespace {
 
 using self_pointer = volume_supervisor_actor::stateful_pointer<volume_supervisor_state>;
+using volume_map = std::map<std::string, volume_entry, std::less<>>;
+
+uint32_t intern(volume_supervisor_state& st, const std::string& node_id) {
+  auto [i, added] = st.node_index.try_emplace(node_id, static_cast<uint32_t>(st.node_names.size()));
+  if (added)
+    st.node_names.push_back(node_id);
+  return i->second;
+}
+
+known_state compact(volume_supervisor_state& st, const attachment_state& state) {
+  known_state k;
+  k.access = state.access;
+  k.migrating = state.migrating;
+  k.migration = state.migration;
+  k.count = static_cast<uint8_t>(std::min<size_t>(state.nodes.size(), 255));
+  for (size_t n = 0; n < k.count; ++n) {
+    auto& node = state.nodes[n];
+    known_node x{intern(st, node.node_id), node.capability, node.attached_at};
+    if (n < 2) {
+      k.nodes[n] = x;
+      continue;
+    }
+    if (!k.more)
+      k.more = std::make_unique<std::vector<known_node>>();
+    k.more->push_back(x);
+  }
+  return k;
+}
+
+const known_node& node_at(const known_state& k, size_t n) {
+  return n < 2 ? k.nodes[n] : (*k.more)[n - 2];
+}
+
+attachment_state expand(const volume_supervisor_state& st, const std::string& volume_id,
+                        const known_state& k) {
+  attachment_state state;
+  state.volume_id = volume_id;
+  state.access = k.access;
+  state.migrating = k.migrating;
+  state.migration = k.migration;
+  state.nodes.reserve(k.count);
+  for (size_t n = 0; n < k.count; ++n) {
+    auto& x = node_at(k, n);
+    state.nodes.push_back({st.node_names[x.name], x.capability, x.attached_at});
+  }
+  return state;
+}
 
 /// `restarted`: it replaces an actor that crashed.
 volume_actor spawn_volume(self_pointer self, const attachment_state& state,
@@ -35,22 +83,23 @@ volume_actor spawn_volume(self_pointer self, const attachment_state& state,
   auto listener = caf::actor_cast<volume_state_listener>(self);
   auto handle =
     self->spawn<caf::monitored>(volume, cfg, state, listener, metrics, st.events, st.feed);
-  st.volume_of_actor[handle.address()] = state.volume_id;
+  auto i = st.volumes.find(state.volume_id);
+  if (i != st.volumes.end())
+    st.volume_of_actor[handle.address()] = &i->first;
   return handle;
 }
 
-/// A new entry, in both the map and the ordered index.
+/// A new entry (its actor is spawned next).
 volume_entry& add_entry(self_pointer self, const std::string& volume_id) {
-  auto [i, added] = self->state.volumes.try_emplace(volume_id);
-  if (added)
-    self->state.ordered.emplace(std::string_view{i->first}, &i->second);
-  return i->second;
+  return self->state.volumes.try_emplace(volume_id).first->second;
 }
 
-void remove_entry(self_pointer self,
-                  std::unordered_map<std::string, volume_entry>::iterator entry) {
-  self->state.ordered.erase(std::string_view{entry->first});
-  self->state.volumes.erase(entry);
+void remove_entry(self_pointer self, volume_map::iterator entry) {
+  auto& st = self->state;
+  if (entry->second.last_known.attached())
+    --st.attached;
+  st.migrating.erase(entry->first);
+  st.volumes.erase(entry);
 }
 
 volume_entry& entry_for(self_pointer self, const std::string& volume_id,
@@ -61,13 +110,12 @@ volume_entry& entry_for(self_pointer self, const std::string& volume_id,
   attachment_state fresh;
   fresh.volume_id = volume_id;
   auto& entry = add_entry(self, volume_id);
-  entry.last_known = fresh;
   entry.handle = spawn_volume(self, fresh, config, metrics);
   return entry;
 }
 
 void publish_counts(self_pointer self, const metrics_actor& metrics) {
-  volume_counts now{self->state.attached.size(), self->state.migrating.size()};
+  volume_counts now{self->state.attached, self->state.migrating.size()};
   if (now.attached == self->state.reported.attached
       && now.migrating == self->state.reported.migrating)
     return;
@@ -82,11 +130,14 @@ void record_state(self_pointer self, const attachment_state& state, const metric
   auto i = st.volumes.find(state.volume_id);
   if (i == st.volumes.end())
     return;
-  i->second.last_known = state;
-  if (state.attached())
-    st.attached.insert(state.volume_id);
-  else
-    st.attached.erase(state.volume_id);
+  auto was_attached = i->second.last_known.attached();
+  i->second.last_known = compact(st, state);
+  if (was_attached != state.attached()) {
+    if (state.attached())
+      ++st.attached;
+    else
+      --st.attached;
+  }
   if (state.migrating)
     st.migrating.insert(state.volume_id);
   else
@@ -172,6 +223,25 @@ void forget_old_unpublishes(self_pointer self, const volume_supervisor_config& c
       st.unpublished.erase(i);
     st.unpublish_order.pop_front();
   }
+  if (st.unpublish_order.empty() && !st.unpublished.empty())
+    st.unpublished.clear();
+  if (st.unpublish_order.empty() && st.unpublished.bucket_count() > 64) {
+    // A storm's worth of buckets and deque blocks would stay allocated for good.
+    st.unpublished = {};
+    st.unpublish_order = {};
+  }
+}
+
+/// While CSI unpublishes are remembered, a delayed message to itself forgets them once they are
+/// older than the stale window, so that an idle controller does not keep a storm's worth.
+void expire_later(self_pointer self, const volume_supervisor_config& config) {
+  auto& st = self->state;
+  if (st.expiry_pending || st.unpublish_order.empty())
+    return;
+  st.expiry_pending = true;
+  auto due = st.unpublish_order.front().first + config.stale_window - caf::make_timestamp();
+  self->delayed_send(self, std::max(caf::timespan{due}, caf::timespan{0}) + std::chrono::seconds{1},
+                     expire_atom_v);
 }
 
 void remember_unpublish(self_pointer self, const unpublish_request& req,
@@ -183,6 +253,7 @@ void remember_unpublish(self_pointer self, const unpublish_request& req,
   auto key = unpublish_key(req.volume_id, req.node_id);
   self->state.unpublished[key] = at;
   self->state.unpublish_order.emplace_back(at, std::move(key));
+  expire_later(self, config);
 }
 
 /// How far the apiserver's clock (creationTimestamp, whole seconds) may be ahead of ours.
@@ -234,7 +305,6 @@ void rebuild(self_pointer self, const cluster_inventory& inventory,
       continue;
     auto state = state_of(observed, now, wall_now);
     auto& entry = add_entry(self, state.volume_id);
-    entry.last_known = state;
     entry.handle = spawn_volume(self, state, config, metrics);
     record_state(self, state, metrics, false);
     ++volumes;
@@ -367,18 +437,33 @@ bool anomalous(const attachment_state& state) {
   return state.nodes.size() > allowed;
 }
 
-bool wanted(const volume_page_request& req, const attachment_state& state) {
+bool anomalous(const known_state& state) {
+  auto allowed = state.access == access_kind::multi_node_block ? 2u : 1u;
+  return state.count > allowed;
+}
+
+/// `node`: the index of req.node_id among the node names, if any.
+bool wanted(const volume_page_request& req, const known_state& state,
+            const std::optional<uint32_t>& node) {
   if (req.migrating_only && !state.migrating)
     return false;
   if (req.timed_out_only && !(state.migrating && state.migration.timed_out))
     return false;
   if (req.anomaly_only && !anomalous(state))
     return false;
-  return req.node_id.empty() || state.has_node(req.node_id);
+  if (req.node_id.empty())
+    return true;
+  if (!node)
+    return false;
+  for (size_t n = 0; n < state.count; ++n)
+    if (node_at(state, n).name == *node)
+      return true;
+  return false;
 }
 
-volume_summary summary_of(const volume_entry& entry) {
-  return {entry.last_known, anomalous(entry.last_known), entry.restarts};
+volume_summary summary_of(const volume_supervisor_state& st, const std::string& volume_id,
+                          const volume_entry& entry) {
+  return {expand(st, volume_id, entry.last_known), anomalous(entry.last_known), entry.restarts};
 }
 
 /// A page from the supervisor's own records, in id order: no volume actor is asked.
@@ -388,18 +473,22 @@ volume_page page_of(self_pointer self, const volume_page_request& req,
   page.now = clock_now(self);
   page.wall_now = caf::make_timestamp();
   auto limit = std::clamp<uint32_t>(req.limit, 1, std::max<uint32_t>(config.max_page, 1));
-  auto& ordered = self->state.ordered;
+  auto& st = self->state;
+  std::optional<uint32_t> node;
+  if (auto n = st.node_index.find(req.node_id); n != st.node_index.end())
+    node = n->second;
+  auto& ordered = st.volumes;
   auto i = req.after.empty() ? ordered.begin() : ordered.upper_bound(std::string_view{req.after});
   for (; i != ordered.end(); ++i) {
-    auto& entry = *i->second;
-    if (!wanted(req, entry.last_known))
+    auto& entry = i->second;
+    if (!wanted(req, entry.last_known, node))
       continue;
     if (page.volumes.size() == limit) {
       // One more matches: there is a next page.
       page.next_after = page.volumes.back().state.volume_id;
       break;
     }
-    page.volumes.push_back(summary_of(entry));
+    page.volumes.push_back(summary_of(st, i->first, entry));
   }
   return page;
 }
@@ -410,24 +499,25 @@ volume_page migrations_of(self_pointer self) {
   page.now = clock_now(self);
   page.wall_now = caf::make_timestamp();
   auto& st = self->state;
-  std::vector<const volume_entry*> migrating;
+  std::vector<const volume_map::value_type*> migrating;
   migrating.reserve(st.migrating.size());
   for (auto& id : st.migrating) {
     auto i = st.volumes.find(id);
     if (i != st.volumes.end())
-      migrating.push_back(&i->second);
+      migrating.push_back(&*i);
   }
-  auto deadline = [](const volume_entry* e) {
-    return e->last_known.migration.started_at + e->last_known.migration.timeout;
+  auto deadline = [](const volume_map::value_type* e) {
+    return e->second.last_known.migration.started_at + e->second.last_known.migration.timeout;
   };
-  std::sort(migrating.begin(), migrating.end(), [&](const volume_entry* a, const volume_entry* b) {
+  using entry_pointer = const volume_map::value_type*;
+  std::sort(migrating.begin(), migrating.end(), [&](entry_pointer a, entry_pointer b) {
     auto da = deadline(a);
     auto db = deadline(b);
-    return da != db ? da < db : a->last_known.volume_id < b->last_known.volume_id;
+    return da != db ? da < db : a->first < b->first;
   });
   page.volumes.reserve(migrating.size());
   for (auto* e : migrating)
-    page.volumes.push_back(summary_of(*e));
+    page.volumes.push_back(summary_of(st, e->first, e->second));
   return page;
 }
 
@@ -475,7 +565,7 @@ void inspect_volume(self_pointer self, const std::string& volume_id,
         x.wall_now = caf::make_timestamp();
         auto j = self->state.volumes.find(volume_id);
         if (j != self->state.volumes.end()) {
-          x.state = j->second.last_known;
+          x.state = expand(self->state, volume_id, j->second.last_known);
           if (x.state.migrating && !x.state.migration.timed_out)
             x.timer_deadline = x.state.migration.started_at + x.state.migration.timeout;
         } else {
@@ -568,7 +658,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     auto i = st.volume_of_actor.find(msg.source);
     if (i == st.volume_of_actor.end())
       return;
-    auto volume_id = i->second;
+    auto volume_id = *i->second;
     st.volume_of_actor.erase(i);
     auto entry = st.volumes.find(volume_id);
     if (entry == st.volumes.end() || entry->second.handle.address() != msg.source)
@@ -588,14 +678,14 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     change.at = caf::make_timestamp();
     change.kind = "actor_restarted";
     change.volume_id = volume_id;
-    for (auto& n : entry->second.last_known.nodes)
+    auto last_known = expand(st, volume_id, entry->second.last_known);
+    for (auto& n : last_known.nodes)
       change.nodes.push_back(n.node_id);
     change.detail = "volume actor crashed (" + to_string(msg.reason)
                     + "); restarted from its last known state, restart "
                     + std::to_string(entry->second.restarts);
     self->send(st.feed, std::move(change));
-    entry->second.handle =
-      spawn_volume(self, entry->second.last_known, config, metrics, /*restarted=*/true);
+    entry->second.handle = spawn_volume(self, last_known, config, metrics, /*restarted=*/true);
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
     for (auto& [id, entry] : self->state.volumes)
@@ -726,8 +816,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](status_atom) -> caf::result<supervisor_status> {
       return answer<supervisor_status>(self, config, [self, config] {
         auto& st = self->state;
-        return supervisor_status{st.volumes.size(),  st.attached.size(), st.migrating.size(),
-                                 st.restarts,        st.in_flight,       ready(self, config),
+        return supervisor_status{st.volumes.size(),  st.attached,     st.migrating.size(),
+                                 st.restarts,        st.in_flight,    ready(self, config),
                                  st.deferred.size(), st.stale_ignored};
       });
     },
@@ -762,6 +852,11 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       auto work = std::move(i->second);
       self->state.delayed_answers.erase(i);
       work();
+    },
+    [=](expire_atom) {
+      self->state.expiry_pending = false;
+      forget_old_unpublishes(self, config);
+      expire_later(self, config);
     },
   };
 }

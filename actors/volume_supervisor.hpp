@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -66,11 +67,35 @@ struct volume_supervisor_config {
   volume_test_faults faults;
 };
 
+/// One attached node as the supervisor keeps it: the node's name is an index into
+/// volume_supervisor_state::node_names.
+struct known_node {
+  uint32_t name = 0;
+  publish_capability capability;
+  clock_offset attached_at{0};
+};
+
+/// What the supervisor keeps of a volume's attachment state: the volume actor's own state is
+/// the truth, this is the compact record of its last report that the pages of the inspection and
+/// a restart after a crash need. No heap for the usual one or two nodes; node names are
+/// interned; the volume id is the key of the entry.
+struct known_state {
+  access_kind access = access_kind::single_node;
+  bool migrating = false;
+  uint8_t count = 0;
+  known_node nodes[2];
+  /// Nodes beyond the second (an anomaly found in Kubernetes), rare: on the heap.
+  std::unique_ptr<std::vector<known_node>> more;
+  migration_state migration;
+
+  bool attached() const { return count > 0; }
+};
+
 /// A volume actor and what the supervisor knows of it.
 struct volume_entry {
   volume_actor handle;
   /// The state the actor reported last: a crashed actor is restarted from it.
-  attachment_state last_known;
+  known_state last_known;
   /// Requests forwarded and not answered; an actor is retired only when this is zero.
   uint32_t in_flight = 0;
   /// How often this volume's actor was restarted after a crash.
@@ -79,14 +104,17 @@ struct volume_entry {
 
 struct volume_supervisor_state {
   static constexpr const char* name = "volume_supervisor";
-  std::unordered_map<std::string, volume_entry> volumes;
-  /// The same entries in volume id order, for paged inspection. The keys view the keys of
-  /// `volumes` (its nodes never move), and every insertion or erasure goes through both.
-  std::map<std::string_view, volume_entry*> ordered;
-  std::unordered_map<caf::actor_addr, std::string> volume_of_actor;
-  /// Volumes attached to at least one node, and to two: the gauges are their sizes, so they
-  /// follow the actors' own states and cannot drift.
-  std::unordered_set<std::string> attached;
+  /// In volume id order, for paged inspection (std::less<> finds by string_view too).
+  std::map<std::string, volume_entry, std::less<>> volumes;
+  /// The volume of each actor: points at the key of its entry in `volumes` (map nodes never
+  /// move; the pointer is erased before its entry).
+  std::unordered_map<caf::actor_addr, const std::string*> volume_of_actor;
+  /// Node names of the known states, each once; never shrinks (nodes are few).
+  std::vector<std::string> node_names;
+  std::unordered_map<std::string, uint32_t> node_index;
+  /// Volumes attached to at least one node (a count), and to two: the gauges, following the
+  /// actors' own states so that they cannot drift.
+  size_t attached = 0;
   std::unordered_set<std::string> migrating;
   volume_counts reported;
   uint64_t restarts = 0;
@@ -108,6 +136,8 @@ struct volume_supervisor_state {
   /// them is stale (Kubernetes detached it since) and ignored.
   std::unordered_map<std::string, caf::timestamp> unpublished;
   std::deque<std::pair<caf::timestamp, std::string>> unpublish_order;
+  /// An expire_atom message is on its way (expire_later).
+  bool expiry_pending = false;
   /// Followed attaches ignored as stale.
   uint64_t stale_ignored = 0;
   /// Test faults: publishes forwarded to the crash volume, and whether it crashed already.

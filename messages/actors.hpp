@@ -31,6 +31,9 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 constexpr status_atom status_atom_v{};
 using migration_timer_atom = caf::atom_constant<caf::atom("mig_timer")>;
 constexpr migration_timer_atom migration_timer_atom_v{};
+/// Records kept for a while are due to be forgotten (a delayed message to oneself).
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+constexpr expire_atom expire_atom_v{};
 using volume_state_atom = caf::atom_constant<caf::atom("vol_state")>;
 constexpr volume_state_atom volume_state_atom_v{};
 using conflict_atom = caf::atom_constant<caf::atom("conflict")>;
@@ -474,7 +477,8 @@ using volume_actor = caf::typed_actor<
   caf::replies_to<publish_atom, publish_request>::with<outcome, attachment_state>,
   // Detach the volume from a node, or from every node (idempotent).
   caf::replies_to<unpublish_atom, unpublish_request>::with<outcome, attachment_state>,
-  // The migration timer of the given generation fired (the new state goes to the listener).
+  // The migration timer with this number fired (a new state goes to the listener); at most one
+  // is pending per volume, see volume_state.
   caf::reacts_to<migration_timer_atom, uint64_t>,
   // Follow what Kubernetes says about every node of this volume (after a list).
   caf::replies_to<sync_atom, observed_volume>::with<outcome, attachment_state>,
@@ -615,7 +619,9 @@ using volume_supervisor_actor = caf::typed_actor<
   // does not answer in time.
   caf::replies_to<inspect_atom, std::string>::with<outcome, volume_inspection>,
   // Test fault --test-fault=slow-status: the delayed answer with this number is due.
-  caf::reacts_to<answer_due_atom, uint64_t>>;
+  caf::reacts_to<answer_due_atom, uint64_t>,
+  // Its own delayed message: the CSI unpublishes older than the stale window are forgotten.
+  caf::reacts_to<expire_atom>>;
 
 /// The node operations on one volume, as nvme_io runs them, node_volume serialises them and the
 /// node supervisor routes them.

@@ -56,9 +56,20 @@ volume_catalog_actor::behavior_type every_volume_catalog() {
   };
 }
 
+/// --long-names: ids and node names as long as a real cluster's.
+bool long_names = false;
+
 std::string volume_name(int i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "pvc-%08d", i);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, long_names ? "pvc-%08d-1111-4222-8333-444444444444" : "pvc-%08d",
+                i);
+  return buf;
+}
+
+std::string node_name(int i) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf,
+                long_names ? "ip-10-0-0-%02d.eu-west-1.compute.internal" : "node-%d", i);
   return buf;
 }
 
@@ -242,6 +253,8 @@ int main(int argc, char** argv) {
   int rounds = 200;
   int limit = 500;
   bool http = false;
+  int migrations = 0;
+  bool memory_only = false;
   app.add_option("volumes", volumes, "attached volumes")
     ->check(CLI::Range(10, 2000000))
     ->capture_default_str();
@@ -254,6 +267,16 @@ int main(int argc, char** argv) {
   app.add_flag("--http", http,
                "the real plugin over its inspection port, rebuilt from a kube-apiserver started "
                "on loopback (etcd and $RDS_CSI_KUBE_APISERVER); at most 500 a page");
+  app
+    .add_option("--migrations", migrations,
+                "in process: migrations (publish to the next node, unpublish the source) spread "
+                "over the volumes after the rebuild, then the memory per volume again")
+    ->check(CLI::Range(0, 100000000))
+    ->capture_default_str();
+  app.add_flag("--memory-only", memory_only, "in process: the memory figures only, no timings");
+  app.add_flag("--long-names", long_names,
+               "in process: volume ids pvc-<uuid> (40 characters) and node names of 40 "
+               "characters, as in a real cluster (default: 12 and 6 characters)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -272,10 +295,17 @@ int main(int argc, char** argv) {
   actors::volume_supervisor_config sup_cfg;
   sup_cfg.follow_cluster = true;
   sup_cfg.max_page = 5000;
+  // The CSI unpublishes of the last stale window are remembered (30 s by default): shorter here,
+  // so that the figures after the migrations can show what is left once they are forgotten.
+  sup_cfg.stale_window = std::chrono::seconds{2};
 
   // The inventory: every volume on one of four nodes; one in six migrating to the next node;
   // one migration in a hundred started two hours ago (its 1 h timer fires at once).
-  const std::vector<std::string> nodes{"node-0", "node-1", "node-2", "node-3"};
+  // Four nodes hold the volumes; the migrations move them among 64.
+  std::vector<std::string> all_nodes;
+  for (int n = 0; n < 64; ++n)
+    all_nodes.push_back(node_name(n));
+  const std::vector<std::string> nodes(all_nodes.begin(), all_nodes.begin() + 4);
   cluster_inventory inventory;
   auto wall = caf::make_timestamp();
   int migrating = 0;
@@ -302,7 +332,7 @@ int main(int argc, char** argv) {
   auto heap_before = heap_bytes();
   auto rss_before = rss_bytes();
   auto supervisor = sys.spawn(actors::volume_supervisor, sup_cfg, metrics, events, catalog, feed);
-  self->send(supervisor, nodes_atom_v, nodes);
+  self->send(supervisor, nodes_atom_v, all_nodes);
   auto begin = clock_type::now();
   self->send(supervisor, sync_atom_v, inventory);
   supervisor_status status;
@@ -337,6 +367,62 @@ int main(int argc, char** argv) {
   std::printf("memory per attached volume with one operation in its ring: heap %.0f B, RSS "
               "%.0f B\n",
               (heap_bytes() - heap_before) / volumes, (rss_bytes() - rss_before) / volumes);
+  if (migrations > 0) {
+    // Volume i is on current[i] (and, one in six, migrating to the next node: its first
+    // migration ends there). Each migration publishes a target node, then unpublishes the source.
+    std::vector<int> current(static_cast<size_t>(volumes));
+    std::vector<bool> migrating_now(static_cast<size_t>(volumes));
+    for (int i = 0; i < volumes; ++i) {
+      current[static_cast<size_t>(i)] = i % 4;
+      migrating_now[static_cast<size_t>(i)] = i % 6 == 0;
+    }
+    int ok = 0;
+    // No timeout: each would stay in CAF's clock for its minute and be counted as the volumes'.
+    auto call = [&](auto atom, const auto& req) {
+      self->request(supervisor, caf::infinite, atom, req)
+        .receive([&](outcome& o) { ok += o.ok(); }, [](caf::error&) {});
+    };
+    begin = clock_type::now();
+    for (int k = 0; k < migrations; ++k) {
+      auto i = static_cast<size_t>(k % volumes);
+      auto source = current[i];
+      auto target = migrating_now[i] ? (source + 1) % 4 : (source + 1 + (k * 7) % 63) % 64;
+      if (!migrating_now[i])
+        call(publish_atom_v, publish_request{volume_name(static_cast<int>(i)),
+                                             all_nodes[static_cast<size_t>(target)],
+                                             {access_kind::multi_node_block, 5, true, false},
+                                             std::chrono::seconds{3600}});
+      call(unpublish_atom_v, unpublish_request{volume_name(static_cast<int>(i)),
+                                               all_nodes[static_cast<size_t>(source)]});
+      current[i] = target;
+      migrating_now[i] = false;
+    }
+    std::printf("%d migrations one after another (%d calls answered ok) in %.0f ms\n", migrations,
+                ok, ms_since(begin));
+    self->request(supervisor, std::chrono::seconds{60}, status_atom_v)
+      .receive([&](supervisor_status& s) { status = s; }, [](caf::error&) {});
+    malloc_trim(0);
+    std::printf("memory per attached volume after %d migrations (%.1f a volume; %llu attached, "
+                "%llu migrating): heap %.0f B, RSS %.0f B\n",
+                migrations, static_cast<double>(migrations) / volumes,
+                static_cast<unsigned long long>(status.attached),
+                static_cast<unsigned long long>(status.migrating),
+                (heap_bytes() - heap_before) / volumes, (rss_bytes() - rss_before) / volumes);
+    std::this_thread::sleep_for(sup_cfg.stale_window + std::chrono::milliseconds{1500});
+    malloc_trim(0);
+    std::printf("... and once the unpublishes of the last stale window (%lld s) are forgotten: "
+                "heap %.0f B, RSS %.0f B\n",
+                static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::seconds>(sup_cfg.stale_window).count()),
+                (heap_bytes() - heap_before) / volumes, (rss_bytes() - rss_before) / volumes);
+  }
+  if (memory_only) {
+    self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+    for (auto h : {caf::actor_cast<caf::actor>(catalog), caf::actor_cast<caf::actor>(feed),
+                   caf::actor_cast<caf::actor>(events), caf::actor_cast<caf::actor>(metrics)})
+      self->send_exit(h, caf::exit_reason::user_shutdown);
+    return 0;
+  }
   {
     actors::operation_ring ring;
     for (int i = 0; i < 40; ++i)

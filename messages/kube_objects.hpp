@@ -23,12 +23,16 @@ struct volume_attachment_object {
   /// spec.source.persistentVolumeName (empty for inline volumes, which this driver has none of).
   std::string pv_name;
   bool attached = false;
+  /// status.attachmentMetadata's publish_published_at_key: when this driver's
+  /// ControllerPublishVolume for it was asked; zero when absent (attached by an older version,
+  /// or not attached).
+  caf::timestamp published_at{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, volume_attachment_object& x) {
   return f(caf::meta::type_name("rds.volume_attachment_object"), x.name, x.resource_version,
-           x.created, x.deleting, x.attacher, x.node_name, x.pv_name, x.attached);
+           x.created, x.deleting, x.attacher, x.node_name, x.pv_name, x.attached, x.published_at);
 }
 
 /// core/v1 PersistentVolume.

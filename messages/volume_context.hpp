@@ -28,6 +28,12 @@ bool read_integer(std::string_view text, long long lo, long long hi, long long& 
 /// read-only ("true").
 constexpr const char* publish_readonly_key = "readonly";
 
+/// The publish context key by which ControllerPublishVolume records when it was asked (wall
+/// clock, nanoseconds since the epoch, decimal). The external-attacher copies the publish context
+/// into the VolumeAttachment's status.attachmentMetadata, so a rebuild orders a volume's two
+/// attachments (source, then target) exactly, where creationTimestamp has whole seconds only.
+constexpr const char* publish_published_at_key = "rds.csi.srvlab.io/publishedAt";
+
 /// The context's keys (the Go driver's names where they mean the same).
 namespace context_key {
 constexpr const char* nqn = "nqn";

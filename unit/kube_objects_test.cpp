@@ -162,6 +162,59 @@ TEST_CASE("inventory: 0, 1, 2 and 3 attachments per volume") {
   CHECK_FALSE(state_of(inv.volumes[2], caf::timespan{1000s}, wall_now).migrating);
 }
 
+TEST_CASE("the publish time in status.attachmentMetadata orders two attachments created in the "
+          "same second") {
+  auto with_metadata = [](std::string va, const std::string& metadata) {
+    va.replace(va.rfind("}}"), 0, R"(,"attachmentMetadata":)" + metadata);
+    return va;
+  };
+  // The target's VolumeAttachment sorts first by name and has the same creation second.
+  auto json = R"({"metadata":{"resourceVersion":"1"},"items":[)"
+              + with_metadata(attachment_json("va-0", "pv-1", "node-b", "2026-01-01T00:00:07Z"),
+                              R"({"rds.csi.srvlab.io/publishedAt":"1767225607900000000"})")
+              + ","
+              + with_metadata(attachment_json("va-1", "pv-1", "node-a", "2026-01-01T00:00:07Z"),
+                              R"({"rds.csi.srvlab.io/publishedAt":"1767225607100000000",)"
+                              R"("readonly":"true"})")
+              + "]}";
+  list_page<volume_attachment_object> page;
+  REQUIRE(parse_volume_attachment_list(json, page).ok());
+  REQUIRE(page.items.size() == 2);
+  CHECK(page.items[1].published_at.time_since_epoch()
+        == std::chrono::nanoseconds{1767225607100000000});
+  CHECK(attached_since(page.items[1]) == page.items[1].published_at);
+  std::map<std::string, persistent_volume_object> pvs{{"pv-1", rwx_block_pv("pv-1", "vol-1")}};
+  auto find_pv = [&pvs](const std::string& name) -> const persistent_volume_object* {
+    auto i = pvs.find(name);
+    return i == pvs.end() ? nullptr : &i->second;
+  };
+  migration_policy policy;
+  auto inv =
+    build_inventory({&page.items[0], &page.items[1]}, find_pv, "rds.csi.srvlab.io", policy);
+  REQUIRE(inv.volumes.size() == 1);
+  REQUIRE(inv.volumes[0].nodes.size() == 2);
+  CHECK(inv.volumes[0].nodes[0].node_id == "node-a"); // the source: published first
+  CHECK(inv.volumes[0].nodes[1].node_id == "node-b");
+  // The migration started when the target's publish was asked, to the nanosecond.
+  auto st = state_of(inv.volumes[0], caf::timespan{1000s},
+                     caf::timestamp{std::chrono::nanoseconds{1767225608000000000}});
+  CHECK(st.migrating);
+  CHECK(st.migration.started_at == caf::timespan{1000s} - 100ms);
+
+  // Absent, malformed or not a number: the creation time, as before.
+  for (auto metadata : {R"({})", R"({"rds.csi.srvlab.io/publishedAt":"soon"})",
+                        R"({"rds.csi.srvlab.io/publishedAt":"-5"})", R"("text")", "null"}) {
+    CAPTURE(metadata);
+    auto one =
+      R"({"metadata":{"resourceVersion":"1"},"items":[)"
+      + with_metadata(attachment_json("va-0", "pv-1", "node-b", "2026-01-01T00:00:07Z"), metadata)
+      + "]}";
+    REQUIRE(parse_volume_attachment_list(one, page).ok());
+    CHECK(page.items[0].published_at == caf::timestamp{});
+    CHECK(attached_since(page.items[0]) == page.items[0].created);
+  }
+}
+
 TEST_CASE("kubeconfig: token, client certificate, relative files") {
   char dir[] = "/tmp/rds-csi-kubeconfig-XXXXXX";
   REQUIRE(mkdtemp(dir) != nullptr);

@@ -138,6 +138,11 @@ grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
   // The node mounts read-only what was attached read-only (sent only with a success).
   if (req.capability.readonly)
     (*response->mutable_publish_context())[publish_readonly_key] = "true";
+  // When it was asked, for the order of a volume's attachments after a restart (see the key).
+  (*response->mutable_publish_context())[publish_published_at_key] =
+    std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count());
   auto timeout = call->timeout(config_.request_timeout);
   req.deadline = deadline_in(sys_, timeout);
   ask_and_finish(sys_, actors_.supervisor, call, timeout, publish_atom_v, std::move(req));

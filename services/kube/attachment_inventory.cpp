@@ -19,6 +19,11 @@ publish_capability capability_of(const persistent_volume_object& pv) {
   return cap;
 }
 
+caf::timestamp attached_since(const volume_attachment_object& va) {
+  // The publish time is later than the creation (the attach follows it) and has nanoseconds.
+  return va.published_at > va.created ? va.published_at : va.created;
+}
+
 namespace {
 
 caf::timespan timeout_of(const persistent_volume_object& pv, const migration_policy& policy) {
@@ -49,7 +54,7 @@ bool change_of(const volume_attachment_object& va, bool deleted, const persisten
   out.volume_id = pv.volume_handle;
   out.node_id = va.node_name;
   out.phase = phase_of(va, deleted);
-  out.since = va.created;
+  out.since = attached_since(va);
   out.capability = capability_of(pv);
   out.migration_timeout = timeout_of(pv, policy);
   return true;
@@ -78,7 +83,7 @@ cluster_inventory build_inventory(const std::vector<const volume_attachment_obje
       entry.claim_name = pv->claim_name;
     }
     if (va.attached)
-      entry.nodes.push_back({va.node_name, va.created, va.deleting});
+      entry.nodes.push_back({va.node_name, attached_since(va), va.deleting});
     else
       entry.pending.push_back(va.node_name);
   }

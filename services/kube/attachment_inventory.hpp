@@ -16,6 +16,11 @@ namespace rds::services::kube {
 /// access type.
 publish_capability capability_of(const persistent_volume_object& pv);
 
+/// Since when a VolumeAttachment's node has the volume: the time this driver's publish for it
+/// was asked (from status.attachmentMetadata, nanoseconds) when known, else its creation time
+/// (whole seconds, so two attachments created in the same second cannot be told apart by it).
+caf::timestamp attached_since(const volume_attachment_object& va);
+
 /// The PersistentVolume of a name, or nullptr when it is not known.
 using pv_lookup = std::function<const persistent_volume_object*(const std::string& pv_name)>;
 

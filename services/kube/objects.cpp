@@ -7,6 +7,8 @@
 #include <ctime>
 #include <limits>
 
+#include "messages/volume_context.hpp"
+
 namespace rds::services::kube {
 
 namespace {
@@ -51,6 +53,12 @@ volume_attachment_object attachment_of(const json& item) {
   va.pv_name = string_at(item, {"spec", "source", "persistentVolumeName"});
   auto attached = object_at(item, {"status", "attached"});
   va.attached = attached != nullptr && attached->IsBool() && attached->GetBool();
+  // Written by the external-attacher from this driver's publish context; anything else in it
+  // (absent, edited by hand, out of range) leaves the creation time to order by.
+  long long published_ns = 0;
+  if (read_integer(string_at(item, {"status", "attachmentMetadata", publish_published_at_key}), 1,
+                   std::numeric_limits<long long>::max(), published_ns))
+    va.published_at = caf::timestamp{std::chrono::nanoseconds{published_ns}};
   return va;
 }
 

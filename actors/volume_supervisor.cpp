@@ -83,9 +83,6 @@ volume_actor spawn_volume(self_pointer self, const attachment_state& state,
   auto listener = caf::actor_cast<volume_state_listener>(self);
   auto handle =
     self->spawn<caf::monitored>(volume, cfg, state, listener, metrics, st.events, st.feed);
-  auto i = st.volumes.find(state.volume_id);
-  if (i != st.volumes.end())
-    st.volume_of_actor[handle.address()] = &i->first;
   return handle;
 }
 
@@ -158,7 +155,6 @@ void settle(self_pointer self, const std::string& volume_id) {
   --entry.in_flight;
   if (entry.in_flight > 0 || entry.last_known.attached())
     return;
-  st.volume_of_actor.erase(entry.handle.address());
   self->send_exit(entry.handle, caf::exit_reason::user_shutdown);
   remove_entry(self, i);
 }
@@ -655,14 +651,16 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
   }
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
-    auto i = st.volume_of_actor.find(msg.source);
-    if (i == st.volume_of_actor.end())
+    // Retired by settle(), or the supervisor is shutting down: nothing to do. Otherwise its entry
+    // is looked for among all (no map from actor to volume: 32 bytes a volume for a rare event).
+    if (msg.reason == caf::exit_reason::user_shutdown)
       return;
-    auto volume_id = *i->second;
-    st.volume_of_actor.erase(i);
-    auto entry = st.volumes.find(volume_id);
-    if (entry == st.volumes.end() || entry->second.handle.address() != msg.source)
+    auto entry = std::find_if(st.volumes.begin(), st.volumes.end(), [&](const auto& v) {
+      return v.second.handle.address() == msg.source;
+    });
+    if (entry == st.volumes.end())
       return;
+    auto volume_id = entry->first;
     if (!is_crash(msg.reason)) {
       remove_entry(self, entry);
       return;

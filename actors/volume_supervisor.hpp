@@ -106,9 +106,6 @@ struct volume_supervisor_state {
   static constexpr const char* name = "volume_supervisor";
   /// In volume id order, for paged inspection (std::less<> finds by string_view too).
   std::map<std::string, volume_entry, std::less<>> volumes;
-  /// The volume of each actor: points at the key of its entry in `volumes` (map nodes never
-  /// move; the pointer is erased before its entry).
-  std::unordered_map<caf::actor_addr, const std::string*> volume_of_actor;
   /// Node names of the known states, each once; never shrinks (nodes are few).
   std::vector<std::string> node_names;
   std::unordered_map<std::string, uint32_t> node_index;

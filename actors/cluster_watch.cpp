@@ -1,6 +1,7 @@
 // The watch keeps its worker's last report; the worker runs one round per message and queues
 // the next, so exit messages are seen between rounds and the stop flag ends a round early.
 #include "actors/cluster_watch.hpp"
+#include "actors/thread_crypto.hpp"
 
 #include "services/log/log.hpp"
 
@@ -86,6 +87,7 @@ watch_worker(worker_pointer<T> self, cluster_watch_config config, std::string pa
   st.client = std::make_unique<kube_client>(config.connection);
   st.session = std::make_unique<watch_session<T>>(*st.client, path, parse_list, parse_event,
                                                   std::move(handlers));
+  release_thread_crypto_on_exit(self);
   self->send(self, watch_atom_v);
   return {
     [self, config, metrics, watch, path, resource](watch_atom) {

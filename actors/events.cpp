@@ -1,6 +1,7 @@
 // Event posting. Reasons and messages come from the volume actor; this actor only knows where
 // they go.
 #include "actors/events.hpp"
+#include "actors/thread_crypto.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -78,6 +79,7 @@ events_poster(events_poster_actor::stateful_pointer<events_poster_state> self,
   self->state.client =
     std::make_unique<services::kube::kube_client>(connection, services::kube::retry_policy{2});
   self->state.stopping = std::move(stopping);
+  release_thread_crypto_on_exit(self);
   // The link's exit message is queued behind the posts handed over before it: by the time it is
   // handled, every one of them was either posted or dropped.
   self->set_exit_handler([self](caf::exit_msg& msg) {

@@ -2,6 +2,7 @@
 // copy workers for the requests that copy data. The RouterOS steps themselves are in
 // services/rds/volume_steps.
 #include "actors/rds.hpp"
+#include "actors/thread_crypto.hpp"
 
 #include <chrono>
 #include <type_traits>
@@ -129,6 +130,7 @@ rds_session(rds_session_actor::stateful_pointer<rds_session_state> self, rds_con
       log::info("the RDS answers again (circuit breaker closed)");
   };
   self->state.client = std::make_unique<routeros_client>(config.connection, observer, on_breaker);
+  release_thread_crypto_on_exit(self);
   self->state.steps = std::make_unique<volume_steps>(*self->state.client, config);
   auto record = [self, metrics](const char* operation, const outcome& result,
                                 clock_type::time_point begin) {

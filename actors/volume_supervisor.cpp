@@ -814,9 +814,9 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](status_atom) -> caf::result<supervisor_status> {
       return answer<supervisor_status>(self, config, [self, config] {
         auto& st = self->state;
-        return supervisor_status{st.volumes.size(),  st.attached,     st.migrating.size(),
-                                 st.restarts,        st.in_flight,    ready(self, config),
-                                 st.deferred.size(), st.stale_ignored};
+        return supervisor_status{st.volumes.size(),  st.attached,      st.migrating.size(),
+                                 st.restarts,        st.in_flight,     ready(self, config),
+                                 st.deferred.size(), st.stale_ignored, own_mailbox(self)};
       });
     },
     [=](status_atom, const std::string& volume_id) -> caf::result<attachment_state> {

@@ -423,7 +423,7 @@ TEST_CASE("inspection port: volumes, migrations, a timer that fires, a conflict 
     REQUIRE((*s).HasMember("mailbox"));
     CHECK(((*s)["mailbox"].IsUint64() || (*s)["mailbox"].IsNull()));
   }
-  for (auto name : {"metrics", "rds", "events"}) {
+  for (auto name : {"metrics", "rds", "events", "volume_supervisor"}) {
     CAPTURE(name);
     CHECK((*singleton(actors, "singletons", name))["mailbox"].IsUint64());
   }

@@ -11,7 +11,7 @@
 #include <chrono>
 #include <functional>
 
-#include "actors/volume_supervisor.hpp"
+#include "actors/volume_test_faults.hpp"
 #include "cmd/help_format.hpp"
 #include "messages/validation.hpp"
 

@@ -100,8 +100,13 @@ TEST_CASE("migrate-load: a storm of 300 migrations with two plugin kills holds e
     CHECK(rpc["p99_us"].GetDouble() <= rpc["max_us"].GetDouble());
   }
   CHECK(doc["rpcs"]["ControllerPublishVolume"]["calls"].GetUint64() >= 300);
-  CHECK(doc["errors"]["ControllerPublishVolume"]["FAILED_PRECONDITION"].GetUint64()
-        == outcomes["refused_third_node"].GetUint64() + outcomes["refused_rwo"].GetUint64());
+  // Every refusal the harness counted is a FAILED_PRECONDITION; a publish answered by an
+  // incarnation that was killed meanwhile is recorded too but retried (not counted as refused).
+  auto refused_publishes =
+    doc["errors"]["ControllerPublishVolume"]["FAILED_PRECONDITION"].GetUint64();
+  auto refused = outcomes["refused_third_node"].GetUint64() + outcomes["refused_rwo"].GetUint64();
+  CHECK(refused_publishes >= refused);
+  CHECK(refused_publishes <= refused + doc["retries"].GetUint64());
   CHECK(doc["migrations_per_second"].GetDouble() > 0);
   CHECK(doc["plugin_rss_kb"]["attached"].GetInt64() > 0);
   // The plugin exited on SIGTERM at the end, well inside the 10 s allowed.

@@ -77,12 +77,6 @@ template <class Status> int64_t mailbox_of(const Status& s) {
   return s.mailbox;
 }
 
-/// The volume catalog answers status with a bare count (its interface, used beside the
-/// inspector): no mailbox.
-int64_t mailbox_of(uint64_t) {
-  return -1;
-}
-
 /// Asks `handle` for its status; `render` writes the answer (and may note what it counts).
 template <class Result, class Handle, class Render>
 void ask_status(inspector_pointer self, const gathering_ptr& g, const Handle& handle,
@@ -164,9 +158,9 @@ void ask_supervisor(inspector_pointer self, const gathering_ptr& g, const inspec
 
 void ask_catalog(inspector_pointer self, const gathering_ptr& g, const inspector_targets& t,
                  caf::timespan timeout) {
-  ask_status<uint64_t>(
+  ask_status<catalog_status>(
     self, g, t.catalog, "volume_catalog", "volume_catalog", timeout,
-    [](json_writer& w, uint64_t known) { services::inspection::render_catalog(w, known); });
+    [](json_writer& w, const catalog_status& s) { services::inspection::render(w, s); });
 }
 
 void ask_rds(inspector_pointer self, const gathering_ptr& g, const inspector_targets& t,

@@ -168,7 +168,11 @@ volume_catalog_actor::behavior_type volume_catalog(self_pointer self, rds_actor 
       when_warm(self, [=] { remove(self, rds, bound, req, promise); });
       return promise;
     },
-    [self](status_atom) { return static_cast<uint64_t>(self->state.known.size()); },
+    [self](status_atom) {
+      auto& st = self->state;
+      return catalog_status{st.known.size(), st.warm, st.waiting.size(), st.asking.size(),
+                            own_mailbox(self)};
+    },
   };
 }
 

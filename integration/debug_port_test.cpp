@@ -423,7 +423,7 @@ TEST_CASE("inspection port: volumes, migrations, a timer that fires, a conflict 
     REQUIRE((*s).HasMember("mailbox"));
     CHECK(((*s)["mailbox"].IsUint64() || (*s)["mailbox"].IsNull()));
   }
-  for (auto name : {"metrics", "rds", "events", "volume_supervisor"}) {
+  for (auto name : {"metrics", "rds", "events", "volume_supervisor", "volume_catalog"}) {
     CAPTURE(name);
     CHECK((*singleton(actors, "singletons", name))["mailbox"].IsUint64());
   }
@@ -441,6 +441,9 @@ TEST_CASE("inspection port: volumes, migrations, a timer that fires, a conflict 
   auto* catalog = singleton(rds, "rds", "volume_catalog");
   REQUIRE(catalog != nullptr);
   CHECK((*catalog)["status"]["volumes_known"].GetUint64() == 3);
+  CHECK((*catalog)["status"]["warm"].GetBool());
+  CHECK((*catalog)["status"]["waiting"].GetUint64() == 0);
+  CHECK((*catalog)["status"]["lookups_in_flight"].GetUint64() == 0);
   auto watches = get_json(base + "/debug/watches");
   CHECK(watches["watches"].Size() == 0); // no cluster followed
   CHECK(fetch(base + "/debug/node").code == 404);

@@ -536,6 +536,26 @@ using rds_copy_actor = caf::typed_actor<
   caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
   caf::replies_to<snapshot_atom, create_snapshot_request>::with<outcome, snapshot_info>>;
 
+/// What the volume catalog reports about itself.
+struct catalog_status {
+  /// Volumes it knows to exist on the RDS.
+  uint64_t volumes_known = 0;
+  /// Its first list of the RDS's volumes is done (or failed): requests are served.
+  bool warm = false;
+  /// Requests held until then.
+  uint64_t waiting = 0;
+  /// Volumes it is asking the RDS about (each may have several finds in flight).
+  uint64_t lookups_in_flight = 0;
+  /// Its own mailbox depth as it answered (see own_mailbox).
+  int64_t mailbox = -1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catalog_status& x) {
+  return f(caf::meta::type_name("rds.catalog_status"), x.volumes_known, x.warm, x.waiting,
+           x.lookups_in_flight, x.mailbox);
+}
+
 /// volume_catalog: owns which volumes exist on the RDS. Creates and deletes go through it, so it
 /// learns from their answers; it answers "does it exist" from what it has seen created or found
 /// and asks the rds actor only about a volume it does not know. Inner requests get the time left
@@ -549,8 +569,8 @@ using volume_catalog_actor = caf::typed_actor<
   caf::replies_to<create_atom, create_volume_request>::with<outcome, volume_info>,
   // Forget a volume (a publish meanwhile asks the RDS), then delete it on the RDS.
   caf::replies_to<delete_atom, volume_id_request>::with<outcome>,
-  // How many volumes it knows.
-  caf::replies_to<status_atom>::with<uint64_t>>;
+  // What it knows and holds (see catalog_status).
+  caf::replies_to<status_atom>::with<catalog_status>>;
 
 /// cluster watch: follows one Kubernetes resource (VolumeAttachments, PersistentVolumes or Nodes)
 /// by list + watch and hands each snapshot and change on as a message. Its calls run in its

@@ -503,6 +503,17 @@ TEST_CASE_FIXTURE(supervisor_fixture, "the catalog does not learn an answer olde
   // The catalog asks the RDS about vol-1; before the RDS answers, the volume is deleted.
   self->send(catalog, find_atom_v, volume_id_request{"vol-1", in(10s)});
   run_catalog();
+  // Its status shows the question in flight (and its own mailbox, empty again).
+  self->send(catalog, status_atom_v);
+  run_catalog();
+  self->receive(
+    [](const catalog_status& s) {
+      CHECK(s.warm);
+      CHECK(s.lookups_in_flight == 1);
+      CHECK(s.waiting == 0);
+      CHECK(s.mailbox == 0);
+    },
+    caf::after(0s) >> [] { FAIL("the catalog did not answer status"); });
   self->send(catalog, delete_atom_v, volume_id_request{"vol-1", in(10s)});
   run_catalog();
   sched.run();
@@ -513,9 +524,10 @@ TEST_CASE_FIXTURE(supervisor_fixture, "the catalog does not learn an answer olde
   REQUIRE(second);
   CHECK(std::get<outcome>(*first).ok());
   CHECK(std::get<outcome>(*second).ok());
-  auto known = ask<uint64_t>(catalog, status_atom_v);
-  REQUIRE(known);
-  CHECK(*known == 0);
+  auto status = ask<catalog_status>(catalog, status_atom_v);
+  REQUIRE(status);
+  CHECK(status->volumes_known == 0);
+  CHECK(status->lookups_in_flight == 0);
   CHECK(publish("vol-1", "a", false).code == ec::not_found);
 }
 

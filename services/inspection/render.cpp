@@ -190,9 +190,12 @@ void render(json_writer& w, const events_status& s) {
   w.EndObject();
 }
 
-void render_catalog(json_writer& w, uint64_t volumes_known) {
+void render(json_writer& w, const catalog_status& s) {
   w.StartObject();
-  field(w, "volumes_known", volumes_known);
+  field(w, "volumes_known", s.volumes_known);
+  field(w, "warm", s.warm);
+  field(w, "waiting", s.waiting);
+  field(w, "lookups_in_flight", s.lookups_in_flight);
   w.EndObject();
 }
 

@@ -45,8 +45,8 @@ void render(json_writer& w, const rds_status& s);
 void render(json_writer& w, const watch_status& s);
 void render(json_writer& w, const join_status& s);
 void render(json_writer& w, const events_status& s);
-/// The volume catalog: how many volumes it knows.
-void render_catalog(json_writer& w, uint64_t volumes_known);
+/// The volume catalog: the volumes it knows, whether it is warm, what it holds and asks.
+void render(json_writer& w, const catalog_status& s);
 void render(json_writer& w, const rds_request_status& s);
 /// The node supervisor: its volumes, each as its node_volume actor last reported it.
 void render(json_writer& w, const node_status& s);

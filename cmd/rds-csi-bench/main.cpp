@@ -1,7 +1,8 @@
 // rds-csi-bench: starts the real plugin and measures, over its unix socket, ControllerPublish
 // and ControllerUnpublish latency and throughput with many volumes published concurrently, and
 // in the same run a bare gRPC server (one unary method that answers at once, callback API, unix
-// socket) driven by the same clients, so the plugin's cost is printed as a ratio of gRPC's own.
+// socket, a process of its own as the plugin is) driven by the same clients, so the plugin's
+// cost is printed as a ratio of gRPC's own.
 // Prints figures; asserts nothing.
 #include <algorithm>
 #include <atomic>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <grpcpp/security/server_credentials.h>
@@ -129,28 +131,74 @@ class bare_controller final : public ::csi::v1::Controller::CallbackService {
   }
 };
 
+/// Serves bare_controller on `endpoint` until standard input closes (the bench that started
+/// this process ended); prints "ready" once it listens. The bench's hidden --bare-server mode.
+int serve_bare(const std::string& endpoint) {
+  bare_controller service;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(endpoint, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server) {
+    std::fprintf(stderr, "rds-csi-bench: cannot listen on %s\n", endpoint.c_str());
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  char byte;
+  while (::read(STDIN_FILENO, &byte, 1) > 0) {
+  }
+  server->Shutdown(std::chrono::system_clock::now());
+  server->Wait();
+  return 0;
+}
+
+/// The bare server in a process of its own, as the plugin is: in the bench's own process its
+/// thread hand-overs stayed within one address space, cheaper than any separate server's (the
+/// plugin's), and the bench's clients shared its CPU figures.
 class bare_server {
  public:
   bare_server()
     : endpoint_("unix://" + dir_.path() + "/bare.sock") {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(endpoint_, grpc::InsecureServerCredentials());
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    if (!server_)
-      throw std::runtime_error("cannot listen on " + endpoint_);
+    int to_child[2], from_child[2];
+    if (::pipe(to_child) != 0 || ::pipe(from_child) != 0)
+      throw std::runtime_error("pipe failed");
+    pid_ = ::fork();
+    if (pid_ < 0)
+      throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::dup2(to_child[0], STDIN_FILENO);
+      ::dup2(from_child[1], STDOUT_FILENO);
+      ::close(to_child[1]);
+      ::close(from_child[0]);
+      ::execl("/proc/self/exe", "rds-csi-bench", "--bare-server", endpoint_.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    stop_fd_ = to_child[1];
+    char line[16] = {};
+    auto got = ::read(from_child[0], line, sizeof line - 1);
+    ::close(from_child[0]);
+    if (got <= 0 || std::string{line}.rfind("ready", 0) != 0)
+      throw std::runtime_error("the bare server did not start on " + endpoint_);
   }
   ~bare_server() {
-    server_->Shutdown(std::chrono::system_clock::now());
-    server_->Wait();
+    ::close(stop_fd_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
   }
+  bare_server(const bare_server&) = delete;
+  bare_server& operator=(const bare_server&) = delete;
   const std::string& endpoint() const { return endpoint_; }
+  pid_t pid() const { return pid_; }
 
  private:
   temp_dir dir_;
   std::string endpoint_;
-  bare_controller service_;
-  std::unique_ptr<grpc::Server> server_;
+  pid_t pid_ = -1;
+  int stop_fd_ = -1;
 };
 
 /// `calls` ControllerPublishVolume calls spread over `concurrency` client threads, each with
@@ -226,10 +274,15 @@ double context_switches(pid_t pid) {
 
 /// One round of the comparison at `concurrency` clients: the bare server, then the plugin, with
 /// the same number of calls, back to back so both meet the same machine load.
-bool compare_with_bare(const plugin_process& plugin, const std::string& bare_endpoint,
+bool compare_with_bare(const plugin_process& plugin, const bare_server& bare_process,
                        const std::vector<std::string>& ids, int concurrency) {
   int volumes = static_cast<int>(ids.size());
-  auto bare = bare_publish(bare_endpoint, ids, 2 * volumes, concurrency);
+  auto bare_cpu_before = cpu_micros(bare_process.pid());
+  auto bare_switches_before = context_switches(bare_process.pid());
+  auto bare = bare_publish(bare_process.endpoint(), ids, 2 * volumes, concurrency);
+  auto bare_cpu_per_call = (cpu_micros(bare_process.pid()) - bare_cpu_before) / (2 * volumes);
+  auto bare_switches_per_call =
+    (context_switches(bare_process.pid()) - bare_switches_before) / (2 * volumes);
   auto cpu_before = cpu_micros(plugin.pid());
   auto switches_before = context_switches(plugin.pid());
   auto r = publish_unpublish(plugin.endpoint(), ids, concurrency);
@@ -237,7 +290,9 @@ bool compare_with_bare(const plugin_process& plugin, const std::string& bare_end
   auto switches_per_rpc = (context_switches(plugin.pid()) - switches_before) / (2 * volumes);
   double bare_rate = 2 * volumes / bare.seconds, plugin_rate = 2 * volumes / r.seconds;
   std::printf("%d concurrent clients, %d calls each side:\n", concurrency, 2 * volumes);
-  std::printf("  bare gRPC server:  %.0f calls/s (%d failed)\n", bare_rate, bare.failures);
+  std::printf("  bare gRPC server:  %.0f calls/s (%d failed), %.0f us of its CPU per call, %.1f "
+              "context switches per call\n",
+              bare_rate, bare.failures, bare_cpu_per_call, bare_switches_per_call);
   print("bare ControllerPublishVolume", bare.publish);
   std::printf("  plugin: %.0f RPC/s (%d publish + %d unpublish in %.2f s, %d failed), "
               "%.0f us of plugin CPU per RPC, %.1f context switches per RPC\n",
@@ -412,6 +467,7 @@ int main(int argc, char** argv) {
                "(as root) the node path on loop devices. Prints figures; asserts nothing."};
   int volumes = 5000, concurrency = 32, probes = 2000, rounds = 1;
   bool publish_only = false;
+  std::string bare_server_endpoint;
   app.add_option("--volumes", volumes, "volumes published and unpublished per round")
     ->check(CLI::Range(1, 10000000))
     ->capture_default_str();
@@ -426,12 +482,17 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_flag("--publish-only", publish_only,
                "only Probe and the publish comparison: no rds-sim lifecycle, no node path");
+  // The bare server's own process (see bare_server); not for users, so not in --help.
+  app.add_option("--bare-server", bare_server_endpoint)->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help exits 0; a bad flag or value exits 2, as the plugin's flags do.
     return app.exit(e) == 0 ? 0 : 2;
   }
+
+  if (!bare_server_endpoint.empty())
+    return serve_bare(bare_server_endpoint);
 
   plugin_process plugin;
   csi_client client{plugin.endpoint()};
@@ -472,7 +533,7 @@ int main(int argc, char** argv) {
     for (int round = 1; round <= rounds; ++round) {
       std::printf("round %d of %d\n", round, rounds);
       for (int c : {1, concurrency})
-        publish_ok = compare_with_bare(plugin, bare.endpoint(), ids, c) && publish_ok;
+        publish_ok = compare_with_bare(plugin, bare, ids, c) && publish_ok;
     }
   }
   if (plugin.terminate() != 0)

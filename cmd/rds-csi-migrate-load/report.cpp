@@ -166,11 +166,15 @@ void print_summary(const run_facts& f, const storm_result& r) {
                 r.rss_start_kb, r.rss_attached_kb, rss_per_volume(r, c), r.rss_end_kb);
   if (r.kills > 0 && (r.rebuilt_migrations > 0 || r.rebuilt_timeouts > 0))
     std::printf("restarts rebuilt from the VolumeAttachments: %llu migrations on two nodes (not "
-                "counted as started again), %llu of them counted as timed out at once, %llu with "
-                "both VolumeAttachments created in the same second (direction unsure)\n",
+                "counted as started again), %llu of them counted as timed out at once, %llu "
+                "direction unsure (a VolumeAttachment without publishedAt, source not strictly "
+                "first by creation second; %llu attached without publishedAt); %llu with both "
+                "created in the same second (ordered by publishedAt)\n",
                 static_cast<unsigned long long>(r.rebuilt_migrations),
                 static_cast<unsigned long long>(r.rebuilt_timeouts),
-                static_cast<unsigned long long>(r.rebuilt_direction_unsure));
+                static_cast<unsigned long long>(r.rebuilt_direction_unsure),
+                static_cast<unsigned long long>(r.rebuilt_unpublished),
+                static_cast<unsigned long long>(r.rebuilt_same_second));
   if (r.plugin_stop_s >= 0)
     std::printf("plugin stop: exited %.2f s after SIGTERM (at most 10 s allowed)\n",
                 r.plugin_stop_s);
@@ -297,6 +301,8 @@ std::string json_report(const run_facts& f, const storm_result& r) {
   w.Key("rebuilt_migrations"), w.Uint64(r.rebuilt_migrations);
   w.Key("rebuilt_timeouts"), w.Uint64(r.rebuilt_timeouts);
   w.Key("rebuilt_direction_unsure"), w.Uint64(r.rebuilt_direction_unsure);
+  w.Key("rebuilt_same_second"), w.Uint64(r.rebuilt_same_second);
+  w.Key("rebuilt_unpublished"), w.Uint64(r.rebuilt_unpublished);
   w.Key("kills"), w.Uint64(r.kills);
   w.Key("restart_ms"), w.StartArray();
   for (auto ms : r.restart_ms)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -186,9 +187,9 @@ struct storm::migration {
   /// timeout had certainly passed (the new plugin counted it at once, its end counts nothing),
   /// or it was too close to tell (either).
   bool rebuild_certain = false, rebuild_ambiguous = false;
-  /// Both its VolumeAttachments were created in the same second: the rebuilt plugin cannot tell
-  /// source from target (creationTimestamp has whole seconds), so a source detach may count as
-  /// failed and a target detach as success.
+  /// The rebuilt plugin's order of its two VolumeAttachments is not certainly source first (see
+  /// follow_restart: only when one lacks publishedAt), so a source detach may count as failed and
+  /// a target detach as success.
   bool rebuild_direction_unsure = false;
 };
 
@@ -982,8 +983,9 @@ void storm::step_controller_unpublish(migration* m, bool source) {
     auto& exp_max = counted ? expect_max_ : none_max;
     double& ended = source ? exp.success : exp.failed;
     double& ended_max = source ? exp_max.success : exp_max.failed;
-    // A restart in between: the rebuilt timer runs from the VolumeAttachment's creation
-    // (whole seconds), not from the publish.
+    // A restart in between: the rebuilt timer runs from the newer VolumeAttachment's
+    // publishedAt (target_sent/target_acked were set from it by follow_restart), not from the
+    // harness's own send and answer.
     auto slack = m->incarnation == incarnation_ ? timer_slack_s : 0.3;
     if (upper < timeout - slack && m->rebuild_direction_unsure) {
       // Either result; exactly one of them.
@@ -1271,8 +1273,44 @@ double epoch_seconds(const char* text) {
     return -1;
   return static_cast<double>(::timegm(&t));
 }
-double epoch_seconds(std::chrono::system_clock::time_point at) {
-  return std::chrono::duration<double>(at.time_since_epoch()).count();
+int64_t epoch_ns(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+}
+double seconds_of_ns(int64_t ns) {
+  return static_cast<double>(ns) / 1e9;
+}
+
+/// The publish context key the plugin stamps (messages/volume_context.hpp
+/// publish_published_at_key) and the attacher copies into status.attachmentMetadata.
+constexpr const char* published_at_key = "rds.csi.srvlab.io/publishedAt";
+
+/// An attached VolumeAttachment as the plugin's rebuild reads it (services/kube/objects.cpp,
+/// attachment_inventory.cpp), written here on its own so that the harness checks the plugin.
+struct listed_attachment {
+  std::string node;
+  /// metadata.creationTimestamp, whole seconds, in ns since the epoch.
+  int64_t created_ns = 0;
+  /// status.attachmentMetadata publishedAt (ns since the epoch); 0 when absent or not a
+  /// positive integer (the plugin ignores it then too).
+  int64_t published_ns = 0;
+  /// As attached_since(): the later of the two (the publish follows the creation).
+  int64_t since_ns() const { return std::max(published_ns, created_ns); }
+};
+
+int64_t published_of(const rapidjson::Value& va) {
+  if (!va.HasMember("status") || !va["status"].IsObject())
+    return 0;
+  auto& status = va["status"];
+  if (!status.HasMember("attachmentMetadata") || !status["attachmentMetadata"].IsObject())
+    return 0;
+  auto& meta = status["attachmentMetadata"];
+  if (!meta.HasMember(published_at_key) || !meta[published_at_key].IsString())
+    return 0;
+  auto& text = meta[published_at_key];
+  int64_t value = 0;
+  auto end = text.GetString() + text.GetStringLength();
+  auto [ptr, error] = std::from_chars(text.GetString(), end, value);
+  return error == std::errc{} && ptr == end && value > 0 ? value : 0;
 }
 } // namespace
 
@@ -1297,12 +1335,9 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
     breach_of("-", "restart", "the VolumeAttachment list is not JSON with items");
     return;
   }
-  struct seen {
-    int nodes = 0;
-    double newest = -1; // creation of the newest (whole seconds since the epoch)
-    double oldest = -1;
-  };
-  std::map<std::string, seen> by_pv;
+  // Per PersistentVolume, its attached VolumeAttachments in list order (the plugin's rebuild
+  // sorts them stably by attached_since, so a tie keeps this order).
+  std::map<std::string, std::vector<listed_attachment>> by_pv;
   for (auto& va : doc["items"].GetArray()) {
     auto& meta = va["metadata"];
     bool attached = va.HasMember("status") && va["status"].HasMember("attached")
@@ -1312,18 +1347,28 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
     auto& spec = va["spec"]["source"];
     if (!spec.HasMember("persistentVolumeName"))
       continue;
-    auto& entry = by_pv[spec["persistentVolumeName"].GetString()];
-    ++entry.nodes;
+    listed_attachment a;
+    a.node = va["spec"]["nodeName"].GetString();
     auto created = epoch_seconds(meta["creationTimestamp"].GetString());
-    entry.newest = std::max(entry.newest, created);
-    entry.oldest = entry.oldest < 0 ? created : std::min(entry.oldest, created);
+    a.created_ns = created < 0 ? 0 : static_cast<int64_t>(created) * 1000000000;
+    a.published_ns = published_of(va);
+    by_pv[spec["persistentVolumeName"].GetString()].push_back(std::move(a));
   }
+  // The rebuilt migration's timer starts at the newer attachment's attached_since
+  // (messages/cluster_state.cpp state_of: nodes[1] after the sort).
+  auto newest_ns = [](const std::vector<listed_attachment>& nodes) {
+    int64_t newest = 0;
+    for (auto& a : nodes)
+      newest = std::max(newest, a.since_ns());
+    return newest;
+  };
   auto timeout = static_cast<double>(config_.migration_timeout_seconds);
+  auto killed_s = seconds_of_ns(epoch_ns(killed_at));
   size_t migrating = 0, past_timeout = 0;
-  for (auto& [pv, e] : by_pv)
-    if (e.nodes == 2) {
+  for (auto& [pv, nodes] : by_pv)
+    if (nodes.size() == 2) {
       ++migrating;
-      past_timeout += e.newest + timeout < epoch_seconds(killed_at) - 0.3 ? 1 : 0;
+      past_timeout += seconds_of_ns(newest_ns(nodes)) + timeout < killed_s - 0.3 ? 1 : 0;
     }
   // Its counters once the rebuild's have landed (they travel by messages): the gauge of active
   // migrations shows the volumes on two nodes. A rebuilt migration is not counted as started
@@ -1340,7 +1385,7 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
       break;
     usleep(100000);
   }
-  auto scraped_at = epoch_seconds(std::chrono::system_clock::now());
+  auto scraped_at = seconds_of_ns(epoch_ns(std::chrono::system_clock::now()));
   if (now.active != static_cast<double>(migrating))
     breach_of("-", "restart",
               "the restarted plugin shows " + std::to_string(static_cast<long>(now.active))
@@ -1358,7 +1403,7 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
   // The gauges are checked as absolute values.
   baseline_.attached = 0;
   baseline_.active = 0;
-  auto wall_now = epoch_seconds(std::chrono::system_clock::now());
+  auto wall_now_ns = epoch_ns(std::chrono::system_clock::now());
   auto steady_now = clock_type::now();
   size_t ambiguous = 0;
   for (size_t i = 0; i < volumes_.size(); ++i) {
@@ -1367,22 +1412,68 @@ void storm::follow_restart(std::chrono::system_clock::time_point killed_at) {
     if (m != nullptr)
       m->rebuild_certain = m->rebuild_ambiguous = m->rebuild_direction_unsure = false;
     auto found = by_pv.find(pv_name(i));
-    if (found == by_pv.end() || found->second.nodes < 2)
+    if (found == by_pv.end() || found->second.size() < 2)
       continue;
     if (m == nullptr || !v.rwx) {
       breach_of(v.id, "restart",
                 "on two nodes in the VolumeAttachments, and the harness has no migration on it");
       continue;
     }
-    m->rebuild_direction_unsure = found->second.oldest == found->second.newest;
+    auto& nodes = found->second;
+    // Which of them the plugin takes for the source: the smaller attached_since, a tie in list
+    // order (stable sort). publishedAt has nanoseconds and the target's publish is asked only
+    // after the source's was answered (and after the target's VolumeAttachment was created), so
+    // with publishedAt on both the order is the real one, and the end counts exactly as without
+    // a restart. It stays unsure (either result allowed, exactly one, counted as
+    // rebuilt_direction_unsure) only when one of them has no publishedAt, so that its
+    // attached_since is its whole-second creationTimestamp, and that does not put the source
+    // strictly first: a tie, which the plugin breaks by list order, or a source published
+    // later within the target's creation second. This harness's attacher always writes the
+    // publish context with the attached status in one PATCH (client/external_attacher
+    // mark_attached): a VolumeAttachment not yet patched when the plugin was killed is not
+    // attached and not a node of the rebuild, so the case needs one attached without the key
+    // (by a plugin before publishedAt, or an attacher that drops attachmentMetadata), which the
+    // storms here never make.
+    const listed_attachment* src = nullptr;
+    const listed_attachment* tgt = nullptr;
+    for (auto& a : nodes) {
+      if (v.source >= 0 && a.node == node_name(static_cast<size_t>(v.source)))
+        src = &a;
+      else if (m->target >= 0 && a.node == node_name(static_cast<size_t>(m->target)))
+        tgt = &a;
+    }
+    if (nodes.size() != 2 || src == nullptr || tgt == nullptr) {
+      std::string list;
+      for (auto& a : nodes)
+        list += (list.empty() ? "" : ",") + a.node;
+      breach_of(v.id, "restart",
+                "the VolumeAttachments show it on [" + list + "], the harness migrates it from "
+                  + (v.source >= 0 ? node_name(static_cast<size_t>(v.source)) : "-") + " to "
+                  + (m->target >= 0 ? node_name(static_cast<size_t>(m->target)) : "-"));
+      m->rebuild_direction_unsure = true;
+    } else if (src->published_ns > 0 && tgt->published_ns > 0) {
+      if (tgt->since_ns() <= src->since_ns())
+        breach_of(v.id, "restart",
+                  "the target's VolumeAttachment says publishedAt "
+                    + std::to_string(tgt->published_ns) + ", not after the source's "
+                    + std::to_string(src->published_ns)
+                    + ": the rebuilt plugin takes the target for the source");
+    } else {
+      m->rebuild_direction_unsure = !(src->since_ns() < tgt->since_ns());
+    }
     result_.rebuilt_direction_unsure += m->rebuild_direction_unsure ? 1 : 0;
-    // The rebuilt timer runs from the newer VolumeAttachment's creation.
-    auto created = found->second.newest;
+    // What the harness allowed before the plugin stamped publishedAt: the creation seconds only.
+    result_.rebuilt_same_second +=
+      src != nullptr && tgt != nullptr && src->created_ns == tgt->created_ns ? 1 : 0;
+    result_.rebuilt_unpublished += (src != nullptr && src->published_ns == 0 ? 1 : 0)
+                                   + (tgt != nullptr && tgt->published_ns == 0 ? 1 : 0);
+    // The rebuilt timer runs from the newer attached_since.
+    auto start_ns = newest_ns(nodes);
     m->target_sent = m->target_acked = steady_now
                                        - std::chrono::duration_cast<clock_type::duration>(
-                                         std::chrono::duration<double>(wall_now - created));
-    auto deadline = created + timeout;
-    if (deadline < epoch_seconds(killed_at) - 0.3) {
+                                         std::chrono::nanoseconds{wall_now_ns - start_ns});
+    auto deadline = seconds_of_ns(start_ns) + timeout;
+    if (deadline < killed_s - 0.3) {
       m->rebuild_certain = true;
       ++rebuild_certain_;
     } else if (deadline <= scraped_at + 0.3) {

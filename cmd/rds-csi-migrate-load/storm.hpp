@@ -151,9 +151,14 @@ struct storm_result {
   /// With an apiserver, over all restarts: migrations the restarted plugin rebuilt from two
   /// VolumeAttachments, and those of them already past their timeout (counted at once).
   uint64_t rebuilt_migrations = 0, rebuilt_timeouts = 0;
-  /// ... of which both VolumeAttachments were created in the same second (source and target
-  /// cannot be told apart by the rebuilt plugin: success and failed both allowed for them).
+  /// ... of which the plugin's order of the two VolumeAttachments (by publishedAt, else the
+  /// whole-second creationTimestamp) is not certainly source first: success and failed both
+  /// allowed for them (storm.cpp follow_restart says when).
   uint64_t rebuilt_direction_unsure = 0;
+  /// ... of which both VolumeAttachments were created in the same second (what the harness
+  /// allowed either result for before the plugin stamped publishedAt), and the rebuilt
+  /// migrations' attached VolumeAttachments without a publishedAt.
+  uint64_t rebuilt_same_second = 0, rebuilt_unpublished = 0;
 };
 
 class storm {

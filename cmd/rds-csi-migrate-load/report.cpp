@@ -169,7 +169,7 @@ void print_summary(const run_facts& f, const storm_result& r) {
                 "counted as started again), %llu of them counted as timed out at once, %llu "
                 "direction unsure (a VolumeAttachment without publishedAt, source not strictly "
                 "first by creation second; %llu attached without publishedAt); %llu with both "
-                "created in the same second (ordered by publishedAt)\n",
+                "created in the same second (direction unsure by creation time alone)\n",
                 static_cast<unsigned long long>(r.rebuilt_migrations),
                 static_cast<unsigned long long>(r.rebuilt_timeouts),
                 static_cast<unsigned long long>(r.rebuilt_direction_unsure),

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 
+#include "services/inspection/query.hpp"
 #include "services/inspection/render.hpp"
 
 namespace rds::actors {
@@ -365,8 +366,7 @@ inspector_actor::behavior_type inspector(inspector_pointer self, inspector_confi
           ++self->state.answered;
           promise.deliver(debug_answer{200, rendered([&](json_writer& w) {
                                          if (migrations)
-                                           services::inspection::render_migrations(
-                                             w, page, request.page.limit, request.page.after);
+                                           services::inspection::render_migrations(w, page);
                                          else
                                            services::inspection::render(w, page);
                                        })});
@@ -374,11 +374,17 @@ inspector_actor::behavior_type inspector(inspector_pointer self, inspector_confi
         auto failed = [=](caf::error& e) mutable {
           promise.deliver(supervisor_failed(e, timeout));
         };
-        if (migrations)
-          self->request(supervisor, timeout, inspect_atom_v, migrations_atom_v)
-            .then(answer, failed);
-        else
+        if (migrations) {
+          migrations_page_request req;
+          req.limit = request.page.limit;
+          // The query parser checked the token's shape.
+          req.has_after = !request.page.after.empty()
+                          && services::inspection::parse_migration_position(
+                            request.page.after, req.after_deadline_ns, req.after_id);
+          self->request(supervisor, timeout, inspect_atom_v, req).then(answer, failed);
+        } else {
           self->request(supervisor, timeout, inspect_atom_v, request.page).then(answer, failed);
+        }
         return promise;
       }
       case debug_endpoint::volume: {

@@ -86,6 +86,43 @@ volume_actor spawn_volume(self_pointer self, const attachment_state& state,
   return handle;
 }
 
+/// Attached to more nodes than its access mode allows (found so in Kubernetes).
+bool anomalous(const known_state& state) {
+  auto allowed = state.access == access_kind::multi_node_block ? 2u : 1u;
+  return state.count > allowed;
+}
+
+/// When a migrating volume's timer fires, on the actor clock (ns): its place in
+/// migrations_by_deadline and in the migrations' continue token.
+int64_t deadline_of(const known_state& k) {
+  return (k.migration.started_at + k.migration.timeout).count();
+}
+
+/// Puts `id` (the key of its entry in `volumes`) in the inspection indexes its record `k`
+/// belongs to; unindex takes it out again, with the same record, before the record changes or
+/// the entry goes.
+void index(volume_supervisor_state& st, std::string_view id, const known_state& k) {
+  if (k.migrating) {
+    st.migrating.insert(id);
+    st.migrations_by_deadline.emplace(deadline_of(k), id);
+    if (k.migration.timed_out)
+      st.timed_out.insert(id);
+  }
+  if (anomalous(k))
+    st.anomalous.insert(id);
+}
+
+void unindex(volume_supervisor_state& st, std::string_view id, const known_state& k) {
+  if (k.migrating) {
+    st.migrating.erase(id);
+    st.migrations_by_deadline.erase({deadline_of(k), id});
+    if (k.migration.timed_out)
+      st.timed_out.erase(id);
+  }
+  if (anomalous(k))
+    st.anomalous.erase(id);
+}
+
 /// A new entry (its actor is spawned next).
 volume_entry& add_entry(self_pointer self, const std::string& volume_id) {
   return self->state.volumes.try_emplace(volume_id).first->second;
@@ -95,7 +132,7 @@ void remove_entry(self_pointer self, volume_map::iterator entry) {
   auto& st = self->state;
   if (entry->second.last_known.attached())
     --st.attached;
-  st.migrating.erase(entry->first);
+  unindex(st, entry->first, entry->second.last_known);
   st.volumes.erase(entry);
 }
 
@@ -128,17 +165,15 @@ void record_state(self_pointer self, const attachment_state& state, const metric
   if (i == st.volumes.end())
     return;
   auto was_attached = i->second.last_known.attached();
+  unindex(st, i->first, i->second.last_known);
   i->second.last_known = compact(st, state);
+  index(st, i->first, i->second.last_known);
   if (was_attached != state.attached()) {
     if (state.attached())
       ++st.attached;
     else
       --st.attached;
   }
-  if (state.migrating)
-    st.migrating.insert(state.volume_id);
-  else
-    st.migrating.erase(state.volume_id);
   if (report)
     publish_counts(self, metrics);
 }
@@ -433,11 +468,6 @@ bool anomalous(const attachment_state& state) {
   return state.nodes.size() > allowed;
 }
 
-bool anomalous(const known_state& state) {
-  auto allowed = state.access == access_kind::multi_node_block ? 2u : 1u;
-  return state.count > allowed;
-}
-
 /// `node`: the index of req.node_id among the node names, if any.
 bool wanted(const volume_page_request& req, const known_state& state,
             const std::optional<uint32_t>& node) {
@@ -462,58 +492,86 @@ volume_summary summary_of(const volume_supervisor_state& st, const std::string& 
   return {expand(st, volume_id, entry.last_known), anomalous(entry.last_known), entry.restarts};
 }
 
-/// A page from the supervisor's own records, in id order: no volume actor is asked.
+/// A page from the supervisor's own records, in id order: no volume actor is asked. A filter
+/// on migrations or anomalies reads its index; any page looks at no more than the scan budget
+/// of volumes (then it ends early, with a continue after the last one it looked at).
 volume_page page_of(self_pointer self, const volume_page_request& req,
                     const volume_supervisor_config& config) {
   volume_page page;
   page.now = clock_now(self);
   page.wall_now = caf::make_timestamp();
   auto limit = std::clamp<uint32_t>(req.limit, 1, std::max<uint32_t>(config.max_page, 1));
+  auto budget = std::max(config.page_scan_budget, limit + 1);
   auto& st = self->state;
   std::optional<uint32_t> node;
   if (auto n = st.node_index.find(req.node_id); n != st.node_index.end())
     node = n->second;
-  auto& ordered = st.volumes;
-  auto i = req.after.empty() ? ordered.begin() : ordered.upper_bound(std::string_view{req.after});
-  for (; i != ordered.end(); ++i) {
-    auto& entry = i->second;
+  uint32_t examined = 0;
+  const std::string* last = nullptr;
+  // Looks at one volume; false when the page is complete.
+  auto take = [&](const std::string& id, const volume_entry& entry) {
+    if (examined == budget) {
+      page.next_after = *last;
+      return false;
+    }
+    ++examined;
+    last = &id;
     if (!wanted(req, entry.last_known, node))
-      continue;
+      return true;
     if (page.volumes.size() == limit) {
       // One more matches: there is a next page.
       page.next_after = page.volumes.back().state.volume_id;
-      break;
+      return false;
     }
-    page.volumes.push_back(summary_of(st, i->first, entry));
+    page.volumes.push_back(summary_of(st, id, entry));
+    return true;
+  };
+  std::string_view after{req.after};
+  auto over_index = [&](const std::set<std::string_view>& ids) {
+    for (auto i = after.empty() ? ids.begin() : ids.upper_bound(after); i != ids.end(); ++i) {
+      auto entry = st.volumes.find(*i);
+      if (entry != st.volumes.end() && !take(entry->first, entry->second))
+        return;
+    }
+  };
+  if (req.timed_out_only) {
+    over_index(st.timed_out);
+  } else if (req.migrating_only) {
+    over_index(st.migrating);
+  } else if (req.anomaly_only) {
+    over_index(st.anomalous);
+  } else {
+    auto& ordered = st.volumes;
+    for (auto i = after.empty() ? ordered.begin() : ordered.upper_bound(after); i != ordered.end();
+         ++i)
+      if (!take(i->first, i->second))
+        break;
   }
   return page;
 }
 
-/// Every migrating volume, soonest timer first (a timed-out one's deadline has passed).
-volume_page migrations_of(self_pointer self) {
+/// A page of the migrating volumes, soonest timer first (a timed-out one's deadline has
+/// passed), read from the deadline index: the migrations shown and no more.
+volume_page migrations_of(self_pointer self, const migrations_page_request& req,
+                          const volume_supervisor_config& config) {
   volume_page page;
   page.now = clock_now(self);
   page.wall_now = caf::make_timestamp();
+  auto limit = std::clamp<uint32_t>(req.limit, 1, std::max<uint32_t>(config.max_page, 1));
   auto& st = self->state;
-  std::vector<const volume_map::value_type*> migrating;
-  migrating.reserve(st.migrating.size());
-  for (auto& id : st.migrating) {
-    auto i = st.volumes.find(id);
-    if (i != st.volumes.end())
-      migrating.push_back(&*i);
+  auto& by_deadline = st.migrations_by_deadline;
+  page.total = by_deadline.size();
+  auto i = req.has_after ? by_deadline.upper_bound({req.after_deadline_ns, req.after_id})
+                         : by_deadline.begin();
+  for (; i != by_deadline.end(); ++i) {
+    if (page.volumes.size() == limit) {
+      page.next_after = page.volumes.back().state.volume_id;
+      break;
+    }
+    auto entry = st.volumes.find(i->second);
+    if (entry != st.volumes.end())
+      page.volumes.push_back(summary_of(st, entry->first, entry->second));
   }
-  auto deadline = [](const volume_map::value_type* e) {
-    return e->second.last_known.migration.started_at + e->second.last_known.migration.timeout;
-  };
-  using entry_pointer = const volume_map::value_type*;
-  std::sort(migrating.begin(), migrating.end(), [&](entry_pointer a, entry_pointer b) {
-    auto da = deadline(a);
-    auto db = deadline(b);
-    return da != db ? da < db : a->first < b->first;
-  });
-  page.volumes.reserve(migrating.size());
-  for (auto* e : migrating)
-    page.volumes.push_back(summary_of(st, e->first, e->second));
   return page;
 }
 
@@ -801,8 +859,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](inspect_atom, const volume_page_request& req) -> caf::result<volume_page> {
       return answer<volume_page>(self, config, [=] { return page_of(self, req, config); });
     },
-    [=](inspect_atom, migrations_atom) -> caf::result<volume_page> {
-      return answer<volume_page>(self, config, [=] { return migrations_of(self); });
+    [=](inspect_atom, const migrations_page_request& req) -> caf::result<volume_page> {
+      return answer<volume_page>(self, config, [=] { return migrations_of(self, req, config); });
     },
     [=](inspect_atom, const std::string& volume_id) -> caf::result<outcome, volume_inspection> {
       auto rp = self->make_response_promise<outcome, volume_inspection>();

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -48,6 +49,10 @@ struct volume_supervisor_config {
   caf::timespan inspect_bound = std::chrono::milliseconds{250};
   /// The most volumes one page of the inspection holds, whatever the request's limit.
   uint32_t max_page = 5000;
+  /// The most volumes one page of the inspection looks at: a filter that few volumes match
+  /// (a node with few volumes) ends its page there, with fewer volumes and a `continue`, so
+  /// that no page holds the supervisor (and the CSI calls behind it) for a scan of them all.
+  uint32_t page_scan_budget = 20000;
   volume_test_faults faults;
 };
 
@@ -96,7 +101,14 @@ struct volume_supervisor_state {
   /// Volumes attached to at least one node (a count), and to two: the gauges, following the
   /// actors' own states so that they cannot drift.
   size_t attached = 0;
-  std::unordered_set<std::string> migrating;
+  /// Indexes over the keys of `volumes` (erased before their entry), so that the inspection's
+  /// filtered pages and its migrations read only what they show: the migrating volumes by id
+  /// and by timer deadline (actor clock, ns; then id), those timed out and the anomalous ones
+  /// by id.
+  std::set<std::string_view> migrating;
+  std::set<std::pair<int64_t, std::string_view>> migrations_by_deadline;
+  std::set<std::string_view> timed_out;
+  std::set<std::string_view> anomalous;
   volume_counts reported;
   uint64_t restarts = 0;
   uint64_t in_flight = 0;

@@ -632,8 +632,9 @@ using volume_supervisor_actor = caf::typed_actor<
   // Inspection (read-only): a page of volumes in id order, from the supervisor's own records
   // (no volume actor is asked).
   caf::replies_to<inspect_atom, volume_page_request>::with<volume_page>,
-  // Every migrating volume, soonest timer first (timed-out ones first of all).
-  caf::replies_to<inspect_atom, migrations_atom>::with<volume_page>,
+  // A page of the migrating volumes, soonest timer first (timed-out ones first of all), with
+  // how many migrate in all; from an index, so a page costs its own size.
+  caf::replies_to<inspect_atom, migrations_page_request>::with<volume_page>,
   // One volume, as its actor tells it (asked with a bounded deadline) plus the supervisor's
   // counts; not_found without an actor, unavailable (with the last known state) when the actor
   // does not answer in time.

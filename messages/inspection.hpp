@@ -20,8 +20,6 @@ namespace rds {
 
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 constexpr inspect_atom inspect_atom_v{};
-using migrations_atom = caf::atom_constant<caf::atom("migrations")>;
-constexpr migrations_atom migrations_atom_v{};
 using feed_atom = caf::atom_constant<caf::atom("feed")>;
 constexpr feed_atom feed_atom_v{};
 using feed_timeout_atom = caf::atom_constant<caf::atom("feed_to")>;
@@ -98,6 +96,23 @@ typename Inspector::result_type inspect(Inspector& f, volume_page_request& x) {
            x.timed_out_only, x.anomaly_only, x.limit, x.after);
 }
 
+/// A page of the migrations in flight, soonest timer first.
+struct migrations_page_request {
+  /// At most this many migrations (the inspector bounds it).
+  uint32_t limit = 500;
+  /// Start after this position (a timer deadline on the actor clock, then a volume id: the
+  /// last one of the previous page); from the first when false.
+  bool has_after = false;
+  int64_t after_deadline_ns = 0;
+  std::string after_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, migrations_page_request& x) {
+  return f(caf::meta::type_name("rds.migrations_page_request"), x.limit, x.has_after,
+           x.after_deadline_ns, x.after_id);
+}
+
 /// One volume in a page: its state as the supervisor last knew it.
 struct volume_summary {
   attachment_state state;
@@ -114,13 +129,16 @@ struct volume_page {
   std::vector<volume_summary> volumes;
   /// The id to pass as `after` for the next page; empty when this is the last.
   std::string next_after;
+  /// Migrations: how many are in flight in all (0 for a page of volumes).
+  uint64_t total = 0;
   /// The actor clock's "now" and the wall clock at the same moment (see volume_inspection).
   clock_offset now{0};
   caf::timestamp wall_now;
 };
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_page& x) {
-  return f(caf::meta::type_name("rds.volume_page"), x.volumes, x.next_after, x.now, x.wall_now);
+  return f(caf::meta::type_name("rds.volume_page"), x.volumes, x.next_after, x.total, x.now,
+           x.wall_now);
 }
 
 /// One state change of the live feed (/debug/stream).

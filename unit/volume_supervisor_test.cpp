@@ -684,6 +684,40 @@ TEST_CASE_FIXTURE(supervisor_fixture, "volume pages: id order, filters, continue
   CHECK(page(volume_page_request{}).volumes.empty());
 }
 
+TEST_CASE_FIXTURE(supervisor_fixture, "a filter few volumes match ends its page at the scan "
+                                      "budget, with a continue, and misses none") {
+  actors::volume_supervisor_config cfg;
+  cfg.page_scan_budget = 4;
+  respawn(cfg);
+  // vol-00 .. vol-09 on a; only vol-02 and vol-08 also on b.
+  for (int i = 0; i < 10; ++i) {
+    auto id = "vol-0" + std::to_string(i);
+    REQUIRE(publish_rwx(id, "a", 300s).ok());
+    if (i == 2 || i == 8)
+      REQUIRE(publish_rwx(id, "b", 300s).ok());
+  }
+  volume_page_request on_b;
+  on_b.node_id = "b";
+  on_b.limit = 2; // the budget is never below limit + 1: 4 here
+  std::vector<std::vector<std::string>> pages;
+  for (int n = 0; n < 10; ++n) {
+    auto p = page(on_b);
+    pages.push_back(ids_of(p));
+    if (p.next_after.empty())
+      break;
+    on_b.after = p.next_after;
+  }
+  // 4 volumes looked at a page: vol-00..03 (vol-02), vol-04..07 (none, continue after vol-07),
+  // vol-08..09 (vol-08, the last page).
+  CHECK(pages == std::vector<std::vector<std::string>>{{"vol-02"}, {}, {"vol-08"}});
+  // The migrating filter reads its index: both in one page whatever the budget.
+  volume_page_request migrating;
+  migrating.migrating_only = true;
+  auto p = page(migrating);
+  CHECK(ids_of(p) == std::vector<std::string>{"vol-02", "vol-08"});
+  CHECK(p.next_after.empty());
+}
+
 TEST_CASE_FIXTURE(supervisor_fixture, "migrations: every migrating volume, soonest timer first") {
   REQUIRE(publish_rwx("vol-a", "n1", 300s).ok());
   REQUIRE(publish_rwx("vol-a", "n2", 300s).ok()); // deadline 300
@@ -696,13 +730,77 @@ TEST_CASE_FIXTURE(supervisor_fixture, "migrations: every migrating volume, soone
   REQUIRE(publish_rwx("vol-e", "n3", 30s).ok());
   REQUIRE(publish_rwx("vol-e", "n4", 30s).ok()); // deadline 40: times out
   advance(60s);
-  auto m = ask<volume_page>(supervisor, inspect_atom_v, migrations_atom_v);
+  auto m = ask<volume_page>(supervisor, inspect_atom_v, migrations_page_request{});
   REQUIRE(m);
   CHECK(ids_of(*m) == std::vector<std::string>{"vol-e", "vol-b", "vol-c", "vol-a"});
   CHECK(m->volumes[0].state.migration.timed_out);
   auto& b = m->volumes[1].state.migration;
   CHECK(b.started_at + b.timeout - m->now == 40s);
   CHECK(m->next_after.empty());
+  CHECK(m->total == 4);
+  // The timed-out filter reads its own index, which the timer's firing put vol-e in.
+  volume_page_request timed_out;
+  timed_out.timed_out_only = true;
+  CHECK(ids_of(page(timed_out)) == std::vector<std::string>{"vol-e"});
+  // It leaves the index when its migration ends.
+  REQUIRE(unpublish("vol-e", "n3").ok());
+  CHECK(page(timed_out).volumes.empty());
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "migrations in pages: every one exactly once, in order, "
+                                      "equal deadlines by id, and the index follows their ends") {
+  // Seven migrations, three of them with the same deadline; one volume not migrating.
+  // Started at these seconds, in this order of time.
+  int now = 0;
+  for (auto [id, started] : std::vector<std::pair<std::string, int>>{
+         {"g", 0}, {"b", 1}, {"d", 3}, {"c", 3}, {"f", 3}, {"e", 5}, {"a", 9}}) {
+    advance(std::chrono::seconds{started - now});
+    now = started;
+    REQUIRE(publish_rwx(id, "n1", 60s).ok());
+    REQUIRE(publish_rwx(id, "n2", 60s).ok());
+  }
+  REQUIRE(publish_rwx("idle", "n1", 60s).ok());
+  auto read_all = [&](uint32_t limit) {
+    std::vector<std::string> seen;
+    migrations_page_request req;
+    req.limit = limit;
+    for (int pages = 0; pages < 20; ++pages) {
+      auto m = ask<volume_page>(supervisor, inspect_atom_v, req);
+      REQUIRE(m);
+      CHECK(m->total == 7);
+      CHECK(m->volumes.size() <= limit);
+      for (auto& v : m->volumes)
+        seen.push_back(v.state.volume_id);
+      if (m->next_after.empty())
+        break;
+      auto& last = m->volumes.back().state.migration;
+      req.has_after = true;
+      req.after_deadline_ns = (last.started_at + last.timeout).count();
+      req.after_id = m->volumes.back().state.volume_id;
+    }
+    return seen;
+  };
+  CHECK(read_all(3) == std::vector<std::string>{"g", "b", "c", "d", "f", "e", "a"});
+  CHECK(read_all(100) == std::vector<std::string>{"g", "b", "c", "d", "f", "e", "a"});
+  // A position whose migration ended meanwhile still continues after it.
+  auto all = ask<volume_page>(supervisor, inspect_atom_v, migrations_page_request{});
+  REQUIRE(all);
+  REQUIRE(all->volumes.size() == 7);
+  auto& c = all->volumes[2].state;
+  REQUIRE(c.volume_id == "c");
+  migrations_page_request req;
+  req.has_after = true;
+  req.after_deadline_ns = (c.migration.started_at + c.migration.timeout).count();
+  req.after_id = "c";
+  REQUIRE(unpublish("c", "n1").ok());
+  auto m = ask<volume_page>(supervisor, inspect_atom_v, req);
+  REQUIRE(m);
+  CHECK(ids_of(*m) == std::vector<std::string>{"d", "f", "e", "a"});
+  CHECK(m->total == 6);
+  // The migrating filter of the volume pages reads the same index.
+  volume_page_request filtered;
+  filtered.migrating_only = true;
+  CHECK(ids_of(page(filtered)) == std::vector<std::string>{"a", "b", "d", "e", "f", "g"});
 }
 
 TEST_CASE_FIXTURE(supervisor_fixture, "a restarted volume actor shows its state, its timer and "

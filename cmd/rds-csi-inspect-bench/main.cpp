@@ -211,13 +211,22 @@ int over_http(int volumes, int rounds, int limit) {
   }
   {
     figures f;
-    for (int r = 0; r < std::max(1, rounds / 10); ++r) {
+    for (int r = 0; r < rounds; ++r)
+      get(base + "&node=no-such-node", f);
+    f.print("GET /debug/volumes&node=<matches none>");
+  }
+  {
+    figures f;
+    std::string after;
+    for (int r = 0; r < rounds; ++r) {
       auto t = clock_type::now();
-      auto body = http_get(plugin.debug_url() + "/debug/migrations");
+      auto body = http_get(plugin.debug_url() + "/debug/migrations"
+                           + (after.empty() ? "" : "?continue=" + after));
       f.ms.push_back(ms_since(t));
       f.volumes += json_count(body);
+      after = json_string(body, "continue");
     }
-    f.print("GET /debug/migrations (all)");
+    f.print("GET /debug/migrations, continued");
   }
   {
     figures f;
@@ -497,17 +506,38 @@ int main(int argc, char** argv) {
       req.timed_out_only = true;
       page(req, f);
     }
-    f.print("timed_out=true (scans every volume)");
+    f.print("timed_out=true (its index)");
   }
   {
     figures f;
-    for (int r = 0; r < std::max(1, rounds / 10); ++r) {
-      auto t = clock_type::now();
-      self->request(supervisor, std::chrono::seconds{10}, inspect_atom_v, migrations_atom_v)
-        .receive([&](volume_page& p) { f.volumes += p.volumes.size(); }, [](caf::error&) {});
-      f.ms.push_back(ms_since(t));
+    for (int r = 0; r < rounds; ++r) {
+      volume_page_request req;
+      req.limit = static_cast<uint32_t>(limit);
+      req.node_id = "no-such-node";
+      page(req, f);
     }
-    f.print("migrations (all, soonest timer first)");
+    f.print("node=<matches none> (scan budget)");
+  }
+  {
+    figures f;
+    migrations_page_request req;
+    req.limit = static_cast<uint32_t>(limit);
+    for (int r = 0; r < rounds; ++r) {
+      auto t = clock_type::now();
+      volume_page p;
+      self->request(supervisor, std::chrono::seconds{10}, inspect_atom_v, req)
+        .receive([&](volume_page& got) { p = std::move(got); }, [](caf::error&) {});
+      f.ms.push_back(ms_since(t));
+      f.volumes += p.volumes.size();
+      // Walk on; start over at the end.
+      req.has_after = !p.next_after.empty();
+      if (req.has_after) {
+        auto& last = p.volumes.back().state;
+        req.after_deadline_ns = (last.migration.started_at + last.migration.timeout).count();
+        req.after_id = last.volume_id;
+      }
+    }
+    f.print("migrations, page after page (continue)");
   }
   {
     figures f;

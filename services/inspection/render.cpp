@@ -359,41 +359,15 @@ void render(json_writer& w, const volume_page& page) {
   w.EndObject();
 }
 
-void render_migrations(json_writer& w, const volume_page& page, uint32_t limit,
-                       const std::string& after) {
+void render_migrations(json_writer& w, const volume_page& page) {
   clock_pair clock{page.now, page.wall_now};
-  using position = std::pair<int64_t, const std::string*>;
-  auto position_of = [](const volume_summary& v) {
-    auto& m = v.state.migration;
-    return position{(m.started_at + m.timeout).count(), &v.state.volume_id};
-  };
-  auto before = [](const position& a, const position& b) {
-    return a.first != b.first ? a.first < b.first : *a.second < *b.second;
-  };
-  std::vector<const volume_summary*> migrating;
-  for (auto& v : page.volumes)
-    if (v.state.migrating)
-      migrating.push_back(&v);
-  std::sort(migrating.begin(), migrating.end(),
-            [&](auto* a, auto* b) { return before(position_of(*a), position_of(*b)); });
-  auto first = migrating.begin();
-  int64_t after_ns = 0;
-  std::string after_id;
-  if (!after.empty() && parse_migration_position(after, after_ns, after_id)) {
-    position start{after_ns, &after_id};
-    first =
-      std::upper_bound(migrating.begin(), migrating.end(), start,
-                       [&](const position& p, auto* v) { return before(p, position_of(*v)); });
-  }
-  auto left = static_cast<size_t>(migrating.end() - first);
-  auto shown = std::min<size_t>(left, limit);
   w.StartObject();
-  field(w, "count", static_cast<uint64_t>(shown));
-  field(w, "total", static_cast<uint64_t>(migrating.size()));
+  field(w, "count", static_cast<uint64_t>(page.volumes.size()));
+  field(w, "total", page.total);
   w.Key("migrations");
   w.StartArray();
-  for (auto i = first; i != first + static_cast<std::ptrdiff_t>(shown); ++i) {
-    auto& s = (*i)->state;
+  for (auto& v : page.volumes) {
+    auto& s = v.state;
     auto& m = s.migration;
     w.StartObject();
     field(w, "volume_id", s.volume_id);
@@ -406,13 +380,13 @@ void render_migrations(json_writer& w, const volume_page& page, uint32_t limit,
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(m.timeout).count()));
     field(w, "timed_out", m.timed_out);
     render_timer(w, m.started_at + m.timeout, clock);
-    field(w, "anomaly", (*i)->anomaly);
+    field(w, "anomaly", v.anomaly);
     w.EndObject();
   }
   w.EndArray();
   // The value of `continue` for the next page; absent on the last one.
-  if (shown < left) {
-    auto& last = (*(first + static_cast<std::ptrdiff_t>(shown) - 1))->state;
+  if (!page.next_after.empty() && !page.volumes.empty()) {
+    auto& last = page.volumes.back().state;
     field(w, "continue",
           migration_position((last.migration.started_at + last.migration.timeout).count(),
                              last.volume_id));

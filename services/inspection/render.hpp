@@ -63,11 +63,10 @@ void render(json_writer& w, const volume_operation& op);
 void render(json_writer& w, const volume_inspection& v, const std::string& stale = "");
 void render(json_writer& w, const volume_summary& v, const clock_pair& clock);
 void render(json_writer& w, const volume_page& page);
-/// /debug/migrations: the migrating volumes of `page`, soonest timer first (ties by volume id),
-/// at most `limit` of them after the position `after` (a `continue` value an earlier answer
-/// gave, empty: from the first); `continue` is set when more remain, `total` counts them all.
-void render_migrations(json_writer& w, const volume_page& page, uint32_t limit,
-                       const std::string& after = "");
+/// /debug/migrations: a page of migrations as the supervisor gave it (soonest timer first, ties
+/// by volume id); `continue` (the last one's position) is set when more remain, `total` counts
+/// them all.
+void render_migrations(json_writer& w, const volume_page& page);
 
 // The live feed.
 void render(json_writer& w, const state_change& c);

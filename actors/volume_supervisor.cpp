@@ -258,11 +258,14 @@ void revive(self_pointer self, const std::string& volume_id, volume_entry& entry
 /// forwarded to it meanwhile (those requests are answered after this one, so they still count
 /// in in_flight), else gives up this time.
 void ask_to_hibernate(self_pointer self, const std::string& volume_id, volume_entry& entry,
-                      const volume_supervisor_config& config, const metrics_actor& metrics) {
+                      const metrics_actor& metrics) {
   ++entry.in_flight;
   ++self->state.in_flight;
   auto asked = entry.handle.address();
-  self->request(entry.handle, config.undated_bound, hibernate_atom_v)
+  // No CAF timeout (as for forward()): the actor answers at once, or it exited and CAF bounces
+  // the request; a timeout would keep a clock entry (about 300 bytes) per volume for its
+  // duration, as many as volumes fall asleep at once.
+  self->request(entry.handle, caf::infinite, hibernate_atom_v)
     .then(
       [=](volume_hibernation& answer, const attachment_state& state) {
         record_state(self, state, metrics);
@@ -316,7 +319,7 @@ void hibernate_idle(self_pointer self, const volume_supervisor_config& config,
       st.idle_queue.emplace_back(entry.idle_since + config.volume_idle, std::move(volume_id));
       continue;
     }
-    ask_to_hibernate(self, i->first, entry, config, metrics);
+    ask_to_hibernate(self, i->first, entry, metrics);
   }
   if (st.idle_queue.empty())
     st.idle_queue.shrink_to_fit();
@@ -1028,7 +1031,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       ++i->second.in_flight;
       ++self->state.in_flight;
       auto rp = self->make_response_promise<attachment_state>();
-      self->request(i->second.handle, config.undated_bound, status_atom_v)
+      self->request(i->second.handle, caf::infinite, status_atom_v)
         .then(
           [=](const attachment_state& state) mutable {
             settle(self, volume_id, false);

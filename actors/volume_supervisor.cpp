@@ -3,12 +3,17 @@
 
 #include <algorithm>
 #include <cctype>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <optional>
 #include <type_traits>
 
 #include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
+#include <caf/spawn_options.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -254,6 +259,26 @@ void revive(self_pointer self, const std::string& volume_id, volume_entry& entry
   ++st.revivals;
 }
 
+/// Many actors were retired: once they are gone (trim_interval later), the C library gives the
+/// free pages between the records that stay back to the system.
+void trim_later(self_pointer self) {
+  auto& st = self->state;
+  if (st.trim_after == 0 || st.trim_pending || st.hibernated_since_trim < st.trim_after)
+    return;
+  st.trim_pending = true;
+  self->delayed_send(self, st.trim_interval, trim_atom_v);
+}
+
+void trim_heap(self_pointer self) {
+  auto& st = self->state;
+  st.trim_pending = false;
+  st.hibernated_since_trim = 0;
+#if defined(__GLIBC__)
+  // Tens of milliseconds over a large heap: in a thread of its own, not on the scheduler.
+  self->spawn<caf::detached>([] { malloc_trim(0); });
+#endif
+}
+
 /// Asks an idle volume's actor for its ring; on the answer, retires it if nothing else was
 /// forwarded to it meanwhile (those requests are answered after this one, so they still count
 /// in in_flight), else gives up this time.
@@ -290,6 +315,8 @@ void ask_to_hibernate(self_pointer self, const std::string& volume_id, volume_en
         entry.handle = volume_actor{};
         ++st.dormant;
         ++st.hibernations;
+        ++st.hibernated_since_trim;
+        trim_later(self);
       },
       [=](caf::error&) { settle(self, volume_id, false); });
 }
@@ -827,6 +854,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
   self->state.events = std::move(events);
   self->state.feed = std::move(feed);
   self->state.volume_idle = config.volume_idle;
+  self->state.trim_after = config.trim_after_hibernations;
+  self->state.trim_interval = config.trim_interval;
   if (!config.follow_cluster) {
     log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
               "durable across restarts");
@@ -1068,6 +1097,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       work();
     },
     [=](idle_atom) { hibernate_idle(self, config, metrics); },
+    [=](trim_atom) { trim_heap(self); },
     [=](expire_atom) {
       self->state.expiry_pending = false;
       forget_old_unpublishes(self, config);

@@ -70,6 +70,12 @@ struct volume_supervisor_config {
   /// How long an attached, not migrating volume stays without a request before its actor is
   /// retired (hibernation, see above); zero: never. The plugin's --volume-idle-seconds.
   caf::timespan volume_idle{0};
+  /// After this many hibernations (0: never), the free memory of the C library's heap is given
+  /// back to the system (malloc_trim, in a thread of its own, at most every trim_interval): the
+  /// retired actors' memory lies between the records that stay, where the allocator never gives
+  /// it back by itself, so the resident memory would not shrink.
+  uint32_t trim_after_hibernations = 0;
+  caf::timespan trim_interval = std::chrono::seconds{2};
   volume_test_faults faults;
 };
 
@@ -174,6 +180,12 @@ struct volume_supervisor_state {
   uint64_t revivals = 0;
   /// Hibernations given up because a request came for the volume while it was asked.
   uint64_t hibernations_abandoned = 0;
+  /// Hibernations since the heap was last trimmed, and whether a trim_atom is on its way.
+  uint64_t hibernated_since_trim = 0;
+  bool trim_pending = false;
+  /// volume_supervisor_config::trim_after_hibernations and trim_interval.
+  uint32_t trim_after = 0;
+  caf::timespan trim_interval{0};
   /// Test faults: publishes forwarded to the crash volume, and whether it crashed already.
   uint32_t crash_volume_publishes = 0;
   bool crash_volume_crashed = false;

@@ -97,6 +97,9 @@ constexpr hibernate_atom hibernate_atom_v{};
 /// The supervisor's own delayed message: the idle volumes whose time has come may hibernate.
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 constexpr idle_atom idle_atom_v{};
+/// The supervisor's own delayed message: give the memory of retired actors back to the system.
+using trim_atom = caf::atom_constant<caf::atom("trim")>;
+constexpr trim_atom trim_atom_v{};
 
 /// The status answers below carry the answering actor's own mailbox depth: the messages waiting
 /// in it as it answered. Only the actor itself may count its mailbox in CAF 0.17
@@ -678,7 +681,9 @@ using volume_supervisor_actor = caf::typed_actor<
   // Its own delayed message: the CSI unpublishes older than the stale window are forgotten.
   caf::reacts_to<expire_atom>,
   // Its own delayed message: volumes idle for --volume-idle-seconds may hibernate.
-  caf::reacts_to<idle_atom>>;
+  caf::reacts_to<idle_atom>,
+  // Its own delayed message: many actors were retired, their memory is given back.
+  caf::reacts_to<trim_atom>>;
 
 /// The node operations on one volume, as nvme_io runs them, node_volume serialises them and the
 /// node supervisor routes them.

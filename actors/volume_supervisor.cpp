@@ -515,6 +515,33 @@ void rebuild(self_pointer self, const cluster_inventory& inventory,
             self->state.migrating.size(), " migrating)");
 }
 
+/// A later list that changes nothing of a dormant volume (as the volume actor follows a list):
+/// every node it has is listed (attached or pending), and the list attaches none it lacks. Such a
+/// volume is not woken: its actor would only record the list in its ring.
+bool changes_nothing(const volume_supervisor_state& st, const known_state& k,
+                     const observed_volume& observed) {
+  auto has = [&](const std::string& node_id) {
+    for (size_t n = 0; n < k.count; ++n)
+      if (st.node_names[node_at(k, n).name] == node_id)
+        return true;
+    return false;
+  };
+  auto listed = [&](const std::string& node_id) {
+    for (auto& n : observed.nodes)
+      if (n.node_id == node_id)
+        return true;
+    auto& pending = observed.pending;
+    return std::find(pending.begin(), pending.end(), node_id) != pending.end();
+  };
+  for (size_t n = 0; n < k.count; ++n)
+    if (!listed(st.node_names[node_at(k, n).name]))
+      return false;
+  for (auto& n : observed.nodes)
+    if (!n.detaching && !has(n.node_id))
+      return false;
+  return true;
+}
+
 /// A later list (after a 410 or a broken watch): every volume follows it, including volumes the
 /// list no longer shows.
 void resync(self_pointer self, const cluster_inventory& inventory,
@@ -531,8 +558,12 @@ void resync(self_pointer self, const cluster_inventory& inventory,
                                                           n.since, config);
                                }),
                 nodes.end());
-    auto known = self->state.volumes.count(observed.volume_id) > 0;
+    auto entry = self->state.volumes.find(observed.volume_id);
+    auto known = entry != self->state.volumes.end();
     if (!known && observed.nodes.empty())
+      continue;
+    if (known && entry->second.dormant()
+        && changes_nothing(self->state, entry->second.last_known, observed))
       continue;
     follow(self, entry_for(self, observed.volume_id, config, metrics), observed, config, metrics);
   }

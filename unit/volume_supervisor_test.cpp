@@ -1195,3 +1195,47 @@ TEST_CASE_FIXTURE(hibernation_fixture, "rebuilt volumes that do not migrate star
   CHECK_FALSE(dormant("vol-0"));
   CHECK(inspect("vol-0").second.recent.size() == 1);
 }
+
+TEST_CASE_FIXTURE(hibernation_fixture, "a later list wakes only the dormant volumes it changes") {
+  actors::volume_supervisor_config cfg;
+  cfg.volume_idle = 60s;
+  cfg.follow_cluster = true;
+  respawn(cfg);
+  self->send(supervisor, nodes_atom_v, std::vector<std::string>{"a", "b"});
+  auto wall = caf::make_timestamp();
+  auto list = [&](bool second_node) {
+    cluster_inventory inventory;
+    for (int i = 0; i < 2; ++i) {
+      observed_volume v;
+      v.volume_id = "vol-" + std::to_string(i);
+      v.capability = rwx;
+      v.migration_timeout = 300s;
+      v.nodes.push_back({"a", wall - 1h});
+      if (i == 1 && second_node)
+        v.nodes.push_back({"b", wall - 10s});
+      inventory.volumes.push_back(v);
+    }
+    inventory.listed_at = caf::make_timestamp();
+    self->send(supervisor, sync_atom_v, inventory);
+    sched.run();
+  };
+  list(false);
+  REQUIRE(status().dormant == 2);
+  // The same list again (a relist after a 410): nothing changes, nobody wakes.
+  list(false);
+  auto s = status();
+  CHECK(s.dormant == 2);
+  CHECK(s.revivals == 0);
+  CHECK(inspect("vol-0").second.recent.empty());
+  // vol-1 gained a node: only it wakes, and migrates.
+  list(true);
+  s = status();
+  CHECK(s.dormant == 1);
+  CHECK(s.revivals == 1);
+  CHECK(dormant("vol-0"));
+  auto [result, x] = inspect("vol-1");
+  CHECK_FALSE(x.dormant);
+  CHECK(x.state.migrating);
+  REQUIRE(x.recent.size() == 1);
+  CHECK(x.recent[0].kind == "follow-list");
+}

@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdint>
 #include <iomanip>
+#include <memory>
 #include <sstream>
 #include <string_view>
 
@@ -522,10 +523,12 @@ volume_inspection inspection_of(self_pointer self) {
 
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    volume_config config, attachment_state initial,
-                                   volume_state_listener listener, metrics_actor metrics,
-                                   events_actor events, state_feed_actor feed) {
+                                   operation_ring operations, volume_state_listener listener,
+                                   metrics_actor metrics, events_actor events,
+                                   state_feed_actor feed) {
   auto& state = self->state;
   state.attachment = std::move(initial);
+  state.operations = std::move(operations);
   state.listener = std::move(listener);
   state.metrics = std::move(metrics);
   state.events = std::move(events);
@@ -587,6 +590,15 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
     },
     [self](status_atom) { return self->state.attachment; },
     [self](inspect_atom) { return inspection_of(self); },
+    [self](hibernate_atom) -> caf::result<volume_hibernation, attachment_state> {
+      // A copy: the supervisor may give up (something came meanwhile) and this actor goes on.
+      auto& state = self->state;
+      volume_hibernation h;
+      h.accepted = !state.attachment.migrating;
+      if (h.accepted && state.operations.size() > 0)
+        h.ring = std::make_shared<operation_ring>(state.operations);
+      return {std::move(h), state.attachment};
+    },
   };
 }
 

@@ -116,14 +116,16 @@ struct volume_state {
   clock_offset timer_due{0};
 };
 
-/// Spawned by the volume supervisor with the volume's last known state (empty for a new one).
+/// Spawned by the volume supervisor with the volume's last known state (empty for a new one)
+/// and, when it revives a dormant volume, the ring of operations its predecessor handed over.
 /// A state that is migrating gets its timer re-armed with the time that remains. The migration
 /// timer message carries the number of the timer (volume_state::timer_number), and every
 /// migration carries its generation in its state, so a timer of a migration that ended is
 /// ignored (DESIGN rule 5).
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    volume_config config, attachment_state initial,
-                                   volume_state_listener listener, metrics_actor metrics,
-                                   events_actor events, state_feed_actor feed);
+                                   operation_ring operations, volume_state_listener listener,
+                                   metrics_actor metrics, events_actor events,
+                                   state_feed_actor feed);
 
 } // namespace rds::actors

@@ -3,12 +3,17 @@
 
 #include <algorithm>
 #include <cctype>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <optional>
 #include <type_traits>
 
 #include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
+#include <caf/spawn_options.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -21,6 +26,10 @@ namespace {
 
 using self_pointer = volume_supervisor_actor::stateful_pointer<volume_supervisor_state>;
 using volume_map = std::map<std::string, volume_entry, std::less<>>;
+
+clock_offset clock_now(self_pointer self) {
+  return std::chrono::duration_cast<caf::timespan>(self->clock().now().time_since_epoch());
+}
 
 uint32_t intern(volume_supervisor_state& st, const std::string& node_id) {
   auto [i, added] = st.node_index.try_emplace(node_id, static_cast<uint32_t>(st.node_names.size()));
@@ -68,10 +77,11 @@ attachment_state expand(const volume_supervisor_state& st, const std::string& vo
   return state;
 }
 
-/// `restarted`: it replaces an actor that crashed.
+/// `restarted`: it replaces an actor that crashed. `operations`: the ring of a dormant volume's
+/// retired actor (it is revived).
 volume_actor spawn_volume(self_pointer self, const attachment_state& state,
                           const volume_supervisor_config& config, const metrics_actor& metrics,
-                          bool restarted = false) {
+                          bool restarted = false, operation_ring operations = {}) {
   volume_config cfg;
   cfg.restarted = restarted;
   auto& faults = config.faults;
@@ -81,8 +91,8 @@ volume_actor spawn_volume(self_pointer self, const attachment_state& state,
       && st.crash_volume_publishes < faults.crash_on_publish)
     cfg.crash_on_publish = faults.crash_on_publish - st.crash_volume_publishes;
   auto listener = caf::actor_cast<volume_state_listener>(self);
-  auto handle =
-    self->spawn<caf::monitored>(volume, cfg, state, listener, metrics, st.events, st.feed);
+  auto handle = self->spawn<caf::monitored>(volume, cfg, state, std::move(operations), listener,
+                                            metrics, st.events, st.feed);
   return handle;
 }
 
@@ -130,6 +140,8 @@ volume_entry& add_entry(self_pointer self, const std::string& volume_id) {
 
 void remove_entry(self_pointer self, volume_map::iterator entry) {
   auto& st = self->state;
+  if (entry->second.dormant())
+    --st.dormant;
   if (entry->second.last_known.attached())
     --st.attached;
   unindex(st, entry->first, entry->second.last_known);
@@ -178,9 +190,40 @@ void record_state(self_pointer self, const attachment_state& state, const metric
     publish_counts(self, metrics);
 }
 
+/// A delayed idle_atom message is due when the first idle volume may hibernate; volumes that
+/// become due within idle_batch of it are taken by the same message.
+constexpr caf::timespan idle_batch = std::chrono::milliseconds{500};
+
+void idle_later(self_pointer self) {
+  auto& st = self->state;
+  if (st.idle_tick_pending || st.idle_queue.empty())
+    return;
+  st.idle_tick_pending = true;
+  auto due = st.idle_queue.front().first - clock_now(self);
+  self->delayed_send(self, std::max(due, caf::timespan{0}) + idle_batch, idle_atom_v);
+}
+
+/// The volume has no request in flight any more: it may hibernate once the idle time has passed
+/// without another. `touched`: what it answered changed or could change it (not a read), so it
+/// is idle from now on.
+void became_idle(self_pointer self, const std::string& volume_id, volume_entry& entry,
+                 bool touched) {
+  auto& st = self->state;
+  if (st.volume_idle <= caf::timespan{0} || entry.dormant())
+    return;
+  if (touched)
+    entry.idle_since = clock_now(self);
+  if (entry.idle_queued)
+    return;
+  entry.idle_queued = true;
+  st.idle_queue.emplace_back(entry.idle_since + st.volume_idle, volume_id);
+  idle_later(self);
+}
+
 /// Called when a forwarded request is answered: a volume that no node uses and that has no
-/// request pending has nothing to own any more.
-void settle(self_pointer self, const std::string& volume_id) {
+/// request pending has nothing to own any more; an attached one is idle from now on.
+/// `touched`: see became_idle.
+void settle(self_pointer self, const std::string& volume_id, bool touched = true) {
   auto& st = self->state;
   --st.in_flight;
   auto i = st.volumes.find(volume_id);
@@ -188,10 +231,126 @@ void settle(self_pointer self, const std::string& volume_id) {
     return;
   auto& entry = i->second;
   --entry.in_flight;
-  if (entry.in_flight > 0 || entry.last_known.attached())
+  if (entry.in_flight > 0)
     return;
-  self->send_exit(entry.handle, caf::exit_reason::user_shutdown);
+  if (entry.last_known.attached()) {
+    became_idle(self, i->first, entry, touched);
+    return;
+  }
+  if (!entry.dormant())
+    self->send_exit(entry.handle, caf::exit_reason::user_shutdown);
   remove_entry(self, i);
+}
+
+/// A dormant volume gets its actor back, from the record: the same state (a migration never
+/// sleeps, so no timer was pending) and the same ring. Not a restart: nothing crashed.
+void revive(self_pointer self, const std::string& volume_id, volume_entry& entry,
+            const volume_supervisor_config& config, const metrics_actor& metrics) {
+  if (!entry.dormant())
+    return;
+  auto& st = self->state;
+  operation_ring operations;
+  if (entry.operations)
+    operations = std::move(*entry.operations);
+  entry.operations.reset();
+  entry.handle = spawn_volume(self, expand(st, volume_id, entry.last_known), config, metrics,
+                              /*restarted=*/false, std::move(operations));
+  --st.dormant;
+  ++st.revivals;
+}
+
+/// Many actors were retired: once they are gone (trim_interval later), the C library gives the
+/// free pages between the records that stay back to the system.
+void trim_later(self_pointer self) {
+  auto& st = self->state;
+  if (st.trim_after == 0 || st.trim_pending || st.hibernated_since_trim < st.trim_after)
+    return;
+  st.trim_pending = true;
+  self->delayed_send(self, st.trim_interval, trim_atom_v);
+}
+
+void trim_heap(self_pointer self) {
+  auto& st = self->state;
+  st.trim_pending = false;
+  st.hibernated_since_trim = 0;
+#if defined(__GLIBC__)
+  // Tens of milliseconds over a large heap: in a thread of its own, not on the scheduler.
+  self->spawn<caf::detached>([] { malloc_trim(0); });
+#endif
+}
+
+/// Asks an idle volume's actor for its ring; on the answer, retires it if nothing else was
+/// forwarded to it meanwhile (those requests are answered after this one, so they still count
+/// in in_flight), else gives up this time.
+void ask_to_hibernate(self_pointer self, const std::string& volume_id, volume_entry& entry,
+                      const metrics_actor& metrics) {
+  ++entry.in_flight;
+  ++self->state.in_flight;
+  auto asked = entry.handle.address();
+  // No CAF timeout (as for forward()): the actor answers at once, or it exited and CAF bounces
+  // the request; a timeout would keep a clock entry (about 300 bytes) per volume for its
+  // duration, as many as volumes fall asleep at once.
+  self->request(entry.handle, caf::infinite, hibernate_atom_v)
+    .then(
+      [=](volume_hibernation& answer, const attachment_state& state) {
+        record_state(self, state, metrics);
+        auto& st = self->state;
+        auto i = st.volumes.find(volume_id);
+        if (i == st.volumes.end())
+          return settle(self, volume_id, false);
+        auto& entry = i->second;
+        auto alone = entry.in_flight == 1 && entry.handle.address() == asked;
+        if (!answer.accepted || !alone || !entry.last_known.attached()
+            || entry.last_known.migrating) {
+          if (!alone)
+            ++st.hibernations_abandoned;
+          return settle(self, volume_id, false);
+        }
+        entry.in_flight = 0;
+        --st.in_flight;
+        if (answer.ring)
+          entry.operations = std::make_unique<operation_ring>(std::move(*answer.ring));
+        // Its down message carries user_shutdown: ignored, like a retired detached volume's.
+        self->send_exit(entry.handle, caf::exit_reason::user_shutdown);
+        entry.handle = volume_actor{};
+        ++st.dormant;
+        ++st.hibernations;
+        ++st.hibernated_since_trim;
+        trim_later(self);
+      },
+      [=](caf::error&) { settle(self, volume_id, false); });
+}
+
+/// The idle_atom message: every volume whose idle time has passed by now is asked to hibernate;
+/// one with a request in flight or a migration running is not (it is queued again when its
+/// last request is answered, which is also how a migration ends), one that was busy since it
+/// was queued is queued again for its new time.
+void hibernate_idle(self_pointer self, const volume_supervisor_config& config,
+                    const metrics_actor& metrics) {
+  auto& st = self->state;
+  st.idle_tick_pending = false;
+  auto now = clock_now(self);
+  while (!st.idle_queue.empty() && st.idle_queue.front().first <= now) {
+    auto volume_id = std::move(st.idle_queue.front().second);
+    st.idle_queue.pop_front();
+    auto i = st.volumes.find(volume_id);
+    if (i == st.volumes.end())
+      continue;
+    auto& entry = i->second;
+    entry.idle_queued = false;
+    if (entry.dormant() || entry.in_flight > 0 || !entry.last_known.attached()
+        || entry.last_known.migrating)
+      continue;
+    if (entry.idle_since + config.volume_idle > now) {
+      entry.idle_queued = true;
+      st.idle_queue.emplace_back(entry.idle_since + config.volume_idle, std::move(volume_id));
+      continue;
+    }
+    ask_to_hibernate(self, i->first, entry, metrics);
+  }
+  if (st.idle_queue.empty())
+    st.idle_queue.shrink_to_fit();
+  idle_later(self);
 }
 
 /// Hands a CSI request to the volume's actor. The request carries its deadline and the volume
@@ -205,6 +364,7 @@ void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& r
   if constexpr (std::is_same_v<Atom, publish_atom>)
     if (config.faults.crash_on_publish > 0 && req.volume_id == config.faults.crash_volume)
       ++self->state.crash_volume_publishes;
+  revive(self, req.volume_id, entry, config, metrics);
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = req.volume_id;
@@ -225,6 +385,7 @@ void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& r
 template <class Change>
 void follow(self_pointer self, volume_entry& entry, const Change& change,
             const volume_supervisor_config& config, const metrics_actor& metrics) {
+  revive(self, change.volume_id, entry, config, metrics);
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = change.volume_id;
@@ -336,13 +497,49 @@ void rebuild(self_pointer self, const cluster_inventory& inventory,
       continue;
     auto state = state_of(observed, now, wall_now);
     auto& entry = add_entry(self, state.volume_id);
-    entry.handle = spawn_volume(self, state, config, metrics);
+    // With hibernation, a volume that does not migrate starts dormant: an actor spawned now
+    // from this state would hold just this state (no ring yet, no timer) until it hibernated
+    // after the idle time, so it is spawned when the first request comes, as a revival.
+    auto dormant = config.volume_idle > caf::timespan{0} && !state.migrating;
+    if (dormant)
+      ++self->state.dormant;
+    else
+      entry.handle = spawn_volume(self, state, config, metrics);
     record_state(self, state, metrics, false);
+    if (!dormant)
+      became_idle(self, state.volume_id, entry, true);
     ++volumes;
   }
   publish_counts(self, metrics);
   log::info("rebuilt ", volumes, " attached volumes from Kubernetes (",
             self->state.migrating.size(), " migrating)");
+}
+
+/// A later list that changes nothing of a dormant volume (as the volume actor follows a list):
+/// every node it has is listed (attached or pending), and the list attaches none it lacks. Such a
+/// volume is not woken: its actor would only record the list in its ring.
+bool changes_nothing(const volume_supervisor_state& st, const known_state& k,
+                     const observed_volume& observed) {
+  auto has = [&](const std::string& node_id) {
+    for (size_t n = 0; n < k.count; ++n)
+      if (st.node_names[node_at(k, n).name] == node_id)
+        return true;
+    return false;
+  };
+  auto listed = [&](const std::string& node_id) {
+    for (auto& n : observed.nodes)
+      if (n.node_id == node_id)
+        return true;
+    auto& pending = observed.pending;
+    return std::find(pending.begin(), pending.end(), node_id) != pending.end();
+  };
+  for (size_t n = 0; n < k.count; ++n)
+    if (!listed(st.node_names[node_at(k, n).name]))
+      return false;
+  for (auto& n : observed.nodes)
+    if (!n.detaching && !has(n.node_id))
+      return false;
+  return true;
 }
 
 /// A later list (after a 410 or a broken watch): every volume follows it, including volumes the
@@ -361,8 +558,12 @@ void resync(self_pointer self, const cluster_inventory& inventory,
                                                           n.since, config);
                                }),
                 nodes.end());
-    auto known = self->state.volumes.count(observed.volume_id) > 0;
+    auto entry = self->state.volumes.find(observed.volume_id);
+    auto known = entry != self->state.volumes.end();
     if (!known && observed.nodes.empty())
+      continue;
+    if (known && entry->second.dormant()
+        && changes_nothing(self->state, entry->second.last_known, observed))
       continue;
     follow(self, entry_for(self, observed.volume_id, config, metrics), observed, config, metrics);
   }
@@ -456,10 +657,6 @@ void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
 
 bool is_crash(const caf::error& reason) {
   return reason && reason != caf::exit_reason::normal && reason != caf::exit_reason::user_shutdown;
-}
-
-clock_offset clock_now(self_pointer self) {
-  return std::chrono::duration_cast<caf::timespan>(self->clock().now().time_since_epoch());
 }
 
 /// Attached to more nodes than its access mode allows (found so in Kubernetes).
@@ -583,6 +780,24 @@ void inspect_volume(self_pointer self, const std::string& volume_id,
                     caf::typed_response_promise<outcome, volume_inspection> rp) {
   auto& st = self->state;
   auto i = st.volumes.find(volume_id);
+  if (i != st.volumes.end() && i->second.dormant()) {
+    // Read from the record the actor handed over: inspecting does not wake the volume.
+    auto& entry = i->second;
+    volume_inspection x;
+    x.state = expand(st, volume_id, entry.last_known);
+    if (x.state.migrating && !x.state.migration.timed_out)
+      x.timer_deadline = x.state.migration.started_at + x.state.migration.timeout;
+    x.now = clock_now(self);
+    x.wall_now = caf::make_timestamp();
+    if (entry.operations)
+      x.recent = entry.operations->recent();
+    x.in_flight = entry.in_flight;
+    x.restarts = entry.restarts;
+    x.anomaly = anomalous(x.state);
+    x.dormant = true;
+    rp.deliver(outcome::success(), std::move(x));
+    return;
+  }
   if (i == st.volumes.end()) {
     volume_inspection none;
     none.state.volume_id = volume_id;
@@ -610,7 +825,7 @@ void inspect_volume(self_pointer self, const std::string& volume_id,
     .then(
       [=](volume_inspection& x) mutable {
         add_counts(x);
-        settle(self, volume_id);
+        settle(self, volume_id, false);
         rp.deliver(outcome::success(), std::move(x));
       },
       [=](caf::error& failure) mutable {
@@ -626,7 +841,7 @@ void inspect_volume(self_pointer self, const std::string& volume_id,
           x.state.volume_id = volume_id;
         }
         add_counts(x);
-        settle(self, volume_id);
+        settle(self, volume_id, false);
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(bound).count();
         rp.deliver(outcome::failure(ec::unavailable, "the volume actor did not answer within "
                                                        + std::to_string(ms) + " ms ("
@@ -669,6 +884,9 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                   volume_catalog_actor catalog, state_feed_actor feed) {
   self->state.events = std::move(events);
   self->state.feed = std::move(feed);
+  self->state.volume_idle = config.volume_idle;
+  self->state.trim_after = config.trim_after_hibernations;
+  self->state.trim_interval = config.trim_interval;
   if (!config.follow_cluster) {
     log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
               "durable across restarts");
@@ -711,7 +929,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
     for (auto& [id, entry] : self->state.volumes)
-      self->send_exit(entry.handle, msg.reason);
+      if (!entry.dormant())
+        self->send_exit(entry.handle, msg.reason);
     self->quit(msg.reason);
   });
   return {
@@ -783,6 +1002,10 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                 rp.deliver(result, info, detached);
                 return;
               }
+              if (i->second.dormant()) {
+                rp.deliver(result, info, expand(self->state, req.volume_id, i->second.last_known));
+                return;
+              }
               caf::timespan remaining;
               if (!time_remains(self, req.deadline, config, rp, remaining))
                 return;
@@ -792,11 +1015,11 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
               self->request(i->second.handle, remaining, status_atom_v)
                 .then(
                   [=](const attachment_state& state) mutable {
-                    settle(self, req.volume_id);
+                    settle(self, req.volume_id, false);
                     rp.deliver(result, info, state);
                   },
                   [=](caf::error& failure) mutable {
-                    settle(self, req.volume_id);
+                    settle(self, req.volume_id, false);
                     rp.deliver(std::move(failure));
                   });
             },
@@ -838,9 +1061,20 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](status_atom) -> caf::result<supervisor_status> {
       return answer<supervisor_status>(self, config, [self, config] {
         auto& st = self->state;
-        return supervisor_status{st.volumes.size(),  st.attached,      st.migrating.size(),
-                                 st.restarts,        st.in_flight,     ready(self, config),
-                                 st.deferred.size(), st.stale_ignored, own_mailbox(self)};
+        supervisor_status s{st.volumes.size() - st.dormant,
+                            st.attached,
+                            st.migrating.size(),
+                            st.restarts,
+                            st.in_flight,
+                            ready(self, config),
+                            st.deferred.size(),
+                            st.stale_ignored,
+                            own_mailbox(self)};
+        s.volumes = st.volumes.size();
+        s.dormant = st.dormant;
+        s.hibernations = st.hibernations;
+        s.revivals = st.revivals;
+        return s;
       });
     },
     [=](status_atom, const std::string& volume_id) -> caf::result<attachment_state> {
@@ -850,9 +1084,27 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         detached.volume_id = volume_id;
         return detached;
       }
-      return self->delegate(i->second.handle, status_atom_v);
+      if (i->second.dormant())
+        return expand(self->state, volume_id, i->second.last_known);
+      // Counted as forwarded, so that the actor is neither retired nor hibernated while it
+      // answers.
+      ++i->second.in_flight;
+      ++self->state.in_flight;
+      auto rp = self->make_response_promise<attachment_state>();
+      self->request(i->second.handle, caf::infinite, status_atom_v)
+        .then(
+          [=](const attachment_state& state) mutable {
+            settle(self, volume_id, false);
+            rp.deliver(state);
+          },
+          [=](caf::error& failure) mutable {
+            settle(self, volume_id, false);
+            rp.deliver(std::move(failure));
+          });
+      return rp;
     },
     [=](lookup_atom, const std::string& volume_id) {
+      // A dormant volume has none (invalid handle); looking does not wake it.
       auto i = self->state.volumes.find(volume_id);
       return i == self->state.volumes.end() ? volume_actor{} : i->second.handle;
     },
@@ -875,6 +1127,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       self->state.delayed_answers.erase(i);
       work();
     },
+    [=](idle_atom) { hibernate_idle(self, config, metrics); },
+    [=](trim_atom) { trim_heap(self); },
     [=](expire_atom) {
       self->state.expiry_pending = false;
       forget_old_unpublishes(self, config);

@@ -2,6 +2,19 @@
 // crashed one from its last known state and retires one that no node uses any more. It owns the
 // rules that need more than one volume's view: a publish goes to a node that exists and to a
 // volume the catalog knows (or cannot tell about: then it goes on, with a warning).
+//
+// Hibernation (--volume-idle-seconds), as Orleans deactivates idle grains: the actor of an
+// attached volume that does not migrate and had no request for the idle time is retired, and
+// its entry keeps what brings it back exactly: the known state and the ring of operations the
+// actor handed over. Any request for the volume (publish, unpublish, a followed change, a
+// relist) revives the actor from that record first; reads (inspection, status, describe) answer
+// from the record without waking it. The protocol cannot lose a request: the supervisor is the
+// only one that sends to volume actors, the hibernate request counts in the entry's in_flight
+// like any other, and on its answer the actor is retired only if it is the only one in flight
+// (a request forwarded after it is answered after it, so it is still counted); otherwise this
+// hibernation is given up and the volume is idle again once that request is answered. While a
+// volume is dormant nothing happens to it, so one actor per volume still serialises everything
+// that does: its state is kept once, in the supervisor, instead of twice.
 #pragma once
 
 #include <caf/actor_addr.hpp>
@@ -23,6 +36,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/volume.hpp"
 #include "actors/volume_test_faults.hpp"
 #include "messages/actors.hpp"
 
@@ -53,6 +67,15 @@ struct volume_supervisor_config {
   /// (a node with few volumes) ends its page there, with fewer volumes and a `continue`, so
   /// that no page holds the supervisor (and the CSI calls behind it) for a scan of them all.
   uint32_t page_scan_budget = 20000;
+  /// How long an attached, not migrating volume stays without a request before its actor is
+  /// retired (hibernation, see above); zero: never. The plugin's --volume-idle-seconds.
+  caf::timespan volume_idle{0};
+  /// After this many hibernations (0: never), the free memory of the C library's heap is given
+  /// back to the system (malloc_trim, in a thread of its own, at most every trim_interval): the
+  /// retired actors' memory lies between the records that stay, where the allocator never gives
+  /// it back by itself, so the resident memory would not shrink.
+  uint32_t trim_after_hibernations = 0;
+  caf::timespan trim_interval = std::chrono::seconds{2};
   volume_test_faults faults;
 };
 
@@ -82,13 +105,23 @@ struct known_state {
 
 /// A volume actor and what the supervisor knows of it.
 struct volume_entry {
+  /// Invalid while the volume is dormant (its actor retired while idle).
   volume_actor handle;
-  /// The state the actor reported last: a crashed actor is restarted from it.
+  /// The state the actor reported last: a crashed actor is restarted from it, a dormant one
+  /// revived from it.
   known_state last_known;
+  /// While dormant: the ring of operations its actor handed over (null when empty).
+  std::unique_ptr<actors::operation_ring> operations;
+  /// When its last forwarded request was answered (actor clock): idle since then.
+  clock_offset idle_since{0};
   /// Requests forwarded and not answered; an actor is retired only when this is zero.
   uint32_t in_flight = 0;
   /// How often this volume's actor was restarted after a crash.
   uint32_t restarts = 0;
+  /// It is in volume_supervisor_state::idle_queue.
+  bool idle_queued = false;
+
+  bool dormant() const { return !handle; }
 };
 
 struct volume_supervisor_state {
@@ -133,6 +166,26 @@ struct volume_supervisor_state {
   bool expiry_pending = false;
   /// Followed attaches ignored as stale.
   uint64_t stale_ignored = 0;
+  /// Volumes that may hibernate, by when (idle_since + volume_idle, actor clock): pushed when a
+  /// volume becomes idle, at most once per volume (volume_entry::idle_queued), looked at by a
+  /// delayed idle_atom message when the first is due, never by a scan of every volume. Nearly
+  /// in order: an entry queued again after later activity may sit behind later ones.
+  std::deque<std::pair<clock_offset, std::string>> idle_queue;
+  bool idle_tick_pending = false;
+  /// volume_supervisor_config::volume_idle (zero: no hibernation).
+  caf::timespan volume_idle{0};
+  /// Dormant volumes (their entry has no actor), and since start the hibernations and revivals.
+  size_t dormant = 0;
+  uint64_t hibernations = 0;
+  uint64_t revivals = 0;
+  /// Hibernations given up because a request came for the volume while it was asked.
+  uint64_t hibernations_abandoned = 0;
+  /// Hibernations since the heap was last trimmed, and whether a trim_atom is on its way.
+  uint64_t hibernated_since_trim = 0;
+  bool trim_pending = false;
+  /// volume_supervisor_config::trim_after_hibernations and trim_interval.
+  uint32_t trim_after = 0;
+  caf::timespan trim_interval{0};
   /// Test faults: publishes forwarded to the crash volume, and whether it crashed already.
   uint32_t crash_volume_publishes = 0;
   bool crash_volume_crashed = false;

@@ -2,7 +2,8 @@
 // and checked field by field during migrations, a timer that fires, a conflict and the live
 // stream; its safety (bearer token, methods, paths, queries, connection bound, no secret in any
 // answer); its flags and a port in use; a crashed volume actor and a slow supervisor; and the
-// rebuild after a restart. The plugin must be alive at the end of each test.
+// rebuild after a restart; an idle volume that hibernates and is revived. The plugin must be
+// alive at the end of each test.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
@@ -707,5 +708,53 @@ TEST_CASE("inspection port on a node plugin: /debug/node, and no controller endp
     CHECK(answer.code == 404);
     parse(answer.body);
   }
+  expect_clean_stop(plugin);
+}
+
+TEST_CASE("inspection port: an idle volume hibernates (--volume-idle-seconds) and a publish "
+          "revives it with its state and ring") {
+  plugin_process plugin{{"--volume-idle-seconds=1"}};
+  auto base = plugin.debug_url();
+  csi_client client{plugin.endpoint()};
+  auto volume = client.provision("pvc-sleep");
+  REQUIRE(!volume.empty());
+  REQUIRE(client.publish(volume, "node-a", volume_access::rwx_block).ok());
+  auto dormant = [](auto& d) { return d["dormant"].GetBool(); };
+  auto v = poll_json(base + "/debug/volumes/" + volume, dormant);
+  REQUIRE(v["dormant"].GetBool());
+  REQUIRE(v["nodes"].Size() == 1);
+  CHECK(str(v["nodes"][0], "node_id") == "node-a");
+  REQUIRE(v["recent"].Size() == 1);
+  CHECK(str(v["recent"][0], "kind") == "publish");
+  auto actors = get_json(base + "/debug/actors");
+  CHECK(kind_count(actors, "volume") == 0);
+  auto& s = (*singleton(actors, "singletons", "volume_supervisor"))["status"];
+  CHECK(s["volumes"].GetUint64() == 1);
+  CHECK(s["dormant"].GetUint64() == 1);
+  CHECK(s["attached"].GetUint64() == 1);
+  CHECK(s["hibernations"].GetUint64() == 1);
+  // ControllerGetVolume reads the record without waking it.
+  std::vector<std::string> nodes;
+  REQUIRE(client.published_nodes(volume, nodes).ok());
+  CHECK(nodes == std::vector<std::string>{"node-a"});
+  // A second node: revived from the record, then a migration.
+  REQUIRE(client.publish(volume, "node-b", volume_access::rwx_block).ok());
+  v = get_json(base + "/debug/volumes/" + volume);
+  CHECK_FALSE(v["dormant"].GetBool());
+  CHECK(v["migrating"].GetBool());
+  CHECK(v["generation"].GetUint64() == 1);
+  REQUIRE(v["recent"].Size() == 2);
+  CHECK(v["restarts"].GetUint64() == 0);
+  // Migrating: it stays awake past the idle time.
+  std::this_thread::sleep_for(1600ms);
+  CHECK_FALSE(get_json(base + "/debug/volumes/" + volume)["dormant"].GetBool());
+  REQUIRE(client.unpublish(volume, "node-a").ok());
+  v = poll_json(base + "/debug/volumes/" + volume, dormant);
+  CHECK(v["dormant"].GetBool());
+  CHECK(v["recent"].Size() == 3);
+  CHECK(metric_value(http_get(plugin.metrics_url()), "rds_csi_attachment_attached_volumes") == 1);
+  CHECK(metric_value(http_get(plugin.metrics_url()),
+                     "rds_csi_migration_migrations_total{result=\"success\"}")
+        == 1);
   expect_clean_stop(plugin);
 }

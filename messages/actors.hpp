@@ -2,6 +2,7 @@
 // this header and never redeclare a signature.
 #pragma once
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/timestamp.hpp>
@@ -9,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,11 @@
 #include "messages/metric_events.hpp"
 #include "messages/node.hpp"
 #include "messages/volume.hpp"
+
+namespace rds::actors {
+/// A volume's last operations, compact (actors/volume.hpp).
+class operation_ring;
+} // namespace rds::actors
 
 namespace rds {
 
@@ -84,6 +91,15 @@ using anomaly_atom = caf::atom_constant<caf::atom("anomaly")>;
 constexpr anomaly_atom anomaly_atom_v{};
 using post_atom = caf::atom_constant<caf::atom("post")>;
 constexpr post_atom post_atom_v{};
+/// The supervisor asks an idle volume actor to hand over what it keeps, before retiring it.
+using hibernate_atom = caf::atom_constant<caf::atom("hibernate")>;
+constexpr hibernate_atom hibernate_atom_v{};
+/// The supervisor's own delayed message: the idle volumes whose time has come may hibernate.
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+constexpr idle_atom idle_atom_v{};
+/// The supervisor's own delayed message: give the memory of retired actors back to the system.
+using trim_atom = caf::atom_constant<caf::atom("trim")>;
+constexpr trim_atom trim_atom_v{};
 
 /// The status answers below carry the answering actor's own mailbox depth: the messages waiting
 /// in it as it answered. Only the actor itself may count its mailbox in CAF 0.17
@@ -128,12 +144,21 @@ struct supervisor_status {
   uint64_t stale_ignored = 0;
   /// Its own mailbox depth as it answered (see own_mailbox); -1: not reported.
   int64_t mailbox = -1;
+  /// Volumes known (attached, or with a request in flight): volume_actors + dormant.
+  uint64_t volumes = 0;
+  /// Volumes whose actor was retired while idle (--volume-idle-seconds); the supervisor keeps
+  /// their state and operation ring and revives the actor on the next message for it.
+  uint64_t dormant = 0;
+  /// Since start: actors retired while idle, and revived.
+  uint64_t hibernations = 0;
+  uint64_t revivals = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
-           x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored, x.mailbox);
+           x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored, x.mailbox, x.volumes,
+           x.dormant, x.hibernations, x.revivals);
 }
 
 /// One RouterOS request of the rds actor that has not been answered yet.
@@ -468,6 +493,15 @@ using volume_state_listener = caf::typed_actor<
   // The volume's state after its migration timer changed it.
   caf::reacts_to<volume_state_atom, attachment_state>>;
 
+/// A volume actor's answer to the supervisor's hibernate request. Local only (never serialised).
+struct volume_hibernation {
+  /// False while it migrates (its timer matters): it stays.
+  bool accepted = false;
+  /// A copy of its ring of operations (null when empty): the supervisor keeps it while the
+  /// volume is dormant and gives it to the revived actor.
+  std::shared_ptr<actors::operation_ring> ring;
+};
+
 /// volume: one per volume on the controller; owns its attachments and migration timer and
 /// serialises everything that happens to that volume.
 /// Every reply that may change the state carries the state after it, so whoever asked knows it
@@ -487,7 +521,10 @@ using volume_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<attachment_state>,
   // The whole state: attachments, timer deadline, the ring of its last operations (for the
   // inspection port; changes nothing).
-  caf::replies_to<inspect_atom>::with<volume_inspection>>;
+  caf::replies_to<inspect_atom>::with<volume_inspection>,
+  // Idle: hand over the ring of operations (accepted unless migrating), and the state; the
+  // supervisor then retires the actor, or gives up if anything was forwarded meanwhile.
+  caf::replies_to<hibernate_atom>::with<volume_hibernation, attachment_state>>;
 
 /// rds: the RouterOS REST session of the controller. Its requests run one at a time in its
 /// session worker (detached: they block the worker's thread, never the scheduler) and copies in
@@ -642,7 +679,11 @@ using volume_supervisor_actor = caf::typed_actor<
   // Test fault --test-fault=slow-status: the delayed answer with this number is due.
   caf::reacts_to<answer_due_atom, uint64_t>,
   // Its own delayed message: the CSI unpublishes older than the stale window are forgotten.
-  caf::reacts_to<expire_atom>>;
+  caf::reacts_to<expire_atom>,
+  // Its own delayed message: volumes idle for --volume-idle-seconds may hibernate.
+  caf::reacts_to<idle_atom>,
+  // Its own delayed message: many actors were retired, their memory is given back.
+  caf::reacts_to<trim_atom>>;
 
 /// The node operations on one volume, as nvme_io runs them, node_volume serialises them and the
 /// node supervisor routes them.
@@ -688,3 +729,5 @@ using node_supervisor_actor = node_operations_actor::extend<
   caf::reacts_to<node_volume_status>>;
 
 } // namespace rds
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rds::volume_hibernation)

@@ -69,12 +69,15 @@ struct volume_inspection {
   uint32_t restarts = 0;
   /// Filled by the supervisor: the volume was seen attached to more than two nodes.
   bool anomaly = false;
+  /// Filled by the supervisor: the volume's actor is retired while idle and this answer comes
+  /// from the supervisor's record (its state and ring, kept exactly), not from an actor.
+  bool dormant = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, volume_inspection& x) {
   return f(caf::meta::type_name("rds.volume_inspection"), x.state, x.timer_deadline, x.now,
-           x.wall_now, x.recent, x.in_flight, x.restarts, x.anomaly);
+           x.wall_now, x.recent, x.in_flight, x.restarts, x.anomaly, x.dormant);
 }
 
 /// A page of /debug/volumes: volumes in id order after `after`, filtered.

@@ -901,3 +901,341 @@ TEST_CASE_FIXTURE(supervisor_fixture, "test fault slow-status: status and inspec
       caf::after(0s) >> [] {});
   CHECK(answers == 3);
 }
+
+// Hibernation (--volume-idle-seconds): an idle attached volume's actor is retired and its
+// record (known state, operation ring) kept by the supervisor; the next request revives it.
+namespace {
+
+struct hibernation_fixture : supervisor_fixture {
+  publish_capability rwx{access_kind::multi_node_block, 5, true, false};
+
+  hibernation_fixture() {
+    actors::volume_supervisor_config cfg;
+    cfg.volume_idle = 60s;
+    respawn(cfg);
+  }
+
+  attachment_change change(const std::string& volume, const std::string& node,
+                           attachment_phase phase) {
+    attachment_change c;
+    c.volume_id = volume;
+    c.node_id = node;
+    c.phase = phase;
+    c.since = caf::make_timestamp();
+    c.capability = rwx;
+    c.migration_timeout = 300s;
+    return c;
+  }
+
+  void follow(const attachment_change& c) {
+    self->send(supervisor, sync_atom_v, c);
+    sched.run();
+  }
+
+  bool dormant(const std::string& id) { return !lookup(id); }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(hibernation_fixture, "an idle attached volume hibernates after the idle time, "
+                                       "not before; reads answer from its record") {
+  REQUIRE(publish("vol-1", "a", false).ok());
+  advance(59s);
+  CHECK_FALSE(dormant("vol-1"));
+  // Reads do not count as activity, and do not wake it.
+  CHECK(inspect("vol-1").first.ok());
+  CHECK(volume("vol-1").nodes.size() == 1);
+  advance(2s);
+  CHECK(dormant("vol-1"));
+  auto s = status();
+  CHECK(s.volumes == 1);
+  CHECK(s.volume_actors == 0);
+  CHECK(s.dormant == 1);
+  CHECK(s.hibernations == 1);
+  CHECK(s.revivals == 0);
+  CHECK(s.attached == 1);
+  CHECK(s.in_flight == 0);
+  CHECK(s.restarts == 0);
+  auto [result, x] = inspect("vol-1");
+  CHECK(result.ok());
+  CHECK(x.dormant);
+  REQUIRE(x.state.nodes.size() == 1);
+  CHECK(x.state.nodes[0].node_id == "a");
+  REQUIRE(x.recent.size() == 1);
+  CHECK(x.recent[0].kind == "publish");
+  CHECK(x.recent[0].node_id == "a");
+  CHECK(volume("vol-1").nodes.size() == 1);
+  auto [described, info, state] = describe("vol-1");
+  CHECK(described.ok());
+  CHECK(state.nodes.size() == 1);
+  CHECK(page(volume_page_request{}).volumes.size() == 1);
+  CHECK(dormant("vol-1"));
+  CHECK(status().revivals == 0);
+  // A publish revives it from the record: the same state and ring, one more operation.
+  CHECK(publish("vol-1", "a", false).ok());
+  CHECK_FALSE(dormant("vol-1"));
+  s = status();
+  CHECK(s.dormant == 0);
+  CHECK(s.volume_actors == 1);
+  CHECK(s.revivals == 1);
+  CHECK(s.restarts == 0);
+  auto [result2, y] = inspect("vol-1");
+  CHECK_FALSE(y.dormant);
+  REQUIRE(y.recent.size() == 2);
+  CHECK(y.recent[0].at == x.recent[0].at);
+  CHECK(y.recent[0].kind == "publish");
+  CHECK(y.recent[1].kind == "publish");
+  CHECK(y.restarts == 0);
+  // And it sleeps again after another idle time.
+  advance(61s);
+  CHECK(dormant("vol-1"));
+  CHECK(status().hibernations == 2);
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "a migrating volume never hibernates; after its migration "
+                                       "it does, and keeps its generation") {
+  REQUIRE(publish_rwx("vol-1", "a", 3600s).ok());
+  REQUIRE(publish_rwx("vol-1", "b", 3600s).ok());
+  advance(600s);
+  CHECK_FALSE(dormant("vol-1"));
+  CHECK(status().migrating == 1);
+  CHECK(unpublish("vol-1", "a").ok()); // success: b is the volume's node now
+  advance(59s);
+  CHECK_FALSE(dormant("vol-1"));
+  advance(2s);
+  REQUIRE(dormant("vol-1"));
+  auto [result, x] = inspect("vol-1");
+  CHECK(x.dormant);
+  CHECK_FALSE(x.state.migrating);
+  CHECK(x.state.migration.generation == 1);
+  REQUIRE(x.state.nodes.size() == 1);
+  CHECK(x.state.nodes[0].node_id == "b");
+  REQUIRE(x.recent.size() == 3);
+  CHECK(x.recent[2].kind == "unpublish");
+  // A followed attach of another node revives it: a new migration, generation 2.
+  follow(change("vol-1", "c", attachment_phase::attached));
+  CHECK_FALSE(dormant("vol-1"));
+  auto [result2, y] = inspect("vol-1");
+  CHECK(y.state.migrating);
+  CHECK(y.state.migration.generation == 2);
+  REQUIRE(y.recent.size() == 4);
+  CHECK(y.recent[3].kind == "follow-attach");
+  CHECK(status().revivals == 1);
+  CHECK(metric("rds_csi_migration_active_migrations") == 1);
+  // Migrating again: it stays awake past the idle time.
+  advance(120s);
+  CHECK_FALSE(dormant("vol-1"));
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "an unpublish and a followed detach revive a dormant "
+                                       "volume; detached, it is retired for good") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  REQUIRE(publish_rwx("vol-2", "a", 300s).ok());
+  advance(61s);
+  REQUIRE(dormant("vol-1"));
+  REQUIRE(dormant("vol-2"));
+  CHECK(metric("rds_csi_attachment_attached_volumes") == 2);
+  CHECK(unpublish("vol-1", "a").ok());
+  follow(change("vol-2", "a", attachment_phase::gone));
+  auto s = status();
+  CHECK(s.volumes == 0);
+  CHECK(s.dormant == 0);
+  CHECK(s.volume_actors == 0);
+  CHECK(s.attached == 0);
+  CHECK(s.revivals == 2);
+  CHECK(metric("rds_csi_attachment_attached_volumes") == 0);
+  CHECK(metric("rds_csi_attachment_detach_total{status=\"success\"}") == 1);
+  CHECK(inspect("vol-1").first.code == ec::not_found);
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "a request that arrives while the hibernate request is in "
+                                       "flight is not lost: the hibernation is given up") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  auto actor = lookup("vol-1");
+  REQUIRE(actor);
+  // The idle time passes: the supervisor asks the actor, which does not run yet.
+  sched.advance_time(61s);
+  run_all_but(job_of(actor));
+  // A publish is forwarded behind the hibernate request.
+  self->send(supervisor, publish_atom_v, publish_request{"vol-1", "b", rwx, 300s});
+  run_all_but(job_of(actor));
+  CHECK_FALSE(answer());
+  sched.run();
+  auto got = answer();
+  REQUIRE(got);
+  REQUIRE(std::holds_alternative<outcome>(*got));
+  CHECK(std::get<outcome>(*got).ok());
+  CHECK(lookup("vol-1") == actor);
+  auto s = status();
+  CHECK(s.dormant == 0);
+  CHECK(s.hibernations == 0);
+  CHECK(s.in_flight == 0);
+  CHECK(s.migrating == 1);
+  auto [result, x] = inspect("vol-1");
+  CHECK_FALSE(x.dormant);
+  CHECK(x.state.nodes.size() == 2);
+  CHECK(x.recent.size() == 2);
+  // The migration ends; then it hibernates as usual.
+  CHECK(unpublish("vol-1", "a").ok());
+  advance(61s);
+  CHECK(dormant("vol-1"));
+  CHECK(status().hibernations == 1);
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "a revived actor that crashes restarts from the record") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  advance(61s);
+  REQUIRE(dormant("vol-1"));
+  REQUIRE(publish_rwx("vol-1", "b", 300s).ok()); // revives it; a migration starts
+  advance(100s);
+  auto actor = lookup("vol-1");
+  REQUIRE(actor);
+  self->send_exit(actor, caf::exit_reason::kill);
+  sched.run();
+  auto after = lookup("vol-1");
+  REQUIRE(after);
+  CHECK(after != actor);
+  auto s = status();
+  CHECK(s.restarts == 1);
+  CHECK(s.revivals == 1);
+  CHECK(s.dormant == 0);
+  auto [result, x] = inspect("vol-1");
+  CHECK(x.restarts == 1);
+  REQUIRE(x.state.nodes.size() == 2);
+  CHECK(x.state.migrating);
+  CHECK(x.state.migration.generation == 1);
+  CHECK(x.timer_deadline - x.now == 200s);
+  advance(200s);
+  CHECK(volume("vol-1").migration.timed_out);
+  CHECK(metric("rds_csi_migration_migrations_total{result=\"timeout\"}") == 1);
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "hibernation changes no count, gauge or page") {
+  constexpr int volumes = 100;
+  auto id = [](int i) { return "vol-" + std::to_string(100 + i); };
+  for (int i = 0; i < volumes; ++i)
+    REQUIRE(publish_rwx(id(i), "a", 3600s).ok());
+  for (int i = 0; i < volumes; i += 4)
+    REQUIRE(publish_rwx(id(i), "b", 3600s).ok());
+  auto before = page(volume_page_request{});
+  auto gauges = [&] {
+    return std::make_pair(metric("rds_csi_attachment_attached_volumes"),
+                          metric("rds_csi_migration_active_migrations"));
+  };
+  auto gauges_before = gauges();
+  CHECK(gauges_before == std::make_pair(100.0, 25.0));
+  advance(61s);
+  auto s = status();
+  CHECK(s.dormant == 75);
+  CHECK(s.volume_actors == 25);
+  CHECK(s.volumes == 100);
+  CHECK(s.attached == 100);
+  CHECK(s.migrating == 25);
+  CHECK(gauges() == gauges_before);
+  auto during = page(volume_page_request{});
+  REQUIRE(during.volumes.size() == before.volumes.size());
+  for (size_t i = 0; i < during.volumes.size(); ++i) {
+    CHECK(during.volumes[i].state.volume_id == before.volumes[i].state.volume_id);
+    CHECK(during.volumes[i].state.nodes.size() == before.volumes[i].state.nodes.size());
+    CHECK(during.volumes[i].state.migrating == before.volumes[i].state.migrating);
+  }
+  // Everyone revived by an idempotent publish: the same again.
+  for (int i = 0; i < volumes; ++i)
+    REQUIRE(publish_rwx(id(i), "a", 3600s).ok());
+  s = status();
+  CHECK(s.dormant == 0);
+  CHECK(s.volume_actors == 100);
+  CHECK(s.revivals == 75);
+  CHECK(gauges() == gauges_before);
+  CHECK(metric("rds_csi_attachment_attach_total{status=\"success\"}") == volumes);
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "rebuilt volumes that do not migrate start dormant") {
+  actors::volume_supervisor_config cfg;
+  cfg.volume_idle = 60s;
+  cfg.follow_cluster = true;
+  respawn(cfg);
+  self->send(supervisor, nodes_atom_v, std::vector<std::string>{"a", "b"});
+  cluster_inventory inventory;
+  auto wall = caf::make_timestamp();
+  for (int i = 0; i < 2; ++i) {
+    observed_volume v;
+    v.volume_id = "vol-" + std::to_string(i);
+    v.capability = rwx;
+    v.migration_timeout = 300s;
+    v.nodes.push_back({"a", wall - 1h});
+    if (i == 1)
+      v.nodes.push_back({"b", wall - 100s});
+    inventory.volumes.push_back(v);
+  }
+  inventory.listed_at = wall;
+  self->send(supervisor, sync_atom_v, inventory);
+  sched.run();
+  auto s = status();
+  CHECK(s.volumes == 2);
+  CHECK(s.dormant == 1);
+  CHECK(s.volume_actors == 1);
+  CHECK(s.attached == 2);
+  CHECK(s.migrating == 1);
+  CHECK(dormant("vol-0"));
+  auto [result, x] = inspect("vol-0");
+  CHECK(x.dormant);
+  CHECK(x.recent.empty());
+  REQUIRE(x.state.nodes.size() == 1);
+  // The migrating one has its actor and timer (200 s left); after the migration it sleeps.
+  CHECK_FALSE(dormant("vol-1"));
+  advance(201s);
+  CHECK(volume("vol-1").migration.timed_out);
+  CHECK_FALSE(dormant("vol-1"));
+  CHECK(unpublish("vol-1", "a").ok());
+  advance(61s);
+  CHECK(dormant("vol-1"));
+  // A publish wakes the rebuilt one.
+  CHECK(publish_rwx("vol-0", "a", 300s).ok());
+  CHECK_FALSE(dormant("vol-0"));
+  CHECK(inspect("vol-0").second.recent.size() == 1);
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "a later list wakes only the dormant volumes it changes") {
+  actors::volume_supervisor_config cfg;
+  cfg.volume_idle = 60s;
+  cfg.follow_cluster = true;
+  respawn(cfg);
+  self->send(supervisor, nodes_atom_v, std::vector<std::string>{"a", "b"});
+  auto wall = caf::make_timestamp();
+  auto list = [&](bool second_node) {
+    cluster_inventory inventory;
+    for (int i = 0; i < 2; ++i) {
+      observed_volume v;
+      v.volume_id = "vol-" + std::to_string(i);
+      v.capability = rwx;
+      v.migration_timeout = 300s;
+      v.nodes.push_back({"a", wall - 1h});
+      if (i == 1 && second_node)
+        v.nodes.push_back({"b", wall - 10s});
+      inventory.volumes.push_back(v);
+    }
+    inventory.listed_at = caf::make_timestamp();
+    self->send(supervisor, sync_atom_v, inventory);
+    sched.run();
+  };
+  list(false);
+  REQUIRE(status().dormant == 2);
+  // The same list again (a relist after a 410): nothing changes, nobody wakes.
+  list(false);
+  auto s = status();
+  CHECK(s.dormant == 2);
+  CHECK(s.revivals == 0);
+  CHECK(inspect("vol-0").second.recent.empty());
+  // vol-1 gained a node: only it wakes, and migrates.
+  list(true);
+  s = status();
+  CHECK(s.dormant == 1);
+  CHECK(s.revivals == 1);
+  CHECK(dormant("vol-0"));
+  auto [result, x] = inspect("vol-1");
+  CHECK_FALSE(x.dormant);
+  CHECK(x.state.migrating);
+  REQUIRE(x.recent.size() == 1);
+  CHECK(x.recent[0].kind == "follow-list");
+}

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   std::string endpoint, metrics_url, debug_url, report_path, plot_dir, apiserver;
   size_t api_workers = 16;
   std::vector<std::string> rds_faults;
+  std::vector<std::string> plugin_extra_flags;
   int64_t rwo_volumes = -1;
   int64_t max_duration = 600, deadline_ms = 30000, progress_ms = 1000;
   app.add_option("--volumes", c.volumes, "RWX block volumes created and attached")
@@ -129,6 +130,15 @@ int main(int argc, char** argv) {
     .add_option("--audit-every", c.audit_every,
                 "ControllerGetVolume of a random idle volume every N migrations (0: never)")
     ->capture_default_str();
+  app
+    .add_option("--idle-seconds", c.idle_seconds,
+                "after the set-up, let the attached volumes idle this long and read the plugin's "
+                "RSS again (its --volume-idle-seconds retires idle volume actors)")
+    ->check(CLI::Range(0, 3600))
+    ->capture_default_str();
+  app.add_option("--plugin-flag", plugin_extra_flags,
+                 "pass this flag to the plugin the harness starts (e.g. "
+                 "--plugin-flag=--volume-idle-seconds=5); repeatable");
   app.add_option("--final-audit", c.final_audit, "volumes audited at the end (0: all)")
     ->capture_default_str();
   app.add_option("--probes", c.probes, "sequential Probe round trips before the storm")
@@ -244,6 +254,7 @@ int main(int argc, char** argv) {
     if (endpoint.empty()) {
       work = std::make_unique<client::temp_dir>();
       plugin_flags = {"--migration-timeout-min=1"};
+      plugin_flags.insert(plugin_flags.end(), plugin_extra_flags.begin(), plugin_extra_flags.end());
       if (!rds_faults.empty()) {
         auto url = client::start_rds_sim(*work, rds_faults, sim_pid);
         if (url.empty())

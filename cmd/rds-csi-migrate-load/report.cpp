@@ -164,6 +164,12 @@ void print_summary(const run_facts& f, const storm_result& r) {
     std::printf("plugin RSS: %ld kB at start, %ld kB with the volumes attached (%.0f bytes per "
                 "attached volume), %ld kB at the end\n",
                 r.rss_start_kb, r.rss_attached_kb, rss_per_volume(r, c), r.rss_end_kb);
+  if (r.rss_start_kb >= 0 && r.rss_idle_kb >= 0 && volume_count(c) > 0)
+    std::printf("plugin RSS after the attached volumes were idle %d s: %ld kB (%.0f bytes per "
+                "attached volume)\n",
+                c.idle_seconds, r.rss_idle_kb,
+                static_cast<double>(r.rss_idle_kb - r.rss_start_kb) * 1024.0
+                  / static_cast<double>(volume_count(c)));
   if (r.kills > 0 && (r.rebuilt_migrations > 0 || r.rebuilt_timeouts > 0))
     std::printf("restarts rebuilt from the VolumeAttachments: %llu migrations on two nodes (not "
                 "counted as started again), %llu of them counted as timed out at once, %llu "
@@ -295,6 +301,7 @@ std::string json_report(const run_facts& f, const storm_result& r) {
   w.Key("start"), w.Int64(r.rss_start_kb);
   w.Key("attached"), w.Int64(r.rss_attached_kb);
   w.Key("end"), w.Int64(r.rss_end_kb);
+  w.Key("idle"), w.Int64(r.rss_idle_kb);
   w.Key("bytes_per_attached_volume"), w.Double(rss_per_volume(r, c));
   w.EndObject();
   w.Key("plugin_stop_seconds"), w.Double(r.plugin_stop_s);

@@ -1816,18 +1816,24 @@ storm_result storm::run() {
           result_.setup_seconds = seconds_between(run_start_, clock_type::now());
           if (control_.pid && control_.pid() > 0)
             result_.rss_attached_kb = rss_kb(control_.pid());
-          measure_probe(config_.probes, [&] {
-            storm_start_ = clock_type::now();
-            harness_cpu0 = own_cpu_seconds();
-            storm_pid = control_.pid ? control_.pid() : -1;
-            if (storm_pid > 0)
-              plugin_cpu0 = cpu_seconds_of(storm_pid);
-            next_kill_at_ = config_.kill_every;
-            storming_ = config_.migrations > 0;
-            progress_tick();
-            probe_tick();
-            start_more();
-            wait_end();
+          // --idle-seconds: the volumes stay idle (the plugin's actors may hibernate), then the
+          // RSS is read again.
+          csi_.after(std::chrono::seconds{config_.idle_seconds}, [&] {
+            if (config_.idle_seconds > 0 && control_.pid && control_.pid() > 0)
+              result_.rss_idle_kb = rss_kb(control_.pid());
+            measure_probe(config_.probes, [&] {
+              storm_start_ = clock_type::now();
+              harness_cpu0 = own_cpu_seconds();
+              storm_pid = control_.pid ? control_.pid() : -1;
+              if (storm_pid > 0)
+                plugin_cpu0 = cpu_seconds_of(storm_pid);
+              next_kill_at_ = config_.kill_every;
+              storming_ = config_.migrations > 0;
+              progress_tick();
+              probe_tick();
+              start_more();
+              wait_end();
+            });
           });
         });
       });

@@ -65,6 +65,9 @@ struct storm_config {
   size_t final_audit = 2000;
   /// Sequential Probe round trips before the storm.
   size_t probes = 1000;
+  /// Seconds the attached volumes stay idle before the probes and the storm (the plugin's
+  /// RSS is read again then).
+  int idle_seconds = 0;
   std::chrono::milliseconds rpc_deadline{30000};
   /// The storm gives up (a breach) after this long.
   std::chrono::seconds max_duration{600};
@@ -143,6 +146,8 @@ struct storm_result {
   /// Resident memory of the plugin (kB): at start, after the volumes were created and attached,
   /// at the end; -1 when the harness did not start it.
   long rss_start_kb = -1, rss_attached_kb = -1, rss_end_kb = -1;
+  /// With --idle-seconds: after the volumes were attached and idle that long (-1: not read).
+  long rss_idle_kb = -1;
   /// CPU seconds of the harness and of the plugin during the storm (-1: unknown).
   double harness_cpu_s = 0, plugin_cpu_s = -1;
   size_t peak_in_flight = 0;

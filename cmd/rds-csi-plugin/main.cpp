@@ -249,6 +249,8 @@ int run(const plugin_options& opts) {
     // A volume actor too slow for an inspection is reported by the supervisor (with its last
     // known state) before the inspection port's own deadline passes.
     supervisor_cfg.inspect_bound = std::chrono::milliseconds{opts.debug_timeout_ms} / 2;
+    supervisor_cfg.volume_idle = std::chrono::seconds{opts.volume_idle_seconds};
+    supervisor_cfg.trim_after_hibernations = 1024;
     for (auto& fault : opts.test_faults) {
       actors::add_test_fault(fault, supervisor_cfg.faults); // checked by the flag parser
       log::warning("test fault ", fault, " is active (--test-fault is for tests only)");

@@ -263,6 +263,13 @@ void define_flags(CLI::App& app, plugin_options& o, flag_text& t) {
     ->capture_default_str()
     ->check(seconds(0, 600));
   app
+    .add_option("--volume-idle-seconds", o.volume_idle_seconds,
+                "controller: retire the actor of an attached, not migrating volume idle this "
+                "long (revived by its next request); 0: never")
+    ->type_name("SECONDS")
+    ->capture_default_str()
+    ->check(seconds(0, 86400));
+  app
     .add_option("--debug-address", o.debug_address,
                 "serve the read-only inspection port here; port 0 picks a free port; empty\n"
                 "disables; a non-loopback host needs --debug-allow-remote and\n"

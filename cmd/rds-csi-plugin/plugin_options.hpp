@@ -47,6 +47,9 @@ struct plugin_options {
   std::string rds_sim_data_dir = "/tmp/rds-csi/rds-sim";
   /// How long SIGTERM waits for in-flight RPCs.
   int shutdown_grace_seconds = 5;
+  /// Controller: seconds an attached, not migrating volume goes without a request before its
+  /// actor is retired (hibernation; its state and ring are kept by the supervisor); 0: never.
+  int volume_idle_seconds = 60;
 
   // The inspection port (README "Inspection port").
   /// host:port of the read-only debug HTTP port; empty disables it. Loopback unless

@@ -98,6 +98,10 @@ void render(json_writer& w, const supervisor_status& s) {
   field(w, "ready", s.ready);
   field(w, "deferred", s.deferred);
   field(w, "stale_ignored", s.stale_ignored);
+  field(w, "volumes", s.volumes);
+  field(w, "dormant", s.dormant);
+  field(w, "hibernations", s.hibernations);
+  field(w, "revivals", s.revivals);
   w.EndObject();
 }
 
@@ -322,6 +326,8 @@ void render(json_writer& w, const volume_inspection& v, const std::string& stale
   field(w, "in_flight", static_cast<uint64_t>(v.in_flight));
   field(w, "restarts", static_cast<uint64_t>(v.restarts));
   field(w, "anomaly", v.anomaly);
+  // Its actor is retired while idle: this is the supervisor's record of it, ring included.
+  field(w, "dormant", v.dormant);
   w.Key("recent");
   w.StartArray();
   for (auto& op : v.recent)

@@ -3,9 +3,9 @@
 #include "actors/attachment_join.hpp"
 
 #include <algorithm>
+#include <string_view>
 #include <vector>
 
-#include "services/kube/attachment_inventory.hpp"
 #include "services/log/log.hpp"
 
 namespace rds::actors {
@@ -13,6 +13,8 @@ namespace rds::actors {
 namespace {
 
 using self_pointer = attachment_join_actor::stateful_pointer<attachment_join_state>;
+using volume_entry = joined_volume_entry;
+using attachment_entry = joined_attachment_entry;
 
 /// What one message changed, for the metrics actor.
 struct join_delta {
@@ -20,9 +22,14 @@ struct join_delta {
   uint64_t deleted_while_attached = 0;
 };
 
-const persistent_volume_object* find_volume(self_pointer self, const std::string& pv_name) {
+/// The PersistentVolume of a name if it has been seen, else nullptr.
+const joined_volume* find_volume(self_pointer self, const std::string& pv_name) {
   auto i = self->state.volumes.find(pv_name);
-  return i == self->state.volumes.end() ? nullptr : &i->second.object;
+  return i == self->state.volumes.end() || !i->second.known ? nullptr : &i->second;
+}
+
+const std::string& intern_node(self_pointer self, const std::string& node) {
+  return *self->state.nodes.insert(node).first;
 }
 
 volume_claim claim_of(const persistent_volume_object& pv) {
@@ -31,24 +38,54 @@ volume_claim claim_of(const persistent_volume_object& pv) {
 
 /// Tells the supervisor what one VolumeAttachment means, once it has its inventory and the
 /// PersistentVolume is known.
-void apply(self_pointer self, const volume_attachment_object& va, bool deleted,
-           const attachment_join_config& config, const volume_supervisor_actor& supervisor) {
+void apply(self_pointer self, const std::string& pv_name, const std::string& node,
+           const services::kube::attachment_facts& va, bool deleted,
+           const volume_supervisor_actor& supervisor) {
   if (!self->state.synced)
     return;
-  auto* pv = find_volume(self, va.pv_name);
+  auto* pv = find_volume(self, pv_name);
   if (pv == nullptr)
     return;
   attachment_change change;
-  if (services::kube::change_of(va, deleted, *pv, config.driver_name, config.migrations, change))
+  if (services::kube::change_of(va, node, deleted, pv->facts, change))
     self->send(supervisor, sync_atom_v, std::move(change));
 }
 
+void apply(self_pointer self, const attachment_entry& va,
+           const volume_supervisor_actor& supervisor) {
+  apply(self, va.second.volume->first, *va.second.node, va.second.facts, false, supervisor);
+}
+
+/// A PersistentVolume that is gone for good: the events actor forgets its claim too.
+void forget_claim(self_pointer self, const joined_volume& pv, const events_actor& events) {
+  if (!pv.facts.volume_handle.empty())
+    self->send(events, claims_atom_v, std::vector<volume_claim>{{pv.facts.volume_handle, "", ""}});
+}
+
+/// Drops the entry of a PersistentVolume name.
+void drop(self_pointer self, std::unordered_map<std::string, joined_volume>::iterator entry) {
+  if (entry->second.known)
+    --self->state.known_volumes;
+  self->state.volumes.erase(entry);
+}
+
+/// Threads a VolumeAttachment (not threaded yet) into the list of the PersistentVolume it names,
+/// which keeps them by name; returns that PersistentVolume's entry.
+joined_volume& thread(self_pointer self, attachment_entry& va, const std::string& pv_name) {
+  auto& volume = *self->state.volumes.try_emplace(pv_name).first;
+  va.second.volume = &volume;
+  auto* at = &volume.second.first;
+  while (*at != nullptr && (*at)->first < va.first)
+    at = &(*at)->second.next;
+  va.second.next = *at;
+  *at = &va;
+  return volume.second;
+}
+
 /// Indexes a VolumeAttachment under its PersistentVolume; it waits if that is not known.
-void link(self_pointer self, const volume_attachment_object& va, join_delta& delta) {
+void link(self_pointer self, attachment_entry& va, const std::string& pv_name, join_delta& delta) {
   auto& st = self->state;
-  if (!st.attachments_of[va.pv_name].insert(va.name).second)
-    return;
-  if (st.volumes.count(va.pv_name) > 0)
+  if (thread(self, va, pv_name).known)
     return;
   ++st.waiting;
   // Before the first list of PersistentVolumes every VolumeAttachment would wait: that is
@@ -56,65 +93,66 @@ void link(self_pointer self, const volume_attachment_object& va, join_delta& del
   if (!st.volumes_listed)
     return;
   ++delta.started_waiting;
-  log::info(log::node(va.node_name), "VolumeAttachment ", va.name, " names PersistentVolume ",
-            va.pv_name, ", not seen yet: it waits for it");
+  log::info(log::node(*va.second.node), "VolumeAttachment ", va.first, " names PersistentVolume ",
+            pv_name, ", not seen yet: it waits for it");
 }
 
-/// A PersistentVolume that is gone for good: the events actor forgets its claim too.
-void forget_claim(self_pointer self, const persistent_volume_object& pv,
-                  const attachment_join_config& config, const events_actor& events) {
-  if (pv.driver == config.driver_name && !pv.volume_handle.empty())
-    self->send(events, claims_atom_v, std::vector<volume_claim>{{pv.volume_handle, "", ""}});
-}
-
-/// Removes a VolumeAttachment from the index; the tombstone of a deleted PersistentVolume goes
-/// with the last VolumeAttachment that named it.
-void unlink(self_pointer self, const std::string& va_name, const std::string& pv_name,
-            const attachment_join_config& config, const events_actor& events) {
+/// Removes a VolumeAttachment from its PersistentVolume's list; the entry of a PersistentVolume
+/// not seen, or the tombstone of a deleted one, goes with the last VolumeAttachment naming it.
+void unlink(self_pointer self, attachment_entry& va, const events_actor& events) {
   auto& st = self->state;
-  auto named = st.attachments_of.find(pv_name);
-  if (named == st.attachments_of.end() || named->second.erase(va_name) == 0)
+  auto* volume = va.second.volume;
+  if (volume == nullptr)
     return;
-  auto pv = st.volumes.find(pv_name);
-  if (pv == st.volumes.end())
+  auto* at = &volume->second.first;
+  while (*at != nullptr && *at != &va)
+    at = &(*at)->second.next;
+  if (*at != nullptr)
+    *at = va.second.next;
+  va.second.volume = nullptr;
+  va.second.next = nullptr;
+  auto& pv = volume->second;
+  if (!pv.known)
     --st.waiting;
-  if (!named->second.empty())
+  if (pv.first != nullptr || (pv.known && !pv.deleted))
     return;
-  st.attachments_of.erase(named);
-  if (pv != st.volumes.end() && pv->second.deleted) {
-    forget_claim(self, pv->second.object, config, events);
-    st.volumes.erase(pv);
-  }
+  if (pv.known)
+    forget_claim(self, pv, events);
+  drop(self, st.volumes.find(volume->first));
 }
 
-void mark_deleted(self_pointer self, known_volume& volume, join_delta& delta) {
-  if (volume.deleted)
+void mark_deleted(self_pointer self, volume_entry& volume, join_delta& delta) {
+  auto& pv = volume.second;
+  if (pv.deleted)
     return;
-  volume.deleted = true;
+  pv.deleted = true;
   ++self->state.deleted_while_attached;
   ++delta.deleted_while_attached;
-  auto& names = self->state.attachments_of[volume.object.name];
   std::string list;
-  for (auto& name : names)
-    list += (list.empty() ? "" : ", ") + name;
-  log::warning(log::volume(volume.object.volume_handle), "PersistentVolume ", volume.object.name,
+  for (auto* va = pv.first; va != nullptr; va = va->second.next)
+    list += (list.empty() ? "" : ", ") + va->first;
+  log::warning(log::volume(pv.facts.volume_handle), "PersistentVolume ", volume.first,
                " was deleted while VolumeAttachments still name it: ", list,
                "; they stay the truth until Kubernetes deletes them");
 }
 
 /// The first inventory rebuilds the supervisor; later ones (after a relist of
 /// VolumeAttachments) bring it back in line.
-void send_inventory(self_pointer self, const attachment_join_config& config,
-                    const volume_supervisor_actor& supervisor) {
-  std::vector<const volume_attachment_object*> items;
+void send_inventory(self_pointer self, const volume_supervisor_actor& supervisor) {
+  std::vector<const attachment_entry*> items;
   items.reserve(self->state.attachments.size());
-  for (auto& [name, va] : self->state.attachments)
+  for (auto& va : self->state.attachments)
     items.push_back(&va);
   // Attachments created in the same second keep one order, whatever the hash map's.
-  std::sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->name < b->name; });
-  auto inventory = services::kube::build_inventory(
-    items, [self](const std::string& name) { return find_volume(self, name); }, config.driver_name,
-    config.migrations);
+  std::sort(items.begin(), items.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::vector<services::kube::inventory_row> rows;
+  rows.reserve(items.size());
+  for (auto* va : items) {
+    auto& volume = *va->second.volume;
+    rows.push_back({&volume.first, va->second.node, &va->second.facts,
+                    volume.second.known ? &volume.second.facts : nullptr});
+  }
+  auto inventory = services::kube::build_inventory(rows);
   inventory.listed_at = self->state.attachments_listed_at;
   self->send(supervisor, sync_atom_v, std::move(inventory));
   self->state.synced = true;
@@ -143,71 +181,100 @@ void take_attachment_list(self_pointer self, std::vector<volume_attachment_objec
                           const attachment_join_config& config, const events_actor& events,
                           join_delta& delta) {
   auto& st = self->state;
-  std::set<std::string> waited;
-  for (auto& [pv_name, names] : st.attachments_of)
-    if (st.volumes.count(pv_name) == 0)
-      waited.insert(names.begin(), names.end());
+  std::unordered_set<std::string> waited;
+  for (auto& [name, va] : st.attachments)
+    if (!va.volume->second.known)
+      waited.insert(name);
   st.attachments.clear();
-  st.attachments_of.clear();
+  for (auto i = st.volumes.begin(); i != st.volumes.end();) {
+    i->second.first = nullptr;
+    i = i->second.known ? std::next(i) : st.volumes.erase(i);
+  }
+  st.nodes.clear();
   st.waiting = 0;
+  st.attachments.reserve(items.size());
   for (auto& va : items) {
-    st.attachments_of[va.pv_name].insert(va.name);
-    if (st.volumes.count(va.pv_name) == 0) {
+    auto& node = intern_node(self, va.node_name);
+    auto [entry, fresh] = st.attachments.try_emplace(std::move(va.name));
+    if (!fresh)
+      unlink(self, *entry, events);
+    entry->second.node = &node;
+    entry->second.facts = services::kube::facts_of(va, config.driver_name);
+    if (!thread(self, *entry, va.pv_name).known) {
       ++st.waiting;
-      if (st.volumes_listed && waited.count(va.name) == 0)
+      if (st.volumes_listed && waited.count(entry->first) == 0)
         ++delta.started_waiting;
     }
-    auto name = va.name;
-    st.attachments.insert_or_assign(std::move(name), std::move(va));
   }
-  for (auto i = st.volumes.begin(); i != st.volumes.end();)
-    if (i->second.deleted && st.attachments_of.count(i->first) == 0) {
-      forget_claim(self, i->second.object, config, events);
+  for (auto i = st.volumes.begin(); i != st.volumes.end();) {
+    auto& pv = i->second;
+    if (pv.deleted && pv.first == nullptr) {
+      forget_claim(self, pv, events);
+      --st.known_volumes;
       i = st.volumes.erase(i);
     } else {
       ++i;
     }
+  }
   st.attachments_listed = true;
 }
 
 /// Replaces the PersistentVolumes; returns the VolumeAttachments that stopped waiting.
-std::vector<std::string> take_volume_list(self_pointer self,
-                                          std::vector<persistent_volume_object>& items,
-                                          const attachment_join_config& config,
-                                          const events_actor& events, join_delta& delta) {
+std::vector<attachment_entry*> take_volume_list(self_pointer self,
+                                                std::vector<persistent_volume_object>& items,
+                                                const attachment_join_config& config,
+                                                const events_actor& events, join_delta& delta) {
   auto& st = self->state;
-  std::unordered_map<std::string, known_volume> fresh;
+  {
+    // Known PersistentVolumes the list lacks: a tombstone while named, else forgotten.
+    std::unordered_set<std::string_view> listed;
+    listed.reserve(items.size());
+    for (auto& pv : items)
+      listed.insert(pv.name);
+    for (auto i = st.volumes.begin(); i != st.volumes.end();) {
+      auto& pv = i->second;
+      if (!pv.known || listed.count(i->first) > 0) {
+        ++i;
+      } else if (pv.first != nullptr) {
+        mark_deleted(self, *i, delta);
+        ++i;
+      } else {
+        forget_claim(self, pv, events);
+        --st.known_volumes;
+        i = st.volumes.erase(i);
+      }
+    }
+  }
   std::vector<volume_claim> claims;
+  std::vector<attachment_entry*> resolved;
+  st.volumes.reserve(items.size());
   for (auto& pv : items) {
     if (pv.driver == config.driver_name)
       claims.push_back(claim_of(pv));
-    auto name = pv.name;
-    fresh.insert_or_assign(std::move(name), known_volume{std::move(pv), false});
-  }
-  for (auto& [name, old] : st.volumes) {
-    if (fresh.count(name) > 0)
-      continue;
-    if (st.attachments_of.count(name) > 0) {
-      mark_deleted(self, old, delta);
-      fresh.emplace(name, std::move(old));
-    } else {
-      forget_claim(self, old.object, config, events);
+    auto facts = services::kube::facts_of(pv, config.driver_name, config.migrations);
+    auto& known = st.volumes.try_emplace(std::move(pv.name)).first->second;
+    if (!known.known) {
+      ++st.known_volumes;
+      for (auto* va = known.first; va != nullptr; va = va->second.next) {
+        --st.waiting;
+        resolved.push_back(va);
+      }
     }
+    known.facts = std::move(facts);
+    known.known = true;
+    known.deleted = false;
   }
-  std::vector<std::string> resolved;
-  for (auto& [pv_name, names] : st.attachments_of)
-    if (st.volumes.count(pv_name) == 0 && fresh.count(pv_name) > 0) {
-      st.waiting -= names.size();
-      resolved.insert(resolved.end(), names.begin(), names.end());
-    }
-  st.volumes = std::move(fresh);
   if (!st.volumes_listed) {
     // The first list: what still waits now is ahead of its PersistentVolume.
     delta.started_waiting += st.waiting;
-    for (auto& [pv_name, names] : st.attachments_of)
-      if (st.volumes.count(pv_name) == 0)
+    for (auto& [pv_name, pv] : st.volumes)
+      if (!pv.known) {
+        size_t count = 0;
+        for (auto* va = pv.first; va != nullptr; va = va->second.next)
+          ++count;
         log::info("VolumeAttachments of PersistentVolume ", pv_name,
-                  ", not seen yet, wait for it: ", names.size());
+                  ", not seen yet, wait for it: ", count);
+      }
   }
   st.volumes_listed = true;
   self->send(events, claims_atom_v, std::move(claims));
@@ -226,28 +293,31 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
         take_attachment_list(self, items, config, events, delta);
         self->state.attachments_listed_at = taken;
         if (self->state.volumes_listed)
-          send_inventory(self, config, supervisor);
+          send_inventory(self, supervisor);
       });
     },
     [=](sync_atom, volume_attachment_object& va, bool deleted) {
       changing(self, metrics, [&](join_delta& delta) {
         auto& st = self->state;
+        auto facts = services::kube::facts_of(va, config.driver_name);
         auto known = st.attachments.find(va.name);
         if (deleted) {
-          apply(self, va, true, config, supervisor);
+          apply(self, va.pv_name, va.node_name, facts, true, supervisor);
           if (known != st.attachments.end()) {
-            auto pv_name = known->second.pv_name;
+            unlink(self, *known, events);
             st.attachments.erase(known);
-            unlink(self, va.name, pv_name, config, events);
           }
           return;
         }
-        if (known != st.attachments.end() && known->second.pv_name != va.pv_name)
-          unlink(self, va.name, known->second.pv_name, config, events);
-        link(self, va, delta);
-        apply(self, va, false, config, supervisor);
-        auto name = va.name;
-        st.attachments.insert_or_assign(std::move(name), std::move(va));
+        if (known == st.attachments.end())
+          known = st.attachments.try_emplace(std::move(va.name)).first;
+        else if (known->second.volume->first != va.pv_name)
+          unlink(self, *known, events);
+        known->second.node = &intern_node(self, va.node_name);
+        known->second.facts = facts;
+        if (known->second.volume == nullptr)
+          link(self, *known, va.pv_name, delta);
+        apply(self, *known, supervisor);
       });
     },
     [=](sync_atom, std::vector<persistent_volume_object>& items) {
@@ -255,66 +325,66 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
         auto resolved = take_volume_list(self, items, config, events, delta);
         if (!self->state.synced) {
           if (self->state.attachments_listed)
-            send_inventory(self, config, supervisor);
+            send_inventory(self, supervisor);
           return;
         }
-        for (auto& name : resolved)
-          apply(self, self->state.attachments.at(name), false, config, supervisor);
+        for (auto* va : resolved)
+          apply(self, *va, supervisor);
       });
     },
     [=](sync_atom, persistent_volume_object& pv, bool deleted) {
       changing(self, metrics, [&](join_delta& delta) {
         auto& st = self->state;
         auto known = st.volumes.find(pv.name);
-        auto named = st.attachments_of.find(pv.name);
         if (deleted) {
-          if (known == st.volumes.end())
+          if (known == st.volumes.end() || !known->second.known)
             return;
-          if (named != st.attachments_of.end()) {
-            mark_deleted(self, known->second, delta);
+          if (known->second.first != nullptr) {
+            mark_deleted(self, *known, delta);
           } else {
-            forget_claim(self, known->second.object, config, events);
-            st.volumes.erase(known);
+            forget_claim(self, known->second, events);
+            drop(self, known);
           }
           return;
         }
-        auto was_known = known != st.volumes.end();
-        auto claim_changed = !was_known
-                             || known->second.object.claim_namespace != pv.claim_namespace
-                             || known->second.object.claim_name != pv.claim_name;
-        if (pv.driver == config.driver_name && claim_changed)
+        // The events actor keeps the claim (the join does not): it is told at every change.
+        if (pv.driver == config.driver_name)
           self->send(events, claims_atom_v, std::vector<volume_claim>{claim_of(pv)});
-        auto name = pv.name;
-        st.volumes.insert_or_assign(std::move(name), known_volume{std::move(pv), false});
-        if (was_known || named == st.attachments_of.end())
+        auto facts = services::kube::facts_of(pv, config.driver_name, config.migrations);
+        if (known == st.volumes.end())
+          known = st.volumes.try_emplace(std::move(pv.name)).first;
+        auto& volume = known->second;
+        auto was_known = volume.known;
+        volume.facts = std::move(facts);
+        volume.known = true;
+        volume.deleted = false;
+        if (was_known)
           return;
-        st.waiting -= named->second.size();
-        for (auto& va_name : named->second) {
-          log::info(log::volume(st.volumes.at(named->first).object.volume_handle),
-                    log::node(st.attachments.at(va_name).node_name), "VolumeAttachment ", va_name,
-                    " found its PersistentVolume ", named->first);
-          apply(self, st.attachments.at(va_name), false, config, supervisor);
+        ++st.known_volumes;
+        for (auto* va = volume.first; va != nullptr; va = va->second.next) {
+          --st.waiting;
+          log::info(log::volume(volume.facts.volume_handle), log::node(*va->second.node),
+                    "VolumeAttachment ", va->first, " found its PersistentVolume ", known->first);
+          apply(self, *va, supervisor);
         }
       });
     },
     [=](status_atom) {
       auto& st = self->state;
       join_status status;
-      status.persistent_volumes = st.volumes.size();
+      status.persistent_volumes = st.known_volumes;
       status.attachments = st.attachments.size();
       status.waiting = st.waiting;
-      for (auto& [pv_name, names] : st.attachments_of)
-        if (st.volumes.count(pv_name) == 0 && status.waiting_for.size() < 100)
+      for (auto& [pv_name, pv] : st.volumes)
+        if (!pv.known && status.waiting_for.size() < 100)
           status.waiting_for.push_back(pv_name);
       std::sort(status.waiting_for.begin(), status.waiting_for.end());
       for (auto& pv_name : status.waiting_for)
-        for (auto& name : st.attachments_of.at(pv_name)) {
+        for (auto* va = st.volumes.at(pv_name).first; va != nullptr; va = va->second.next) {
           if (status.waiting_attachments.size() >= 100)
             break;
-          auto va = st.attachments.find(name);
-          if (va != st.attachments.end())
-            status.waiting_attachments.push_back(
-              {va->second.name, pv_name, va->second.node_name, va->second.created});
+          status.waiting_attachments.push_back(
+            {va->first, pv_name, *va->second.node, va->second.facts.created});
         }
       status.deleted_while_attached = st.deleted_while_attached;
       status.synced = st.synced;

@@ -19,17 +19,25 @@
 // A later list (after 410 Gone or a broken stream) replaces what it lists; VolumeAttachment
 // lists give the supervisor a full inventory to resync from, PersistentVolume lists resolve
 // what waited.
+//
+// Memory: with a cluster, this is where the controller keeps what Kubernetes says about every
+// attached volume, so each fact is kept once and small. Of a PersistentVolume only what the
+// supervisor is told is kept, derived when it arrives (handle, capability, migration timeout:
+// volume_facts); its claim goes on to the events actor, which alone keeps it. Of a
+// VolumeAttachment: its name (the key), its node (interned), a pointer to its PersistentVolume's
+// entry and the facts of attachment_facts.
 #pragma once
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <map>
-#include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
 
 #include "messages/actors.hpp"
+#include "services/kube/attachment_inventory.hpp"
 
 namespace rds::actors {
 
@@ -38,20 +46,46 @@ struct attachment_join_config {
   migration_policy migrations;
 };
 
-struct known_volume {
-  persistent_volume_object object;
-  /// Deleted in Kubernetes while VolumeAttachments still name it.
+struct joined_attachment;
+using joined_attachment_entry = std::pair<const std::string, joined_attachment>;
+
+/// A PersistentVolume name the join knows of: the PersistentVolume's facts once it has been
+/// seen, and the VolumeAttachments that name it. An entry exists while either is there.
+struct joined_volume {
+  services::kube::volume_facts facts;
+  /// The PersistentVolume has been seen (else only VolumeAttachments that wait for it name it).
+  bool known = false;
+  /// Deleted in Kubernetes while VolumeAttachments still name it (a tombstone).
   bool deleted = false;
+  /// The VolumeAttachments naming it, by name, threaded through joined_attachment::next.
+  joined_attachment_entry* first = nullptr;
+};
+
+using joined_volume_entry = std::pair<const std::string, joined_volume>;
+
+/// What the join keeps of one of this driver's VolumeAttachments; its name is its key.
+struct joined_attachment {
+  /// The PersistentVolume it names (the entry's key is the name).
+  joined_volume_entry* volume = nullptr;
+  /// spec.nodeName, interned: nodes are few, attachments many.
+  const std::string* node = nullptr;
+  services::kube::attachment_facts facts;
+  /// The next VolumeAttachment (by name) that names the same PersistentVolume.
+  joined_attachment_entry* next = nullptr;
 };
 
 struct attachment_join_state {
   static constexpr const char* name = "attachment_join";
-  /// PersistentVolumes by name.
-  std::unordered_map<std::string, known_volume> volumes;
+  /// PersistentVolumes by name, known or named by a VolumeAttachment. Each fact is kept once:
+  /// the entries point at each other (node-based maps: pointers stay valid until erased).
+  std::unordered_map<std::string, joined_volume> volumes;
   /// This driver's VolumeAttachments by name.
-  std::unordered_map<std::string, volume_attachment_object> attachments;
-  /// VolumeAttachment names by the PersistentVolume they name.
-  std::unordered_map<std::string, std::set<std::string>> attachments_of;
+  std::unordered_map<std::string, joined_attachment> attachments;
+  /// Node names the attachments point at; rebuilt with each list of VolumeAttachments, so a
+  /// node gone for good is forgotten at the next relist.
+  std::unordered_set<std::string> nodes;
+  /// PersistentVolumes seen (tombstones included): entries with `known`.
+  uint64_t known_volumes = 0;
   bool attachments_listed = false;
   /// When the last list of VolumeAttachments was taken: the inventories built from it say so.
   caf::timestamp attachments_listed_at;

@@ -29,8 +29,9 @@ std::string rfc3339_now() {
 events_poster_state::events_poster_state() = default;
 events_poster_state::~events_poster_state() = default;
 
-std::string event_json(const volume_event& event, const volume_claim& claim,
-                       const events_config& config, const std::string& now) {
+std::string event_json(const volume_event& event, const std::string& claim_namespace,
+                       const std::string& claim_name, const events_config& config,
+                       const std::string& now) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   auto field = [&](const char* key, const std::string& value) {
@@ -42,15 +43,15 @@ std::string event_json(const volume_event& event, const volume_claim& claim,
   field("kind", "Event");
   w.Key("metadata");
   w.StartObject();
-  field("generateName", claim.claim_name + ".");
-  field("namespace", claim.claim_namespace);
+  field("generateName", claim_name + ".");
+  field("namespace", claim_namespace);
   w.EndObject();
   w.Key("involvedObject");
   w.StartObject();
   field("apiVersion", "v1");
   field("kind", "PersistentVolumeClaim");
-  field("namespace", claim.claim_namespace);
-  field("name", claim.claim_name);
+  field("namespace", claim_namespace);
+  field("name", claim_name);
   w.EndObject();
   field("reason", event.reason);
   field("message", "[" + event.volume_id + "] " + event.message);
@@ -149,8 +150,8 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
       };
       self
         ->request(st.poster, caf::infinite, post_atom_v,
-                  "/api/v1/namespaces/" + c.claim_namespace + "/events",
-                  event_json(event, c, config, rfc3339_now()))
+                  "/api/v1/namespaces/" + *c.claim_namespace + "/events",
+                  event_json(event, *c.claim_namespace, c.claim_name, config, rfc3339_now()))
         .then([done](const outcome& r) { done(r); },
               [done](caf::error& failure) {
                 done(outcome::failure(ec::internal,
@@ -159,11 +160,12 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
     },
     [self](claims_atom, const std::vector<volume_claim>& claims) {
       // A claim without namespace and name: the volume's PV is gone, and so is its entry.
+      auto& st = self->state;
       for (auto& c : claims)
         if (c.claim_namespace.empty() && c.claim_name.empty())
-          self->state.claims.erase(c.volume_id);
+          st.claims.erase(c.volume_id);
         else
-          self->state.claims[c.volume_id] = c;
+          st.claims[c.volume_id] = {&*st.namespaces.insert(c.claim_namespace).first, c.claim_name};
     },
     [self](status_atom) {
       auto status = self->state.status;

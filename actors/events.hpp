@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "messages/actors.hpp"
 #include "services/kube/kube_config.hpp"
@@ -37,12 +39,22 @@ struct events_config {
   std::chrono::milliseconds post_deadline{5000};
 };
 
+/// A volume's PersistentVolumeClaim, as the events actor keeps it.
+struct claim_of_volume {
+  /// Interned in events_state::namespaces: namespaces are few, claims many.
+  const std::string* claim_namespace = nullptr;
+  std::string claim_name;
+};
+
 struct events_state {
   static constexpr const char* name = "events";
   /// The poster (with a cluster only).
   events_poster_actor poster;
-  /// volume id -> PVC.
-  std::map<std::string, volume_claim> claims;
+  /// volume id -> PVC: the controller's only copy of the claims (the attachment join tells and
+  /// forgets them).
+  std::unordered_map<std::string, claim_of_volume> claims;
+  /// The namespaces of the claims; never forgotten (they are few).
+  std::unordered_set<std::string> namespaces;
   events_status status;
   /// When each post in flight was handed over, by the order they were.
   std::map<uint64_t, caf::timestamp> posting;
@@ -66,7 +78,8 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
                                    events_config config, metrics_actor metrics);
 
 /// The core/v1 Event JSON for `event` on the claim, at `now` (RFC 3339).
-std::string event_json(const volume_event& event, const volume_claim& claim,
-                       const events_config& config, const std::string& now);
+std::string event_json(const volume_event& event, const std::string& claim_namespace,
+                       const std::string& claim_name, const events_config& config,
+                       const std::string& now);
 
 } // namespace rds::actors

@@ -41,9 +41,6 @@ struct observed_volume {
   /// and being deleted (the unpublish may be in flight): the driver keeps such a node if it has
   /// it, and does not attach it.
   std::vector<std::string> pending;
-  /// The PVC, for Events.
-  std::string claim_namespace;
-  std::string claim_name;
   /// The list did not show the volume at all. Its VolumeAttachments may be gone, or wait in the
   /// join for a PersistentVolume not seen yet: a node attached moments ago by a CSI publish
   /// (which always follows its VolumeAttachment) is kept for now.
@@ -56,8 +53,7 @@ struct observed_volume {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, observed_volume& x) {
   return f(caf::meta::type_name("rds.observed_volume"), x.volume_id, x.pv_name, x.capability,
-           x.migration_timeout, x.nodes, x.pending, x.claim_namespace, x.claim_name, x.unlisted,
-           x.listed_at);
+           x.migration_timeout, x.nodes, x.pending, x.unlisted, x.listed_at);
 }
 
 /// What one VolumeAttachment event says about one node of one volume.

@@ -37,6 +37,28 @@ persistent_volume_object rwx_block_pv(const std::string& name, const std::string
   return pv;
 }
 
+const std::string driver = "rds.csi.srvlab.io";
+
+/// The inventory of `vas` with the PersistentVolumes of `pvs`, as the join builds it: from what
+/// it keeps of each (their facts).
+cluster_inventory inventory_of(const std::vector<const volume_attachment_object*>& vas,
+                               const std::map<std::string, persistent_volume_object>& pvs,
+                               const migration_policy& policy) {
+  std::map<std::string, volume_facts> volumes;
+  for (auto& [name, pv] : pvs)
+    volumes.emplace(name, facts_of(pv, driver, policy));
+  std::vector<attachment_facts> facts;
+  facts.reserve(vas.size());
+  std::vector<inventory_row> rows;
+  for (auto* va : vas) {
+    facts.push_back(facts_of(*va, driver));
+    auto pv = volumes.find(va->pv_name);
+    rows.push_back(
+      {&va->pv_name, &va->node_name, &facts.back(), pv == volumes.end() ? nullptr : &pv->second});
+  }
+  return build_inventory(rows);
+}
+
 } // namespace
 
 TEST_CASE("RFC 3339 timestamps") {
@@ -130,11 +152,7 @@ TEST_CASE("inventory: 0, 1, 2 and 3 attachments per volume") {
   std::vector<const volume_attachment_object*> items;
   for (auto& va : vas)
     items.push_back(&va);
-  auto find_pv = [&pvs](const std::string& name) -> const persistent_volume_object* {
-    auto i = pvs.find(name);
-    return i == pvs.end() ? nullptr : &i->second;
-  };
-  auto inv = build_inventory(items, find_pv, "rds.csi.srvlab.io", policy);
+  auto inv = inventory_of(items, pvs, policy);
   REQUIRE(inv.volumes.size() == 4);
   // A VolumeAttachment not attached yet: no node, but remembered as pending.
   CHECK(inv.volumes[0].volume_id == "vol-0");
@@ -182,15 +200,10 @@ TEST_CASE("the publish time in status.attachmentMetadata orders two attachments 
   REQUIRE(page.items.size() == 2);
   CHECK(page.items[1].published_at.time_since_epoch()
         == std::chrono::nanoseconds{1767225607100000000});
-  CHECK(attached_since(page.items[1]) == page.items[1].published_at);
+  CHECK(attached_since(facts_of(page.items[1], driver)) == page.items[1].published_at);
   std::map<std::string, persistent_volume_object> pvs{{"pv-1", rwx_block_pv("pv-1", "vol-1")}};
-  auto find_pv = [&pvs](const std::string& name) -> const persistent_volume_object* {
-    auto i = pvs.find(name);
-    return i == pvs.end() ? nullptr : &i->second;
-  };
   migration_policy policy;
-  auto inv =
-    build_inventory({&page.items[0], &page.items[1]}, find_pv, "rds.csi.srvlab.io", policy);
+  auto inv = inventory_of({&page.items[0], &page.items[1]}, pvs, policy);
   REQUIRE(inv.volumes.size() == 1);
   REQUIRE(inv.volumes[0].nodes.size() == 2);
   CHECK(inv.volumes[0].nodes[0].node_id == "node-a"); // the source: published first
@@ -211,7 +224,7 @@ TEST_CASE("the publish time in status.attachmentMetadata orders two attachments 
       + "]}";
     REQUIRE(parse_volume_attachment_list(one, page).ok());
     CHECK(page.items[0].published_at == caf::timestamp{});
-    CHECK(attached_since(page.items[0]) == page.items[0].created);
+    CHECK(attached_since(facts_of(page.items[0], driver)) == page.items[0].created);
   }
 }
 
@@ -305,15 +318,15 @@ TEST_CASE("watch events") {
   CHECK(e.type == watch_event_type::modified);
   CHECK(e.resource_version == "7");
   CHECK(e.object.attached);
-  CHECK(phase_of(e.object, false) == attachment_phase::attached);
-  CHECK(phase_of(e.object, true) == attachment_phase::gone);
+  CHECK(phase_of(facts_of(e.object, driver), false) == attachment_phase::attached);
+  CHECK(phase_of(facts_of(e.object, driver), true) == attachment_phase::gone);
   e.object.attached = false;
-  CHECK(phase_of(e.object, false) == attachment_phase::pending);
+  CHECK(phase_of(facts_of(e.object, driver), false) == attachment_phase::pending);
   e.object.deleting = true;
-  CHECK(phase_of(e.object, false) == attachment_phase::gone);
+  CHECK(phase_of(facts_of(e.object, driver), false) == attachment_phase::gone);
   // Attached and being deleted: Kubernetes is detaching it; kept if known, never attached.
   e.object.attached = true;
-  CHECK(phase_of(e.object, false) == attachment_phase::pending);
+  CHECK(phase_of(facts_of(e.object, driver), false) == attachment_phase::pending);
   REQUIRE(parse_volume_attachment_event(
             R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"99"}}})", e)
             .ok());

@@ -19,11 +19,6 @@ publish_capability capability_of(const persistent_volume_object& pv) {
   return cap;
 }
 
-caf::timestamp attached_since(const volume_attachment_object& va) {
-  // The publish time is later than the creation (the attach follows it) and has nanoseconds.
-  return va.published_at > va.created ? va.published_at : va.created;
-}
-
 namespace {
 
 caf::timespan timeout_of(const persistent_volume_object& pv, const migration_policy& policy) {
@@ -36,7 +31,33 @@ caf::timespan timeout_of(const persistent_volume_object& pv, const migration_pol
 
 } // namespace
 
-attachment_phase phase_of(const volume_attachment_object& va, bool deleted) {
+volume_facts facts_of(const persistent_volume_object& pv, const std::string& driver,
+                      const migration_policy& policy) {
+  volume_facts facts;
+  if (pv.driver != driver || pv.volume_handle.empty())
+    return facts;
+  facts.volume_handle = pv.volume_handle;
+  facts.capability = capability_of(pv);
+  facts.migration_timeout = timeout_of(pv, policy);
+  return facts;
+}
+
+attachment_facts facts_of(const volume_attachment_object& va, const std::string& driver) {
+  attachment_facts facts;
+  facts.created = va.created;
+  facts.published_at = va.published_at;
+  facts.ours = va.attacher == driver;
+  facts.attached = va.attached;
+  facts.deleting = va.deleting;
+  return facts;
+}
+
+caf::timestamp attached_since(const attachment_facts& va) {
+  // The publish time is later than the creation (the attach follows it) and has nanoseconds.
+  return va.published_at > va.created ? va.published_at : va.created;
+}
+
+attachment_phase phase_of(const attachment_facts& va, bool deleted) {
   if (deleted || (va.deleting && !va.attached))
     return attachment_phase::gone;
   // Being deleted but still attached: Kubernetes is detaching it. The driver keeps the node until
@@ -47,45 +68,41 @@ attachment_phase phase_of(const volume_attachment_object& va, bool deleted) {
   return va.attached ? attachment_phase::attached : attachment_phase::pending;
 }
 
-bool change_of(const volume_attachment_object& va, bool deleted, const persistent_volume_object& pv,
-               const std::string& driver, const migration_policy& policy, attachment_change& out) {
-  if (va.attacher != driver || pv.driver != driver || pv.volume_handle.empty())
+bool change_of(const attachment_facts& va, const std::string& node, bool deleted,
+               const volume_facts& pv, attachment_change& out) {
+  if (!va.ours || pv.volume_handle.empty())
     return false;
   out.volume_id = pv.volume_handle;
-  out.node_id = va.node_name;
+  out.node_id = node;
   out.phase = phase_of(va, deleted);
   out.since = attached_since(va);
-  out.capability = capability_of(pv);
-  out.migration_timeout = timeout_of(pv, policy);
+  out.capability = pv.capability;
+  out.migration_timeout = pv.migration_timeout;
   return true;
 }
 
-cluster_inventory build_inventory(const std::vector<const volume_attachment_object*>& attachments,
-                                  const pv_lookup& find_pv, const std::string& driver,
-                                  const migration_policy& policy) {
+cluster_inventory build_inventory(const std::vector<inventory_row>& rows) {
   std::map<std::string, observed_volume> by_pv;
-  for (auto* item : attachments) {
-    auto& va = *item;
-    if (va.attacher != driver || va.pv_name.empty())
+  for (auto& row : rows) {
+    auto& va = *row.va;
+    if (!va.ours || row.pv_name->empty())
       continue;
     if (!va.attached && va.deleting)
       continue;
-    auto* pv = find_pv(va.pv_name);
-    if (pv == nullptr || pv->driver != driver || pv->volume_handle.empty())
+    auto* pv = row.pv;
+    if (pv == nullptr || pv->volume_handle.empty())
       continue;
-    auto& entry = by_pv[va.pv_name];
+    auto& entry = by_pv[*row.pv_name];
     if (entry.volume_id.empty()) {
       entry.volume_id = pv->volume_handle;
-      entry.pv_name = va.pv_name;
-      entry.capability = capability_of(*pv);
-      entry.migration_timeout = timeout_of(*pv, policy);
-      entry.claim_namespace = pv->claim_namespace;
-      entry.claim_name = pv->claim_name;
+      entry.pv_name = *row.pv_name;
+      entry.capability = pv->capability;
+      entry.migration_timeout = pv->migration_timeout;
     }
     if (va.attached)
-      entry.nodes.push_back({va.node_name, attached_since(va), va.deleting});
+      entry.nodes.push_back({*row.node, attached_since(va), va.deleting});
     else
-      entry.pending.push_back(va.node_name);
+      entry.pending.push_back(*row.node);
   }
   cluster_inventory result;
   for (auto& [name, volume] : by_pv) {

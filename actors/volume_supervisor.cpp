@@ -389,7 +389,11 @@ void follow(self_pointer self, volume_entry& entry, const Change& change,
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = change.volume_id;
-  self->request(entry.handle, config.undated_bound, sync_atom_v, change)
+  // No CAF timeout, as for forward(): the actor never blocks, and one that exits bounces the
+  // request. A timeout would settle the change while it still waits in the actor's mailbox, so
+  // in_flight would undercount and a hibernation asked meanwhile could retire the actor and drop
+  // the state the change's answer carries.
+  self->request(entry.handle, caf::infinite, sync_atom_v, change)
     .then(
       [=](const outcome&, const attachment_state& state) {
         record_state(self, state, metrics);

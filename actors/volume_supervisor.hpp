@@ -43,8 +43,8 @@
 namespace rds::actors {
 
 struct volume_supervisor_config {
-  /// How long a request to a volume actor or the catalog may take when the request it serves
-  /// carries no deadline (a change followed from Kubernetes). A CSI request carries the CO's
+  /// How long an inner request to the catalog may take when the request it serves carries no
+  /// deadline. A CSI request carries the CO's
   /// deadline and its inner requests get the time left until it.
   caf::timespan undated_bound = std::chrono::seconds{60};
   /// Kubernetes is the source of truth: hold CSI requests until the first list of

@@ -1048,6 +1048,29 @@ TEST_CASE_FIXTURE(hibernation_fixture, "an unpublish and a followed detach reviv
   CHECK(inspect("vol-1").first.code == ec::not_found);
 }
 
+TEST_CASE_FIXTURE(hibernation_fixture, "a followed change queued behind the hibernate request "
+                                       "is not lost, however long the actor takes to run") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  auto actor = lookup("vol-1");
+  REQUIRE(actor);
+  // The idle time passes: the supervisor asks the actor, which does not run yet.
+  sched.advance_time(61s);
+  run_all_but(job_of(actor));
+  // Kubernetes shows a second node; the change waits behind the hibernate request, and more
+  // time passes than any bound on a request (a followed change has no deadline).
+  self->send(supervisor, sync_atom_v, change("vol-1", "b", attachment_phase::attached));
+  run_all_but(job_of(actor));
+  sched.advance_time(120s);
+  run_all_but(job_of(actor));
+  sched.run();
+  // The hibernation was given up; the change's answer reached the record.
+  CHECK(lookup("vol-1") == actor);
+  auto s = status();
+  CHECK(s.hibernations == 0);
+  CHECK(s.in_flight == 0);
+  CHECK(volume("vol-1").nodes.size() == 2);
+}
+
 TEST_CASE_FIXTURE(hibernation_fixture, "a request that arrives while the hibernate request is in "
                                        "flight is not lost: the hibernation is given up") {
   REQUIRE(publish_rwx("vol-1", "a", 300s).ok());

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 #if defined(__GLIBC__)
-#include <malloc.h>
 #endif
 #include <optional>
 #include <type_traits>
@@ -19,6 +18,7 @@
 
 #include "actors/volume.hpp"
 #include "services/log/log.hpp"
+#include "services/memory/heap.hpp"
 
 namespace rds::actors {
 
@@ -209,14 +209,14 @@ void idle_later(self_pointer self) {
 void became_idle(self_pointer self, const std::string& volume_id, volume_entry& entry,
                  bool touched) {
   auto& st = self->state;
-  if (st.volume_idle <= caf::timespan{0} || entry.dormant())
+  if (!st.hibernation.on() || entry.dormant())
     return;
   if (touched)
     entry.idle_since = clock_now(self);
   if (entry.idle_queued)
     return;
   entry.idle_queued = true;
-  st.idle_queue.emplace_back(entry.idle_since + st.volume_idle, volume_id);
+  st.idle_queue.emplace_back(entry.idle_since + st.hibernation.idle, volume_id);
   idle_later(self);
 }
 
@@ -259,24 +259,23 @@ void revive(self_pointer self, const std::string& volume_id, volume_entry& entry
   ++st.revivals;
 }
 
-/// Many actors were retired: once they are gone (trim_interval later), the C library gives the
-/// free pages between the records that stay back to the system.
+/// Many actors were retired: once they are gone (hibernation.trim_interval later), the C library
+/// gives the free pages between the records that stay back to the system.
 void trim_later(self_pointer self) {
   auto& st = self->state;
-  if (st.trim_after == 0 || st.trim_pending || st.hibernated_since_trim < st.trim_after)
+  auto& h = st.hibernation;
+  if (h.trim_after == 0 || st.trim_pending || st.hibernated_since_trim < h.trim_after)
     return;
   st.trim_pending = true;
-  self->delayed_send(self, st.trim_interval, trim_atom_v);
+  self->delayed_send(self, h.trim_interval, trim_atom_v);
 }
 
 void trim_heap(self_pointer self) {
   auto& st = self->state;
   st.trim_pending = false;
   st.hibernated_since_trim = 0;
-#if defined(__GLIBC__)
   // Tens of milliseconds over a large heap: in a thread of its own, not on the scheduler.
-  self->spawn<caf::detached>([] { malloc_trim(0); });
-#endif
+  self->spawn<caf::detached>([] { services::memory::release_free_memory(); });
 }
 
 /// Asks an idle volume's actor for its ring; on the answer, retires it if nothing else was
@@ -341,9 +340,9 @@ void hibernate_idle(self_pointer self, const volume_supervisor_config& config,
     if (entry.dormant() || entry.in_flight > 0 || !entry.last_known.attached()
         || entry.last_known.migrating)
       continue;
-    if (entry.idle_since + config.volume_idle > now) {
+    if (entry.idle_since + config.hibernation.idle > now) {
       entry.idle_queued = true;
-      st.idle_queue.emplace_back(entry.idle_since + config.volume_idle, std::move(volume_id));
+      st.idle_queue.emplace_back(entry.idle_since + config.hibernation.idle, std::move(volume_id));
       continue;
     }
     ask_to_hibernate(self, i->first, entry, metrics);
@@ -361,10 +360,12 @@ template <class Request, class Atom>
 void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
              caf::typed_response_promise<outcome> rp, const volume_supervisor_config& config,
              const metrics_actor& metrics) {
+  // Revived first: the actor it spawns is told how many publishes are left before the fault,
+  // and this one is not among those counted yet.
+  revive(self, req.volume_id, entry, config, metrics);
   if constexpr (std::is_same_v<Atom, publish_atom>)
     if (config.faults.crash_on_publish > 0 && req.volume_id == config.faults.crash_volume)
       ++self->state.crash_volume_publishes;
-  revive(self, req.volume_id, entry, config, metrics);
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = req.volume_id;
@@ -504,7 +505,7 @@ void rebuild(self_pointer self, const cluster_inventory& inventory,
     // With hibernation, a volume that does not migrate starts dormant: an actor spawned now
     // from this state would hold just this state (no ring yet, no timer) until it hibernated
     // after the idle time, so it is spawned when the first request comes, as a revival.
-    auto dormant = config.volume_idle > caf::timespan{0} && !state.migrating;
+    auto dormant = config.hibernation.on() && !state.migrating;
     if (dormant)
       ++self->state.dormant;
     else
@@ -544,6 +545,24 @@ bool changes_nothing(const volume_supervisor_state& st, const known_state& k,
     if (!n.detaching && !has(n.node_id))
       return false;
   return true;
+}
+
+/// A followed change that changes nothing of a dormant volume (as the volume actor follows one):
+/// the attach of a node it has (the attacher's status write, a metadata change), a deletion
+/// being started (the node stays until it is gone), or a node it does not have going away.
+bool changes_nothing(const volume_supervisor_state& st, const known_state& k,
+                     const attachment_change& change) {
+  auto has = false;
+  for (size_t n = 0; n < k.count && !has; ++n)
+    has = st.node_names[node_at(k, n).name] == change.node_id;
+  switch (change.phase) {
+  case attachment_phase::attached:
+    return has;
+  case attachment_phase::gone:
+    return !has;
+  default:
+    return true;
+  }
 }
 
 /// A later list (after a 410 or a broken watch): every volume follows it, including volumes the
@@ -888,9 +907,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                   volume_catalog_actor catalog, state_feed_actor feed) {
   self->state.events = std::move(events);
   self->state.feed = std::move(feed);
-  self->state.volume_idle = config.volume_idle;
-  self->state.trim_after = config.trim_after_hibernations;
-  self->state.trim_interval = config.trim_interval;
+  self->state.hibernation = config.hibernation;
   if (!config.follow_cluster) {
     log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
               "durable across restarts");
@@ -1046,8 +1063,12 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](sync_atom, const attachment_change& change) {
       if (stale_attach(self, change, config))
         return;
-      auto known = self->state.volumes.count(change.volume_id) > 0;
+      auto& st = self->state;
+      auto i = st.volumes.find(change.volume_id);
+      auto known = i != st.volumes.end();
       if (!known && change.phase != attachment_phase::attached)
+        return;
+      if (known && i->second.dormant() && changes_nothing(st, i->second.last_known, change))
         return;
       follow(self, entry_for(self, change.volume_id, config, metrics), change, config, metrics);
     },
@@ -1078,6 +1099,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         s.dormant = st.dormant;
         s.hibernations = st.hibernations;
         s.revivals = st.revivals;
+        s.hibernations_abandoned = st.hibernations_abandoned;
         return s;
       });
     },

@@ -42,6 +42,22 @@
 
 namespace rds::actors {
 
+/// Hibernation (see above): the supervisor's state keeps these (its helpers run without the
+/// config).
+struct hibernation_settings {
+  /// How long an attached, not migrating volume stays without a request before its actor is
+  /// retired; zero: never. The plugin's --volume-idle-seconds.
+  caf::timespan idle{0};
+  /// After this many hibernations (0: never), the free memory of the C library's heap is given
+  /// back to the system (malloc_trim, in a thread of its own, at most every trim_interval): the
+  /// retired actors' memory lies between the records that stay, where the allocator never gives
+  /// it back by itself, so the resident memory would not shrink.
+  uint32_t trim_after = 0;
+  caf::timespan trim_interval = std::chrono::seconds{2};
+
+  bool on() const { return idle > caf::timespan{0}; }
+};
+
 struct volume_supervisor_config {
   /// How long an inner request to the catalog may take when the request it serves carries no
   /// deadline. A CSI request carries the CO's
@@ -67,15 +83,7 @@ struct volume_supervisor_config {
   /// (a node with few volumes) ends its page there, with fewer volumes and a `continue`, so
   /// that no page holds the supervisor (and the CSI calls behind it) for a scan of them all.
   uint32_t page_scan_budget = 20000;
-  /// How long an attached, not migrating volume stays without a request before its actor is
-  /// retired (hibernation, see above); zero: never. The plugin's --volume-idle-seconds.
-  caf::timespan volume_idle{0};
-  /// After this many hibernations (0: never), the free memory of the C library's heap is given
-  /// back to the system (malloc_trim, in a thread of its own, at most every trim_interval): the
-  /// retired actors' memory lies between the records that stay, where the allocator never gives
-  /// it back by itself, so the resident memory would not shrink.
-  uint32_t trim_after_hibernations = 0;
-  caf::timespan trim_interval = std::chrono::seconds{2};
+  hibernation_settings hibernation;
   volume_test_faults faults;
 };
 
@@ -166,14 +174,14 @@ struct volume_supervisor_state {
   bool expiry_pending = false;
   /// Followed attaches ignored as stale.
   uint64_t stale_ignored = 0;
-  /// Volumes that may hibernate, by when (idle_since + volume_idle, actor clock): pushed when a
-  /// volume becomes idle, at most once per volume (volume_entry::idle_queued), looked at by a
+  /// Volumes that may hibernate, by when (idle_since + hibernation.idle, actor clock): pushed when
+  /// a volume becomes idle, at most once per volume (volume_entry::idle_queued), looked at by a
   /// delayed idle_atom message when the first is due, never by a scan of every volume. Nearly
   /// in order: an entry queued again after later activity may sit behind later ones.
   std::deque<std::pair<clock_offset, std::string>> idle_queue;
   bool idle_tick_pending = false;
-  /// volume_supervisor_config::volume_idle (zero: no hibernation).
-  caf::timespan volume_idle{0};
+  /// volume_supervisor_config::hibernation.
+  hibernation_settings hibernation;
   /// Dormant volumes (their entry has no actor), and since start the hibernations and revivals.
   size_t dormant = 0;
   uint64_t hibernations = 0;
@@ -183,9 +191,6 @@ struct volume_supervisor_state {
   /// Hibernations since the heap was last trimmed, and whether a trim_atom is on its way.
   uint64_t hibernated_since_trim = 0;
   bool trim_pending = false;
-  /// volume_supervisor_config::trim_after_hibernations and trim_interval.
-  uint32_t trim_after = 0;
-  caf::timespan trim_interval{0};
   /// Test faults: publishes forwarded to the crash volume, and whether it crashed already.
   uint32_t crash_volume_publishes = 0;
   bool crash_volume_crashed = false;

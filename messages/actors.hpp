@@ -152,13 +152,16 @@ struct supervisor_status {
   /// Since start: actors retired while idle, and revived.
   uint64_t hibernations = 0;
   uint64_t revivals = 0;
+  /// Since start: hibernations given up because a request for the volume came while its actor
+  /// was asked (the actor stays; it is idle again after that request).
+  uint64_t hibernations_abandoned = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
            x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored, x.mailbox, x.volumes,
-           x.dormant, x.hibernations, x.revivals);
+           x.dormant, x.hibernations, x.revivals, x.hibernations_abandoned);
 }
 
 /// One RouterOS request of the rds actor that has not been answered yet.

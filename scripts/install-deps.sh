@@ -14,6 +14,8 @@ packages=(
   # The node plugin: filesystems, mounts and loop devices (the node tests run them for real);
   # libmount reads the mount table, libnvme connects NVMe/TCP.
   e2fsprogs xfsprogs util-linux mount libmount-dev libnvme-dev
+  # The allocator of the plugin (services/memory/heap.hpp).
+  libjemalloc-dev
   # The fuzzers (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
   clang-14 libclang-rt-14-dev
 )

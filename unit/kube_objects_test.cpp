@@ -180,6 +180,42 @@ TEST_CASE("inventory: 0, 1, 2 and 3 attachments per volume") {
   CHECK_FALSE(state_of(inv.volumes[2], caf::timespan{1000s}, wall_now).migrating);
 }
 
+TEST_CASE("inventory: two PersistentVolumes naming one volume are one volume") {
+  // A copied manifest: pv-a and pv-b both name vol-1. The volume has one actor, so the
+  // inventory holds it once, with the union of the attachments (each node once).
+  std::map<std::string, persistent_volume_object> pvs{{"pv-a", rwx_block_pv("pv-a", "vol-1")},
+                                                      {"pv-b", rwx_block_pv("pv-b", "vol-1")}};
+  std::vector<volume_attachment_object> vas;
+  auto add = [&](const std::string& pv, const std::string& node, int second, bool attached) {
+    volume_attachment_object va;
+    va.name = pv + "-" + node;
+    va.pv_name = pv;
+    va.node_name = node;
+    va.attached = attached;
+    va.attacher = "rds.csi.srvlab.io";
+    va.created = caf::timestamp{std::chrono::seconds{second}};
+    vas.push_back(va);
+  };
+  add("pv-a", "a", 5, true);
+  add("pv-b", "a", 3, true);  // the same node through the other PV: once, since the earlier
+  add("pv-b", "b", 7, false); // pending through one PV
+  add("pv-a", "c", 9, false);
+  add("pv-b", "c", 9, true); // pending through one, attached through the other: attached
+  std::vector<const volume_attachment_object*> items;
+  for (auto& va : vas)
+    items.push_back(&va);
+  auto inv = inventory_of(items, pvs, migration_policy{});
+  REQUIRE(inv.volumes.size() == 1);
+  auto& volume = inv.volumes[0];
+  CHECK(volume.volume_id == "vol-1");
+  REQUIRE(volume.nodes.size() == 2);
+  CHECK(volume.nodes[0].node_id == "a");
+  CHECK(volume.nodes[0].since == caf::timestamp{std::chrono::seconds{3}});
+  CHECK(volume.nodes[1].node_id == "c");
+  CHECK(volume.pending == std::vector<std::string>{"b"});
+  CHECK(inv.anomalies.empty());
+}
+
 TEST_CASE("the publish time in status.attachmentMetadata orders two attachments created in the "
           "same second") {
   auto with_metadata = [](std::string va, const std::string& metadata) {

@@ -911,7 +911,7 @@ struct hibernation_fixture : supervisor_fixture {
 
   hibernation_fixture() {
     actors::volume_supervisor_config cfg;
-    cfg.volume_idle = 60s;
+    cfg.hibernation.idle = 60s;
     respawn(cfg);
   }
 
@@ -1092,6 +1092,7 @@ TEST_CASE_FIXTURE(hibernation_fixture, "a request that arrives while the hiberna
   auto s = status();
   CHECK(s.dormant == 0);
   CHECK(s.hibernations == 0);
+  CHECK(s.hibernations_abandoned == 1);
   CHECK(s.in_flight == 0);
   CHECK(s.migrating == 1);
   auto [result, x] = inspect("vol-1");
@@ -1175,7 +1176,7 @@ TEST_CASE_FIXTURE(hibernation_fixture, "hibernation changes no count, gauge or p
 
 TEST_CASE_FIXTURE(hibernation_fixture, "rebuilt volumes that do not migrate start dormant") {
   actors::volume_supervisor_config cfg;
-  cfg.volume_idle = 60s;
+  cfg.hibernation.idle = 60s;
   cfg.follow_cluster = true;
   respawn(cfg);
   self->send(supervisor, nodes_atom_v, std::vector<std::string>{"a", "b"});
@@ -1221,7 +1222,7 @@ TEST_CASE_FIXTURE(hibernation_fixture, "rebuilt volumes that do not migrate star
 
 TEST_CASE_FIXTURE(hibernation_fixture, "a later list wakes only the dormant volumes it changes") {
   actors::volume_supervisor_config cfg;
-  cfg.volume_idle = 60s;
+  cfg.hibernation.idle = 60s;
   cfg.follow_cluster = true;
   respawn(cfg);
   self->send(supervisor, nodes_atom_v, std::vector<std::string>{"a", "b"});
@@ -1261,4 +1262,29 @@ TEST_CASE_FIXTURE(hibernation_fixture, "a later list wakes only the dormant volu
   CHECK(x.state.migrating);
   REQUIRE(x.recent.size() == 1);
   CHECK(x.recent[0].kind == "follow-list");
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "a followed change that changes nothing does not wake a "
+                                       "dormant volume; one that does, does") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  advance(61s);
+  REQUIRE(dormant("vol-1"));
+  // The attacher's status write and later metadata changes of the VolumeAttachment of a node
+  // the volume has, a deletion being started, a node it does not have going away.
+  follow(change("vol-1", "a", attachment_phase::attached));
+  follow(change("vol-1", "a", attachment_phase::pending));
+  follow(change("vol-1", "z", attachment_phase::gone));
+  auto s = status();
+  CHECK(s.dormant == 1);
+  CHECK(s.revivals == 0);
+  CHECK(dormant("vol-1"));
+  // A second node attached: it wakes and migrates.
+  follow(change("vol-1", "b", attachment_phase::attached));
+  CHECK_FALSE(dormant("vol-1"));
+  s = status();
+  CHECK(s.revivals == 1);
+  CHECK(s.migrating == 1);
+  auto [result, x] = inspect("vol-1");
+  REQUIRE(x.state.nodes.size() == 2);
+  CHECK(x.recent.back().kind == "follow-attach");
 }

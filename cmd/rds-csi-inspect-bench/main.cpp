@@ -5,7 +5,6 @@
 // migrating, some of those timed out), with what each volume costs in memory. Both ask for pages
 // of volumes (first page, continued pages, filters), the migrations and single volumes. Prints
 // figures; asserts nothing.
-#include <malloc.h>
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +30,7 @@
 #include "client/kube_cluster.hpp"
 #include "client/plugin_process.hpp"
 #include "services/log/log.hpp"
+#include "services/memory/heap.hpp"
 
 using namespace rds;
 using clock_type = std::chrono::steady_clock;
@@ -79,7 +79,7 @@ std::string node_name(int i) {
 
 /// Heap bytes in use (glibc's arena count).
 double heap_bytes() {
-  return static_cast<double>(mallinfo2().uordblks);
+  return static_cast<double>(rds::services::memory::heap_in_use());
 }
 
 double rss_bytes() {
@@ -319,7 +319,7 @@ int main(int argc, char** argv) {
   // The CSI unpublishes of the last stale window are remembered (30 s by default): shorter here,
   // so that the figures after the migrations can show what is left once they are forgotten.
   sup_cfg.stale_window = std::chrono::seconds{2};
-  sup_cfg.volume_idle = std::chrono::seconds{volume_idle_seconds};
+  sup_cfg.hibernation.idle = std::chrono::seconds{volume_idle_seconds};
 
   // The inventory: every volume on one of four nodes; one in six migrating to the next node;
   // one migration in a hundred started two hours ago (its 1 h timer fires at once).
@@ -350,7 +350,7 @@ int main(int argc, char** argv) {
               "%d, %d requests each\n",
               volumes, migrating, limit, rounds);
 
-  malloc_trim(0);
+  rds::services::memory::release_free_memory();
   auto heap_before = heap_bytes();
   auto rss_before = rss_bytes();
   auto supervisor = sys.spawn(actors::volume_supervisor, sup_cfg, metrics, events, catalog, feed);
@@ -367,7 +367,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(status.volume_actors),
               static_cast<unsigned long long>(status.dormant), ms_since(begin));
   inventory = {};
-  malloc_trim(0);
+  rds::services::memory::release_free_memory();
   auto heap_after = heap_bytes();
   auto rss_after = rss_bytes();
   std::printf("memory per attached volume (actor + supervisor records, empty ring): heap %.0f B, "
@@ -388,7 +388,7 @@ int main(int argc, char** argv) {
   }
   std::printf("%d publishes one after another (each answered before the next) in %.0f ms\n",
               answered, ms_since(begin));
-  malloc_trim(0);
+  rds::services::memory::release_free_memory();
   std::printf("memory per attached volume with one operation in its ring: heap %.0f B, RSS "
               "%.0f B\n",
               (heap_bytes() - heap_before) / volumes, (rss_bytes() - rss_before) / volumes);
@@ -404,7 +404,7 @@ int main(int argc, char** argv) {
     } while (status.dormant < sleepers && clock_type::now() < until);
     // The retired actors are destroyed by the scheduler's workers shortly after their exit.
     std::this_thread::sleep_for(std::chrono::seconds{1});
-    malloc_trim(0);
+    rds::services::memory::release_free_memory();
     std::printf("after %.1f s idle: %llu dormant, %llu volume actors, %llu hibernations; memory "
                 "per attached volume with one operation in its ring: heap %.0f B, RSS %.0f B\n",
                 ms_since(begin) / 1000, static_cast<unsigned long long>(status.dormant),
@@ -446,7 +446,7 @@ int main(int argc, char** argv) {
                 ok, ms_since(begin));
     self->request(supervisor, std::chrono::seconds{60}, status_atom_v)
       .receive([&](supervisor_status& s) { status = s; }, [](caf::error&) {});
-    malloc_trim(0);
+    rds::services::memory::release_free_memory();
     std::printf("memory per attached volume after %d migrations (%.1f a volume; %llu attached, "
                 "%llu migrating): heap %.0f B, RSS %.0f B\n",
                 migrations, static_cast<double>(migrations) / volumes,
@@ -454,7 +454,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(status.migrating),
                 (heap_bytes() - heap_before) / volumes, (rss_bytes() - rss_before) / volumes);
     std::this_thread::sleep_for(sup_cfg.stale_window + std::chrono::milliseconds{1500});
-    malloc_trim(0);
+    rds::services::memory::release_free_memory();
     std::printf("... and once the unpublishes of the last stale window (%lld s) are forgotten: "
                 "heap %.0f B, RSS %.0f B\n",
                 static_cast<long long>(

@@ -35,6 +35,7 @@
 #include "services/inspection/debug_port.hpp"
 #include "services/kube/kube_config.hpp"
 #include "services/log/log.hpp"
+#include "services/memory/heap.hpp"
 #include "services/nvme/connector.hpp"
 #include "services/nvme/sysfs.hpp"
 #include "services/rds/routeros_simulator.hpp"
@@ -249,8 +250,8 @@ int run(const plugin_options& opts) {
     // A volume actor too slow for an inspection is reported by the supervisor (with its last
     // known state) before the inspection port's own deadline passes.
     supervisor_cfg.inspect_bound = std::chrono::milliseconds{opts.debug_timeout_ms} / 2;
-    supervisor_cfg.volume_idle = std::chrono::seconds{opts.volume_idle_seconds};
-    supervisor_cfg.trim_after_hibernations = 1024;
+    supervisor_cfg.hibernation.idle = std::chrono::seconds{opts.volume_idle_seconds};
+    supervisor_cfg.hibernation.trim_after = 1024;
     for (auto& fault : opts.test_faults) {
       actors::add_test_fault(fault, supervisor_cfg.faults); // checked by the flag parser
       log::warning("test fault ", fault, " is active (--test-fault is for tests only)");
@@ -379,7 +380,8 @@ int run(const plugin_options& opts) {
                   ? std::string{"disabled"}
                   : "http://" + metrics_info.listen_address + "/metrics")
             << std::endl;
-  log::info("serving CSI driver ", opts.driver_name, " on ", opts.endpoint);
+  log::info("serving CSI driver ", opts.driver_name, " on ", opts.endpoint,
+            " (heap: ", services::memory::allocator_name(), ")");
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -102,6 +102,7 @@ void render(json_writer& w, const supervisor_status& s) {
   field(w, "dormant", s.dormant);
   field(w, "hibernations", s.hibernations);
   field(w, "revivals", s.revivals);
+  field(w, "hibernations_abandoned", s.hibernations_abandoned);
   w.EndObject();
 }
 

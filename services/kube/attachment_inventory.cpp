@@ -1,4 +1,4 @@
-// Grouping of VolumeAttachments by PersistentVolume.
+// Grouping of VolumeAttachments by the volume their PersistentVolume names.
 #include "services/kube/attachment_inventory.hpp"
 
 #include <algorithm>
@@ -82,7 +82,10 @@ bool change_of(const attachment_facts& va, const std::string& node, bool deleted
 }
 
 cluster_inventory build_inventory(const std::vector<inventory_row>& rows) {
-  std::map<std::string, observed_volume> by_pv;
+  // By volume handle, not by PersistentVolume: two PersistentVolumes may name the same RDS
+  // volume (a copied manifest), and the volume's one actor must see the union of their
+  // attachments once, not two competing states.
+  std::map<std::string, observed_volume> by_volume;
   for (auto& row : rows) {
     auto& va = *row.va;
     if (!va.ours || row.pv_name->empty())
@@ -92,20 +95,35 @@ cluster_inventory build_inventory(const std::vector<inventory_row>& rows) {
     auto* pv = row.pv;
     if (pv == nullptr || pv->volume_handle.empty())
       continue;
-    auto& entry = by_pv[*row.pv_name];
+    auto& entry = by_volume[pv->volume_handle];
     if (entry.volume_id.empty()) {
       entry.volume_id = pv->volume_handle;
       entry.pv_name = *row.pv_name;
       entry.capability = pv->capability;
       entry.migration_timeout = pv->migration_timeout;
     }
-    if (va.attached)
-      entry.nodes.push_back({*row.node, attached_since(va), va.deleting});
-    else
-      entry.pending.push_back(*row.node);
+    auto& node = *row.node;
+    auto same_node = [&](const observed_attachment& n) { return n.node_id == node; };
+    auto& nodes = entry.nodes;
+    auto& pending = entry.pending;
+    if (va.attached) {
+      auto seen = std::find_if(nodes.begin(), nodes.end(), same_node);
+      if (seen == nodes.end()) {
+        pending.erase(std::remove(pending.begin(), pending.end(), node), pending.end());
+        nodes.push_back({node, attached_since(va), va.deleting});
+      } else {
+        // The node through two PersistentVolumes: attached since the earlier, detaching only
+        // when both are.
+        seen->since = std::min(seen->since, attached_since(va));
+        seen->detaching = seen->detaching && va.deleting;
+      }
+    } else if (std::none_of(nodes.begin(), nodes.end(), same_node)
+               && std::find(pending.begin(), pending.end(), node) == pending.end()) {
+      pending.push_back(node);
+    }
   }
   cluster_inventory result;
-  for (auto& [name, volume] : by_pv) {
+  for (auto& [volume_id, volume] : by_volume) {
     std::stable_sort(
       volume.nodes.begin(), volume.nodes.end(),
       [](const observed_attachment& a, const observed_attachment& b) { return a.since < b.since; });

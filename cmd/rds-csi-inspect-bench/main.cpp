@@ -258,6 +258,8 @@ int over_http(int volumes, int rounds, int limit) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // A line at a time into a file too: the HTTP set-up takes minutes and says how far it got.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"Times the inspection of volumes in process: the real volume supervisor and volume "
                "actors rebuilt from N attached volumes (one in six migrating), asked for pages, "
                "filtered pages, the migrations and single volumes. Prints figures (p50/p95/max) "

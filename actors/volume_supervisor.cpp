@@ -3,8 +3,6 @@
 
 #include <algorithm>
 #include <cctype>
-#if defined(__GLIBC__)
-#endif
 #include <optional>
 #include <type_traits>
 
@@ -259,7 +257,7 @@ void revive(self_pointer self, const std::string& volume_id, volume_entry& entry
   ++st.revivals;
 }
 
-/// Many actors were retired: once they are gone (hibernation.trim_interval later), the C library
+/// Many actors were retired: once they are gone (hibernation.trim_interval later), the allocator
 /// gives the free pages between the records that stay back to the system.
 void trim_later(self_pointer self) {
   auto& st = self->state;

@@ -48,10 +48,11 @@ struct hibernation_settings {
   /// How long an attached, not migrating volume stays without a request before its actor is
   /// retired; zero: never. The plugin's --volume-idle-seconds.
   caf::timespan idle{0};
-  /// After this many hibernations (0: never), the free memory of the C library's heap is given
-  /// back to the system (malloc_trim, in a thread of its own, at most every trim_interval): the
-  /// retired actors' memory lies between the records that stay, where the allocator never gives
-  /// it back by itself, so the resident memory would not shrink.
+  /// After this many hibernations (0: never), the heap's free pages are given back to the
+  /// system at once (services::memory::release_free_memory, in a thread of its own, at most
+  /// every trim_interval): the retired actors' memory would otherwise stay resident until the
+  /// allocator's own decay (jemalloc) or for good (glibc, where it lies between records that
+  /// stay).
   uint32_t trim_after = 0;
   caf::timespan trim_interval = std::chrono::seconds{2};
 

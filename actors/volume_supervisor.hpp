@@ -187,7 +187,8 @@ struct volume_supervisor_state {
   size_t dormant = 0;
   uint64_t hibernations = 0;
   uint64_t revivals = 0;
-  /// Hibernations given up because a request came for the volume while it was asked.
+  /// Hibernations given up because a request came for the volume while it was asked, or its
+  /// actor was restarted meanwhile.
   uint64_t hibernations_abandoned = 0;
   /// Hibernations since the heap was last trimmed, and whether a trim_atom is on its way.
   uint64_t hibernated_since_trim = 0;

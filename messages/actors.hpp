@@ -153,7 +153,8 @@ struct supervisor_status {
   uint64_t hibernations = 0;
   uint64_t revivals = 0;
   /// Since start: hibernations given up because a request for the volume came while its actor
-  /// was asked (the actor stays; it is idle again after that request).
+  /// was asked (the actor stays; it is idle again after that request), or because the actor
+  /// crashed meanwhile and was restarted.
   uint64_t hibernations_abandoned = 0;
 };
 

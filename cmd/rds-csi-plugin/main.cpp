@@ -381,7 +381,9 @@ int run(const plugin_options& opts) {
                   : "http://" + metrics_info.listen_address + "/metrics")
             << std::endl;
   log::info("serving CSI driver ", opts.driver_name, " on ", opts.endpoint,
-            " (heap: ", services::memory::allocator_name(), ")");
+            " (heap: ", services::memory::allocator_name(),
+            services::memory::background_purge() ? ", unused pages returned in the background" : "",
+            ")");
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

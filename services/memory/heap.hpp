@@ -1,20 +1,26 @@
 // The process's heap: which allocator serves it, how much it holds, and giving free memory back
 // to the system. The plugin links jemalloc (Debian's libjemalloc2) unless built with the
-// sanitizers: its size classes keep the small records that stay (a dormant volume's) apart from
-// the large objects that go (a retired actor), so that the pages the latter leave can be given
-// back; glibc's malloc mixes them on the same pages.
+// sanitizers: its size classes keep the small records that stay (a dormant volume's) on other
+// pages than the larger objects that go (a retired volume actor), so that the pages the latter
+// leave are whole and can be given back; glibc's malloc mixes them on the same pages.
 #pragma once
 
-#include <cstddef>
 #include <string>
 
 namespace rds::services::memory {
 
-/// "jemalloc 5.3.0-0-g..." or "glibc malloc".
+/// "jemalloc 5.3.0-0-g...", "glibc malloc" or "the sanitizers' allocator".
 std::string allocator_name();
+
+/// Whether a background thread gives unused pages back to the system on its own (jemalloc's
+/// background_thread, set by this module's options; false for the others).
+bool background_purge();
 
 /// Bytes the application holds (allocated and not freed), or -1 if the allocator cannot tell.
 long long heap_in_use();
+
+/// Bytes of the allocator's pages that are resident, or -1 if it cannot tell.
+long long heap_resident();
 
 /// Gives the free pages of every arena back to the system: jemalloc purges them, glibc trims.
 /// Can take tens of milliseconds over a large heap: call it off the actor scheduler.

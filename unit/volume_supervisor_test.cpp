@@ -1264,6 +1264,48 @@ TEST_CASE_FIXTURE(hibernation_fixture, "a later list wakes only the dormant volu
   CHECK(x.recent[0].kind == "follow-list");
 }
 
+TEST_CASE_FIXTURE(hibernation_fixture, "test fault crash-volume counts the publishes of a "
+                                       "dormant volume's earlier actors") {
+  actors::volume_supervisor_config cfg;
+  cfg.hibernation.idle = 60s;
+  REQUIRE(actors::add_test_fault("crash-volume:vol-1:2", cfg.faults).empty());
+  respawn(cfg);
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  advance(61s);
+  REQUIRE(dormant("vol-1"));
+  // The second publish revives the actor, which crashes on it: its first, the volume's second.
+  self->send(supervisor, publish_atom_v, publish_request{"vol-1", "a", rwx, 300s});
+  sched.run();
+  auto got = answer();
+  REQUIRE(got);
+  CHECK(std::holds_alternative<caf::error>(*got));
+  auto s = status();
+  CHECK(s.revivals == 1);
+  CHECK(s.restarts == 1);
+  CHECK_FALSE(dormant("vol-1"));
+  // Once: the next publish goes through.
+  CHECK(publish_rwx("vol-1", "a", 300s).ok());
+  CHECK(status().restarts == 1);
+}
+
+TEST_CASE_FIXTURE(hibernation_fixture, "a dormant volume whose only node goes away wakes, "
+                                       "detaches and is retired; a node it lacks pending does "
+                                       "not wake it") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  advance(61s);
+  REQUIRE(dormant("vol-1"));
+  follow(change("vol-1", "b", attachment_phase::pending));
+  CHECK(dormant("vol-1"));
+  CHECK(status().revivals == 0);
+  follow(change("vol-1", "a", attachment_phase::gone));
+  auto s = status();
+  CHECK(s.revivals == 1);
+  CHECK(s.volumes == 0);
+  CHECK(s.dormant == 0);
+  CHECK(s.attached == 0);
+  CHECK(inspect("vol-1").first.code == ec::not_found);
+}
+
 TEST_CASE_FIXTURE(hibernation_fixture, "a followed change that changes nothing does not wake a "
                                        "dormant volume; one that does, does") {
   REQUIRE(publish_rwx("vol-1", "a", 300s).ok());

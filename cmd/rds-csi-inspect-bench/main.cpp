@@ -77,7 +77,8 @@ std::string node_name(int i) {
   return buf;
 }
 
-/// Heap bytes in use (glibc's arena count).
+/// Heap bytes in use, as the allocator counts them (jemalloc: stats.allocated, size classes
+/// rounded up, no metadata; glibc: mallinfo2). Not comparable across allocators.
 double heap_bytes() {
   return static_cast<double>(rds::services::memory::heap_in_use());
 }

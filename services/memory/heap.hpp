@@ -1,8 +1,9 @@
 // The process's heap: which allocator serves it, how much it holds, and giving free memory back
 // to the system. The plugin links jemalloc (Debian's libjemalloc2) unless built with the
-// sanitizers: its size classes keep the small records that stay (a dormant volume's) on other
-// pages than the larger objects that go (a retired volume actor), so that the pages the latter
-// leave are whole and can be given back; glibc's malloc mixes them on the same pages.
+// sanitizers: objects of one size class share their own slabs, so the records that stay (a
+// dormant volume's, a few hundred bytes) do not sit on the slabs of the objects that go (a
+// retired volume actor's, about 1.6 KB), whose slabs empty whole and can be given back; glibc's
+// malloc mixes them on the same pages.
 #pragma once
 
 #include <string>

@@ -68,23 +68,7 @@ void release_free_memory() {
   mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
 }
 
-#elif defined(__SANITIZE_ADDRESS__)
-
-std::string allocator_name() {
-  return "the sanitizers' allocator";
-}
-bool background_purge() {
-  return false;
-}
-long long heap_in_use() {
-  return -1;
-}
-long long heap_resident() {
-  return -1;
-}
-void release_free_memory() {}
-
-#elif defined(__GLIBC__)
+#elif defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
 
 std::string allocator_name() {
   return "glibc malloc";
@@ -110,7 +94,11 @@ void release_free_memory() {
 #else
 
 std::string allocator_name() {
+#if defined(__SANITIZE_ADDRESS__)
+  return "the sanitizers' allocator";
+#else
   return "the C library's malloc";
+#endif
 }
 bool background_purge() {
   return false;

@@ -22,18 +22,89 @@ struct join_delta {
   uint64_t deleted_while_attached = 0;
 };
 
-/// The PersistentVolume of a name if it has been seen, else nullptr.
-const joined_volume* find_volume(self_pointer self, const std::string& pv_name) {
-  auto i = self->state.volumes.find(pv_name);
-  return i == self->state.volumes.end() || !i->second.known ? nullptr : &i->second;
-}
-
 const std::string& intern_node(self_pointer self, const std::string& node) {
   return *self->state.nodes.insert(node).first;
 }
 
 volume_claim claim_of(const persistent_volume_object& pv) {
   return volume_claim{pv.volume_handle, pv.claim_namespace, pv.claim_name};
+}
+
+size_t handle_hash(const joined_volume& pv) {
+  return std::hash<std::string>{}(pv.facts.volume_handle);
+}
+
+/// Runs `f` on every other known PersistentVolume that names the same volume handle.
+template <class F> void for_each_sibling(self_pointer self, const volume_entry& pv, F f) {
+  if (!pv.second.known || pv.second.facts.volume_handle.empty())
+    return;
+  auto [first, last] = self->state.by_handle.equal_range(handle_hash(pv.second));
+  for (auto i = first; i != last; ++i)
+    if (i->second != &pv && i->second->second.facts.volume_handle == pv.second.facts.volume_handle)
+      f(*i->second);
+}
+
+bool has_sibling(self_pointer self, const volume_entry& pv) {
+  bool found = false;
+  for_each_sibling(self, pv, [&](const volume_entry&) { found = true; });
+  return found;
+}
+
+void index_handle(self_pointer self, volume_entry& pv) {
+  if (!pv.second.known || pv.second.facts.volume_handle.empty())
+    return;
+  self->state.by_handle.emplace(handle_hash(pv.second), &pv);
+  for_each_sibling(self, pv, [&](const volume_entry& other) {
+    log::warning(log::volume(pv.second.facts.volume_handle), "PersistentVolumes ", other.first,
+                 " and ", pv.first,
+                 " name the same volume: it is attached wherever the VolumeAttachments of either "
+                 "say, and the PersistentVolume with the smallest name gives its access mode and "
+                 "migration timeout");
+  });
+}
+
+void unindex_handle(self_pointer self, volume_entry& pv) {
+  if (!pv.second.known || pv.second.facts.volume_handle.empty())
+    return;
+  auto [first, last] = self->state.by_handle.equal_range(handle_hash(pv.second));
+  for (auto i = first; i != last; ++i)
+    if (i->second == &pv) {
+      self->state.by_handle.erase(i);
+      return;
+    }
+}
+
+/// Makes a PersistentVolume known with these facts.
+void set_facts(self_pointer self, volume_entry& pv, services::kube::volume_facts facts) {
+  unindex_handle(self, pv);
+  pv.second.facts = std::move(facts);
+  pv.second.known = true;
+  pv.second.deleted = false;
+  index_handle(self, pv);
+}
+
+/// The PersistentVolume that speaks for the volume `pv` names: the smallest name among those
+/// that name it.
+const volume_entry& speaker(self_pointer self, const volume_entry& pv) {
+  auto* best = &pv;
+  for_each_sibling(self, pv, [&](const volume_entry& other) {
+    if (other.first < best->first)
+      best = &other;
+  });
+  return *best;
+}
+
+/// Another PersistentVolume naming the same volume has a VolumeAttachment that attaches `node`.
+bool attached_by_sibling(self_pointer self, const volume_entry& pv, const std::string& node) {
+  bool attached = false;
+  for_each_sibling(self, pv, [&](const volume_entry& other) {
+    for (auto* va = other.second.first; va != nullptr; va = va->second.next) {
+      auto& facts = va->second.facts;
+      if (*va->second.node == node && facts.ours && facts.attached && !facts.deleting)
+        attached = true;
+    }
+  });
+  return attached;
 }
 
 /// Tells the supervisor what one VolumeAttachment means, once it has its inventory and the
@@ -43,12 +114,20 @@ void apply(self_pointer self, const std::string& pv_name, const std::string& nod
            const volume_supervisor_actor& supervisor) {
   if (!self->state.synced)
     return;
-  auto* pv = find_volume(self, pv_name);
-  if (pv == nullptr)
+  auto entry = self->state.volumes.find(pv_name);
+  if (entry == self->state.volumes.end() || !entry->second.known)
     return;
+  auto& pv = *entry;
   attachment_change change;
-  if (services::kube::change_of(va, node, deleted, pv->facts, change))
-    self->send(supervisor, sync_atom_v, std::move(change));
+  if (!services::kube::change_of(va, node, deleted, speaker(self, pv).second.facts, change))
+    return;
+  if (change.phase == attachment_phase::gone && attached_by_sibling(self, pv, node)) {
+    log::info(log::volume(change.volume_id), log::node(node), "a VolumeAttachment of ", pv.first,
+              " is gone, but one of another PersistentVolume naming the volume still attaches "
+              "the node: it stays attached");
+    return;
+  }
+  self->send(supervisor, sync_atom_v, std::move(change));
 }
 
 void apply(self_pointer self, const attachment_entry& va,
@@ -56,14 +135,17 @@ void apply(self_pointer self, const attachment_entry& va,
   apply(self, va.second.volume->first, *va.second.node, va.second.facts, false, supervisor);
 }
 
-/// A PersistentVolume that is gone for good: the events actor forgets its claim too.
-void forget_claim(self_pointer self, const joined_volume& pv, const events_actor& events) {
-  if (!pv.facts.volume_handle.empty())
-    self->send(events, claims_atom_v, std::vector<volume_claim>{{pv.facts.volume_handle, "", ""}});
+/// A PersistentVolume that is gone for good: the events actor forgets its claim too, unless
+/// another PersistentVolume still names the volume (the events actor keeps claims by volume).
+void forget_claim(self_pointer self, const volume_entry& pv, const events_actor& events) {
+  if (!pv.second.facts.volume_handle.empty() && !has_sibling(self, pv))
+    self->send(events, claims_atom_v,
+               std::vector<volume_claim>{{pv.second.facts.volume_handle, "", ""}});
 }
 
 /// Drops the entry of a PersistentVolume name.
 void drop(self_pointer self, std::unordered_map<std::string, joined_volume>::iterator entry) {
+  unindex_handle(self, *entry);
   if (entry->second.known)
     --self->state.known_volumes;
   self->state.volumes.erase(entry);
@@ -117,7 +199,7 @@ void unlink(self_pointer self, attachment_entry& va, const events_actor& events)
   if (pv.first != nullptr || (pv.known && !pv.deleted))
     return;
   if (pv.known)
-    forget_claim(self, pv, events);
+    forget_claim(self, *volume, events);
   drop(self, st.volumes.find(volume->first));
 }
 
@@ -150,7 +232,7 @@ void send_inventory(self_pointer self, const volume_supervisor_actor& supervisor
   for (auto* va : items) {
     auto& volume = *va->second.volume;
     rows.push_back({&volume.first, va->second.node, &va->second.facts,
-                    volume.second.known ? &volume.second.facts : nullptr});
+                    volume.second.known ? &speaker(self, volume).second.facts : nullptr});
   }
   auto inventory = services::kube::build_inventory(rows);
   inventory.listed_at = self->state.attachments_listed_at;
@@ -209,9 +291,8 @@ void take_attachment_list(self_pointer self, std::vector<volume_attachment_objec
   for (auto i = st.volumes.begin(); i != st.volumes.end();) {
     auto& pv = i->second;
     if (pv.deleted && pv.first == nullptr) {
-      forget_claim(self, pv, events);
-      --st.known_volumes;
-      i = st.volumes.erase(i);
+      forget_claim(self, *i, events);
+      drop(self, i++);
     } else {
       ++i;
     }
@@ -239,9 +320,8 @@ std::vector<attachment_entry*> take_volume_list(self_pointer self,
         mark_deleted(self, *i, delta);
         ++i;
       } else {
-        forget_claim(self, pv, events);
-        --st.known_volumes;
-        i = st.volumes.erase(i);
+        forget_claim(self, *i, events);
+        drop(self, i++);
       }
     }
   }
@@ -252,7 +332,8 @@ std::vector<attachment_entry*> take_volume_list(self_pointer self,
     if (pv.driver == config.driver_name)
       claims.push_back(claim_of(pv));
     auto facts = services::kube::facts_of(pv, config.driver_name, config.migrations);
-    auto& known = st.volumes.try_emplace(std::move(pv.name)).first->second;
+    auto& entry = *st.volumes.try_emplace(std::move(pv.name)).first;
+    auto& known = entry.second;
     if (!known.known) {
       ++st.known_volumes;
       for (auto* va = known.first; va != nullptr; va = va->second.next) {
@@ -260,9 +341,7 @@ std::vector<attachment_entry*> take_volume_list(self_pointer self,
         resolved.push_back(va);
       }
     }
-    known.facts = std::move(facts);
-    known.known = true;
-    known.deleted = false;
+    set_facts(self, entry, std::move(facts));
   }
   if (!st.volumes_listed) {
     // The first list: what still waits now is ahead of its PersistentVolume.
@@ -342,7 +421,7 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
           if (known->second.first != nullptr) {
             mark_deleted(self, *known, delta);
           } else {
-            forget_claim(self, known->second, events);
+            forget_claim(self, *known, events);
             drop(self, known);
           }
           return;
@@ -355,9 +434,7 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
           known = st.volumes.try_emplace(std::move(pv.name)).first;
         auto& volume = known->second;
         auto was_known = volume.known;
-        volume.facts = std::move(facts);
-        volume.known = true;
-        volume.deleted = false;
+        set_facts(self, *known, std::move(facts));
         if (was_known)
           return;
         ++st.known_volumes;

@@ -79,6 +79,10 @@ struct attachment_join_state {
   /// PersistentVolumes by name, known or named by a VolumeAttachment. Each fact is kept once:
   /// the entries point at each other (node-based maps: pointers stay valid until erased).
   std::unordered_map<std::string, joined_volume> volumes;
+  /// Known PersistentVolumes with a volume handle, by the hash of the handle. Two of them may
+  /// name one RDS volume (a copied manifest): the volume is then attached wherever either's
+  /// VolumeAttachments say, and the one with the smallest name speaks for its facts.
+  std::unordered_multimap<size_t, joined_volume_entry*> by_handle;
   /// This driver's VolumeAttachments by name.
   std::unordered_map<std::string, joined_attachment> attachments;
   /// Node names the attachments point at; rebuilt with each list of VolumeAttachments, so a

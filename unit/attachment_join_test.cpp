@@ -337,3 +337,61 @@ TEST_CASE_FIXTURE(join_fixture, "a PersistentVolume gone for good takes its clai
   CHECK_FALSE(has_claim("vol-1=vms/disk-1"));
   CHECK(has_claim("vol-1=/"));
 }
+
+TEST_CASE_FIXTURE(join_fixture, "two PersistentVolumes naming one volume: a node stays attached "
+                                "while a VolumeAttachment of either attaches it") {
+  tell(std::vector<volume_attachment_object>{va("pv-a", "a"), va("pv-b", "a", true, 1)});
+  tell(std::vector<persistent_volume_object>{pv("pv-a", "vol-1"), pv("pv-b", "vol-1")});
+  REQUIRE(nodes_of("vol-1") == names{"a"});
+  // pv-b's VolumeAttachment goes: pv-a's still attaches node a.
+  tell(va("pv-b", "a"), true);
+  CHECK(nodes_of("vol-1") == names{"a"});
+  // The same while a VolumeAttachment arrives, is detached and goes one event at a time.
+  tell(va("pv-b", "b"), false);
+  CHECK(nodes_of("vol-1") == names{"a", "b"});
+  auto detaching = va("pv-b", "b", false);
+  detaching.deleting = true;
+  tell(detaching, false);
+  tell(detaching, true);
+  CHECK(nodes_of("vol-1") == names{"a"});
+  // The last VolumeAttachment on node a goes: the volume is detached.
+  tell(va("pv-a", "a"), true);
+  CHECK(nodes_of("vol-1").empty());
+}
+
+TEST_CASE_FIXTURE(join_fixture, "two PersistentVolumes naming one volume: the smallest name gives "
+                                "the access mode, whatever the order") {
+  auto copy = pv("pv-b", "vol-1");
+  copy.access_modes = {"ReadWriteOnce"};
+  // pv-b's VolumeAttachment sorts first, and pv-b is listed first.
+  auto first = va("pv-b", "a");
+  first.name = "csi-0";
+  tell(std::vector<volume_attachment_object>{first});
+  tell(std::vector<persistent_volume_object>{copy, pv("pv-a", "vol-1")});
+  auto state = ask<attachment_state>(supervisor, status_atom_v, std::string{"vol-1"});
+  REQUIRE(state);
+  CHECK(state->access == access_kind::multi_node_block);
+  // An event of pv-b's VolumeAttachment carries pv-a's facts too: a second node is a migration.
+  tell(va("pv-b", "b"), false);
+  CHECK(nodes_of("vol-1") == names{"a", "b"});
+  CHECK(supervised().migrating == 1);
+}
+
+TEST_CASE_FIXTURE(join_fixture, "two PersistentVolumes naming one volume: deleting one keeps the "
+                                "claim of the other") {
+  tell(std::vector<volume_attachment_object>{});
+  tell(std::vector<persistent_volume_object>{pv("pv-a", "vol-1", "disk-1")});
+  tell(pv("pv-b", "vol-1", "disk-1"), false);
+  REQUIRE(has_claim("vol-1=vms/disk-1"));
+  tell(pv("pv-b", "vol-1", "disk-1"), true);
+  CHECK(has_claim("vol-1=vms/disk-1"));
+  tell(pv("pv-a", "vol-1", "disk-1"), true);
+  CHECK(has_claim("vol-1=/"));
+  // Also through a relist that lacks both.
+  tell(pv("pv-a", "vol-2", "disk-2"), false);
+  tell(pv("pv-b", "vol-2", "disk-2"), false);
+  REQUIRE(has_claim("vol-2=vms/disk-2"));
+  tell(std::vector<persistent_volume_object>{});
+  CHECK(has_claim("vol-2=/"));
+  CHECK(status().persistent_volumes == 0);
+}

@@ -218,6 +218,31 @@ void became_idle(self_pointer self, const std::string& volume_id, volume_entry& 
   idle_later(self);
 }
 
+/// How many retired actors go at once, and how long the first waits for others at most.
+constexpr size_t retire_batch = 64;
+constexpr caf::timespan retire_delay = std::chrono::milliseconds{100};
+
+void retire_now(self_pointer self) {
+  auto& st = self->state;
+  for (auto& handle : st.retiring)
+    self->send_exit(handle, caf::exit_reason::user_shutdown);
+  st.retiring.clear();
+  if (st.retiring.capacity() > retire_batch)
+    st.retiring.shrink_to_fit();
+}
+
+/// Retires a volume's actor (its down message carries user_shutdown and is ignored).
+void retire(self_pointer self, volume_actor handle) {
+  auto& st = self->state;
+  st.retiring.push_back(std::move(handle));
+  if (st.retiring.size() >= retire_batch) {
+    retire_now(self);
+  } else if (!st.retire_pending) {
+    st.retire_pending = true;
+    self->delayed_send(self, retire_delay, retire_atom_v);
+  }
+}
+
 /// Called when a forwarded request is answered: a volume that no node uses and that has no
 /// request pending has nothing to own any more; an attached one is idle from now on.
 /// `touched`: see became_idle.
@@ -235,9 +260,10 @@ void settle(self_pointer self, const std::string& volume_id, bool touched = true
     became_idle(self, i->first, entry, touched);
     return;
   }
-  if (!entry.dormant())
-    self->send_exit(entry.handle, caf::exit_reason::user_shutdown);
+  auto handle = entry.handle;
   remove_entry(self, i);
+  if (handle)
+    retire(self, std::move(handle));
 }
 
 /// A dormant volume gets its actor back, from the record: the same state (a migration never
@@ -307,8 +333,7 @@ void ask_to_hibernate(self_pointer self, const std::string& volume_id, volume_en
         --st.in_flight;
         if (answer.ring)
           entry.operations = std::make_unique<operation_ring>(std::move(*answer.ring));
-        // Its down message carries user_shutdown: ignored, like a retired detached volume's.
-        self->send_exit(entry.handle, caf::exit_reason::user_shutdown);
+        retire(self, std::move(entry.handle));
         entry.handle = volume_actor{};
         ++st.dormant;
         ++st.hibernations;
@@ -947,6 +972,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     entry->second.handle = spawn_volume(self, last_known, config, metrics, /*restarted=*/true);
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
+    retire_now(self);
     for (auto& [id, entry] : self->state.volumes)
       if (!entry.dormant())
         self->send_exit(entry.handle, msg.reason);
@@ -1098,6 +1124,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         s.hibernations = st.hibernations;
         s.revivals = st.revivals;
         s.hibernations_abandoned = st.hibernations_abandoned;
+        s.retiring = st.retiring.size();
         return s;
       });
     },
@@ -1153,6 +1180,10 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     },
     [=](idle_atom) { hibernate_idle(self, config, metrics); },
     [=](trim_atom) { trim_heap(self); },
+    [=](retire_atom) {
+      self->state.retire_pending = false;
+      retire_now(self);
+    },
     [=](expire_atom) {
       self->state.expiry_pending = false;
       forget_old_unpublishes(self, config);

@@ -190,6 +190,13 @@ struct volume_supervisor_state {
   /// Hibernations given up because a request came for the volume while it was asked, or its
   /// actor was restarted meanwhile.
   uint64_t hibernations_abandoned = 0;
+  /// Actors of volumes that no longer need one (detached, or hibernated), not told to exit yet:
+  /// they go together, at most retire_batch at a time or retire_delay after the first, because
+  /// each actor's exit wakes CAF's clock thread (CAF 0.17 cancels the actor's timeouts on its
+  /// thread), and exits in a burst wake it about once. No message reaches them meanwhile: their
+  /// entry has no handle to them any more.
+  std::vector<volume_actor> retiring;
+  bool retire_pending = false;
   /// Hibernations since the heap was last trimmed, and whether a trim_atom is on its way.
   uint64_t hibernated_since_trim = 0;
   bool trim_pending = false;

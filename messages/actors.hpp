@@ -97,6 +97,10 @@ constexpr hibernate_atom hibernate_atom_v{};
 /// The supervisor's own delayed message: the idle volumes whose time has come may hibernate.
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 constexpr idle_atom idle_atom_v{};
+/// The supervisor's own delayed message: the actors of detached or hibernated volumes waiting
+/// to be retired go now.
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+constexpr retire_atom retire_atom_v{};
 /// The supervisor's own delayed message: give the memory of retired actors back to the system.
 using trim_atom = caf::atom_constant<caf::atom("trim")>;
 constexpr trim_atom trim_atom_v{};
@@ -156,13 +160,16 @@ struct supervisor_status {
   /// was asked (the actor stays; it is idle again after that request), or because the actor
   /// crashed meanwhile and was restarted.
   uint64_t hibernations_abandoned = 0;
+  /// Actors of volumes that no longer need one (detached, or hibernated), not counted in
+  /// volume_actors, waiting to exit together with others (at most 64, for at most 100 ms).
+  uint64_t retiring = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
            x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored, x.mailbox, x.volumes,
-           x.dormant, x.hibernations, x.revivals, x.hibernations_abandoned);
+           x.dormant, x.hibernations, x.revivals, x.hibernations_abandoned, x.retiring);
 }
 
 /// One RouterOS request of the rds actor that has not been answered yet.
@@ -687,7 +694,9 @@ using volume_supervisor_actor = caf::typed_actor<
   // Its own delayed message: volumes idle for --volume-idle-seconds may hibernate.
   caf::reacts_to<idle_atom>,
   // Its own delayed message: many actors were retired, their memory is given back.
-  caf::reacts_to<trim_atom>>;
+  caf::reacts_to<trim_atom>,
+  // Its own delayed message: the actors waiting to be retired go.
+  caf::reacts_to<retire_atom>>;
 
 /// The node operations on one volume, as nvme_io runs them, node_volume serialises them and the
 /// node supervisor routes them.

@@ -201,6 +201,10 @@ TEST_CASE_FIXTURE(supervisor_fixture, "volume actors are spawned on demand and r
   CHECK(unpublish("vol-1", "a").ok());
   CHECK(status().volume_actors == 1);
   CHECK(status().attached == 1);
+  // The detached volume's actor exits with others, or after a while.
+  CHECK(status().retiring == 1);
+  advance(100ms);
+  CHECK(status().retiring == 0);
   CHECK(!lookup("vol-1"));
   CHECK(lookup("vol-2"));
   // A refused publish on an unknown volume leaves no actor behind.
@@ -267,9 +271,13 @@ TEST_CASE_FIXTURE(supervisor_fixture, "a thousand volumes at once keep exact sta
     self->receive([&](outcome&) {}, caf::after(std::chrono::seconds{0}) >> [] {});
   auto s = status();
   CHECK(s.volume_actors == 0);
+  // Retired 64 at a time: what is left goes after a while.
+  CHECK(s.retiring == volumes % 64);
   CHECK(s.attached == 0);
   CHECK(s.migrating == 0);
   CHECK(s.in_flight == 0);
+  advance(100ms);
+  CHECK(status().retiring == 0);
   CHECK(metric("rds_csi_attachment_attach_total{status=\"success\"}") == volumes);
   CHECK(metric("rds_csi_attachment_detach_total{status=\"success\"}") == volumes);
   CHECK(metric("rds_csi_migration_migrations_total{result=\"success\"}") == volumes / 2);

@@ -103,6 +103,7 @@ void render(json_writer& w, const supervisor_status& s) {
   field(w, "hibernations", s.hibernations);
   field(w, "revivals", s.revivals);
   field(w, "hibernations_abandoned", s.hibernations_abandoned);
+  field(w, "retiring", s.retiring);
   w.EndObject();
 }
 

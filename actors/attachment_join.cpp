@@ -76,11 +76,15 @@ void unindex_handle(self_pointer self, volume_entry& pv) {
 
 /// Makes a PersistentVolume known with these facts.
 void set_facts(self_pointer self, volume_entry& pv, services::kube::volume_facts facts) {
-  unindex_handle(self, pv);
+  // Indexed (and a shared volume warned about) once, not at every update or relist.
+  auto same_handle = pv.second.known && pv.second.facts.volume_handle == facts.volume_handle;
+  if (!same_handle)
+    unindex_handle(self, pv);
   pv.second.facts = std::move(facts);
   pv.second.known = true;
   pv.second.deleted = false;
-  index_handle(self, pv);
+  if (!same_handle)
+    index_handle(self, pv);
 }
 
 /// The PersistentVolume that speaks for the volume `pv` names: the smallest name among those

@@ -1,6 +1,7 @@
 // Builds the gRPC server on the unix socket and registers the services the mode asks for.
 #include "services/csi/server.hpp"
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -23,6 +24,10 @@ struct server::impl {
     : config(std::move(cfg))
     , calls(sys)
     , identity(sys, config, actors, calls) {
+    // Debian builds Abseil without NDEBUG, so every contended absl::Mutex inside gRPC also
+    // keeps a lock-order graph for deadlock detection (a few percent of the CPU of a CSI call,
+    // and it can only report bugs in gRPC itself). Process-wide, set before gRPC starts.
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     if (config.controller)
       controller = std::make_unique<controller_service>(sys, config, actors, calls);
     if (config.node)

@@ -103,8 +103,6 @@ int run(const plugin_options& opts) {
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads",
           static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
-  if (auto* x = std::getenv("RDS_CSI_EXPERIMENT_THREADS"))
-    cfg.set("scheduler.max-threads", static_cast<size_t>(std::atoi(x)));
   // Idle workers wait instead of polling (the CSI edge's cost at low load; see the benchmark).
   rds::services::csi::configure_scheduler(cfg);
   caf::actor_system sys{cfg};

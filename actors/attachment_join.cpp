@@ -88,11 +88,13 @@ void set_facts(self_pointer self, volume_entry& pv, services::kube::volume_facts
 }
 
 /// The PersistentVolume that speaks for the volume `pv` names: the smallest name among those
-/// that name it.
+/// that name it, a PersistentVolume that still exists before a deleted one (kept while its
+/// VolumeAttachments name it).
 const volume_entry& speaker(self_pointer self, const volume_entry& pv) {
   auto* best = &pv;
+  auto rank = [](const volume_entry& e) { return std::make_pair(e.second.deleted, e.first); };
   for_each_sibling(self, pv, [&](const volume_entry& other) {
-    if (other.first < best->first)
+    if (rank(other) < rank(*best))
       best = &other;
   });
   return *best;
@@ -104,7 +106,8 @@ bool attached_by_sibling(self_pointer self, const volume_entry& pv, const std::s
   for_each_sibling(self, pv, [&](const volume_entry& other) {
     for (auto* va = other.second.first; va != nullptr; va = va->second.next) {
       auto& facts = va->second.facts;
-      if (*va->second.node == node && facts.ours && facts.attached && !facts.deleting)
+      // Attached, even if being deleted: its node is kept until its own unpublish or deletion.
+      if (*va->second.node == node && facts.ours && facts.attached)
         attached = true;
     }
   });
@@ -304,6 +307,22 @@ void take_attachment_list(self_pointer self, std::vector<volume_attachment_objec
   st.attachments_listed = true;
 }
 
+/// One claim per volume: of PersistentVolumes that name the same volume, a bound one's claim
+/// rather than an unbound copy's empty one (the events actor keeps one claim per volume).
+std::vector<volume_claim> bound_first(std::vector<volume_claim> claims) {
+  std::unordered_map<std::string, size_t> at;
+  std::vector<volume_claim> out;
+  out.reserve(claims.size());
+  for (auto& claim : claims) {
+    auto [i, fresh] = at.try_emplace(claim.volume_id, out.size());
+    if (fresh)
+      out.push_back(std::move(claim));
+    else if (out[i->second].claim_name.empty())
+      out[i->second] = std::move(claim);
+  }
+  return out;
+}
+
 /// Replaces the PersistentVolumes; returns the VolumeAttachments that stopped waiting.
 std::vector<attachment_entry*> take_volume_list(self_pointer self,
                                                 std::vector<persistent_volume_object>& items,
@@ -360,7 +379,7 @@ std::vector<attachment_entry*> take_volume_list(self_pointer self,
       }
   }
   st.volumes_listed = true;
-  self->send(events, claims_atom_v, std::move(claims));
+  self->send(events, claims_atom_v, bound_first(std::move(claims)));
   return resolved;
 }
 
@@ -430,15 +449,18 @@ attachment_join(attachment_join_actor::stateful_pointer<attachment_join_state> s
           }
           return;
         }
-        // The events actor keeps the claim (the join does not): it is told at every change.
-        if (pv.driver == config.driver_name)
-          self->send(events, claims_atom_v, std::vector<volume_claim>{claim_of(pv)});
+        auto claim = claim_of(pv);
+        auto ours = pv.driver == config.driver_name;
         auto facts = services::kube::facts_of(pv, config.driver_name, config.migrations);
         if (known == st.volumes.end())
           known = st.volumes.try_emplace(std::move(pv.name)).first;
         auto& volume = known->second;
         auto was_known = volume.known;
         set_facts(self, *known, std::move(facts));
+        // The events actor keeps the claim (the join does not): it is told at every change, but
+        // an unbound copy of a PersistentVolume does not erase the claim of the one bound.
+        if (ours && (!claim.claim_name.empty() || !has_sibling(self, *known)))
+          self->send(events, claims_atom_v, std::vector<volume_claim>{std::move(claim)});
         if (was_known)
           return;
         ++st.known_volumes;

@@ -395,3 +395,49 @@ TEST_CASE_FIXTURE(join_fixture, "two PersistentVolumes naming one volume: deleti
   CHECK(has_claim("vol-2=/"));
   CHECK(status().persistent_volumes == 0);
 }
+
+TEST_CASE_FIXTURE(join_fixture, "two PersistentVolumes naming one volume: an unbound copy does not "
+                                "erase the claim of the bound one") {
+  tell(std::vector<volume_attachment_object>{});
+  tell(std::vector<persistent_volume_object>{pv("pv-b", "vol-1"), pv("pv-a", "vol-1", "disk-1")});
+  CHECK(has_claim("vol-1=vms/disk-1"));
+  tell(std::vector<persistent_volume_object>{pv("pv-a", "vol-1", "disk-1"), pv("pv-b", "vol-1")});
+  CHECK(has_claim("vol-1=vms/disk-1"));
+  tell(pv("pv-b", "vol-1"), false);
+  CHECK(has_claim("vol-1=vms/disk-1"));
+  // Alone, an unbound PersistentVolume's empty claim is told as ever.
+  tell(pv("pv-c", "vol-2", "disk-2"), false);
+  tell(pv("pv-c", "vol-2"), false);
+  CHECK(has_claim("vol-2=/"));
+}
+
+TEST_CASE_FIXTURE(join_fixture, "two PersistentVolumes naming one volume: a node being detached by "
+                                "one is kept while the other's goes") {
+  tell(std::vector<volume_attachment_object>{va("pv-a", "a"), va("pv-b", "a", true, 1)});
+  tell(std::vector<persistent_volume_object>{pv("pv-a", "vol-1"), pv("pv-b", "vol-1")});
+  REQUIRE(nodes_of("vol-1") == names{"a"});
+  auto detaching = va("pv-a", "a");
+  detaching.deleting = true;
+  tell(detaching, false);
+  tell(va("pv-b", "a"), true);
+  CHECK(nodes_of("vol-1") == names{"a"});
+  detaching.attached = false;
+  tell(detaching, false);
+  CHECK(nodes_of("vol-1").empty());
+}
+
+TEST_CASE_FIXTURE(join_fixture, "two PersistentVolumes naming one volume: a deleted one does not "
+                                "speak for it") {
+  auto single = pv("pv-a", "vol-1");
+  single.access_modes = {"ReadWriteOnce"};
+  // pv-a's VolumeAttachment is not attached yet: the volume has no actor.
+  tell(std::vector<volume_attachment_object>{va("pv-a", "a", false)});
+  tell(std::vector<persistent_volume_object>{single, pv("pv-b", "vol-1")});
+  // pv-a is deleted but kept (its VolumeAttachment names it); pv-b, RWX block, now speaks.
+  tell(single, true);
+  REQUIRE(status().deleted_while_attached == 1);
+  tell(va("pv-b", "b"), false);
+  auto state = ask<attachment_state>(supervisor, status_atom_v, std::string{"vol-1"});
+  REQUIRE(state);
+  CHECK(state->access == access_kind::multi_node_block);
+}

@@ -198,14 +198,24 @@ TEST_CASE_FIXTURE(supervisor_fixture, "volume actors are spawned on demand and r
   CHECK(publish("vol-2", "a", false).ok());
   CHECK(status().volume_actors == 2);
   CHECK(status().attached == 2);
+  self->monitor(lookup("vol-1"));
+  auto exited = [&] {
+    bool down = false;
+    self->receive(
+      [&](const caf::down_msg& msg) { down = msg.reason == caf::exit_reason::user_shutdown; },
+      caf::after(std::chrono::seconds{0}) >> [] {});
+    return down;
+  };
   CHECK(unpublish("vol-1", "a").ok());
   CHECK(status().volume_actors == 1);
   CHECK(status().attached == 1);
+  CHECK(!lookup("vol-1"));
   // The detached volume's actor exits with others, or after a while.
   CHECK(status().retiring == 1);
+  CHECK_FALSE(exited());
   advance(100ms);
   CHECK(status().retiring == 0);
-  CHECK(!lookup("vol-1"));
+  CHECK(exited());
   CHECK(lookup("vol-2"));
   // A refused publish on an unknown volume leaves no actor behind.
   CHECK(unpublish("vol-3", "a").ok());

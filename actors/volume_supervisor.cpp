@@ -227,8 +227,6 @@ void retire_now(self_pointer self) {
   for (auto& handle : st.retiring)
     self->send_exit(handle, caf::exit_reason::user_shutdown);
   st.retiring.clear();
-  if (st.retiring.capacity() > retire_batch)
-    st.retiring.shrink_to_fit();
 }
 
 /// Retires a volume's actor (its down message carries user_shutdown and is ignored).

@@ -96,9 +96,9 @@ cluster_inventory build_inventory(const std::vector<inventory_row>& rows) {
     if (pv == nullptr || pv->volume_handle.empty())
       continue;
     auto& entry = by_volume[pv->volume_handle];
-    // Two PersistentVolumes that name the volume may disagree on its access mode or timeout:
-    // the one with the smallest name speaks for it, whatever the order of the rows (the
-    // attachment join's changes take the same one).
+    // Two PersistentVolumes may name the volume: the row with the smallest PersistentVolume
+    // name gives its name and facts, whatever the order of the rows. (The attachment join
+    // already gives every row of a volume the same facts, those of its speaker.)
     if (entry.volume_id.empty() || *row.pv_name < entry.pv_name) {
       entry.volume_id = pv->volume_handle;
       entry.pv_name = *row.pv_name;

@@ -80,7 +80,10 @@ void rpc_call::dispatch(const rpc_call_ptr& self, caf::timespan timeout,
                         std::function<void(caf::event_based_actor*)> send) {
   auto deadline = std::chrono::steady_clock::now()
                   + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
-  caf::anon_send(tracker_.dispatcher, dispatch_step{self, deadline, std::move(send)});
+  caller_runs_scope scope{tracker_.here};
+  caf::actor_cast<caf::abstract_actor*>(tracker_.dispatcher)
+    ->eq_impl(caf::make_message_id(), nullptr, scope.unit(),
+              dispatch_step{self, deadline, std::move(send)});
 }
 
 void rpc_call::finish(const grpc::Status& status, caf::local_actor* from) {

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "messages/actors.hpp"
+#include "services/csi/caller_runs.hpp"
 
 namespace rds::services::csi {
 
@@ -55,7 +56,8 @@ caf::actor spawn_call_dispatcher(caf::actor_system& sys);
 /// by the server.
 struct call_tracker {
   explicit call_tracker(caf::actor_system& sys)
-    : dispatcher(spawn_call_dispatcher(sys)) {}
+    : dispatcher(spawn_call_dispatcher(sys))
+    , here(caller_runs_unit::of(sys)) {}
   ~call_tracker() { caf::anon_send_exit(dispatcher, caf::exit_reason::user_shutdown); }
   call_tracker(const call_tracker&) = delete;
   call_tracker& operator=(const call_tracker&) = delete;
@@ -63,6 +65,8 @@ struct call_tracker {
   std::atomic<int> in_flight{0};
   std::atomic<bool> draining{false};
   caf::actor dispatcher;
+  /// Runs a call's actors on the gRPC thread that received it, when they are idle.
+  caller_runs_unit& here;
 };
 
 class rpc_call {
@@ -79,7 +83,9 @@ class rpc_call {
 
   grpc::ServerUnaryReactor* reactor() const { return reactor_; }
 
-  /// Runs `send` in the dispatcher, with this call's deadline (`timeout` from now).
+  /// Runs `send` in the dispatcher, with this call's deadline (`timeout` from now). The
+  /// dispatcher and the actors it wakes run on this thread before this returns if they are idle
+  /// (caller_runs.hpp), so the call may be finished by then: the handler's last step.
   void dispatch(const rpc_call_ptr& self, caf::timespan timeout,
                 std::function<void(caf::event_based_actor*)> send);
 

@@ -12,8 +12,10 @@ namespace rds::services::csi {
 
 namespace {
 
-/// The unit whose scope is open on this thread, and the actors it woke, oldest first. Kept for
-/// the thread's life, so a call allocates nothing here once the list has grown.
+/// The unit whose scope is open on this thread, and the actors it woke, newest first (as a CAF
+/// worker runs what its actor just woke next): a handler's reply is its last send, so the
+/// answer's way back runs before the side messages (metrics, feed) sent before it. Kept for the
+/// thread's life, so a call allocates nothing here once the list has grown.
 thread_local caller_runs_unit* open_unit = nullptr;
 thread_local std::deque<caf::resumable*> woken;
 
@@ -36,7 +38,7 @@ caller_runs_unit& caller_runs_unit::of(caf::actor_system& sys) {
 
 void caller_runs_unit::exec_later(caf::resumable* job) {
   if (open_unit == this)
-    woken.push_back(job);
+    woken.push_front(job);
   else
     system().scheduler().enqueue(job);
 }

@@ -14,8 +14,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <array>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "services/log/log.hpp"
@@ -81,6 +83,26 @@ const Histogram::BucketBoundaries request_buckets{0.005, 0.01, 0.025, 0.05, 0.1,
 /// csi_plugin_operations_seconds series by method, then gRPC code.
 using csi_series_cache =
   std::unordered_map<std::string, std::unordered_map<std::string, Histogram*>>;
+
+/// See its use in the behaviour.
+struct attachment_series {
+  explicit attachment_series(metric_families& f)
+    : attached(&f.attach_total.Add({{"status", "success"}}))
+    , detached(&f.detach_total.Add({{"status", "success"}}))
+    , attached_volumes(&f.attached_volumes.Add({}))
+    , active_migrations(&f.active_migrations.Add({})) {
+    for (auto op : {attachment_operation::attach, attachment_operation::attach_secondary,
+                    attachment_operation::detach, attachment_operation::detach_partial})
+      duration.at(static_cast<size_t>(op)) =
+        &f.attachment_duration.Add({{"operation", to_string(op)}}, attachment_buckets);
+  }
+  Counter* attached;
+  Counter* detached;
+  /// By attachment_operation.
+  std::array<Histogram*, 4> duration{};
+  Gauge* attached_volumes;
+  Gauge* active_migrations;
+};
 
 double seconds_of(caf::timespan t) {
   return std::chrono::duration<double>(t).count();
@@ -309,14 +331,40 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
   }
   auto& f = *st.families;
   auto driver = config.driver_name;
+  // The series every CSI call, attach and detach touches, found once: Family::Add builds and
+  // hashes a label map under the family's lock on every call otherwise. Made at the first
+  // attachment message, so a node-only plugin has none of them.
+  auto found = std::make_shared<std::optional<attachment_series>>();
+  auto hot = [&f, found]() -> attachment_series& {
+    if (!*found)
+      found->emplace(f);
+    return **found;
+  };
   return {
-    [&f](const attachment_recorded& e) {
+    // The messages of every publish and unpublish come first: CAF 0.17 tries the handlers in
+    // order.
+    [&f, driver, series = std::make_shared<csi_series_cache>()](const rpc_recorded& e) {
+      // Found once per (method, code): Family::Add builds and hashes a label map under the
+      // family's lock, on every RPC otherwise.
+      auto& histogram = (*series)[e.method][e.code];
+      if (histogram == nullptr)
+        histogram = &f.csi_operations.Add(
+          {{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},
+          csi_buckets);
+      histogram->Observe(seconds_of(e.duration));
+    },
+    [hot](const attachment_recorded& e) {
+      auto& series = hot();
       if (e.operation == attachment_operation::attach)
-        f.attach_total.Add({{"status", "success"}}).Increment();
+        series.attached->Increment();
       else if (e.operation == attachment_operation::detach)
-        f.detach_total.Add({{"status", "success"}}).Increment();
-      f.attachment_duration.Add({{"operation", to_string(e.operation)}}, attachment_buckets)
-        .Observe(seconds_of(e.duration));
+        series.detached->Increment();
+      series.duration.at(static_cast<size_t>(e.operation))->Observe(seconds_of(e.duration));
+    },
+    [hot](const volume_counts& c) {
+      auto& series = hot();
+      series.attached_volumes->Set(static_cast<double>(c.attached));
+      series.active_migrations->Set(static_cast<double>(c.migrating));
     },
     [&f](conflict_atom) { f.conflicts_total.Add({}).Increment(); },
     [&f](migration_started_atom) { f.migrations_started_total.Add({}).Increment(); },
@@ -325,10 +373,6 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
     },
     [&f](const migration_ended& e) {
       f.migration_duration.Add({}, migration_buckets).Observe(seconds_of(e.duration));
-    },
-    [&f](const volume_counts& c) {
-      f.attached_volumes.Add({}).Set(static_cast<double>(c.attached));
-      f.active_migrations.Add({}).Set(static_cast<double>(c.migrating));
     },
     [&f](volume_restarted_atom) { f.volume_restarts_total.Add({}).Increment(); },
     [&f](anomaly_atom) { f.anomalies_total.Add({}).Increment(); },
@@ -382,16 +426,6 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
     },
     [&f](const debug_request_recorded& e) {
       f.debug_requests_total.Add({{"path", e.path}, {"code", std::to_string(e.code)}}).Increment();
-    },
-    [&f, driver, series = std::make_shared<csi_series_cache>()](const rpc_recorded& e) {
-      // Found once per (method, code): Family::Add builds and hashes a label map under the
-      // family's lock, on every RPC otherwise.
-      auto& histogram = (*series)[e.method][e.code];
-      if (histogram == nullptr)
-        histogram = &f.csi_operations.Add(
-          {{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},
-          csi_buckets);
-      histogram->Observe(seconds_of(e.duration));
     },
     [self](scrape_atom) {
       return prometheus::TextSerializer{}.Serialize(self->state.registry->Collect());

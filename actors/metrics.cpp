@@ -99,7 +99,7 @@ struct attachment_series {
   Counter* attached;
   Counter* detached;
   /// By attachment_operation.
-  std::array<Histogram*, 4> duration{};
+  std::array<Histogram*, static_cast<size_t>(attachment_operation::detach_partial) + 1> duration{};
   Gauge* attached_volumes;
   Gauge* active_migrations;
 };
@@ -331,8 +331,9 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
   }
   auto& f = *st.families;
   auto driver = config.driver_name;
-  // The series every CSI call, attach and detach touches, found once: Family::Add builds and
-  // hashes a label map under the family's lock on every call otherwise. Made at the first
+  // The series every attach and detach touches, found once (the CSI calls' series have their
+  // own cache below): Family::Add builds and hashes a label map under the family's lock on
+  // every call otherwise. Made at the first
   // attachment message, so a node-only plugin has none of them.
   auto found = std::make_shared<std::optional<attachment_series>>();
   auto hot = [&f, found]() -> attachment_series& {

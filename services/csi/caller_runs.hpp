@@ -9,21 +9,28 @@
 // the thread runs that list (and what those actors wake in turn) itself, like a worker would.
 //
 // The guarantees:
-// - Nothing is lost and nothing waits: the scope runs at most `max_resumes` actor turns of at
-//   most `max_messages` messages each, then hands whatever is still on its list to the scheduler.
-//   An actor busy elsewhere is not touched (it is not idle, so nothing is put on the list), so
-//   under load the work stays with the workers and this adds nothing.
+// - Nothing is lost: the scope runs at most `max_resumes` actor turns of at most `max_messages`
+//   messages each, and starts no turn after its time (`max_time`), then hands whatever is still on
+//   its list to the scheduler (so does a full list, at once). What waits on the list waits at most
+//   that long, since workers cannot steal from it. An actor busy elsewhere is not touched (it is
+//   not idle, so nothing is put on the list): under load the work stays with the workers.
+// - A turn is not preempted: an actor woken here also handles what was already in its mailbox
+//   (say a relist for the supervisor), on this gRPC thread instead of a worker; either way the
+//   thread is busy for that long.
 // - An actor keeps a pointer to the unit it last ran on. The unit is one object per actor system
 //   that is never freed, and a unit outside its own thread's scope (a stale pointer used later,
 //   from anywhere) gives the actor to the scheduler: it never lands on a list nobody runs.
 // - Only actors that never block run here: blocking work is in detached actors, which have a
-//   thread of their own and are never scheduled on a unit.
+//   thread of their own and are never scheduled on a unit. (Logging writes its line in the
+//   caller, here as on a worker.) A blocking wait for another actor inside one run here would
+//   deadlock if that actor sat on this thread's list: there is none, and there must be none.
 #pragma once
 
 #include <caf/actor_system.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
 
+#include <chrono>
 #include <cstddef>
 
 namespace rds::services::csi {
@@ -48,8 +55,10 @@ class caller_runs_scope {
   static constexpr size_t max_resumes = 24;
   /// Messages an actor handles in one of those turns.
   static constexpr size_t max_messages = 8;
+  /// By default no turn starts after this (a call's own chain takes tens of microseconds).
+  static constexpr std::chrono::microseconds max_time{500};
 
-  explicit caller_runs_scope(caller_runs_unit& unit);
+  explicit caller_runs_scope(caller_runs_unit& unit, std::chrono::microseconds time = max_time);
   ~caller_runs_scope();
   caller_runs_scope(const caller_runs_scope&) = delete;
   caller_runs_scope& operator=(const caller_runs_scope&) = delete;
@@ -59,6 +68,7 @@ class caller_runs_scope {
 
  private:
   caller_runs_unit& unit_;
+  std::chrono::microseconds time_;
   bool outermost_;
 };
 

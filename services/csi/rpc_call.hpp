@@ -84,14 +84,16 @@ class rpc_call {
   grpc::ServerUnaryReactor* reactor() const { return reactor_; }
 
   /// Runs `send` in the dispatcher, with this call's deadline (`timeout` from now). The
-  /// dispatcher and the actors it wakes run on this thread before this returns if they are idle
-  /// (caller_runs.hpp), so the call may be finished by then: the handler's last step.
+  /// dispatcher and the actors it wakes may run on this thread before this returns, if they are
+  /// idle and within the budget of caller_runs.hpp, so the call may be finished by then: it is
+  /// the handler's last step.
   void dispatch(const rpc_call_ptr& self, caf::timespan timeout,
                 std::function<void(caf::event_based_actor*)> send);
 
   /// Finishes the call; only the first finish counts (a late reply after the deadline is
   /// dropped). `from` is the actor running this (the dispatcher), or null on a gRPC thread: the
-  /// metric then goes out on that actor's own worker, instead of waking another worker.
+  /// metric then goes out on the execution unit running that actor (its worker, or the gRPC
+  /// thread's caller-runs list), instead of waking another worker.
   void finish(const grpc::Status& status, caf::local_actor* from = nullptr);
   void finish(const outcome& result, caf::local_actor* from = nullptr);
   void finish(const caf::error& failure, caf::local_actor* from = nullptr);

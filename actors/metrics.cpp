@@ -333,8 +333,7 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
   auto driver = config.driver_name;
   // The series every attach and detach touches, found once (the CSI calls' series have their
   // own cache below): Family::Add builds and hashes a label map under the family's lock on
-  // every call otherwise. Made at the first
-  // attachment message, so a node-only plugin has none of them.
+  // every call otherwise. Made at the first attachment message, so a node-only plugin has none.
   auto found = std::make_shared<std::optional<attachment_series>>();
   auto hot = [&f, found]() -> attachment_series& {
     if (!*found)

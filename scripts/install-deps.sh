@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ make pkg-config ca-certificates openssl
+  cmake g++ make pkg-config ca-certificates openssl ccache
   libcaf-dev
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcurl4-openssl-dev libssl-dev rapidjson-dev prometheus-cpp-dev doctest-dev libyaml-cpp-dev

@@ -24,6 +24,7 @@
 #include "integration/client.hpp"
 #include "integration/external_attacher.hpp"
 #include "integration/metric_expectations.hpp"
+#include "integration/source_tree.hpp"
 
 extern char** environ;
 
@@ -31,7 +32,7 @@ using namespace rds::test;
 
 namespace {
 
-const std::string source_dir = RDS_CSI_SOURCE_DIR;
+const std::string source_dir = source_root();
 
 /// Runs `args` (args[0] found on PATH) to completion; its stdout and stderr go to `output`.
 int run(const std::vector<std::string>& args, std::string& output) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "integration/client.hpp"
+#include "integration/source_tree.hpp"
 
 using namespace rds::test;
 
@@ -61,7 +62,7 @@ std::string trim(const std::string& s) {
 /// The table under the README heading `heading`: the flags of its first column; a default
 /// cell that starts with a code span names that default, any other cell says there is none.
 flag_defaults readme_table(const std::string& heading) {
-  std::ifstream in{std::string{RDS_CSI_SOURCE_DIR} + "/README.md"};
+  std::ifstream in{source_path("README.md")};
   REQUIRE(in);
   std::string line;
   bool under_heading = false, in_table = false;
@@ -204,7 +205,7 @@ TEST_CASE("rds-sim takes both flag forms and repeated rules") {
 }
 
 TEST_CASE("the deploy manifests' plugin flags are all accepted") {
-  auto deploy = std::string{RDS_CSI_SOURCE_DIR} + "/deploy/kubernetes/";
+  auto deploy = source_path("deploy/kubernetes/");
   auto config = YAML::LoadFile(deploy + "rds-config.yaml")["data"];
   // What the manifests' $(VAR)s expand to in a pod: the ConfigMap's values, the downward API's.
   std::map<std::string, std::string> environment{

@@ -6,10 +6,11 @@
 #include <fstream>
 #include <thread>
 
-#include "integration/clean_stop.hpp"
 #include "client/kube_cluster.hpp"
-#include "integration/metric_expectations.hpp"
+#include "integration/clean_stop.hpp"
 #include "integration/client.hpp"
+#include "integration/metric_expectations.hpp"
+#include "integration/source_tree.hpp"
 
 using namespace rds;
 using namespace rds::test;
@@ -89,8 +90,7 @@ TEST_CASE("the plugin works with exactly the RBAC rules deploy/ documents") {
   temp_dir sim;
   auto vol = provision_volumes(sim.path(), {"vol-r"});
   REQUIRE(vol.size() == 1);
-  k.bind_cluster_role(std::string{RDS_CSI_SOURCE_DIR} + "/deploy/kubernetes/controller-rbac.yaml",
-                      "rds-csi-driver");
+  k.bind_cluster_role(source_path("deploy/kubernetes/controller-rbac.yaml"), "rds-csi-driver");
   k.create_nodes({"node-a", "node-b"});
   k.create_volume("pv-r", vol.at("vol-r"), "ReadWriteMany", "Block", "600");
   k.attach("pv-r", "node-a");

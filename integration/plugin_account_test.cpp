@@ -25,13 +25,14 @@
 #include "integration/clean_stop.hpp"
 #include "integration/client.hpp"
 #include "integration/metric_expectations.hpp"
+#include "integration/source_tree.hpp"
 
 using namespace rds::test;
 using namespace std::chrono_literals;
 
 namespace {
 
-const std::string source_dir = RDS_CSI_SOURCE_DIR;
+const std::string source_dir = source_root();
 const std::string account_namespace = "rds-csi-plugin-only";
 
 std::string read_text(const std::string& path) {

@@ -13,6 +13,8 @@ build="$root/build-fuzz"
 
 launcher=()
 if command -v ccache >/dev/null; then
+  # Paths relative to the checkout, as in the main build: a clean clone reuses the cache.
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 CC=clang-14 CXX=clang++-14 cmake -S fuzz -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

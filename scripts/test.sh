@@ -15,8 +15,10 @@ export RDS_CSI_KUBE_APISERVER
 RDS_CSI_KUBECTL="${RDS_CSI_KUBECTL:-$(scripts/kubectl-1.20.sh)}"
 export RDS_CSI_KUBECTL
 ctest --test-dir build --output-on-failure --timeout 900
-cmake -S . -B build-sanitized -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRDS_CSI_SANITIZE=ON >/dev/null
-cmake --build build-sanitized -j2 --target unit_tests integration_tests
+# The normal build's integration_tests drives the sanitized plugin and rds-sim (CMakeLists.txt).
+cmake -S . -B build-sanitized -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRDS_CSI_SANITIZE=ON \
+  -DRDS_CSI_TEST_DRIVER="$PWD/build/integration_tests" >/dev/null
+cmake --build build-sanitized -j2 --target unit_tests rds-csi-plugin rds-sim kube_client_tests
 ctest --test-dir build-sanitized --output-on-failure --timeout 1500
 # Last: the parsers of outside input under libFuzzer with ASan+UBSan, a short fixed run per target
 # from the committed seed corpus (fuzz/, README "Fuzzing").

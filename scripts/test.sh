@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Command 2 of README.md (and what .ci/run calls): install what is needed, build, and run the
-# whole test suite (unit and integration) through CTest; then build the plugin and the tests
-# again with AddressSanitizer and UndefinedBehaviorSanitizer (./build-sanitized) and run the
-# unit tests and the integration tests of the controller under them.
+# whole test suite (unit and integration) through CTest; then build the plugin, rds-sim and the
+# unit tests again with AddressSanitizer and UndefinedBehaviorSanitizer (./build-sanitized) and
+# run the unit tests and the integration tests of the controller under them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

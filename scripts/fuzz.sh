@@ -13,7 +13,8 @@ build="$root/build-fuzz"
 
 launcher=()
 if command -v ccache >/dev/null; then
-  # Paths relative to the checkout, as in the main build: a clean clone reuses the cache.
+  # Paths relative to the checkout and the build folder not hashed: a clean clone reuses the
+  # cache (the fuzzers' debug information may then name the clone that compiled them first).
   export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=true
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi

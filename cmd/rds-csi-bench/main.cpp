@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -259,6 +260,14 @@ double cpu_micros(pid_t pid) {
   return (utime + stime) * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+/// CPU time (user + system) this process (the clients) has used so far, in microseconds.
+double own_cpu_micros() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto micros = [](const timeval& t) { return t.tv_sec * 1e6 + static_cast<double>(t.tv_usec); };
+  return micros(usage.ru_utime) + micros(usage.ru_stime);
+}
+
 /// Context switches (voluntary and not) of every thread of the process `pid` so far; 0 if
 /// unknown. Per RPC, they count the thread hand-overs a call costs, a figure that the machine's
 /// load disturbs much less than latency.
@@ -284,24 +293,32 @@ bool compare_with_bare(const plugin_process& plugin, const bare_server& bare_pro
   int volumes = static_cast<int>(ids.size());
   auto bare_cpu_before = cpu_micros(bare_process.pid());
   auto bare_switches_before = context_switches(bare_process.pid());
+  auto bare_clients_before = own_cpu_micros();
   auto bare = bare_publish(bare_process.endpoint(), ids, 2 * volumes, concurrency);
+  auto bare_clients_per_call = (own_cpu_micros() - bare_clients_before) / (2 * volumes);
   auto bare_cpu_per_call = (cpu_micros(bare_process.pid()) - bare_cpu_before) / (2 * volumes);
   auto bare_switches_per_call =
     (context_switches(bare_process.pid()) - bare_switches_before) / (2 * volumes);
   auto cpu_before = cpu_micros(plugin.pid());
   auto switches_before = context_switches(plugin.pid());
+  auto clients_before = own_cpu_micros();
   auto r = publish_unpublish(plugin.endpoint(), ids, concurrency);
+  auto clients_per_rpc = (own_cpu_micros() - clients_before) / (2 * volumes);
   auto cpu_per_rpc = (cpu_micros(plugin.pid()) - cpu_before) / (2 * volumes);
   auto switches_per_rpc = (context_switches(plugin.pid()) - switches_before) / (2 * volumes);
   double bare_rate = 2 * volumes / bare.seconds, plugin_rate = 2 * volumes / r.seconds;
   std::printf("%d concurrent clients, %d calls each side:\n", concurrency, 2 * volumes);
   std::printf("  bare gRPC server:  %.0f calls/s (%d failed), %.0f us of its CPU per call, %.1f "
-              "context switches per call\n",
-              bare_rate, bare.failures, bare_cpu_per_call, bare_switches_per_call);
+              "context switches per call; clients %.0f us of CPU per call\n",
+              bare_rate, bare.failures, bare_cpu_per_call, bare_switches_per_call,
+              bare_clients_per_call);
   print("bare ControllerPublishVolume", bare.publish);
-  std::printf("  plugin: %.0f RPC/s (%d publish + %d unpublish in %.2f s, %d failed), "
-              "%.0f us of plugin CPU per RPC, %.1f context switches per RPC\n",
-              plugin_rate, volumes, volumes, r.seconds, r.failures, cpu_per_rpc, switches_per_rpc);
+  std::printf(
+    "  plugin: %.0f RPC/s (%d publish + %d unpublish in %.2f s, %d failed), "
+    "%.0f us of plugin CPU per RPC, %.1f context switches per RPC; clients %.0f us of CPU "
+    "per RPC\n",
+    plugin_rate, volumes, volumes, r.seconds, r.failures, cpu_per_rpc, switches_per_rpc,
+    clients_per_rpc);
   print("ControllerPublishVolume", r.publish);
   print("ControllerUnpublishVolume", r.unpublish);
   std::printf("  => publish p50 %.2fx bare, plugin throughput %.0f%% of bare\n",

@@ -56,30 +56,37 @@ grpc::ServerUnaryReactor* identity_service::Probe(grpc::CallbackServerContext* c
   if (call->refused_while_draining())
     return call->reactor();
   auto timeout = call->timeout(probe_timeout);
-  // Sent by the call dispatcher, not by an actor spawned per call. The inner requests keep their
-  // own timeout, so a slow actor is an answer (ready = false) rather than DEADLINE_EXCEEDED: the
-  // dispatcher's deadline for the call is later than theirs.
-  auto actors = actors_;
-  call->dispatch(call, timeout + 2 * deadline_sweep, [=](caf::event_based_actor* self) {
-    auto answer = [call, response, self](bool ready) {
-      if (call->done())
-        return;
-      response->mutable_ready()->set_value(ready);
-      call->finish(grpc::Status::OK, self);
-    };
-    self->request(actors.metrics, timeout, status_atom_v)
-      .then(
-        [=](const metrics_status&) {
-          if (!actors.supervisor) {
-            answer(true);
-            return;
-          }
-          self->request(actors.supervisor, timeout, status_atom_v)
-            .then([=](const supervisor_status& status) { answer(status.ready); },
-                  [=](caf::error&) { answer(false); });
-        },
-        [=](caf::error&) { answer(false); });
-  });
+  // Ready when the metrics actor answers and, in a controller, the volume supervisor has rebuilt
+  // its volumes. Each request has the call's time: a slow actor is an answer (ready = false), not
+  // DEADLINE_EXCEEDED.
+  auto answer = [call, response](bool ready, caf::execution_unit* host) {
+    if (call->done())
+      return;
+    response->mutable_ready()->set_value(ready);
+    call->finish(grpc::Status::OK, host);
+  };
+  auto supervisor = actors_.supervisor;
+  call->ask(caf::actor_cast<caf::abstract_actor*>(actors_.metrics),
+            caf::make_message(status_atom_v), timeout,
+            [=](caf::message& reply, caf::execution_unit* host) {
+              if (!reply.match_elements<metrics_status>()) {
+                answer(false, host);
+                return;
+              }
+              if (!supervisor) {
+                answer(true, host);
+                return;
+              }
+              call->ask(
+                caf::actor_cast<caf::abstract_actor*>(supervisor), caf::make_message(status_atom_v),
+                call->timeout(timeout),
+                [answer](caf::message& status, caf::execution_unit* host) {
+                  answer(status.match_elements<supervisor_status>()
+                           && status.get_as<supervisor_status>(0).ready,
+                         host);
+                },
+                host);
+            });
   return call->reactor();
 }
 

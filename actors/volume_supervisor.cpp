@@ -378,7 +378,7 @@ void hibernate_idle(self_pointer self, const volume_supervisor_config& config,
 /// the CSI path, and the CSI edge ends the call at its deadline anyway. A volume actor that exits
 /// answers with an error (CAF bounces a request to an exited actor), so settle() always runs.
 template <class Request, class Atom>
-void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& req,
+void forward(self_pointer self, volume_entry& entry, Atom atom, Request req,
              caf::typed_response_promise<outcome> rp, const volume_supervisor_config& config,
              const metrics_actor& metrics) {
   // Revived first: the actor it spawns is told how many publishes are left before the fault,
@@ -390,7 +390,7 @@ void forward(self_pointer self, volume_entry& entry, Atom atom, const Request& r
   ++entry.in_flight;
   ++self->state.in_flight;
   auto volume_id = req.volume_id;
-  self->request(entry.handle, caf::infinite, atom, req)
+  self->request(entry.handle, caf::infinite, atom, std::move(req))
     .then(
       [=](outcome& result, const attachment_state& state) mutable {
         record_state(self, state, metrics);
@@ -635,14 +635,14 @@ void count_anomalies(self_pointer self, const cluster_inventory& inventory,
 
 /// Runs `work` now, or once the rebuild is done; false (and nothing runs) when too many
 /// requests wait already.
-bool when_ready(self_pointer self, const volume_supervisor_config& config,
-                std::function<void()> work) {
+template <class Work>
+bool when_ready(self_pointer self, const volume_supervisor_config& config, Work&& work) {
   if (ready(self, config))
     work();
   else if (self->state.deferred.size() >= config.max_deferred)
     return false;
   else
-    self->state.deferred.push_back(std::move(work));
+    self->state.deferred.emplace_back(std::forward<Work>(work));
   return true;
 }
 
@@ -671,31 +671,39 @@ bool time_remains(self_pointer self, request_deadline deadline,
 /// here, which would wake the clock thread on every publish).
 template <class Promise, class Go>
 void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
-                        const std::string& volume_id, request_deadline deadline,
+                        std::string volume_id, request_deadline deadline,
                         const volume_supervisor_config& config, Promise rp, Go go) {
   caf::timespan left;
   if (!time_remains(self, deadline, config, rp, left))
     return;
   auto slice = left / 2;
-  auto cannot_tell = [volume_id](const std::string& why) {
-    log::warning(log::volume(volume_id), "going on without knowing that the volume exists: ", why);
+  // One copy of what the answer needs, shared by its two handlers (each would copy the rest).
+  struct waiting {
+    std::string volume_id;
+    Promise rp;
+    Go go;
+    void cannot_tell(const std::string& why) {
+      log::warning(log::volume(volume_id),
+                   "going on without knowing that the volume exists: ", why);
+    }
   };
+  auto w = std::make_shared<waiting>(waiting{std::move(volume_id), std::move(rp), std::move(go)});
   self
     ->request(catalog, caf::infinite, find_atom_v,
-              volume_id_request{volume_id, deadline_after(self->clock(), slice)})
+              volume_id_request{w->volume_id, deadline_after(self->clock(), slice)})
     .then(
-      [rp, go, cannot_tell](const outcome& exists) mutable {
+      [w](const outcome& exists) {
         if (!exists.ok() && exists.code != ec::unavailable) {
-          rp.deliver(exists);
+          w->rp.deliver(exists);
           return;
         }
         if (!exists.ok())
-          cannot_tell(exists.message);
-        go();
+          w->cannot_tell(exists.message);
+        w->go();
       },
-      [go, cannot_tell](caf::error& failure) mutable {
-        cannot_tell("the volume catalog did not answer (" + to_string(failure) + ")");
-        go();
+      [w](caf::error& failure) {
+        w->cannot_tell("the volume catalog did not answer (" + to_string(failure) + ")");
+        w->go();
       });
 }
 
@@ -926,10 +934,14 @@ volume_supervisor_actor::behavior_type
 volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_state> self,
                   volume_supervisor_config config, metrics_actor metrics, events_actor events,
                   volume_catalog_actor catalog, state_feed_actor feed) {
+  self->state.config = std::move(config);
+  // The handlers reach the configuration through this pointer: a lambda capturing the value by
+  // copy ([=]) would copy its strings and vectors for every request.
+  const volume_supervisor_config* cfg = &self->state.config;
   self->state.events = std::move(events);
   self->state.feed = std::move(feed);
-  self->state.hibernation = config.hibernation;
-  if (!config.follow_cluster) {
+  self->state.hibernation = cfg->hibernation;
+  if (!cfg->follow_cluster) {
     log::info("no Kubernetes API configured: attachment state is kept in memory only and is not "
               "durable across restarts");
   }
@@ -951,7 +963,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     }
     ++st.restarts;
     ++entry->second.restarts;
-    if (volume_id == config.faults.crash_volume)
+    if (volume_id == cfg->faults.crash_volume)
       st.crash_volume_crashed = true;
     self->send(metrics, volume_restarted_atom_v);
     log::warning(log::volume(volume_id), "volume actor crashed (", to_string(msg.reason),
@@ -967,7 +979,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                     + "); restarted from its last known state, restart "
                     + std::to_string(entry->second.restarts);
     self->send(st.feed, std::move(change));
-    entry->second.handle = spawn_volume(self, last_known, config, metrics, /*restarted=*/true);
+    entry->second.handle = spawn_volume(self, last_known, *cfg, metrics, /*restarted=*/true);
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
     retire_now(self);
@@ -980,13 +992,13 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](publish_atom atom, const publish_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
       auto publish = [=]() mutable {
-        if (config.follow_cluster && self->state.nodes.count(req.node_id) == 0) {
+        if (cfg->follow_cluster && self->state.nodes.count(req.node_id) == 0) {
           rp.deliver(outcome::failure(ec::not_found,
                                       "node " + req.node_id + " does not exist in Kubernetes"));
           return;
         }
-        auto& served = config.served_nodes;
-        if (!config.follow_cluster && !served.empty()
+        auto& served = cfg->served_nodes;
+        if (!cfg->follow_cluster && !served.empty()
             && std::find(served.begin(), served.end(), req.node_id) == served.end()) {
           rp.deliver(outcome::failure(ec::not_found,
                                       "node " + req.node_id
@@ -995,36 +1007,40 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                                         + served.front() + ")"));
           return;
         }
-        when_volume_exists(self, catalog, req.volume_id, req.deadline, config, rp, [=]() mutable {
-          caf::timespan left;
-          if (!time_remains(self, req.deadline, config, rp, left))
-            return;
-          auto& entry = entry_for(self, req.volume_id, config, metrics);
-          forward(self, entry, atom, req, rp, config, metrics);
-        });
+        auto volume_id = req.volume_id;
+        auto deadline = req.deadline;
+        // `publish` runs once: its copy of the request moves on to the volume actor.
+        when_volume_exists(self, catalog, std::move(volume_id), deadline, *cfg, rp,
+                           [self, cfg, metrics, atom, rp, req = std::move(req)]() mutable {
+                             caf::timespan left;
+                             if (!time_remains(self, req.deadline, *cfg, rp, left))
+                               return;
+                             auto& entry = entry_for(self, req.volume_id, *cfg, metrics);
+                             forward(self, entry, atom, std::move(req), rp, *cfg, metrics);
+                           });
       };
-      if (!when_ready(self, config, publish))
+      if (!when_ready(self, *cfg, publish))
         rp.deliver(still_rebuilding());
       return rp;
     },
     [=](unpublish_atom atom, const unpublish_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
       auto unpublish = [=]() mutable {
-        remember_unpublish(self, req, config);
+        remember_unpublish(self, req, *cfg);
         auto i = self->state.volumes.find(req.volume_id);
         caf::timespan left;
         if (i == self->state.volumes.end())
           rp.deliver(outcome::success());
-        else if (time_remains(self, req.deadline, config, rp, left))
-          forward(self, i->second, atom, req, rp, config, metrics);
+        else if (time_remains(self, req.deadline, *cfg, rp, left))
+          forward(self, i->second, atom, req, rp, *cfg, metrics);
       };
-      if (!when_ready(self, config, unpublish))
+      if (!when_ready(self, *cfg, unpublish))
         rp.deliver(still_rebuilding());
       return rp;
     },
     [=](find_atom, const volume_id_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
-      when_volume_exists(self, catalog, req.volume_id, req.deadline, config, rp,
+      when_volume_exists(self, catalog, req.volume_id, req.deadline, *cfg, rp,
                          [rp]() mutable { rp.deliver(outcome::success()); });
       return rp;
     },
@@ -1033,7 +1049,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       auto rp = self->make_response_promise<outcome, volume_info, attachment_state>();
       auto describe = [=]() mutable {
         caf::timespan left;
-        if (!time_remains(self, req.deadline, config, rp, left))
+        if (!time_remains(self, req.deadline, *cfg, rp, left))
           return;
         self->request(catalog, left, describe_atom_v, req)
           .then(
@@ -1050,7 +1066,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                 return;
               }
               caf::timespan remaining;
-              if (!time_remains(self, req.deadline, config, rp, remaining))
+              if (!time_remains(self, req.deadline, *cfg, rp, remaining))
                 return;
               // Counted as forwarded, so the actor is not retired while it answers.
               ++i->second.in_flight;
@@ -1068,22 +1084,22 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
             },
             [rp](caf::error& failure) mutable { rp.deliver(std::move(failure)); });
       };
-      if (!when_ready(self, config, describe))
+      if (!when_ready(self, *cfg, describe))
         rp.deliver(still_rebuilding(), volume_info{}, attachment_state{});
       return rp;
     },
     [=](volume_state_atom, const attachment_state& state) { record_state(self, state, metrics); },
     [=](sync_atom, const cluster_inventory& inventory) {
       if (!self->state.attachments_synced)
-        rebuild(self, inventory, config, metrics);
+        rebuild(self, inventory, *cfg, metrics);
       else
-        resync(self, inventory, config, metrics);
+        resync(self, inventory, *cfg, metrics);
       count_anomalies(self, inventory, metrics);
       self->state.attachments_synced = true;
-      resume_deferred(self, config);
+      resume_deferred(self, *cfg);
     },
     [=](sync_atom, const attachment_change& change) {
-      if (stale_attach(self, change, config))
+      if (stale_attach(self, change, *cfg))
         return;
       auto& st = self->state;
       auto i = st.volumes.find(change.volume_id);
@@ -1092,12 +1108,12 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         return;
       if (known && i->second.dormant() && changes_nothing(st, i->second.last_known, change))
         return;
-      follow(self, entry_for(self, change.volume_id, config, metrics), change, config, metrics);
+      follow(self, entry_for(self, change.volume_id, *cfg, metrics), change, *cfg, metrics);
     },
     [=](nodes_atom, const std::vector<std::string>& names) {
       self->state.nodes = std::unordered_set<std::string>(names.begin(), names.end());
       self->state.nodes_synced = true;
-      resume_deferred(self, config);
+      resume_deferred(self, *cfg);
     },
     [=](nodes_atom, const std::string& name, bool exists) {
       if (exists)
@@ -1106,14 +1122,14 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         self->state.nodes.erase(name);
     },
     [=](status_atom) -> caf::result<supervisor_status> {
-      return answer<supervisor_status>(self, config, [self, config] {
+      return answer<supervisor_status>(self, *cfg, [self, cfg] {
         auto& st = self->state;
         supervisor_status s{st.volumes.size() - st.dormant,
                             st.attached,
                             st.migrating.size(),
                             st.restarts,
                             st.in_flight,
-                            ready(self, config),
+                            ready(self, *cfg),
                             st.deferred.size(),
                             st.stale_ignored,
                             own_mailbox(self)};
@@ -1158,14 +1174,14 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       return i == self->state.volumes.end() ? volume_actor{} : i->second.handle;
     },
     [=](inspect_atom, const volume_page_request& req) -> caf::result<volume_page> {
-      return answer<volume_page>(self, config, [=] { return page_of(self, req, config); });
+      return answer<volume_page>(self, *cfg, [=] { return page_of(self, req, *cfg); });
     },
     [=](inspect_atom, const migrations_page_request& req) -> caf::result<volume_page> {
-      return answer<volume_page>(self, config, [=] { return migrations_of(self, req, config); });
+      return answer<volume_page>(self, *cfg, [=] { return migrations_of(self, req, *cfg); });
     },
     [=](inspect_atom, const std::string& volume_id) -> caf::result<outcome, volume_inspection> {
       auto rp = self->make_response_promise<outcome, volume_inspection>();
-      later_if_slow(self, config, [=] { inspect_volume(self, volume_id, config, rp); });
+      later_if_slow(self, *cfg, [=] { inspect_volume(self, volume_id, *cfg, rp); });
       return rp;
     },
     [=](answer_due_atom, uint64_t id) {
@@ -1176,7 +1192,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       self->state.delayed_answers.erase(i);
       work();
     },
-    [=](idle_atom) { hibernate_idle(self, config, metrics); },
+    [=](idle_atom) { hibernate_idle(self, *cfg, metrics); },
     [=](trim_atom) { trim_heap(self); },
     [=](retire_atom) {
       self->state.retire_pending = false;
@@ -1184,8 +1200,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     },
     [=](expire_atom) {
       self->state.expiry_pending = false;
-      forget_old_unpublishes(self, config);
-      expire_later(self, config);
+      forget_old_unpublishes(self, *cfg);
+      expire_later(self, *cfg);
     },
   };
 }

@@ -135,6 +135,8 @@ struct volume_entry {
 
 struct volume_supervisor_state {
   static constexpr const char* name = "volume_supervisor";
+  /// As spawned; never changes.
+  volume_supervisor_config config;
   /// In volume id order, for paged inspection (std::less<> finds by string_view too).
   std::map<std::string, volume_entry, std::less<>> volumes;
   /// Node names of the known states, each once; never shrinks (nodes are few).

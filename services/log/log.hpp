@@ -9,6 +9,8 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace rds::log {
@@ -28,19 +30,34 @@ bool parse_format(const std::string& text, format& out);
 /// One key and its value, written as a JSON member of its own (always a string) or as
 /// key=value after a text message. "time", "level" and "message" are the record's own keys: a
 /// field named so, or a second field with the same key, is left out of the line.
+/// A field whose value is not copied unless the record is written: what volume() and node()
+/// give, for records that are mostly below the threshold. It refers to its value, so it lives
+/// only as long as the logging call (it is made in the call's arguments).
+struct field_view {
+  const char* key;
+  std::string_view value;
+};
+
 struct field {
+  field(std::string k, std::string v)
+    : key(std::move(k))
+    , value(std::move(v)) {}
+  field(const field_view& f)
+    : key(f.key)
+    , value(f.value) {}
+
   std::string key;
   std::string value;
 };
 
 /// The volume (CSI volume id) a record is about.
-inline field volume(std::string id) {
-  return field{"volume", std::move(id)};
+inline field_view volume(std::string_view id) {
+  return field_view{"volume", id};
 }
 
 /// The node (CSI node id) a record is about.
-inline field node(std::string id) {
-  return field{"node", std::move(id)};
+inline field_view node(std::string_view id) {
+  return field_view{"node", id};
 }
 
 void set_threshold(level l);
@@ -67,6 +84,10 @@ namespace detail {
 
 inline void add(std::ostringstream&, std::vector<field>& fields, const field& f) {
   fields.push_back(f);
+}
+
+inline void add(std::ostringstream&, std::vector<field>& fields, const field_view& f) {
+  fields.emplace_back(f);
 }
 
 template <class T> void add(std::ostringstream& out, std::vector<field>&, const T& x) {

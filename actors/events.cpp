@@ -118,45 +118,51 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
     st.status.oldest_in_flight_since =
       st.posting.empty() ? caf::timestamp{} : st.posting.begin()->second;
   };
-  return {
-    [self, config, metrics, update_oldest](const volume_event& event) {
+  // Records one event, and posts it with a cluster.
+  auto record = [self, config, metrics, update_oldest](const volume_event& event) {
+    auto& st = self->state;
+    ++st.status.recorded[event.reason];
+    log::debug(log::volume(event.volume_id), "volume event ", event.reason, ": ", event.message);
+    if (!st.poster)
+      return;
+    auto claim = st.claims.find(event.volume_id);
+    if (claim == st.claims.end() || claim->second.claim_name.empty()) {
+      ++st.status.without_claim;
+      return;
+    }
+    auto& c = claim->second;
+    auto id = st.next_post++;
+    st.posting.emplace(id, caf::make_timestamp());
+    update_oldest();
+    auto done = [self, metrics, update_oldest, id, reason = event.reason,
+                 volume_id = event.volume_id](const outcome& r) {
       auto& st = self->state;
-      ++st.status.recorded[event.reason];
-      log::debug(log::volume(event.volume_id), "volume event ", event.reason, ": ", event.message);
-      if (!st.poster)
-        return;
-      auto claim = st.claims.find(event.volume_id);
-      if (claim == st.claims.end() || claim->second.claim_name.empty()) {
-        ++st.status.without_claim;
-        return;
-      }
-      auto& c = claim->second;
-      auto id = st.next_post++;
-      st.posting.emplace(id, caf::make_timestamp());
+      st.posting.erase(id);
       update_oldest();
-      auto done = [self, metrics, update_oldest, id, reason = event.reason,
-                   volume_id = event.volume_id](const outcome& r) {
-        auto& st = self->state;
-        st.posting.erase(id);
-        update_oldest();
-        if (r.ok()) {
-          ++st.status.posted;
-        } else {
-          ++st.status.failed;
-          st.status.last_failure = reason + ": " + r.message;
-          log::warning(log::volume(volume_id), "cannot post Event ", reason, ": ", r.message);
-        }
-        self->send(metrics, event_posted{reason, r.ok()});
-      };
-      self
-        ->request(st.poster, caf::infinite, post_atom_v,
-                  "/api/v1/namespaces/" + *c.claim_namespace + "/events",
-                  event_json(event, *c.claim_namespace, c.claim_name, config, rfc3339_now()))
-        .then([done](const outcome& r) { done(r); },
-              [done](caf::error& failure) {
-                done(outcome::failure(ec::internal,
-                                      "the Event poster failed: " + caf::to_string(failure)));
-              });
+      if (r.ok()) {
+        ++st.status.posted;
+      } else {
+        ++st.status.failed;
+        st.status.last_failure = reason + ": " + r.message;
+        log::warning(log::volume(volume_id), "cannot post Event ", reason, ": ", r.message);
+      }
+      self->send(metrics, event_posted{reason, r.ok()});
+    };
+    self
+      ->request(st.poster, caf::infinite, post_atom_v,
+                "/api/v1/namespaces/" + *c.claim_namespace + "/events",
+                event_json(event, *c.claim_namespace, c.claim_name, config, rfc3339_now()))
+      .then([done](const outcome& r) { done(r); },
+            [done](caf::error& failure) {
+              done(outcome::failure(ec::internal,
+                                    "the Event poster failed: " + caf::to_string(failure)));
+            });
+  };
+  return {
+    [record](const volume_event& event) { record(event); },
+    [record](const volume_events& batch) {
+      for (auto& event : batch.events)
+        record(event);
     },
     [self](claims_atom, const std::vector<volume_claim>& claims) {
       // A claim without namespace and name: the volume's PV is gone, and so is its entry.

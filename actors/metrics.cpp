@@ -108,6 +108,19 @@ double seconds_of(caf::timespan t) {
   return std::chrono::duration<double>(t).count();
 }
 
+void record_attachment(attachment_series& series, const attachment_recorded& e) {
+  if (e.operation == attachment_operation::attach)
+    series.attached->Increment();
+  else if (e.operation == attachment_operation::detach)
+    series.detached->Increment();
+  series.duration.at(static_cast<size_t>(e.operation))->Observe(seconds_of(e.duration));
+}
+
+void record_counts(attachment_series& series, const volume_counts& c) {
+  series.attached_volumes->Set(static_cast<double>(c.attached));
+  series.active_migrations->Set(static_cast<double>(c.migrating));
+}
+
 } // namespace
 
 metric_families::metric_families(prometheus::Registry& r)
@@ -353,19 +366,15 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
           csi_buckets);
       histogram->Observe(seconds_of(e.duration));
     },
-    [hot](const attachment_recorded& e) {
+    [hot](const attachment_activity& a) {
       auto& series = hot();
-      if (e.operation == attachment_operation::attach)
-        series.attached->Increment();
-      else if (e.operation == attachment_operation::detach)
-        series.detached->Increment();
-      series.duration.at(static_cast<size_t>(e.operation))->Observe(seconds_of(e.duration));
+      for (auto& e : a.recorded)
+        record_attachment(series, e);
+      if (a.counts_changed)
+        record_counts(series, a.counts);
     },
-    [hot](const volume_counts& c) {
-      auto& series = hot();
-      series.attached_volumes->Set(static_cast<double>(c.attached));
-      series.active_migrations->Set(static_cast<double>(c.migrating));
-    },
+    [hot](const attachment_recorded& e) { record_attachment(hot(), e); },
+    [hot](const volume_counts& c) { record_counts(hot(), c); },
     [&f](conflict_atom) { f.conflicts_total.Add({}).Increment(); },
     [&f](migration_started_atom) { f.migrations_started_total.Add({}).Increment(); },
     [&f](const migration_result_recorded& e) {

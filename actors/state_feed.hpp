@@ -1,6 +1,7 @@
 // The state feed: a bounded ring of the latest state changes of the controller (attach, detach,
 // migration started and ended, timer fired, conflict refused, actor restarted), filled by the
-// volume actors and the supervisor with plain sends, read by the inspection port's stream
+// volume supervisor with plain sends (its own changes and its volume actors', in batches under
+// load), read by the inspection port's stream
 // (/debug/stream) with long polls. Writers never wait for readers; a reader too slow for the
 // ring is told how many changes it missed.
 #pragma once

@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string_view>
+#include <utility>
 
 #include "services/log/log.hpp"
 
@@ -157,7 +158,7 @@ std::string text_of(caf::timespan t) {
   return out.str();
 }
 
-/// A state change for the live feed (/debug/stream); a plain send, never waited for.
+/// A state change for the live feed (/debug/stream), in the notes.
 void tell(self_pointer self, const char* kind, std::vector<std::string> nodes,
           std::string result = {}, std::string detail = {}) {
   state_change change;
@@ -167,7 +168,7 @@ void tell(self_pointer self, const char* kind, std::vector<std::string> nodes,
   change.nodes = std::move(nodes);
   change.result = std::move(result);
   change.detail = std::move(detail);
-  self->send(self->state.feed, std::move(change));
+  self->state.notes.changes.push_back(std::move(change));
 }
 
 /// The names of the attached nodes, in order.
@@ -179,10 +180,20 @@ std::vector<std::string> node_names(const attachment_state& st) {
   return names;
 }
 
-/// An Event on the volume's PVC; it never delays the caller.
+/// An Event on the volume's PVC, in the notes.
 void notify(self_pointer self, const char* reason, bool warning, std::string message) {
-  self->send(self->state.events,
-             volume_event{self->state.attachment.volume_id, reason, warning, std::move(message)});
+  self->state.notes.events.push_back(
+    volume_event{self->state.attachment.volume_id, reason, warning, std::move(message)});
+}
+
+/// An attach or detach operation for the metrics, in the notes.
+void record(self_pointer self, attachment_operation operation, clock_offset began) {
+  self->state.notes.recorded.push_back(attachment_recorded{operation, now_of(self) - began});
+}
+
+/// The notes gathered so far, handed over (the actor keeps none).
+volume_notes take_notes(self_pointer self) {
+  return std::exchange(self->state.notes, volume_notes{});
 }
 
 /// Makes sure a timer fires no later than `due` (on the actor clock): a pending timer due no
@@ -198,12 +209,11 @@ void arm_migration_timer(self_pointer self, clock_offset due) {
   self->delayed_send(self, delay, migration_timer_atom_v, ++st.timer_number);
 }
 
-outcome attach_first(self_pointer self, const publish_request& req, clock_offset now,
-                     const metrics_actor& metrics) {
+outcome attach_first(self_pointer self, const publish_request& req, clock_offset now) {
   auto& st = self->state.attachment;
   st.access = req.capability.access;
   st.nodes.push_back({req.node_id, req.capability, now});
-  self->send(metrics, attachment_recorded{attachment_operation::attach, now_of(self) - now});
+  record(self, attachment_operation::attach, now);
   log::info(log::volume(st.volume_id), log::node(req.node_id), "attached");
   notify(self, "VolumeAttached", false, "attached to node " + req.node_id);
   tell(self, "attach", {req.node_id});
@@ -251,8 +261,7 @@ outcome start_migration(self_pointer self, const publish_request& req, clock_off
   auto& st = self->state.attachment;
   st.nodes.push_back({req.node_id, req.capability, now});
   begin_migration(self, now, req.migration_timeout);
-  self->send(metrics,
-             attachment_recorded{attachment_operation::attach_secondary, now_of(self) - now});
+  record(self, attachment_operation::attach_secondary, now);
   self->send(metrics, migration_started_atom_v);
   notify(self, "MigrationStarted", false,
          "live migration started: source " + st.nodes[0].node_id + ", target " + req.node_id
@@ -305,7 +314,7 @@ outcome publish(self_pointer self, const publish_request& req, const metrics_act
     return outcome::success();
   }
   if (!st.attached())
-    return attach_first(self, req, now, metrics);
+    return attach_first(self, req, now);
   if (st.access != access_kind::multi_node_block
       || req.capability.access != access_kind::multi_node_block || st.nodes.size() >= 2)
     return refuse(self, req, metrics);
@@ -321,7 +330,7 @@ outcome unpublish_all(self_pointer self, const metrics_actor& metrics) {
     end_migration(self, migration_result::failed, now, metrics);
   tell(self, "detach", node_names(st));
   st.nodes.clear();
-  self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
+  record(self, attachment_operation::detach, now);
   log::info(log::volume(st.volume_id), "detached from every node");
   notify(self, "VolumeDetached", false, "detached from every node");
   return outcome::success();
@@ -342,7 +351,7 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
   if (st.nodes.size() == 1) {
     st.nodes.clear();
     if (via_csi)
-      self->send(metrics, attachment_recorded{attachment_operation::detach, now_of(self) - now});
+      record(self, attachment_operation::detach, now);
     log::info(log::volume(st.volume_id), log::node(req.node_id), "detached");
     notify(self, "VolumeDetached", false, "detached from node " + req.node_id);
     tell(self, "detach", {req.node_id});
@@ -362,8 +371,7 @@ outcome unpublish(self_pointer self, const unpublish_request& req, const metrics
          "an attachment to more than two nodes shrank to two");
   }
   if (via_csi)
-    self->send(metrics,
-               attachment_recorded{attachment_operation::detach_partial, now_of(self) - now});
+    record(self, attachment_operation::detach_partial, now);
   return outcome::success();
 }
 
@@ -524,15 +532,12 @@ volume_inspection inspection_of(self_pointer self) {
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    volume_config config, attachment_state initial,
                                    operation_ring operations, volume_state_listener listener,
-                                   metrics_actor metrics, events_actor events,
-                                   state_feed_actor feed) {
+                                   metrics_actor metrics) {
   auto& state = self->state;
   state.attachment = std::move(initial);
   state.operations = std::move(operations);
   state.listener = std::move(listener);
   state.metrics = std::move(metrics);
-  state.events = std::move(events);
-  state.feed = std::move(feed);
   state.config = config;
   auto& st = state.attachment;
   if (config.restarted)
@@ -541,7 +546,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
   if (st.migrating && !st.migration.timed_out)
     arm_migration_timer(self, st.migration.started_at + st.migration.timeout);
   // Each handler captures only `self`: what they need is in the state, once.
-  using reply = caf::result<outcome, attachment_state>;
+  using reply = caf::result<outcome, attachment_state, volume_notes>;
   return {
     [self](publish_atom, const publish_request& req) -> reply {
       auto& state = self->state;
@@ -554,12 +559,12 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       }
       auto result = recorded(self, operation_kind::publish, req.node_id,
                              [&] { return publish(self, req, state.metrics); });
-      return {std::move(result), state.attachment};
+      return {std::move(result), state.attachment, take_notes(self)};
     },
     [self](unpublish_atom, const unpublish_request& req) -> reply {
       auto result = recorded(self, operation_kind::unpublish, req.node_id,
                              [&] { return unpublish(self, req, self->state.metrics); });
-      return {std::move(result), self->state.attachment};
+      return {std::move(result), self->state.attachment, take_notes(self)};
     },
     [self](migration_timer_atom, uint64_t number) {
       auto& state = self->state;
@@ -570,14 +575,14 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         return; // superseded, re-armed, or of a migration that ended
       state.operations.record(operation_kind::timer, {}, ec::none,
                               std::chrono::steady_clock::now() - begin, caf::make_timestamp());
-      self->send(state.listener, volume_state_atom_v, state.attachment);
+      self->send(state.listener, volume_state_atom_v, state.attachment, take_notes(self));
     },
     [self](sync_atom, const observed_volume& observed) -> reply {
       auto result = recorded(self, operation_kind::follow_list, {}, [&] {
         follow(self, observed, self->state.metrics);
         return outcome::success();
       });
-      return {std::move(result), self->state.attachment};
+      return {std::move(result), self->state.attachment, take_notes(self)};
     },
     [self](sync_atom, const attachment_change& change) -> reply {
       auto kind = change.phase == attachment_phase::attached ? operation_kind::follow_attach
@@ -586,7 +591,7 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         follow(self, change, self->state.metrics);
         return outcome::success();
       });
-      return {std::move(result), self->state.attachment};
+      return {std::move(result), self->state.attachment, take_notes(self)};
     },
     [self](status_atom) { return self->state.attachment; },
     [self](inspect_atom) { return inspection_of(self); },

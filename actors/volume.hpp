@@ -97,11 +97,12 @@ struct volume_config {
 struct volume_state {
   static constexpr const char* name = "volume";
   attachment_state attachment;
-  /// Given at spawn: where its changes of state, metrics, Events and live changes go.
+  /// Given at spawn: where its changes of state and its notes go, and its other metrics.
   volume_state_listener listener;
   metrics_actor metrics;
-  events_actor events;
-  state_feed_actor feed;
+  /// What it observed in the request or timer it is handling (see volume_notes); handed over
+  /// with the answer.
+  volume_notes notes;
   operation_ring operations;
   volume_config config;
   /// Publishes handled (for the test fault).
@@ -125,7 +126,6 @@ struct volume_state {
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    volume_config config, attachment_state initial,
                                    operation_ring operations, volume_state_listener listener,
-                                   metrics_actor metrics, events_actor events,
-                                   state_feed_actor feed);
+                                   metrics_actor metrics);
 
 } // namespace rds::actors

@@ -89,8 +89,8 @@ volume_actor spawn_volume(self_pointer self, const attachment_state& state,
       && st.crash_volume_publishes < faults.crash_on_publish)
     cfg.crash_on_publish = faults.crash_on_publish - st.crash_volume_publishes;
   auto listener = caf::actor_cast<volume_state_listener>(self);
-  auto handle = self->spawn<caf::monitored>(volume, cfg, state, std::move(operations), listener,
-                                            metrics, st.events, st.feed);
+  auto handle =
+    self->spawn<caf::monitored>(volume, cfg, state, std::move(operations), listener, metrics);
   return handle;
 }
 
@@ -158,13 +158,61 @@ volume_entry& entry_for(self_pointer self, const std::string& volume_id,
   return entry;
 }
 
-void publish_counts(self_pointer self, const metrics_actor& metrics) {
-  volume_counts now{self->state.attached, self->state.migrating.size()};
-  if (now.attached == self->state.reported.attached
-      && now.migrating == self->state.reported.migrating)
+/// Notes gathered beyond this many are passed on at once, even while requests wait.
+constexpr size_t notes_batch = 256;
+
+/// Passes the gathered notes and the counts on: one message to each of the metrics actor, the
+/// events actor and the feed, for however many answers they came with.
+void pass_on_notes(self_pointer self, const metrics_actor& metrics) {
+  auto& st = self->state;
+  if (st.counts_changed || !st.notes.recorded.empty()) {
+    attachment_activity activity;
+    activity.recorded = std::move(st.notes.recorded);
+    volume_counts now{st.attached, st.migrating.size()};
+    activity.counts_changed =
+      now.attached != st.reported.attached || now.migrating != st.reported.migrating;
+    activity.counts = now;
+    st.reported = now;
+    st.counts_changed = false;
+    if (activity.counts_changed || !activity.recorded.empty())
+      self->send(metrics, std::move(activity));
+  }
+  if (!st.notes.events.empty())
+    self->send(st.events, volume_events{std::move(st.notes.events)});
+  if (!st.notes.changes.empty())
+    self->send(st.feed, state_change_batch{std::move(st.notes.changes)});
+  st.notes = volume_notes{};
+}
+
+/// Called after the notes or the counts changed: passes them on now when no other message waits
+/// (so that one request at a time sees them go out at once), else once the messages waiting now
+/// are handled (their answers' notes join them), or at once when many are gathered.
+void notes_changed(self_pointer self, const metrics_actor& metrics) {
+  auto& st = self->state;
+  auto gathered = st.notes.recorded.size() + st.notes.events.size() + st.notes.changes.size();
+  if (self->mailbox().empty() || gathered >= notes_batch) {
+    pass_on_notes(self, metrics);
     return;
-  self->state.reported = now;
-  self->send(metrics, now);
+  }
+  if (!st.notes_pending) {
+    st.notes_pending = true;
+    self->send(self, notes_atom_v);
+  }
+}
+
+/// Takes a volume actor's notes into those to pass on.
+void gather(self_pointer self, volume_notes& notes) {
+  auto& st = self->state;
+  auto append = [](auto& to, auto& from) {
+    if (to.empty())
+      to = std::move(from);
+    else
+      to.insert(to.end(), std::make_move_iterator(from.begin()),
+                std::make_move_iterator(from.end()));
+  };
+  append(st.notes.recorded, notes.recorded);
+  append(st.notes.events, notes.events);
+  append(st.notes.changes, notes.changes);
 }
 
 /// `report`: send the gauges now (the rebuild sends them once, after every volume).
@@ -184,8 +232,9 @@ void record_state(self_pointer self, const attachment_state& state, const metric
     else
       --st.attached;
   }
+  st.counts_changed = true;
   if (report)
-    publish_counts(self, metrics);
+    notes_changed(self, metrics);
 }
 
 /// A delayed idle_atom message is due when the first idle volume may hibernate; volumes that
@@ -392,7 +441,9 @@ void forward(self_pointer self, volume_entry& entry, Atom atom, Request req,
   auto volume_id = req.volume_id;
   self->request(entry.handle, caf::infinite, atom, std::move(req))
     .then(
-      [=](outcome& result, const attachment_state& state) mutable {
+      [=](outcome& result, const attachment_state& state, volume_notes& notes) mutable {
+        // The notes go out before the answer, as the volume actor's own messages did.
+        gather(self, notes);
         record_state(self, state, metrics);
         settle(self, volume_id);
         rp.deliver(std::move(result));
@@ -417,7 +468,8 @@ void follow(self_pointer self, volume_entry& entry, const Change& change,
   // the state the change's answer carries.
   self->request(entry.handle, caf::infinite, sync_atom_v, change)
     .then(
-      [=](const outcome&, const attachment_state& state) {
+      [=](const outcome&, const attachment_state& state, volume_notes& notes) {
+        gather(self, notes);
         record_state(self, state, metrics);
         settle(self, volume_id);
       },
@@ -536,7 +588,7 @@ void rebuild(self_pointer self, const cluster_inventory& inventory,
       became_idle(self, state.volume_id, entry, true);
     ++volumes;
   }
-  publish_counts(self, metrics);
+  notes_changed(self, metrics);
   log::info("rebuilt ", volumes, " attached volumes from Kubernetes (",
             self->state.migrating.size(), " migrating)");
 }
@@ -978,7 +1030,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     change.detail = "volume actor crashed (" + to_string(msg.reason)
                     + "); restarted from its last known state, restart "
                     + std::to_string(entry->second.restarts);
-    self->send(st.feed, std::move(change));
+    st.notes.changes.push_back(std::move(change));
+    notes_changed(self, metrics);
     entry->second.handle = spawn_volume(self, last_known, *cfg, metrics, /*restarted=*/true);
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
@@ -1088,7 +1141,14 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         rp.deliver(still_rebuilding(), volume_info{}, attachment_state{});
       return rp;
     },
-    [=](volume_state_atom, const attachment_state& state) { record_state(self, state, metrics); },
+    [=](volume_state_atom, const attachment_state& state, volume_notes& notes) {
+      gather(self, notes);
+      record_state(self, state, metrics);
+    },
+    [=](notes_atom) {
+      self->state.notes_pending = false;
+      pass_on_notes(self, metrics);
+    },
     [=](sync_atom, const cluster_inventory& inventory) {
       if (!self->state.attachments_synced)
         rebuild(self, inventory, *cfg, metrics);

@@ -161,9 +161,14 @@ struct volume_supervisor_state {
   bool nodes_synced = false;
   /// Node names that exist in Kubernetes.
   std::unordered_set<std::string> nodes;
-  /// Given to every volume actor at spawn.
+  /// Where the volume actors' notes go (with the supervisor's own feed changes).
   events_actor events;
   state_feed_actor feed;
+  /// The notes of the volume actors' answers not passed on yet, and whether the counts changed
+  /// since they were last reported; `notes_pending`: a notes_atom message is on its way.
+  volume_notes notes;
+  bool counts_changed = false;
+  bool notes_pending = false;
   /// Volumes already counted as attached to more than two nodes.
   std::unordered_set<std::string> anomalies;
   /// Requests that arrived before the rebuild, answered in order once it is done.

@@ -104,6 +104,10 @@ constexpr retire_atom retire_atom_v{};
 /// The supervisor's own delayed message: give the memory of retired actors back to the system.
 using trim_atom = caf::atom_constant<caf::atom("trim")>;
 constexpr trim_atom trim_atom_v{};
+/// The supervisor's own message, behind those waiting when it was sent: pass on the volume
+/// actors' notes gathered meanwhile.
+using notes_atom = caf::atom_constant<caf::atom("notes")>;
+constexpr notes_atom notes_atom_v{};
 
 /// The status answers below carry the answering actor's own mailbox depth: the messages waiting
 /// in it as it answered. Only the actor itself may count its mailbox in CAF 0.17
@@ -358,6 +362,34 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("rds.volume_event"), x.volume_id, x.reason, x.warning, x.message);
 }
 
+/// Several events at once, in the order they happened (the volume supervisor passes its volume
+/// actors' events on so).
+struct volume_events {
+  std::vector<volume_event> events;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_events& x) {
+  return f(caf::meta::type_name("rds.volume_events"), x.events);
+}
+
+/// What a volume actor observed while it handled a request or its timer: the attach and detach
+/// operations for the metrics, the Events for the volume's users and the changes for the live
+/// feed. It hands them to its supervisor with its answer (or, for its timer, with its new
+/// state), and the supervisor passes them on, those of many volumes in one message to each
+/// receiver when requests come faster than it answers them. (Its rarer metrics, conflicts and
+/// migrations, a volume actor sends itself: counters whose order does not matter.)
+struct volume_notes {
+  std::vector<attachment_recorded> recorded;
+  std::vector<volume_event> events;
+  std::vector<state_change> changes;
+
+  bool empty() const { return recorded.empty() && events.empty() && changes.empty(); }
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_notes& x) {
+  return f(caf::meta::type_name("rds.volume_notes"), x.recorded, x.events, x.changes);
+}
+
 /// Which PersistentVolumeClaim a volume belongs to (from its PV's claimRef).
 struct volume_claim {
   std::string volume_id;
@@ -443,8 +475,8 @@ typename Inspector::result_type inspect(Inspector& f, device_resolved& x) {
 /// events: turns volume events into Kubernetes Events on the volume's PVC (posting on its own
 /// thread, so a slow API server never slows a CSI call); without a cluster it only logs them.
 using events_actor = caf::typed_actor<
-  // Record one event.
-  caf::reacts_to<volume_event>,
+  // Record one event, or several in order.
+  caf::reacts_to<volume_event>, caf::reacts_to<volume_events>,
   // Volume -> PVC mappings, from the PersistentVolumes the attachment join follows; one with
   // neither namespace nor name: the volume's PV is gone, forget it.
   caf::reacts_to<claims_atom, std::vector<volume_claim>>,
@@ -459,6 +491,8 @@ using events_poster_actor =
 using metrics_actor = caf::typed_actor<
   // A publish or unpublish changed a volume's attachments.
   caf::reacts_to<attachment_recorded>,
+  // Several did, and the supervisor's counts (see attachment_activity).
+  caf::reacts_to<attachment_activity>,
   // A publish was refused because the volume is attached elsewhere.
   caf::reacts_to<conflict_atom>,
   // A second node was attached to an RWX block volume.
@@ -501,8 +535,8 @@ using metrics_actor = caf::typed_actor<
 
 /// Whoever wants to know the states a volume actor moves to by itself (its supervisor).
 using volume_state_listener = caf::typed_actor<
-  // The volume's state after its migration timer changed it.
-  caf::reacts_to<volume_state_atom, attachment_state>>;
+  // The volume's state after its migration timer changed it, and what it observed then.
+  caf::reacts_to<volume_state_atom, attachment_state, volume_notes>>;
 
 /// A volume actor's answer to the supervisor's hibernate request. Local only (never serialised).
 struct volume_hibernation {
@@ -516,19 +550,20 @@ struct volume_hibernation {
 /// volume: one per volume on the controller; owns its attachments and migration timer and
 /// serialises everything that happens to that volume.
 /// Every reply that may change the state carries the state after it, so whoever asked knows it
-/// with the answer, not from a second message.
+/// with the answer, not from a second message, and what the actor observed meanwhile (see
+/// volume_notes).
 using volume_actor = caf::typed_actor<
   // Attach the volume to a node (idempotent).
-  caf::replies_to<publish_atom, publish_request>::with<outcome, attachment_state>,
+  caf::replies_to<publish_atom, publish_request>::with<outcome, attachment_state, volume_notes>,
   // Detach the volume from a node, or from every node (idempotent).
-  caf::replies_to<unpublish_atom, unpublish_request>::with<outcome, attachment_state>,
+  caf::replies_to<unpublish_atom, unpublish_request>::with<outcome, attachment_state, volume_notes>,
   // The migration timer with this number fired (a new state goes to the listener); at most one
   // is pending per volume, see volume_state.
   caf::reacts_to<migration_timer_atom, uint64_t>,
   // Follow what Kubernetes says about every node of this volume (after a list).
-  caf::replies_to<sync_atom, observed_volume>::with<outcome, attachment_state>,
+  caf::replies_to<sync_atom, observed_volume>::with<outcome, attachment_state, volume_notes>,
   // Follow what Kubernetes says about one node of this volume (a watch event).
-  caf::replies_to<sync_atom, attachment_change>::with<outcome, attachment_state>,
+  caf::replies_to<sync_atom, attachment_change>::with<outcome, attachment_state, volume_notes>,
   caf::replies_to<status_atom>::with<attachment_state>,
   // The whole state: attachments, timer deadline, the ring of its last operations (for the
   // inspection port; changes nothing).
@@ -662,8 +697,10 @@ using volume_supervisor_actor = caf::typed_actor<
   caf::replies_to<describe_atom, volume_id_request>::with<outcome, volume_info, attachment_state>,
   // Route an unpublish to the volume's actor; unknown volumes are already unpublished.
   caf::replies_to<unpublish_atom, unpublish_request>::with<outcome>,
-  // A volume actor's state after a change.
-  caf::reacts_to<volume_state_atom, attachment_state>,
+  // A volume actor's state after its timer changed it, and what it observed then.
+  caf::reacts_to<volume_state_atom, attachment_state, volume_notes>,
+  // Its own: pass on what the volume actors observed (see volume_notes).
+  caf::reacts_to<notes_atom>,
   // A full list of VolumeAttachments: the first one rebuilds every volume actor, later ones
   // (after a 410 or a broken watch) bring them back in line.
   caf::reacts_to<sync_atom, cluster_inventory>,

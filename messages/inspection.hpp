@@ -167,6 +167,17 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
            x.result, x.detail);
 }
 
+/// Several changes at once, in the order they happened (the volume supervisor passes its volume
+/// actors' changes on so).
+struct state_change_batch {
+  std::vector<state_change> changes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, state_change_batch& x) {
+  return f(caf::meta::type_name("rds.state_change_batch"), x.changes);
+}
+
 /// The answer to a feed poll: the changes after the asked sequence number, and the number of
 /// changes that were dropped before the reader saw them (the feed keeps a bounded ring).
 struct state_changes {
@@ -185,6 +196,8 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 using state_feed_actor = caf::typed_actor<
   // Record one change (its sequence and time are assigned here).
   caf::reacts_to<state_change>,
+  // Record several, in order.
+  caf::reacts_to<state_change_batch>,
   // The changes after the given sequence number; answered at once if there are any, else when
   // the next one arrives or after the given wait (then with none, as a heartbeat).
   caf::replies_to<feed_atom, uint64_t, caf::timespan>::with<state_changes>,

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rds {
 
@@ -66,6 +67,20 @@ struct volume_counts {
 
 template <class Inspector> typename Inspector::result_type inspect(Inspector& f, volume_counts& x) {
   return f(caf::meta::type_name("rds.volume_counts"), x.attached, x.migrating);
+}
+
+/// What the volume supervisor passes on at once: the attach and detach operations its volume
+/// actors recorded since it last did, and its counts of attached and migrating volumes if they
+/// changed since.
+struct attachment_activity {
+  std::vector<attachment_recorded> recorded;
+  bool counts_changed = false;
+  volume_counts counts;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attachment_activity& x) {
+  return f(caf::meta::type_name("rds.attachment_activity"), x.recorded, x.counts_changed, x.counts);
 }
 
 /// One finished CSI RPC, as the CSI sidecars record it.

@@ -1348,3 +1348,93 @@ TEST_CASE_FIXTURE(hibernation_fixture, "a followed change that changes nothing d
   REQUIRE(x.state.nodes.size() == 2);
   CHECK(x.recent.back().kind == "follow-attach");
 }
+
+namespace {
+
+struct feed_recorder_state {
+  std::vector<state_change> changes;
+  size_t messages = 0;
+};
+
+/// A live feed that counts the messages it gets and keeps every change.
+state_feed_actor::behavior_type
+feed_recorder(state_feed_actor::stateful_pointer<feed_recorder_state> self) {
+  return {
+    [self](state_change& change) {
+      ++self->state.messages;
+      self->state.changes.push_back(std::move(change));
+    },
+    [self](state_change_batch& batch) {
+      ++self->state.messages;
+      for (auto& change : batch.changes)
+        self->state.changes.push_back(std::move(change));
+    },
+    [self](feed_atom, uint64_t, caf::timespan) {
+      state_changes all;
+      all.changes = self->state.changes;
+      all.last_sequence = self->state.messages;
+      return all;
+    },
+    [](feed_timeout_atom, uint64_t) {},
+  };
+}
+
+} // namespace
+
+TEST_CASE("the notes of answers that come while requests wait go out together, each volume's in "
+          "order; one request's go out at once") {
+  test::actor_fixture fx;
+  auto feed = fx.sys.spawn(feed_recorder);
+  auto catalog = test::catalog_of_every_volume(fx.sys, fx.metrics);
+  auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
+                                 fx.metrics, fx.events, catalog, feed);
+  fx.sched.run();
+  auto recorded = [&] {
+    auto got = fx.ask<state_changes>(feed, feed_atom_v, uint64_t{0}, caf::timespan{0});
+    REQUIRE(got);
+    return *got;
+  };
+  publish_capability rwx{access_kind::multi_node_block, 5, true, false};
+  // One request: its notes go out when it is answered, in one message.
+  auto one = fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"solo", "a", rwx, 300s});
+  REQUIRE(one);
+  CHECK(one->ok());
+  auto first = recorded();
+  REQUIRE(first.changes.size() == 1);
+  CHECK(first.changes[0].kind == "attach");
+  CHECK(first.last_sequence == 1);
+  // Fifty volumes attached and migrated at once: a hundred answers, far fewer messages.
+  constexpr int volumes = 50;
+  auto id = [](int i) { return "vol-" + std::to_string(i); };
+  for (int i = 0; i < volumes; ++i) {
+    fx.self->send(supervisor, publish_atom_v, publish_request{id(i), "a", rwx, 300s});
+    fx.self->send(supervisor, publish_atom_v, publish_request{id(i), "b", rwx, 300s});
+  }
+  fx.sched.run();
+  for (int i = 0; i < 2 * volumes; ++i)
+    fx.self->receive([](outcome& o) { CHECK(o.ok()); },
+                     caf::after(std::chrono::seconds{0}) >> [] { FAIL("an answer is missing"); });
+  auto all = recorded();
+  // Per volume: attach (a), attach (b), migration_started, in that order.
+  REQUIRE(all.changes.size() == 1 + 3 * volumes);
+  for (int i = 0; i < volumes; ++i) {
+    std::vector<std::string> kinds;
+    for (auto& c : all.changes)
+      if (c.volume_id == id(i))
+        kinds.push_back(c.kind + (c.kind == "attach" ? ":" + c.nodes.at(0) : ""));
+    CHECK(kinds == std::vector<std::string>{"attach:a", "attach:b", "migration_started"});
+  }
+  auto messages = all.last_sequence - first.last_sequence;
+  CHECK(messages >= 1);
+  CHECK(messages < volumes);
+  CHECK(fx.recorded_events("MigrationStarted") == volumes);
+  CHECK(fx.metric("rds_csi_attachment_attach_total{status=\"success\"}") == 1 + volumes);
+  CHECK(
+    fx.metric("rds_csi_attachment_operation_duration_seconds_count{operation=\"attach_secondary\"}")
+    == volumes);
+  CHECK(fx.metric("rds_csi_migration_active_migrations") == volumes);
+  fx.self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+  fx.self->send_exit(catalog, caf::exit_reason::user_shutdown);
+  fx.self->send_exit(feed, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}

@@ -353,19 +353,25 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
       found->emplace(f);
     return **found;
   };
+  auto record_rpc = [&f, driver,
+                     series = std::make_shared<csi_series_cache>()](const rpc_recorded& e) {
+    // Found once per (method, code): Family::Add builds and hashes a label map under the
+    // family's lock, on every RPC otherwise.
+    auto& histogram = (*series)[e.method][e.code];
+    if (histogram == nullptr)
+      histogram = &f.csi_operations.Add(
+        {{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},
+        csi_buckets);
+    histogram->Observe(seconds_of(e.duration));
+  };
   return {
     // The messages of every publish and unpublish come first: CAF 0.17 tries the handlers in
     // order.
-    [&f, driver, series = std::make_shared<csi_series_cache>()](const rpc_recorded& e) {
-      // Found once per (method, code): Family::Add builds and hashes a label map under the
-      // family's lock, on every RPC otherwise.
-      auto& histogram = (*series)[e.method][e.code];
-      if (histogram == nullptr)
-        histogram = &f.csi_operations.Add(
-          {{"driver_name", driver}, {"method_name", e.method}, {"grpc_status_code", e.code}},
-          csi_buckets);
-      histogram->Observe(seconds_of(e.duration));
+    [record_rpc](const rpcs_recorded& batch) {
+      for (auto& e : batch.rpcs)
+        record_rpc(e);
     },
+    [record_rpc](const rpc_recorded& e) { record_rpc(e); },
     [hot](const attachment_activity& a) {
       auto& series = hot();
       for (auto& e : a.recorded)

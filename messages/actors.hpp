@@ -521,8 +521,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<rds_request_recorded>,
   // The RDS circuit breaker changed state.
   caf::reacts_to<rds_connection_changed>,
-  // A CSI RPC finished.
-  caf::reacts_to<rpc_recorded>,
+  // A CSI RPC finished, or several did.
+  caf::reacts_to<rpc_recorded>, caf::reacts_to<rpcs_recorded>,
   // The inspection port answered a request.
   caf::reacts_to<debug_request_recorded>,
   // Node side: an NVMe connect, the count of this node's connections, a mount operation, a

@@ -97,6 +97,15 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("rds.rpc_recorded"), x.method, x.code, x.duration);
 }
 
+/// Several finished CSI RPCs (the CSI edge passes them on so while other calls wait).
+struct rpcs_recorded {
+  std::vector<rpc_recorded> rpcs;
+};
+
+template <class Inspector> typename Inspector::result_type inspect(Inspector& f, rpcs_recorded& x) {
+  return f(caf::meta::type_name("rds.rpcs_recorded"), x.rpcs);
+}
+
 /// The inspection port answered a request.
 struct debug_request_recorded {
   /// The path's template ("/debug/volumes/{id}"), or "other" for an unknown path.

@@ -166,3 +166,72 @@ TEST_CASE("call desk: requests still waiting when the desk closes never run thei
 
 } // namespace
 } // namespace rds
+
+namespace rds {
+namespace {
+
+const std::string probes = "csi_plugin_operations_seconds_count{driver_name=\"test.driver\","
+                           "grpc_status_code=\"OK\",method_name=\"/csi.v1.Identity/Probe\"}";
+
+rpc_recorded probe_finished() {
+  return rpc_recorded{"/csi.v1.Identity/Probe", "OK", std::chrono::microseconds{50}};
+}
+
+TEST_CASE("call desk: a finished RPC is recorded at once when no request waits, else with the "
+          "others when none waits any more or at the next sweep") {
+  desk_fixture fx;
+  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.sched.run();
+  CHECK(fx.metric(probes) == 1);
+  // A request waits: what finishes meanwhile is gathered.
+  replies held;
+  fx.desk.ask(fx.to(), caf::make_message(hold_atom::value), in(std::chrono::seconds{30}),
+              held.handler(), nullptr);
+  fx.sched.run();
+  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.sched.run();
+  CHECK(fx.metric(probes) == 1);
+  // The sweep passes them on.
+  fx.advance(deadline_sweep);
+  CHECK(fx.metric(probes) == 3);
+  // And so does the first record after the last request was answered.
+  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.sched.run();
+  CHECK(fx.metric(probes) == 3);
+  fx.self->send(fx.actor, release_atom::value);
+  fx.sched.run();
+  REQUIRE(held.texts.size() == 1);
+  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.sched.run();
+  CHECK(fx.metric(probes) == 5);
+}
+
+TEST_CASE("call desk: many finished RPCs go at once even while a request waits, and those left "
+          "when it closes are not lost") {
+  test::actor_fixture fx;
+  auto actor = fx.sys.spawn(doubler);
+  fx.sched.run();
+  {
+    call_desk desk{fx.sys};
+    replies held;
+    desk.ask(caf::actor_cast<caf::abstract_actor*>(actor), caf::make_message(hold_atom::value),
+             in(std::chrono::seconds{30}), held.handler(), nullptr);
+    fx.sched.run();
+    for (int i = 0; i < 64; ++i)
+      desk.record(probe_finished(), fx.metrics, nullptr);
+    fx.sched.run();
+    CHECK(fx.metric(probes) == 64);
+    for (int i = 0; i < 3; ++i)
+      desk.record(probe_finished(), fx.metrics, nullptr);
+    fx.sched.run();
+    CHECK(fx.metric(probes) == 64);
+  }
+  fx.sched.run();
+  CHECK(fx.metric(probes) == 67);
+  fx.self->send_exit(actor, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
+
+} // namespace
+} // namespace rds

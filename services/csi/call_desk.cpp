@@ -20,6 +20,9 @@ namespace {
 
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
+/// Finished RPCs gathered beyond this many are passed on at once.
+constexpr size_t rpc_batch = 64;
+
 caf::message failure(caf::sec reason) {
   return caf::make_message(caf::make_error(reason));
 }
@@ -37,6 +40,16 @@ struct call_desk::book {
   uint64_t last_id = 0;
   std::unordered_map<uint64_t, waiting> asks;
   bool sweep_armed = false;
+  /// Finished RPCs not passed on yet, and where they go.
+  rpcs_recorded finished;
+  metrics_actor metrics;
+
+  /// The finished RPCs to pass on now (empty if none), taken out; under the lock.
+  rpcs_recorded take_finished(bool all) {
+    if (finished.rpcs.empty() || !(all || asks.empty() || finished.rpcs.size() >= rpc_batch))
+      return {};
+    return std::exchange(finished, rpcs_recorded{});
+  }
 
   /// Books a request; its id, and in `arm` whether the sweeper must be started.
   uint64_t enter(reply_handler done, clock::time_point deadline, bool& arm) {
@@ -71,12 +84,17 @@ struct call_desk::book {
       done(content, host);
   }
 
-  /// Fails the requests past their deadline; whether any still wait (the sweep then comes again).
+  /// Fails the requests past their deadline, and passes on the finished RPCs; whether any
+  /// requests still wait (the sweep then comes again).
   bool sweep(caf::execution_unit* host) {
     std::vector<reply_handler> late;
     bool again;
+    rpcs_recorded rpcs;
+    metrics_actor to;
     {
       std::lock_guard<std::mutex> guard{lock};
+      rpcs = take_finished(true);
+      to = metrics;
       auto now = clock::now();
       for (auto i = asks.begin(); i != asks.end();) {
         if (i->second.deadline <= now) {
@@ -88,6 +106,7 @@ struct call_desk::book {
       }
       sweep_armed = again = !asks.empty();
     }
+    pass_on(std::move(rpcs), to, host);
     for (auto& done : late) {
       auto timeout = failure(caf::sec::request_timeout);
       done(timeout, host);
@@ -95,13 +114,29 @@ struct call_desk::book {
     return again;
   }
 
-  /// Drops every waiting request; later replies find nothing.
+  static void pass_on(rpcs_recorded rpcs, const metrics_actor& to, caf::execution_unit* host) {
+    if (rpcs.rpcs.empty() || !to)
+      return;
+    // On the running actor's unit: queued behind it, instead of waking another worker.
+    if (host != nullptr)
+      caf::actor_cast<caf::abstract_actor*>(to)->eq_impl(caf::make_message_id(), nullptr, host,
+                                                         std::move(rpcs));
+    else
+      caf::anon_send(to, std::move(rpcs));
+  }
+
+  /// Drops every waiting request (later replies find nothing), and passes on the finished RPCs.
   void close() {
     std::unordered_map<uint64_t, waiting> dropped;
+    rpcs_recorded rpcs;
+    metrics_actor to;
     {
       std::lock_guard<std::mutex> guard{lock};
       dropped.swap(asks);
+      rpcs = take_finished(true);
+      to = metrics;
     }
+    pass_on(std::move(rpcs), to, nullptr);
   }
 };
 
@@ -167,6 +202,18 @@ void call_desk::ask(caf::abstract_actor* to, caf::message request, clock::time_p
   if (arm)
     caf::delayed_anon_send(sweeper_, deadline_sweep, sweep_atom::value);
   to->enqueue(reply_actor_, caf::make_message_id(id), std::move(request), unit);
+}
+
+void call_desk::record(rpc_recorded finished, const metrics_actor& metrics,
+                       caf::execution_unit* host) {
+  rpcs_recorded rpcs;
+  {
+    std::lock_guard<std::mutex> guard{book_->lock};
+    book_->metrics = metrics;
+    book_->finished.rpcs.push_back(std::move(finished));
+    rpcs = book_->take_finished(false);
+  }
+  book::pass_on(std::move(rpcs), metrics, host);
 }
 
 size_t call_desk::waiting() const {

@@ -14,6 +14,9 @@
 // every `deadline_sweep` for requests past their deadline while any wait, and hands them
 // `sec::request_timeout` as their reply, exactly as a CAF request timeout would. A reply that
 // comes later is dropped: each request's handler runs exactly once.
+//
+// The desk also passes the finished calls' metric records on to the metrics actor: at once when
+// no request waits, else together with those that finish meanwhile (see record()).
 #pragma once
 
 #include <caf/abstract_actor.hpp>
@@ -25,6 +28,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+
+#include "messages/actors.hpp"
 
 namespace rds::services::csi {
 
@@ -54,6 +59,12 @@ class call_desk {
   /// with `sec::invalid_argument` at once, as CAF does.
   void ask(caf::abstract_actor* to, caf::message request, clock::time_point deadline,
            reply_handler done, caf::execution_unit* unit);
+
+  /// Passes a finished RPC's record on to `metrics`: at once when no request waits (so one call
+  /// at a time sees it go at once), else with those of the calls that finish meanwhile, when
+  /// no request waits any more, when many are gathered, or at the next sweep (`deadline_sweep`).
+  /// `host` as for ask().
+  void record(rpc_recorded finished, const metrics_actor& metrics, caf::execution_unit* host);
 
   /// The requests waiting for their reply (tests).
   size_t waiting() const;

@@ -54,14 +54,7 @@ void rpc_call::finish(const grpc::Status& status, caf::execution_unit* host) {
   auto code = status.error_code();
   // The reply first: the metric is not on the client's path.
   reactor_->Finish(status);
-  rpc_recorded recorded{method_, sidecar_name(code), elapsed};
-  // anon_send from a worker would schedule the metrics actor on another (sleeping) worker and
-  // wake it; a send on the running actor's unit queues it behind that actor on the same worker.
-  if (host != nullptr)
-    caf::actor_cast<caf::abstract_actor*>(metrics_)->eq_impl(caf::make_message_id(), nullptr, host,
-                                                             std::move(recorded));
-  else
-    caf::anon_send(metrics_, std::move(recorded));
+  tracker_.desk.record(rpc_recorded{method_, sidecar_name(code), elapsed}, metrics_, host);
   --tracker_.in_flight;
 }
 

@@ -442,7 +442,8 @@ void forward(self_pointer self, volume_entry& entry, Atom atom, Request req,
   self->request(entry.handle, caf::infinite, atom, std::move(req))
     .then(
       [=](outcome& result, const attachment_state& state, volume_notes& notes) mutable {
-        // The notes go out before the answer, as the volume actor's own messages did.
+        // Gathered before the answer goes: with nothing else waiting they go out before it, as
+        // the volume actor's own messages did; under load they may follow it.
         gather(self, notes);
         record_state(self, state, metrics);
         settle(self, volume_id);
@@ -1042,7 +1043,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     self->quit(msg.reason);
   });
   return {
-    [=](publish_atom atom, const publish_request& req) -> caf::result<outcome> {
+    // A mutable reference, so that the captured copy below is not const and moves on.
+    [=](publish_atom atom, publish_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
       auto publish = [=]() mutable {
         if (cfg->follow_cluster && self->state.nodes.count(req.node_id) == 0) {

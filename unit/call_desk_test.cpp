@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,37 @@ TEST_CASE("call desk: each reply reaches its own handler once, with the replying
   CHECK(second.numbers == std::vector<int>{10});
   CHECK(first.hosts == 1);
   CHECK(second.hosts == 1);
+  CHECK(fx.desk.waiting() == 0);
+}
+
+TEST_CASE("call desk: a handler may ask again, on the unit it runs on (as Probe does), and an "
+          "exception in a handler ends there") {
+  desk_fixture fx;
+  replies second;
+  std::vector<int> first;
+  fx.desk.ask(
+    fx.to(), caf::make_message(3), in(std::chrono::seconds{30}),
+    [&](caf::message& reply, caf::execution_unit* host) {
+      REQUIRE(reply.match_elements<int>());
+      first.push_back(reply.get_as<int>(0));
+      REQUIRE(host != nullptr);
+      fx.desk.ask(fx.to(), caf::make_message(first.back()), in(std::chrono::seconds{30}),
+                  second.handler(), host);
+    },
+    nullptr);
+  fx.sched.run();
+  CHECK(first == std::vector<int>{6});
+  CHECK(second.numbers == std::vector<int>{12});
+  fx.desk.ask(
+    fx.to(), caf::make_message(1), in(std::chrono::seconds{30}),
+    [](caf::message&, caf::execution_unit*) { throw std::runtime_error{"broken"}; }, nullptr);
+  fx.sched.run();
+  // The actor that replied goes on.
+  replies after;
+  fx.desk.ask(fx.to(), caf::make_message(4), in(std::chrono::seconds{30}), after.handler(),
+              nullptr);
+  fx.sched.run();
+  CHECK(after.numbers == std::vector<int>{8});
   CHECK(fx.desk.waiting() == 0);
 }
 

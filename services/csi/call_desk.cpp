@@ -2,6 +2,8 @@
 // sweeper that fails them at their deadline.
 #include "services/csi/call_desk.hpp"
 
+#include "services/log/log.hpp"
+
 #include <caf/actor_cast.hpp>
 #include <caf/actor_companion.hpp>
 #include <caf/atom.hpp>
@@ -9,6 +11,7 @@
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 
+#include <exception>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -25,6 +28,16 @@ constexpr size_t rpc_batch = 64;
 
 caf::message failure(caf::sec reason) {
   return caf::make_message(caf::make_error(reason));
+}
+
+/// Runs a request's handler. It runs inside the actor that replied (or the sweeper): an
+/// exception must not end that actor, so it ends here, logged.
+void run(const call_desk::reply_handler& done, caf::message& reply, caf::execution_unit* host) {
+  try {
+    done(reply, host);
+  } catch (const std::exception& e) {
+    log::error("a CSI call's reply handler failed: ", e.what());
+  }
 }
 
 } // namespace
@@ -81,7 +94,7 @@ struct call_desk::book {
     if (!mid.is_response())
       return;
     if (auto done = take(mid.request_id().integer_value()))
-      done(content, host);
+      run(done, content, host);
   }
 
   /// Fails the requests past their deadline, and passes on the finished RPCs; whether any
@@ -109,7 +122,7 @@ struct call_desk::book {
     pass_on(std::move(rpcs), to, host);
     for (auto& done : late) {
       auto timeout = failure(caf::sec::request_timeout);
-      done(timeout, host);
+      run(done, timeout, host);
     }
     return again;
   }

@@ -3,6 +3,9 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <algorithm>
+#include <chrono>
+
 #include "services/csi/rpc_call.hpp"
 
 namespace rds::services::csi {
@@ -56,9 +59,10 @@ grpc::ServerUnaryReactor* identity_service::Probe(grpc::CallbackServerContext* c
   if (call->refused_while_draining())
     return call->reactor();
   auto timeout = call->timeout(probe_timeout);
+  auto until = std::chrono::steady_clock::now() + timeout;
   // Ready when the metrics actor answers and, in a controller, the volume supervisor has rebuilt
-  // its volumes. Each request has the call's time: a slow actor is an answer (ready = false), not
-  // DEADLINE_EXCEEDED.
+  // its volumes. Both requests share the call's time: a slow actor is an answer (ready = false),
+  // not DEADLINE_EXCEEDED. (Two requests in turn, each checked by its answer's type here.)
   auto answer = [call, response](bool ready, caf::execution_unit* host) {
     if (call->done())
       return;
@@ -79,7 +83,8 @@ grpc::ServerUnaryReactor* identity_service::Probe(grpc::CallbackServerContext* c
               }
               call->ask(
                 caf::actor_cast<caf::abstract_actor*>(supervisor), caf::make_message(status_atom_v),
-                call->timeout(timeout),
+                std::max(caf::timespan{std::chrono::milliseconds{1}},
+                         caf::timespan{until - std::chrono::steady_clock::now()}),
                 [answer](caf::message& status, caf::execution_unit* host) {
                   answer(status.match_elements<supervisor_status>()
                            && status.get_as<supervisor_status>(0).ready,

@@ -159,7 +159,6 @@ events_actor::behavior_type events(events_actor::stateful_pointer<events_state> 
             });
   };
   return {
-    [record](const volume_event& event) { record(event); },
     [record](const volume_events& batch) {
       for (auto& event : batch.events)
         record(event);

@@ -371,16 +371,13 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
       for (auto& e : batch.rpcs)
         record_rpc(e);
     },
-    [record_rpc](const rpc_recorded& e) { record_rpc(e); },
     [hot](const attachment_activity& a) {
       auto& series = hot();
       for (auto& e : a.recorded)
         record_attachment(series, e);
-      if (a.counts_changed)
-        record_counts(series, a.counts);
+      record_counts(series, a.counts);
     },
-    [hot](const attachment_recorded& e) { record_attachment(hot(), e); },
-    [hot](const volume_counts& c) { record_counts(hot(), c); },
+
     [&f](conflict_atom) { f.conflicts_total.Add({}).Increment(); },
     [&f](migration_started_atom) { f.migrations_started_total.Add({}).Increment(); },
     [&f](const migration_result_recorded& e) {

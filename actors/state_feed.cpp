@@ -28,31 +28,20 @@ state_feed_actor::behavior_type
 state_feed(state_feed_actor::stateful_pointer<state_feed_state> self, state_feed_config config) {
   if (config.capacity == 0)
     config.capacity = 1;
-  // Numbers a change and keeps it; the readers waiting are answered after (once per message).
-  auto keep = [=](state_change& change) {
-    auto& st = self->state;
-    change.sequence = ++st.last_sequence;
-    if (change.at == caf::timestamp{})
-      change.at = caf::make_timestamp();
-    st.ring.push_back(std::move(change));
-    while (st.ring.size() > config.capacity)
-      st.ring.pop_front();
-  };
-  auto answer_readers = [=] {
-    auto& st = self->state;
-    for (auto& reader : st.waiting)
-      reader.promise.deliver(changes_after(st.ring, st.last_sequence, reader.after));
-    st.waiting.clear();
-  };
   return {
-    [=](state_change& change) {
-      keep(change);
-      answer_readers();
-    },
     [=](state_change_batch& batch) {
-      for (auto& change : batch.changes)
-        keep(change);
-      answer_readers();
+      auto& st = self->state;
+      for (auto& change : batch.changes) {
+        change.sequence = ++st.last_sequence;
+        if (change.at == caf::timestamp{})
+          change.at = caf::make_timestamp();
+        st.ring.push_back(std::move(change));
+      }
+      while (st.ring.size() > config.capacity)
+        st.ring.pop_front();
+      for (auto& reader : st.waiting)
+        reader.promise.deliver(changes_after(st.ring, st.last_sequence, reader.after));
+      st.waiting.clear();
     },
     [=](feed_atom, uint64_t after, caf::timespan wait) -> caf::result<state_changes> {
       auto& st = self->state;

@@ -161,21 +161,27 @@ volume_entry& entry_for(self_pointer self, const std::string& volume_id,
 /// Notes gathered beyond this many are passed on at once, even while requests wait.
 constexpr size_t notes_batch = 256;
 
+/// The counts of attached and migrating volumes now.
+volume_counts counts_of(const volume_supervisor_state& st) {
+  return volume_counts{st.attached, st.migrating.size()};
+}
+
+/// Whether there is anything to pass on: notes, or counts the metrics actor has not seen.
+bool news(const volume_supervisor_state& st) {
+  auto now = counts_of(st);
+  return !st.notes.empty() || now.attached != st.reported.attached
+         || now.migrating != st.reported.migrating;
+}
+
 /// Passes the gathered notes and the counts on: one message to each of the metrics actor, the
 /// events actor and the feed, for however many answers they came with.
 void pass_on_notes(self_pointer self, const metrics_actor& metrics) {
   auto& st = self->state;
-  if (st.counts_changed || !st.notes.recorded.empty()) {
-    attachment_activity activity;
-    activity.recorded = std::move(st.notes.recorded);
-    volume_counts now{st.attached, st.migrating.size()};
-    activity.counts_changed =
-      now.attached != st.reported.attached || now.migrating != st.reported.migrating;
-    activity.counts = now;
+  auto now = counts_of(st);
+  if (!st.notes.recorded.empty() || now.attached != st.reported.attached
+      || now.migrating != st.reported.migrating) {
     st.reported = now;
-    st.counts_changed = false;
-    if (activity.counts_changed || !activity.recorded.empty())
-      self->send(metrics, std::move(activity));
+    self->send(metrics, attachment_activity{std::move(st.notes.recorded), now});
   }
   if (!st.notes.events.empty())
     self->send(st.events, volume_events{std::move(st.notes.events)});
@@ -189,6 +195,8 @@ void pass_on_notes(self_pointer self, const metrics_actor& metrics) {
 /// are handled (their answers' notes join them), or at once when many are gathered.
 void notes_changed(self_pointer self, const metrics_actor& metrics) {
   auto& st = self->state;
+  if (!news(st))
+    return;
   auto gathered = st.notes.recorded.size() + st.notes.events.size() + st.notes.changes.size();
   if (self->mailbox().empty() || gathered >= notes_batch) {
     pass_on_notes(self, metrics);
@@ -232,7 +240,6 @@ void record_state(self_pointer self, const attachment_state& state, const metric
     else
       --st.attached;
   }
-  st.counts_changed = true;
   if (report)
     notes_changed(self, metrics);
 }

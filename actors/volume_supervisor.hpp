@@ -164,10 +164,9 @@ struct volume_supervisor_state {
   /// Where the volume actors' notes go (with the supervisor's own feed changes).
   events_actor events;
   state_feed_actor feed;
-  /// The notes of the volume actors' answers not passed on yet, and whether the counts changed
-  /// since they were last reported; `notes_pending`: a notes_atom message is on its way.
+  /// The notes of the volume actors' answers not passed on yet (passed on with `reported`, the
+  /// counts the metrics actor has); `notes_pending`: a notes_atom message is on its way.
   volume_notes notes;
-  bool counts_changed = false;
   bool notes_pending = false;
   /// Volumes already counted as attached to more than two nodes.
   std::unordered_set<std::string> anomalies;

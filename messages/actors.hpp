@@ -475,8 +475,8 @@ typename Inspector::result_type inspect(Inspector& f, device_resolved& x) {
 /// events: turns volume events into Kubernetes Events on the volume's PVC (posting on its own
 /// thread, so a slow API server never slows a CSI call); without a cluster it only logs them.
 using events_actor = caf::typed_actor<
-  // Record one event, or several in order.
-  caf::reacts_to<volume_event>, caf::reacts_to<volume_events>,
+  // Record events, in order.
+  caf::reacts_to<volume_events>,
   // Volume -> PVC mappings, from the PersistentVolumes the attachment join follows; one with
   // neither namespace nor name: the volume's PV is gone, forget it.
   caf::reacts_to<claims_atom, std::vector<volume_claim>>,
@@ -489,9 +489,8 @@ using events_poster_actor =
 
 /// metrics: owns the Prometheus registry and every metric family; serves /metrics.
 using metrics_actor = caf::typed_actor<
-  // A publish or unpublish changed a volume's attachments.
-  caf::reacts_to<attachment_recorded>,
-  // Several did, and the supervisor's counts (see attachment_activity).
+  // Publishes and unpublishes changed volumes' attachments; the supervisor's counts now (see
+  // attachment_activity).
   caf::reacts_to<attachment_activity>,
   // A publish was refused because the volume is attached elsewhere.
   caf::reacts_to<conflict_atom>,
@@ -501,8 +500,6 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<migration_result_recorded>,
   // A migration ended after the given time.
   caf::reacts_to<migration_ended>,
-  // The supervisor's current counts of attached and migrating volumes.
-  caf::reacts_to<volume_counts>,
   // A crashed volume actor was restarted.
   caf::reacts_to<volume_restarted_atom>,
   // A volume was found attached to more than two nodes.
@@ -521,8 +518,8 @@ using metrics_actor = caf::typed_actor<
   caf::reacts_to<rds_request_recorded>,
   // The RDS circuit breaker changed state.
   caf::reacts_to<rds_connection_changed>,
-  // A CSI RPC finished, or several did.
-  caf::reacts_to<rpc_recorded>, caf::reacts_to<rpcs_recorded>,
+  // CSI RPCs finished.
+  caf::reacts_to<rpcs_recorded>,
   // The inspection port answered a request.
   caf::reacts_to<debug_request_recorded>,
   // Node side: an NVMe connect, the count of this node's connections, a mount operation, a

@@ -194,9 +194,7 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 /// state_feed: a bounded ring of the latest state changes, filled by the volume actors and the
 /// supervisor with plain sends (never waits), read by the inspector's stream readers.
 using state_feed_actor = caf::typed_actor<
-  // Record one change (its sequence and time are assigned here).
-  caf::reacts_to<state_change>,
-  // Record several, in order.
+  // Record changes, in order (their sequence, and their time if unset, are assigned here).
   caf::reacts_to<state_change_batch>,
   // The changes after the given sequence number; answered at once if there are any, else when
   // the next one arrives or after the given wait (then with none, as a heartbeat).

@@ -70,17 +70,15 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
 }
 
 /// What the volume supervisor passes on at once: the attach and detach operations its volume
-/// actors recorded since it last did, and its counts of attached and migrating volumes if they
-/// changed since.
+/// actors recorded since it last did, and its counts of attached and migrating volumes now.
 struct attachment_activity {
   std::vector<attachment_recorded> recorded;
-  bool counts_changed = false;
   volume_counts counts;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, attachment_activity& x) {
-  return f(caf::meta::type_name("rds.attachment_activity"), x.recorded, x.counts_changed, x.counts);
+  return f(caf::meta::type_name("rds.attachment_activity"), x.recorded, x.counts);
 }
 
 /// One finished CSI RPC, as the CSI sidecars record it.

@@ -21,7 +21,6 @@ struct claim_recorder_state {
 events_actor::behavior_type
 claim_recorder(events_actor::stateful_pointer<claim_recorder_state> self) {
   return {
-    [](const volume_event&) {},
     [](const volume_events&) {},
     [self](claims_atom, const std::vector<volume_claim>& claims) {
       for (auto& c : claims)

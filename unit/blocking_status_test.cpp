@@ -342,7 +342,8 @@ TEST_CASE("the events actor answers status while a post is in flight") {
   config.instance = "test-host";
   auto events = sys.spawn(actors::events, config, metrics);
   self->send(events, claims_atom_v, std::vector<volume_claim>{{"vol-1", "ns", "claim-1"}});
-  self->send(events, volume_event{"vol-1", "VolumeAttached", false, "attached to node-a"});
+  self->send(events,
+             volume_events{{volume_event{"vol-1", "VolumeAttached", false, "attached to node-a"}}});
   REQUIRE(posts[0].reached());
   std::chrono::microseconds took{};
   auto s = status_of<events_status>(self, events, took);
@@ -354,7 +355,8 @@ TEST_CASE("the events actor answers status while a post is in flight") {
   CHECK(first_path == "/api/v1/namespaces/ns/events");
 
   // Post 2 reaching the server means post 1's answer was handed back before it.
-  self->send(events, volume_event{"vol-1", "VolumeDetached", false, "detached from node-a"});
+  self->send(events, volume_events{
+                       {volume_event{"vol-1", "VolumeDetached", false, "detached from node-a"}}});
   posts[0].open();
   REQUIRE(posts[1].reached());
   s = status_of<events_status>(self, events, took);

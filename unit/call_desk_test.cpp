@@ -70,7 +70,7 @@ auto in(std::chrono::seconds s) {
 
 /// A desk and a doubler on the deterministic actor system.
 struct desk_fixture : test::actor_fixture {
-  call_desk desk{sys};
+  call_desk desk{sys, metrics};
   caf::actor actor = sys.spawn(doubler);
 
   desk_fixture() { sched.run(); }
@@ -159,7 +159,7 @@ TEST_CASE("call desk: a request past its deadline fails with request_timeout, an
 
 TEST_CASE("call desk: a receiver that is gone or missing is a failure, not a wait") {
   test::actor_fixture fx;
-  call_desk desk{fx.sys};
+  call_desk desk{fx.sys, fx.metrics};
   auto actor = fx.sys.spawn(doubler);
   fx.sched.run();
   fx.self->send_exit(actor, caf::exit_reason::user_shutdown);
@@ -182,7 +182,7 @@ TEST_CASE("call desk: requests still waiting when the desk closes never run thei
   fx.sched.run();
   replies dropped;
   {
-    call_desk desk{fx.sys};
+    call_desk desk{fx.sys, fx.metrics};
     desk.ask(caf::actor_cast<caf::abstract_actor*>(actor), caf::make_message(hold_atom::value),
              in(std::chrono::seconds{30}), dropped.handler(), nullptr);
     fx.sched.run();
@@ -212,7 +212,7 @@ rpc_recorded probe_finished() {
 TEST_CASE("call desk: a finished RPC is recorded at once when no request waits, else with the "
           "others when none waits any more or at the next sweep") {
   desk_fixture fx;
-  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.desk.record(probe_finished(), nullptr);
   fx.sched.run();
   CHECK(fx.metric(probes) == 1);
   // A request waits: what finishes meanwhile is gathered.
@@ -220,21 +220,21 @@ TEST_CASE("call desk: a finished RPC is recorded at once when no request waits, 
   fx.desk.ask(fx.to(), caf::make_message(hold_atom::value), in(std::chrono::seconds{30}),
               held.handler(), nullptr);
   fx.sched.run();
-  fx.desk.record(probe_finished(), fx.metrics, nullptr);
-  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.desk.record(probe_finished(), nullptr);
+  fx.desk.record(probe_finished(), nullptr);
   fx.sched.run();
   CHECK(fx.metric(probes) == 1);
   // The sweep passes them on.
   fx.advance(deadline_sweep);
   CHECK(fx.metric(probes) == 3);
   // And so does the first record after the last request was answered.
-  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.desk.record(probe_finished(), nullptr);
   fx.sched.run();
   CHECK(fx.metric(probes) == 3);
   fx.self->send(fx.actor, release_atom::value);
   fx.sched.run();
   REQUIRE(held.texts.size() == 1);
-  fx.desk.record(probe_finished(), fx.metrics, nullptr);
+  fx.desk.record(probe_finished(), nullptr);
   fx.sched.run();
   CHECK(fx.metric(probes) == 5);
 }
@@ -245,17 +245,17 @@ TEST_CASE("call desk: many finished RPCs go at once even while a request waits, 
   auto actor = fx.sys.spawn(doubler);
   fx.sched.run();
   {
-    call_desk desk{fx.sys};
+    call_desk desk{fx.sys, fx.metrics};
     replies held;
     desk.ask(caf::actor_cast<caf::abstract_actor*>(actor), caf::make_message(hold_atom::value),
              in(std::chrono::seconds{30}), held.handler(), nullptr);
     fx.sched.run();
     for (int i = 0; i < 64; ++i)
-      desk.record(probe_finished(), fx.metrics, nullptr);
+      desk.record(probe_finished(), nullptr);
     fx.sched.run();
     CHECK(fx.metric(probes) == 64);
     for (int i = 0; i < 3; ++i)
-      desk.record(probe_finished(), fx.metrics, nullptr);
+      desk.record(probe_finished(), nullptr);
     fx.sched.run();
     CHECK(fx.metric(probes) == 64);
   }

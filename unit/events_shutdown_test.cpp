@@ -57,11 +57,13 @@ TEST_CASE("the events actor's end drops the Events queued at its poster") {
       config.instance = "test-host";
       auto events = sys.spawn(actors::events, config, metrics);
       self->send(events, claims_atom_v, std::vector<volume_claim>{{"vol-1", "ns", "claim-1"}});
-      self->send(events, volume_event{"vol-1", "VolumeAttached", false, "attached to node-a"});
+      self->send(events, volume_events{
+                           {volume_event{"vol-1", "VolumeAttached", false, "attached to node-a"}}});
       REQUIRE(first_arrived.get_future().wait_for(10s) == std::future_status::ready);
       // A storm's backlog behind the post in flight.
       for (int i = 0; i < queued; ++i)
-        self->send(events, volume_event{"vol-1", "VolumeDetached", false, "detached"});
+        self->send(events,
+                   volume_events{{volume_event{"vol-1", "VolumeDetached", false, "detached"}}});
       // Every one of them handed to the poster: the status answer comes after them.
       self->request(events, 5s, status_atom_v)
         .receive([&](const events_status& s) { CHECK(s.in_flight == queued + 1); },

@@ -20,11 +20,11 @@ TEST_CASE_FIXTURE(test::actor_fixture, "metric families start at zero") {
 }
 
 TEST_CASE_FIXTURE(test::actor_fixture, "events move their series") {
-  self->send(metrics, attachment_recorded{attachment_operation::attach, 20ms});
-  self->send(metrics, attachment_recorded{attachment_operation::detach_partial, 1ms});
+  self->send(metrics, attachment_activity{{{attachment_operation::attach, 20ms},
+                                           {attachment_operation::detach_partial, 1ms}},
+                                          volume_counts{7, 3}});
   self->send(metrics, migration_ended{90s});
-  self->send(metrics, volume_counts{7, 3});
-  self->send(metrics, rpc_recorded{"/csi.v1.Identity/Probe", "OK", 2ms});
+  self->send(metrics, rpcs_recorded{{{"/csi.v1.Identity/Probe", "OK", 2ms}}});
   sched.run();
   CHECK(metric("rds_csi_attachment_attach_total{status=\"success\"}") == 1);
   CHECK(metric("rds_csi_attachment_detach_total{status=\"success\"}") == 0);

@@ -17,9 +17,9 @@ state_change change_of(const std::string& kind, const std::string& volume) {
 
 TEST_CASE("changes are numbered in order and a reader gets what came after its number") {
   test::actor_fixture fx;
-  fx.self->send(fx.feed, change_of("attach", "v1"));
-  fx.self->send(fx.feed, change_of("migration_started", "v1"));
-  fx.self->send(fx.feed, change_of("detach", "v2"));
+  fx.self->send(fx.feed, state_change_batch{{change_of("attach", "v1")}});
+  fx.self->send(fx.feed, state_change_batch{{change_of("migration_started", "v1")}});
+  fx.self->send(fx.feed, state_change_batch{{change_of("detach", "v2")}});
   fx.sched.run();
   auto all = fx.ask<state_changes>(fx.feed, feed_atom_v, uint64_t{0}, caf::timespan{0});
   REQUIRE(all);
@@ -41,7 +41,7 @@ TEST_CASE("a reader slower than the ring is told how many changes it missed") {
   test::actor_fixture fx;
   auto small = fx.sys.spawn(actors::state_feed, actors::state_feed_config{4});
   for (int i = 0; i < 10; ++i)
-    fx.self->send(small, change_of("attach", "v" + std::to_string(i)));
+    fx.self->send(small, state_change_batch{{change_of("attach", "v" + std::to_string(i))}});
   fx.sched.run();
   auto seen = fx.ask<state_changes>(small, feed_atom_v, uint64_t{3}, caf::timespan{0});
   REQUIRE(seen);
@@ -61,7 +61,7 @@ TEST_CASE("a poll with nothing new waits for the next change") {
   fx.self->receive([&](state_changes&) { answered = true; },
                    caf::after(std::chrono::seconds{0}) >> [] {});
   CHECK_FALSE(answered);
-  fx.self->send(fx.feed, change_of("timer_fired", "v9"));
+  fx.self->send(fx.feed, state_change_batch{{change_of("timer_fired", "v9")}});
   fx.sched.run();
   fx.self->receive(
     [&](state_changes& c) {
@@ -91,7 +91,7 @@ TEST_CASE("a poll with nothing new is answered empty when its wait runs out") {
   // The stale timer of an answered poll does nothing.
   fx.self->send(fx.feed, feed_atom_v, uint64_t{0}, caf::timespan{std::chrono::seconds{2}});
   fx.sched.run();
-  fx.self->send(fx.feed, change_of("attach", "v1"));
+  fx.self->send(fx.feed, state_change_batch{{change_of("attach", "v1")}});
   fx.sched.run();
   fx.self->receive([](state_changes&) {}, caf::after(std::chrono::seconds{0}) >> [] {});
   fx.advance(std::chrono::seconds{2});

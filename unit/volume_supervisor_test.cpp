@@ -1360,10 +1360,6 @@ struct feed_recorder_state {
 state_feed_actor::behavior_type
 feed_recorder(state_feed_actor::stateful_pointer<feed_recorder_state> self) {
   return {
-    [self](state_change& change) {
-      ++self->state.messages;
-      self->state.changes.push_back(std::move(change));
-    },
     [self](state_change_batch& batch) {
       ++self->state.messages;
       for (auto& change : batch.changes)

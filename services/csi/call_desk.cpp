@@ -53,9 +53,12 @@ struct call_desk::book {
   uint64_t last_id = 0;
   std::unordered_map<uint64_t, waiting> asks;
   bool sweep_armed = false;
-  /// Finished RPCs not passed on yet, and where they go.
+  /// Finished RPCs not passed on yet, and where they go (never changes).
   rpcs_recorded finished;
-  metrics_actor metrics;
+  const metrics_actor metrics;
+
+  explicit book(metrics_actor to)
+    : metrics(std::move(to)) {}
 
   /// The finished RPCs to pass on now (empty if none), taken out; under the lock.
   rpcs_recorded take_finished(bool all) {
@@ -103,11 +106,9 @@ struct call_desk::book {
     std::vector<reply_handler> late;
     bool again;
     rpcs_recorded rpcs;
-    metrics_actor to;
     {
       std::lock_guard<std::mutex> guard{lock};
       rpcs = take_finished(true);
-      to = metrics;
       auto now = clock::now();
       for (auto i = asks.begin(); i != asks.end();) {
         if (i->second.deadline <= now) {
@@ -119,7 +120,7 @@ struct call_desk::book {
       }
       sweep_armed = again = !asks.empty();
     }
-    pass_on(std::move(rpcs), to, host);
+    pass_on(std::move(rpcs), host);
     for (auto& done : late) {
       auto timeout = failure(caf::sec::request_timeout);
       run(done, timeout, host);
@@ -127,29 +128,27 @@ struct call_desk::book {
     return again;
   }
 
-  static void pass_on(rpcs_recorded rpcs, const metrics_actor& to, caf::execution_unit* host) {
-    if (rpcs.rpcs.empty() || !to)
+  void pass_on(rpcs_recorded rpcs, caf::execution_unit* host) const {
+    if (rpcs.rpcs.empty() || !metrics)
       return;
     // On the running actor's unit: queued behind it, instead of waking another worker.
     if (host != nullptr)
-      caf::actor_cast<caf::abstract_actor*>(to)->eq_impl(caf::make_message_id(), nullptr, host,
-                                                         std::move(rpcs));
+      caf::actor_cast<caf::abstract_actor*>(metrics)->eq_impl(caf::make_message_id(), nullptr, host,
+                                                              std::move(rpcs));
     else
-      caf::anon_send(to, std::move(rpcs));
+      caf::anon_send(metrics, std::move(rpcs));
   }
 
   /// Drops every waiting request (later replies find nothing), and passes on the finished RPCs.
   void close() {
     std::unordered_map<uint64_t, waiting> dropped;
     rpcs_recorded rpcs;
-    metrics_actor to;
     {
       std::lock_guard<std::mutex> guard{lock};
       dropped.swap(asks);
       rpcs = take_finished(true);
-      to = metrics;
     }
-    pass_on(std::move(rpcs), to, nullptr);
+    pass_on(std::move(rpcs), nullptr);
   }
 };
 
@@ -191,8 +190,8 @@ caf::behavior sweeper(caf::event_based_actor* self, std::shared_ptr<call_desk::b
 
 } // namespace
 
-call_desk::call_desk(caf::actor_system& sys)
-  : book_(std::make_shared<book>())
+call_desk::call_desk(caf::actor_system& sys, metrics_actor metrics)
+  : book_(std::make_shared<book>(std::move(metrics)))
   , reply_actor_(caf::actor_cast<caf::strong_actor_ptr>(sys.spawn<reply_actor>(book_)))
   , sweeper_(sys.spawn(sweeper, book_)) {}
 
@@ -217,16 +216,14 @@ void call_desk::ask(caf::abstract_actor* to, caf::message request, clock::time_p
   to->enqueue(reply_actor_, caf::make_message_id(id), std::move(request), unit);
 }
 
-void call_desk::record(rpc_recorded finished, const metrics_actor& metrics,
-                       caf::execution_unit* host) {
+void call_desk::record(rpc_recorded finished, caf::execution_unit* host) {
   rpcs_recorded rpcs;
   {
     std::lock_guard<std::mutex> guard{book_->lock};
-    book_->metrics = metrics;
     book_->finished.rpcs.push_back(std::move(finished));
     rpcs = book_->take_finished(false);
   }
-  book::pass_on(std::move(rpcs), metrics, host);
+  book_->pass_on(std::move(rpcs), host);
 }
 
 size_t call_desk::waiting() const {

@@ -47,7 +47,8 @@ class call_desk {
   /// turn; null where there is none.
   using reply_handler = std::function<void(caf::message& reply, caf::execution_unit* host)>;
 
-  explicit call_desk(caf::actor_system& sys);
+  /// `metrics`: where the finished calls' records go (see record()).
+  call_desk(caf::actor_system& sys, metrics_actor metrics);
   /// Requests still waiting are dropped (their handlers never run), so are later replies.
   ~call_desk();
   call_desk(const call_desk&) = delete;
@@ -60,11 +61,11 @@ class call_desk {
   void ask(caf::abstract_actor* to, caf::message request, clock::time_point deadline,
            reply_handler done, caf::execution_unit* unit);
 
-  /// Passes a finished RPC's record on to `metrics`: at once when no request waits (so one call
-  /// at a time sees it go at once), else with those of the calls that finish meanwhile, when
+  /// Passes a finished RPC's record on to the metrics actor: at once when no request waits (so one
+  /// call at a time sees it go at once), else with those of the calls that finish meanwhile, when
   /// no request waits any more, when many are gathered, or at the next sweep (`deadline_sweep`).
   /// `host` as for ask().
-  void record(rpc_recorded finished, const metrics_actor& metrics, caf::execution_unit* host);
+  void record(rpc_recorded finished, caf::execution_unit* host);
 
   /// The requests waiting for their reply (tests).
   size_t waiting() const;

@@ -46,8 +46,8 @@ controller_service::controller_service(caf::actor_system& sys, const server_conf
 grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerGetCapabilitiesRequest*,
   ::csi::v1::ControllerGetCapabilitiesResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
-                                         "/csi.v1.Controller/ControllerGetCapabilities");
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/ControllerGetCapabilities");
   if (call->refused_while_draining())
     return call->reactor();
   // Only what is implemented.
@@ -69,8 +69,8 @@ grpc::ServerUnaryReactor* controller_service::ControllerGetCapabilities(
 grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ValidateVolumeCapabilitiesRequest* request,
   ::csi::v1::ValidateVolumeCapabilitiesResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
-                                         "/csi.v1.Controller/ValidateVolumeCapabilities");
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/ValidateVolumeCapabilities");
   if (call->refused_while_draining())
     return call->reactor();
   if (auto id = check_volume_id(request->volume_id()); !id.ok()) {
@@ -111,8 +111,8 @@ grpc::ServerUnaryReactor* controller_service::ValidateVolumeCapabilities(
 grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerPublishVolumeRequest* request,
   ::csi::v1::ControllerPublishVolumeResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
-                                         "/csi.v1.Controller/ControllerPublishVolume");
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/ControllerPublishVolume");
   if (call->refused_while_draining())
     return call->reactor();
   publish_request req;
@@ -152,8 +152,8 @@ grpc::ServerUnaryReactor* controller_service::ControllerPublishVolume(
 grpc::ServerUnaryReactor* controller_service::ControllerUnpublishVolume(
   grpc::CallbackServerContext* ctx, const ::csi::v1::ControllerUnpublishVolumeRequest* request,
   ::csi::v1::ControllerUnpublishVolumeResponse*) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
-                                         "/csi.v1.Controller/ControllerUnpublishVolume");
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/ControllerUnpublishVolume");
   if (call->refused_while_draining())
     return call->reactor();
   unpublish_request req{request->volume_id(), request->node_id(), no_deadline};
@@ -175,8 +175,7 @@ grpc::ServerUnaryReactor*
 controller_service::CreateVolume(grpc::CallbackServerContext* ctx,
                                  const ::csi::v1::CreateVolumeRequest* request,
                                  ::csi::v1::CreateVolumeResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/CreateVolume");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/CreateVolume");
   if (call->refused_while_draining())
     return call->reactor();
   create_volume_request req;
@@ -208,8 +207,7 @@ grpc::ServerUnaryReactor*
 controller_service::DeleteVolume(grpc::CallbackServerContext* ctx,
                                  const ::csi::v1::DeleteVolumeRequest* request,
                                  ::csi::v1::DeleteVolumeResponse*) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/DeleteVolume");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/DeleteVolume");
   if (call->refused_while_draining())
     return call->reactor();
   if (auto checked = check_volume_id(request->volume_id()); !checked.ok()) {
@@ -226,8 +224,7 @@ grpc::ServerUnaryReactor*
 controller_service::GetCapacity(grpc::CallbackServerContext* ctx,
                                 const ::csi::v1::GetCapacityRequest* request,
                                 ::csi::v1::GetCapacityResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/GetCapacity");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/GetCapacity");
   if (call->refused_while_draining())
     return call->reactor();
   for (auto& capability : request->volume_capabilities()) {
@@ -254,8 +251,8 @@ grpc::ServerUnaryReactor*
 controller_service::ControllerExpandVolume(grpc::CallbackServerContext* ctx,
                                            const ::csi::v1::ControllerExpandVolumeRequest* request,
                                            ::csi::v1::ControllerExpandVolumeResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
-                                         "/csi.v1.Controller/ControllerExpandVolume");
+  auto call =
+    std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/ControllerExpandVolume");
   if (call->refused_while_draining())
     return call->reactor();
   auto checked = check_volume_id(request->volume_id());
@@ -288,8 +285,7 @@ grpc::ServerUnaryReactor*
 controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
                                 const ::csi::v1::ListVolumesRequest* request,
                                 ::csi::v1::ListVolumesResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/ListVolumes");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/ListVolumes");
   if (call->refused_while_draining())
     return call->reactor();
   std::string token;
@@ -323,7 +319,7 @@ controller_service::ListVolumes(grpc::CallbackServerContext* ctx,
 
 grpc::ServerUnaryReactor* controller_service::not_implemented(grpc::CallbackServerContext* ctx,
                                                               const char* method) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, method);
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, method);
   call->finish(grpc::Status{grpc::StatusCode::UNIMPLEMENTED,
                             std::string{method} + " is not offered by this plugin"});
   return call->reactor();
@@ -346,8 +342,7 @@ grpc::ServerUnaryReactor*
 controller_service::CreateSnapshot(grpc::CallbackServerContext* ctx,
                                    const ::csi::v1::CreateSnapshotRequest* request,
                                    ::csi::v1::CreateSnapshotResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/CreateSnapshot");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/CreateSnapshot");
   if (call->refused_while_draining())
     return call->reactor();
   create_snapshot_request req{request->name(), request->source_volume_id()};
@@ -383,8 +378,7 @@ grpc::ServerUnaryReactor*
 controller_service::DeleteSnapshot(grpc::CallbackServerContext* ctx,
                                    const ::csi::v1::DeleteSnapshotRequest* request,
                                    ::csi::v1::DeleteSnapshotResponse*) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/DeleteSnapshot");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/DeleteSnapshot");
   if (call->refused_while_draining())
     return call->reactor();
   if (auto checked = check_snapshot_id(request->snapshot_id()); !checked.ok()) {
@@ -400,8 +394,7 @@ grpc::ServerUnaryReactor*
 controller_service::ListSnapshots(grpc::CallbackServerContext* ctx,
                                   const ::csi::v1::ListSnapshotsRequest* request,
                                   ::csi::v1::ListSnapshotsResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Controller/ListSnapshots");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/ListSnapshots");
   if (call->refused_while_draining())
     return call->reactor();
   std::string token;
@@ -445,8 +438,7 @@ grpc::ServerUnaryReactor*
 controller_service::ControllerGetVolume(grpc::CallbackServerContext* ctx,
                                         const ::csi::v1::ControllerGetVolumeRequest* request,
                                         ::csi::v1::ControllerGetVolumeResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
-                                         "/csi.v1.Controller/ControllerGetVolume");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Controller/ControllerGetVolume");
   if (call->refused_while_draining())
     return call->reactor();
   if (auto checked = check_volume_id(request->volume_id()); !checked.ok()) {

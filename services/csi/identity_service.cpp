@@ -1,8 +1,6 @@
 // Identity RPCs. Probe is a round trip through the actors the plugin depends on.
 #include "services/csi/identity_service.hpp"
 
-#include <caf/event_based_actor.hpp>
-
 #include <algorithm>
 #include <chrono>
 
@@ -27,8 +25,7 @@ grpc::ServerUnaryReactor*
 identity_service::GetPluginInfo(grpc::CallbackServerContext* ctx,
                                 const ::csi::v1::GetPluginInfoRequest*,
                                 ::csi::v1::GetPluginInfoResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Identity/GetPluginInfo");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Identity/GetPluginInfo");
   if (call->refused_while_draining())
     return call->reactor();
   response->set_name(config_.driver_name);
@@ -41,8 +38,7 @@ grpc::ServerUnaryReactor*
 identity_service::GetPluginCapabilities(grpc::CallbackServerContext* ctx,
                                         const ::csi::v1::GetPluginCapabilitiesRequest*,
                                         ::csi::v1::GetPluginCapabilitiesResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics,
-                                         "/csi.v1.Identity/GetPluginCapabilities");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Identity/GetPluginCapabilities");
   if (call->refused_while_draining())
     return call->reactor();
   if (config_.controller)
@@ -55,7 +51,7 @@ identity_service::GetPluginCapabilities(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* identity_service::Probe(grpc::CallbackServerContext* ctx,
                                                   const ::csi::v1::ProbeRequest*,
                                                   ::csi::v1::ProbeResponse* response) {
-  auto call = std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Identity/Probe");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Identity/Probe");
   if (call->refused_while_draining())
     return call->reactor();
   auto timeout = call->timeout(probe_timeout);

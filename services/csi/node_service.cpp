@@ -56,8 +56,7 @@ grpc::ServerUnaryReactor*
 node_service::NodeStageVolume(grpc::CallbackServerContext* ctx,
                               const ::csi::v1::NodeStageVolumeRequest* request,
                               ::csi::v1::NodeStageVolumeResponse*) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeStageVolume");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Node/NodeStageVolume");
   if (call->refused_while_draining())
     return call->reactor();
   stage_request req;
@@ -96,8 +95,7 @@ grpc::ServerUnaryReactor*
 node_service::NodeUnstageVolume(grpc::CallbackServerContext* ctx,
                                 const ::csi::v1::NodeUnstageVolumeRequest* request,
                                 ::csi::v1::NodeUnstageVolumeResponse*) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeUnstageVolume");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Node/NodeUnstageVolume");
   if (call->refused_while_draining())
     return call->reactor();
   unstage_request req{request->volume_id(), request->staging_target_path()};
@@ -115,8 +113,7 @@ grpc::ServerUnaryReactor*
 node_service::NodePublishVolume(grpc::CallbackServerContext* ctx,
                                 const ::csi::v1::NodePublishVolumeRequest* request,
                                 ::csi::v1::NodePublishVolumeResponse*) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodePublishVolume");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Node/NodePublishVolume");
   if (call->refused_while_draining())
     return call->reactor();
   node_publish_request req;
@@ -148,8 +145,7 @@ grpc::ServerUnaryReactor*
 node_service::NodeUnpublishVolume(grpc::CallbackServerContext* ctx,
                                   const ::csi::v1::NodeUnpublishVolumeRequest* request,
                                   ::csi::v1::NodeUnpublishVolumeResponse*) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeUnpublishVolume");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Node/NodeUnpublishVolume");
   if (call->refused_while_draining())
     return call->reactor();
   node_unpublish_request req{request->volume_id(), request->target_path()};
@@ -167,8 +163,7 @@ grpc::ServerUnaryReactor*
 node_service::NodeGetVolumeStats(grpc::CallbackServerContext* ctx,
                                  const ::csi::v1::NodeGetVolumeStatsRequest* request,
                                  ::csi::v1::NodeGetVolumeStatsResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeGetVolumeStats");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Node/NodeGetVolumeStats");
   if (call->refused_while_draining())
     return call->reactor();
   volume_path_request req{request->volume_id(), request->volume_path(), 0};
@@ -203,8 +198,7 @@ grpc::ServerUnaryReactor*
 node_service::NodeExpandVolume(grpc::CallbackServerContext* ctx,
                                const ::csi::v1::NodeExpandVolumeRequest* request,
                                ::csi::v1::NodeExpandVolumeResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeExpandVolume");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Node/NodeExpandVolume");
   if (call->refused_while_draining())
     return call->reactor();
   volume_path_request req{request->volume_id(), request->volume_path(), 0};
@@ -233,8 +227,7 @@ grpc::ServerUnaryReactor*
 node_service::NodeGetCapabilities(grpc::CallbackServerContext* ctx,
                                   const ::csi::v1::NodeGetCapabilitiesRequest*,
                                   ::csi::v1::NodeGetCapabilitiesResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeGetCapabilities");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Node/NodeGetCapabilities");
   if (call->refused_while_draining())
     return call->reactor();
   using rpc = ::csi::v1::NodeServiceCapability::RPC;
@@ -248,8 +241,7 @@ node_service::NodeGetCapabilities(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* node_service::NodeGetInfo(grpc::CallbackServerContext* ctx,
                                                     const ::csi::v1::NodeGetInfoRequest*,
                                                     ::csi::v1::NodeGetInfoResponse* response) {
-  auto call =
-    std::make_shared<rpc_call>(ctx, tracker_, actors_.metrics, "/csi.v1.Node/NodeGetInfo");
+  auto call = std::make_shared<rpc_call>(ctx, tracker_, "/csi.v1.Node/NodeGetInfo");
   if (call->refused_while_draining())
     return call->reactor();
   response->set_node_id(config_.node_id);

@@ -2,20 +2,16 @@
 // the status to gRPC.
 #include "services/csi/rpc_call.hpp"
 
-#include <caf/send.hpp>
-
 #include <algorithm>
 
 #include "services/csi/status_mapping.hpp"
 
 namespace rds::services::csi {
 
-rpc_call::rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker, metrics_actor metrics,
-                   const char* method)
+rpc_call::rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker, const char* method)
   : ctx_(ctx)
   , tracker_(tracker)
   , reactor_(ctx->DefaultReactor())
-  , metrics_(std::move(metrics))
   , method_(method)
   , started_(std::chrono::steady_clock::now()) {
   ++tracker_.in_flight;
@@ -54,7 +50,7 @@ void rpc_call::finish(const grpc::Status& status, caf::execution_unit* host) {
   auto code = status.error_code();
   // The reply first: the metric is not on the client's path.
   reactor_->Finish(status);
-  tracker_.desk.record(rpc_recorded{method_, sidecar_name(code), elapsed}, metrics_, host);
+  tracker_.desk.record(rpc_recorded{method_, sidecar_name(code), elapsed}, host);
   --tracker_.in_flight;
 }
 

@@ -15,9 +15,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/error.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/response_type.hpp>
-#include <caf/send.hpp>
 #include <caf/timespan.hpp>
 
 #include <atomic>
@@ -40,8 +38,8 @@ using rpc_call_ptr = std::shared_ptr<rpc_call>;
 /// RPCs in flight, whether the server is draining for shutdown, and the call desk. Owned by the
 /// server.
 struct call_tracker {
-  explicit call_tracker(caf::actor_system& sys)
-    : desk(sys)
+  call_tracker(caf::actor_system& sys, metrics_actor metrics)
+    : desk(sys, std::move(metrics))
     , here(caller_runs_unit::of(sys)) {}
   call_tracker(const call_tracker&) = delete;
   call_tracker& operator=(const call_tracker&) = delete;
@@ -55,8 +53,7 @@ struct call_tracker {
 
 class rpc_call {
  public:
-  rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker, metrics_actor metrics,
-           const char* method);
+  rpc_call(grpc::CallbackServerContext* ctx, call_tracker& tracker, const char* method);
 
   /// While the server drains, finishes the call with UNAVAILABLE (the CO retries elsewhere or
   /// later) and returns true.
@@ -90,7 +87,6 @@ class rpc_call {
   grpc::CallbackServerContext* ctx_;
   call_tracker& tracker_;
   grpc::ServerUnaryReactor* reactor_;
-  metrics_actor metrics_;
   const char* method_;
   std::chrono::steady_clock::time_point started_;
   std::atomic<bool> finished_{false};

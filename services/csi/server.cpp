@@ -22,7 +22,7 @@ namespace rds::services::csi {
 struct server::impl {
   impl(caf::actor_system& sys, server_config cfg, server_actors actors)
     : config(std::move(cfg))
-    , calls(sys)
+    , calls(sys, actors.metrics)
     , identity(sys, config, actors, calls) {
     // Debian builds Abseil without NDEBUG, so every contended absl::Mutex inside gRPC also
     // keeps a lock-order graph for deadlock detection (a few percent of the CPU of a CSI call,

@@ -12,6 +12,37 @@ namespace {
 
 using self_pointer = volume_catalog_actor::stateful_pointer<volume_catalog_state>;
 
+/// Knows `volume_id` to exist from now on, and tells the listener if that is news to it.
+void learn(self_pointer self, const std::string& volume_id) {
+  auto& st = self->state;
+  if (!st.known.insert(volume_id).second || !st.listener)
+    return;
+  known_volumes_change change;
+  change.known.push_back(volume_id);
+  self->send(st.listener, known_atom_v, std::move(change));
+}
+
+/// Forgets `volume_id`, and tells the listener if it knew the volume.
+void forget(self_pointer self, const std::string& volume_id) {
+  auto& st = self->state;
+  if (st.known.erase(volume_id) == 0 || !st.listener)
+    return;
+  known_volumes_change change;
+  change.forgotten.push_back(volume_id);
+  self->send(st.listener, known_atom_v, std::move(change));
+}
+
+/// Tells the listener everything it knows (what the listener had is replaced).
+void tell_everything(self_pointer self) {
+  auto& st = self->state;
+  if (!st.listener)
+    return;
+  known_volumes_change change;
+  change.everything = true;
+  change.known.assign(st.known.begin(), st.known.end());
+  self->send(st.listener, known_atom_v, std::move(change));
+}
+
 /// Runs `work` now, or once the first list is done.
 void when_warm(self_pointer self, std::function<void()> work) {
   if (self->state.warm)
@@ -46,9 +77,9 @@ void ask_rds(self_pointer self, const rds_actor& rds, const std::string& volume_
       [self, volume_id, answered, then](const outcome& result, const volume_info& info) mutable {
         auto stale = answered();
         if (result.ok() && !stale)
-          self->state.known.insert(volume_id);
+          learn(self, volume_id);
         else if (result.code == ec::not_found)
-          self->state.known.erase(volume_id);
+          forget(self, volume_id);
         then(result, info);
       },
       [answered, failed](caf::error& failure) mutable {
@@ -101,7 +132,7 @@ void create(self_pointer self, const rds_actor& rds, caf::timespan bound,
     .then(
       [self, promise](const outcome& result, const volume_info& info) mutable {
         if (result.ok())
-          self->state.known.insert(info.volume_id);
+          learn(self, info.volume_id);
         promise.deliver(result, info);
       },
       [promise](caf::error& failure) mutable { promise.deliver(std::move(failure)); });
@@ -109,8 +140,9 @@ void create(self_pointer self, const rds_actor& rds, caf::timespan bound,
 
 void remove(self_pointer self, const rds_actor& rds, caf::timespan bound,
             const volume_id_request& req, caf::typed_response_promise<outcome> promise) {
-  // Forgotten first: from now on a publish asks the RDS, which deletes before it answers that.
-  self->state.known.erase(req.volume_id);
+  // Forgotten first (the listener is told before the RDS is asked): from now on a publish asks
+  // the RDS, which deletes before it answers that.
+  forget(self, req.volume_id);
   auto asking = self->state.asking.find(req.volume_id);
   if (asking != self->state.asking.end())
     asking->second.stale = true;
@@ -139,9 +171,11 @@ volume_catalog_actor::behavior_type volume_catalog(self_pointer self, rds_actor 
   self->request(rds, bound, list_atom_v)
     .then(
       [self, warmed](const outcome& result, const std::vector<volume_info>& volumes) {
-        if (result.ok())
+        if (result.ok()) {
           for (auto& v : volumes)
             self->state.known.insert(v.volume_id);
+          tell_everything(self);
+        }
         warmed();
       },
       [warmed](caf::error&) { warmed(); });
@@ -167,6 +201,10 @@ volume_catalog_actor::behavior_type volume_catalog(self_pointer self, rds_actor 
       auto promise = self->make_response_promise<outcome>();
       when_warm(self, [=] { remove(self, rds, bound, req, promise); });
       return promise;
+    },
+    [self](known_atom, catalog_listener& listener) {
+      self->state.listener = std::move(listener);
+      tell_everything(self);
     },
     [self](status_atom) {
       auto& st = self->state;

@@ -3,6 +3,8 @@
 // once at start; CreateVolume and DeleteVolume go through it, so it learns from their answers
 // (a deleted volume is forgotten before the RDS is asked, so a publish meanwhile asks the RDS);
 // it asks the rds actor only about a volume it does not know, and learns from that answer too.
+// Its listener (the volume supervisor) is told each thing it learns, so that a publish of a
+// volume it knows needs no question at all; the catalog's own set stays the truth.
 #pragma once
 
 #include <caf/stateful_actor.hpp>
@@ -36,6 +38,8 @@ struct volume_catalog_state {
   /// Requests that came before.
   std::vector<std::function<void()>> waiting;
   std::unordered_map<std::string, lookups_in_flight> asking;
+  /// Told what it learns (see catalog_listener); none until one subscribes.
+  catalog_listener listener;
 };
 
 /// `bound`: how long the first list may take, and any request that carries no deadline.

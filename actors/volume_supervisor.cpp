@@ -723,9 +723,10 @@ bool time_remains(self_pointer self, request_deadline deadline,
   return false;
 }
 
-/// Runs `go` when the volume may be used: the catalog knows it, or cannot tell (the RDS is down
-/// or slow: attaching needs only the driver's own state, and a live migration must not wait for
-/// the RDS's REST API). NOT_FOUND only when the RDS says so. The question gets at most half of
+/// Runs `go` when the volume may be used: the catalog knows it (at once if it told so already),
+/// or cannot tell (the RDS is down or slow: attaching needs only the driver's own state, and a
+/// live migration must not wait for the RDS's REST API). NOT_FOUND only when the RDS says so.
+/// The question gets at most half of
 /// the time left, so that the rest remains for the work itself: the catalog answers from what it
 /// knows at once, else by that deadline from its own request to the rds actor (so no CAF timeout
 /// here, which would wake the clock thread on every publish).
@@ -736,6 +737,10 @@ void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
   caf::timespan left;
   if (!time_remains(self, deadline, config, rp, left))
     return;
+  if (self->state.known_volumes.count(volume_id) != 0) {
+    go();
+    return;
+  }
   auto slice = left / 2;
   // One copy of what the answer needs, shared by its two handlers (each would copy the rest).
   struct waiting {
@@ -1049,6 +1054,9 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         self->send_exit(entry.handle, msg.reason);
     self->quit(msg.reason);
   });
+  // What the catalog knows, and from then on what it learns (see known_volumes).
+  if (catalog)
+    self->send(catalog, known_atom_v, caf::actor_cast<catalog_listener>(self));
   return {
     // A mutable reference, so that the captured copy below is not const and moves on.
     [=](publish_atom atom, publish_request& req) -> caf::result<outcome> {
@@ -1153,6 +1161,17 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     [=](volume_state_atom, const attachment_state& state, volume_notes& notes) {
       gather(self, notes);
       record_state(self, state, metrics);
+    },
+    [=](known_atom, known_volumes_change& change) {
+      auto& known = self->state.known_volumes;
+      if (change.everything)
+        known = std::unordered_set<std::string>(std::make_move_iterator(change.known.begin()),
+                                                std::make_move_iterator(change.known.end()));
+      else
+        for (auto& id : change.known)
+          known.insert(std::move(id));
+      for (auto& id : change.forgotten)
+        known.erase(id);
     },
     [=](notes_atom) {
       self->state.notes_pending = false;

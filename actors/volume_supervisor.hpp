@@ -161,6 +161,10 @@ struct volume_supervisor_state {
   bool nodes_synced = false;
   /// Node names that exist in Kubernetes.
   std::unordered_set<std::string> nodes;
+  /// The volumes the catalog knows to exist, as it told (catalog_listener): a publish of one of
+  /// them goes on without a question; for any other the catalog is asked, and its set is the
+  /// truth. Behind it by the messages in flight, as an answer to a question would be.
+  std::unordered_set<std::string> known_volumes;
   /// Where the volume actors' notes go (with the supervisor's own feed changes).
   events_actor events;
   state_feed_actor feed;

@@ -109,6 +109,10 @@ constexpr trim_atom trim_atom_v{};
 using notes_atom = caf::atom_constant<caf::atom("notes")>;
 constexpr notes_atom notes_atom_v{};
 
+/// The volume catalog's news for its listener (the volume supervisor): what it learned.
+using known_atom = caf::atom_constant<caf::atom("known")>;
+constexpr known_atom known_atom_v{};
+
 /// The status answers below carry the answering actor's own mailbox depth: the messages waiting
 /// in it as it answered. Only the actor itself may count its mailbox in CAF 0.17
 /// (scheduled_actor::mailbox().size() moves messages from the shared inbox into the actor's own
@@ -636,6 +640,24 @@ typename Inspector::result_type inspect(Inspector& f, catalog_status& x) {
            x.lookups_in_flight, x.mailbox);
 }
 
+/// What the volume catalog learned, for its listener: volumes it knows to exist from now on
+/// (created, found, or listed: `everything` then, and they are all it knows), and volumes it
+/// forgot (about to be deleted, or not found on the RDS).
+struct known_volumes_change {
+  std::vector<std::string> known;
+  std::vector<std::string> forgotten;
+  bool everything = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, known_volumes_change& x) {
+  return f(caf::meta::type_name("rds.known_volumes_change"), x.known, x.forgotten, x.everything);
+}
+
+/// Whoever keeps a copy of which volumes the catalog knows (the volume supervisor, to let a
+/// publish of a known volume go on without asking).
+using catalog_listener = caf::typed_actor<caf::reacts_to<known_atom, known_volumes_change>>;
+
 /// volume_catalog: owns which volumes exist on the RDS. Creates and deletes go through it, so it
 /// learns from their answers; it answers "does it exist" from what it has seen created or found
 /// and asks the rds actor only about a volume it does not know. Inner requests get the time left
@@ -650,7 +672,9 @@ using volume_catalog_actor = caf::typed_actor<
   // Forget a volume (a publish meanwhile asks the RDS), then delete it on the RDS.
   caf::replies_to<delete_atom, volume_id_request>::with<outcome>,
   // What it knows and holds (see catalog_status).
-  caf::replies_to<status_atom>::with<catalog_status>>;
+  caf::replies_to<status_atom>::with<catalog_status>,
+  // From now on, tell this listener what it knows (everything at once first) and each change.
+  caf::reacts_to<known_atom, catalog_listener>>;
 
 /// cluster watch: follows one Kubernetes resource (VolumeAttachments, PersistentVolumes or Nodes)
 /// by list + watch and hands each snapshot and change on as a message. Its calls run in its
@@ -698,6 +722,8 @@ using volume_supervisor_actor = caf::typed_actor<
   caf::reacts_to<volume_state_atom, attachment_state, volume_notes>,
   // Its own: pass on what the volume actors observed (see volume_notes).
   caf::reacts_to<notes_atom>,
+  // What the catalog learned (see catalog_listener).
+  caf::reacts_to<known_atom, known_volumes_change>,
   // A full list of VolumeAttachments: the first one rebuilds every volume actor, later ones
   // (after a 410 or a broken watch) bring them back in line.
   caf::reacts_to<sync_atom, cluster_inventory>,

@@ -549,6 +549,74 @@ TEST_CASE_FIXTURE(supervisor_fixture, "the catalog does not learn an answer olde
   CHECK(publish("vol-1", "a", false).code == ec::not_found);
 }
 
+TEST_CASE_FIXTURE(supervisor_fixture, "a publish of a volume the catalog told of asks it nothing; "
+                                      "once the catalog forgot it, the RDS is asked again") {
+  rds_has({});
+  CHECK(create("vol-new").ok());
+  // The catalog told the supervisor what it learned: the publish goes on while the catalog does
+  // not run at all.
+  publish_capability cap{access_kind::single_node, 1, false, false};
+  self->send(supervisor, publish_atom_v, publish_request{"vol-new", "a", cap, 300s});
+  run_all_but(job_of(catalog));
+  auto published = answer();
+  REQUIRE(published);
+  REQUIRE(std::holds_alternative<outcome>(*published));
+  CHECK(std::get<outcome>(*published).ok());
+  CHECK(volume("vol-new").attached());
+  CHECK(unpublish("vol-new", "a").ok());
+  auto finds = world->finds;
+  // A delete: the catalog tells the supervisor before it asks the RDS, so the next publish
+  // waits for the catalog, which asks the RDS.
+  CHECK(ask_catalog(delete_atom_v, volume_id_request{"vol-new", in(10s)}).ok());
+  self->send(supervisor, publish_atom_v, publish_request{"vol-new", "a", cap, 300s});
+  run_all_but(job_of(catalog));
+  CHECK_FALSE(answer());
+  sched.run();
+  auto refused = answer();
+  REQUIRE(refused);
+  REQUIRE(std::holds_alternative<outcome>(*refused));
+  CHECK(std::get<outcome>(*refused).code == ec::not_found);
+  CHECK(world->finds == finds + 1);
+  // A lookup teaches it too: a volume the RDS has, asked about once, is known from then on.
+  rds_has({"vol-found"});
+  CHECK(publish("vol-found", "a", false).ok());
+  CHECK(world->finds == finds + 2);
+  CHECK(unpublish("vol-found", "a").ok());
+  CHECK(publish("vol-found", "a", false).ok());
+  CHECK(world->finds == finds + 2);
+}
+
+TEST_CASE("a supervisor spawned after the catalog's first list is told every volume listed") {
+  test::actor_fixture fx;
+  auto world = std::make_shared<test::fake_rds_world>();
+  world->volumes = {"vol-1", "vol-2"};
+  auto rds = fx.sys.spawn(test::fake_rds, world);
+  auto catalog = fx.sys.spawn(actors::volume_catalog, rds, 15000ms);
+  fx.sched.run();
+  auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
+                                 fx.metrics, fx.events, catalog, fx.feed);
+  fx.sched.run();
+  publish_capability cap{access_kind::single_node, 1, false, false};
+  auto catalog_job = job_of(catalog);
+  for (auto id : {"vol-1", "vol-2"}) {
+    fx.self->send(supervisor, publish_atom_v, publish_request{id, "a", cap, 300s});
+    fx.sched.run_jobs_filtered([catalog_job](caf::resumable* job) { return job != catalog_job; });
+    bool ok = false;
+    fx.self->receive([&](outcome& o) { ok = o.ok(); }, caf::after(0s) >> [] {});
+    CHECK_MESSAGE(ok, id);
+  }
+  CHECK(world->finds == 0);
+  auto refused =
+    fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"vol-3", "a", cap, 300s});
+  REQUIRE(refused);
+  CHECK(refused->code == ec::not_found);
+  CHECK(world->finds == 1);
+  for (auto h : {caf::actor_cast<caf::actor>(supervisor), caf::actor_cast<caf::actor>(catalog),
+                 caf::actor_cast<caf::actor>(rds)})
+    fx.self->send_exit(h, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
+
 TEST_CASE_FIXTURE(supervisor_fixture, "inspect a volume during a migration and after its timer") {
   REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
   advance(10s);

@@ -57,6 +57,9 @@ volume_catalog_actor::behavior_type every_volume_catalog() {
       s.warm = true;
       return s;
     },
+    [](known_atom, const catalog_listener&) {
+      // Tells the supervisor nothing: each publish asks find_atom above, answered at once.
+    },
   };
 }
 

@@ -280,12 +280,15 @@ constexpr caf::timespan retire_delay = std::chrono::milliseconds{100};
 
 void retire_now(self_pointer self) {
   auto& st = self->state;
-  for (auto& handle : st.retiring)
+  // Not watched any more: its exit sends no down message (which would be ignored here anyway).
+  for (auto& handle : st.retiring) {
+    self->demonitor(handle.address());
     self->send_exit(handle, caf::exit_reason::user_shutdown);
+  }
   st.retiring.clear();
 }
 
-/// Retires a volume's actor (its down message carries user_shutdown and is ignored).
+/// Retires a volume's actor.
 void retire(self_pointer self, volume_actor handle) {
   auto& st = self->state;
   st.retiring.push_back(std::move(handle));
@@ -1012,8 +1015,9 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
   }
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
-    // Retired by settle(), or the supervisor is shutting down: nothing to do. Otherwise its entry
-    // is looked for among all (no map from actor to volume: 32 bytes a volume for a rare event).
+    // The supervisor is shutting down (retired actors are no longer watched): nothing to do.
+    // Otherwise its entry is looked for among all (no map from actor to volume: 32 bytes a
+    // volume for a rare event).
     if (msg.reason == caf::exit_reason::user_shutdown)
       return;
     auto entry = std::find_if(st.volumes.begin(), st.volumes.end(), [&](const auto& v) {

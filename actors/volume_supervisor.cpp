@@ -1097,16 +1097,17 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         rp.deliver(still_rebuilding());
       return rp;
     },
-    [=](unpublish_atom atom, const unpublish_request& req) -> caf::result<outcome> {
+    // A mutable reference, as for publish: the request moves on to the volume actor.
+    [=](unpublish_atom atom, unpublish_request& req) -> caf::result<outcome> {
       auto rp = self->make_response_promise<outcome>();
-      auto unpublish = [=]() mutable {
+      auto unpublish = [self, cfg, metrics, atom, rp, req = std::move(req)]() mutable {
         remember_unpublish(self, req, *cfg);
         auto i = self->state.volumes.find(req.volume_id);
         caf::timespan left;
         if (i == self->state.volumes.end())
           rp.deliver(outcome::success());
         else if (time_remains(self, req.deadline, *cfg, rp, left))
-          forward(self, i->second, atom, req, rp, *cfg, metrics);
+          forward(self, i->second, atom, std::move(req), rp, *cfg, metrics);
       };
       if (!when_ready(self, *cfg, unpublish))
         rp.deliver(still_rebuilding());

@@ -12,35 +12,38 @@ namespace {
 
 using self_pointer = volume_catalog_actor::stateful_pointer<volume_catalog_state>;
 
-/// Knows `volume_id` to exist from now on, and tells the listener if that is news to it.
+/// Sends the listener a change, if it has one that is still there.
+void tell(self_pointer self, known_volumes_change change) {
+  if (auto listener = caf::actor_cast<catalog_listener>(self->state.listener))
+    self->send(listener, known_atom_v, std::move(change));
+}
+
+/// Knows `volume_id` to exist from now on, and tells the listener if that is news.
 void learn(self_pointer self, const std::string& volume_id) {
-  auto& st = self->state;
-  if (!st.known.insert(volume_id).second || !st.listener)
+  if (!self->state.known.insert(volume_id).second || !self->state.listener)
     return;
   known_volumes_change change;
   change.known.push_back(volume_id);
-  self->send(st.listener, known_atom_v, std::move(change));
+  tell(self, std::move(change));
 }
 
 /// Forgets `volume_id`, and tells the listener if it knew the volume.
 void forget(self_pointer self, const std::string& volume_id) {
-  auto& st = self->state;
-  if (st.known.erase(volume_id) == 0 || !st.listener)
+  if (self->state.known.erase(volume_id) == 0 || !self->state.listener)
     return;
   known_volumes_change change;
   change.forgotten.push_back(volume_id);
-  self->send(st.listener, known_atom_v, std::move(change));
+  tell(self, std::move(change));
 }
 
 /// Tells the listener everything it knows (what the listener had is replaced).
 void tell_everything(self_pointer self) {
-  auto& st = self->state;
-  if (!st.listener)
+  if (!self->state.listener)
     return;
   known_volumes_change change;
   change.everything = true;
-  change.known.assign(st.known.begin(), st.known.end());
-  self->send(st.listener, known_atom_v, std::move(change));
+  change.known.assign(self->state.known.begin(), self->state.known.end());
+  tell(self, std::move(change));
 }
 
 /// Runs `work` now, or once the first list is done.
@@ -202,8 +205,8 @@ volume_catalog_actor::behavior_type volume_catalog(self_pointer self, rds_actor 
       when_warm(self, [=] { remove(self, rds, bound, req, promise); });
       return promise;
     },
-    [self](known_atom, catalog_listener& listener) {
-      self->state.listener = std::move(listener);
+    [self](known_atom, const catalog_listener& listener) {
+      self->state.listener = listener.address();
       tell_everything(self);
     },
     [self](status_atom) {

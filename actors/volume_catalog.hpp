@@ -3,10 +3,13 @@
 // once at start; CreateVolume and DeleteVolume go through it, so it learns from their answers
 // (a deleted volume is forgotten before the RDS is asked, so a publish meanwhile asks the RDS);
 // it asks the rds actor only about a volume it does not know, and learns from that answer too.
-// Its listener (the volume supervisor) is told each thing it learns, so that a publish of a
-// volume it knows needs no question at all; the catalog's own set stays the truth.
+// Its listener (the volume supervisor) is told each volume it learns and forgets, so that a
+// publish of a volume it knows needs no question at all; the catalog's own set stays the truth.
+// The listener subscribes with a message (it is spawned with the catalog, so the catalog cannot
+// be spawned with it); without one, every publish asks, as it did before.
 #pragma once
 
+#include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -38,8 +41,10 @@ struct volume_catalog_state {
   /// Requests that came before.
   std::vector<std::function<void()>> waiting;
   std::unordered_map<std::string, lookups_in_flight> asking;
-  /// Told what it learns (see catalog_listener); none until one subscribes.
-  catalog_listener listener;
+  /// The one listener told what it learns and forgets (see catalog_listener): none until one
+  /// subscribes, a later subscription replaces it. Held by address, so that the listener (the
+  /// volume supervisor, which holds the catalog) ends when it would without the catalog.
+  caf::actor_addr listener;
 };
 
 /// `bound`: how long the first list may take, and any request that carries no deadline.

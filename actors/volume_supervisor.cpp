@@ -696,6 +696,11 @@ void count_anomalies(self_pointer self, const cluster_inventory& inventory,
   }
 }
 
+/// The key of a volume in known_volumes.
+uint64_t known_volume_key(const std::string& volume_id) {
+  return std::hash<std::string>{}(volume_id);
+}
+
 /// Runs `work` now, or once the rebuild is done; false (and nothing runs) when too many
 /// requests wait already.
 template <class Work>
@@ -740,7 +745,7 @@ void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
   caf::timespan left;
   if (!time_remains(self, deadline, config, rp, left))
     return;
-  if (self->state.known_volumes.count(volume_id) != 0) {
+  if (self->state.known_volumes.count(known_volume_key(volume_id)) != 0) {
     go();
     return;
   }
@@ -1015,9 +1020,17 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
   }
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
-    // The supervisor is shutting down (retired actors are no longer watched): nothing to do.
-    // Otherwise its entry is looked for among all (no map from actor to volume: 32 bytes a
-    // volume for a rare event).
+    // The catalog ended: what it told may go stale, so every publish asks (and learns that it
+    // does not answer) from now on.
+    if (catalog && msg.source == catalog.address()) {
+      log::warning("the volume catalog ended (", to_string(msg.reason),
+                   "); publishes ask it about every volume from now on");
+      st.known_volumes = {};
+      return;
+    }
+    // Only the supervisor tells its volume actors to exit (retired ones are no longer watched,
+    // and on its own exit it quits at once): nothing to do. Otherwise the entry is looked for
+    // among all (no map from actor to volume: 32 bytes a volume for a rare event).
     if (msg.reason == caf::exit_reason::user_shutdown)
       return;
     auto entry = std::find_if(st.volumes.begin(), st.volumes.end(), [&](const auto& v) {
@@ -1058,9 +1071,12 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         self->send_exit(entry.handle, msg.reason);
     self->quit(msg.reason);
   });
-  // What the catalog knows, and from then on what it learns (see known_volumes).
-  if (catalog)
+  // What the catalog knows, and from then on what it learns (see known_volumes); watched, so
+  // that a catalog that ends leaves no copy that nobody keeps up to date.
+  if (catalog) {
+    self->monitor(catalog);
     self->send(catalog, known_atom_v, caf::actor_cast<catalog_listener>(self));
+  }
   return {
     // A mutable reference, so that the captured copy below is not const and moves on.
     [=](publish_atom atom, publish_request& req) -> caf::result<outcome> {
@@ -1093,7 +1109,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                              forward(self, entry, atom, std::move(req), rp, *cfg, metrics);
                            });
       };
-      if (!when_ready(self, *cfg, publish))
+      if (!when_ready(self, *cfg, std::move(publish)))
         rp.deliver(still_rebuilding());
       return rp;
     },
@@ -1109,7 +1125,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         else if (time_remains(self, req.deadline, *cfg, rp, left))
           forward(self, i->second, atom, std::move(req), rp, *cfg, metrics);
       };
-      if (!when_ready(self, *cfg, unpublish))
+      if (!when_ready(self, *cfg, std::move(unpublish)))
         rp.deliver(still_rebuilding());
       return rp;
     },
@@ -1167,16 +1183,16 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       gather(self, notes);
       record_state(self, state, metrics);
     },
-    [=](known_atom, known_volumes_change& change) {
+    [=](known_atom, const known_volumes_change& change) {
       auto& known = self->state.known_volumes;
-      if (change.everything)
-        known = std::unordered_set<std::string>(std::make_move_iterator(change.known.begin()),
-                                                std::make_move_iterator(change.known.end()));
-      else
-        for (auto& id : change.known)
-          known.insert(std::move(id));
+      if (change.everything) {
+        known = {};
+        known.reserve(change.known.size());
+      }
+      for (auto& id : change.known)
+        known.insert(known_volume_key(id));
       for (auto& id : change.forgotten)
-        known.erase(id);
+        known.erase(known_volume_key(id));
     },
     [=](notes_atom) {
       self->state.notes_pending = false;

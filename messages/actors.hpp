@@ -673,7 +673,8 @@ using volume_catalog_actor = caf::typed_actor<
   caf::replies_to<delete_atom, volume_id_request>::with<outcome>,
   // What it knows and holds (see catalog_status).
   caf::replies_to<status_atom>::with<catalog_status>,
-  // From now on, tell this listener what it knows (everything at once first) and each change.
+  // From now on, tell this listener what it knows (everything at once first) and each volume
+  // it learns or forgets; there is one listener, a later subscription replaces it.
   caf::reacts_to<known_atom, catalog_listener>>;
 
 /// cluster watch: follows one Kubernetes resource (VolumeAttachments, PersistentVolumes or Nodes)

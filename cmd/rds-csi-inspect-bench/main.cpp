@@ -37,8 +37,12 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-/// A catalog that knows every volume (the bench measures the supervisor, not the RDS).
-volume_catalog_actor::behavior_type every_volume_catalog() {
+std::string volume_name(int i);
+
+/// A catalog that knows every volume (the bench measures the supervisor, not the RDS): it tells
+/// the supervisor the first `volumes` volume names, as the real one tells what it listed.
+volume_catalog_actor::behavior_type every_volume_catalog(volume_catalog_actor::pointer self,
+                                                         int volumes) {
   return {
     [](find_atom, const volume_id_request&) { return outcome::success(); },
     [](describe_atom, const volume_id_request& req) -> caf::result<outcome, volume_info> {
@@ -57,8 +61,12 @@ volume_catalog_actor::behavior_type every_volume_catalog() {
       s.warm = true;
       return s;
     },
-    [](known_atom, const catalog_listener&) {
-      // Tells the supervisor nothing: each publish asks find_atom above, answered at once.
+    [self, volumes](known_atom, const catalog_listener& listener) {
+      known_volumes_change all;
+      all.everything = true;
+      for (int i = 0; i < volumes; ++i)
+        all.known.push_back(volume_name(i));
+      self->send(listener, known_atom_v, std::move(all));
     },
   };
 }
@@ -318,7 +326,7 @@ int main(int argc, char** argv) {
   auto metrics = sys.spawn(actors::metrics, actors::metrics_config{"", "bench"});
   auto events = sys.spawn(actors::events, actors::events_config{}, metrics);
   auto feed = sys.spawn(actors::state_feed, actors::state_feed_config{});
-  auto catalog = sys.spawn(every_volume_catalog);
+  auto catalog = sys.spawn(every_volume_catalog, volumes);
   actors::volume_supervisor_config sup_cfg;
   sup_cfg.follow_cluster = true;
   sup_cfg.max_page = 5000;

@@ -377,7 +377,6 @@ metrics_actor::behavior_type metrics(metrics_actor::stateful_pointer<metrics_sta
         record_attachment(series, e);
       record_counts(series, a.counts);
     },
-
     [&f](conflict_atom) { f.conflicts_total.Add({}).Increment(); },
     [&f](migration_started_atom) { f.migrations_started_total.Add({}).Increment(); },
     [&f](const migration_result_recorded& e) {

@@ -166,22 +166,24 @@ volume_counts counts_of(const volume_supervisor_state& st) {
   return volume_counts{st.attached, st.migrating.size()};
 }
 
+/// The counts differ from those the metrics actor was last given.
+bool counts_changed(const volume_supervisor_state& st) {
+  auto now = counts_of(st);
+  return now.attached != st.reported.attached || now.migrating != st.reported.migrating;
+}
+
 /// Whether there is anything to pass on: notes, or counts the metrics actor has not seen.
 bool news(const volume_supervisor_state& st) {
-  auto now = counts_of(st);
-  return !st.notes.empty() || now.attached != st.reported.attached
-         || now.migrating != st.reported.migrating;
+  return !st.notes.empty() || counts_changed(st);
 }
 
 /// Passes the gathered notes and the counts on: one message to each of the metrics actor, the
 /// events actor and the feed, for however many answers they came with.
 void pass_on_notes(self_pointer self, const metrics_actor& metrics) {
   auto& st = self->state;
-  auto now = counts_of(st);
-  if (!st.notes.recorded.empty() || now.attached != st.reported.attached
-      || now.migrating != st.reported.migrating) {
-    st.reported = now;
-    self->send(metrics, attachment_activity{std::move(st.notes.recorded), now});
+  if (!st.notes.recorded.empty() || counts_changed(st)) {
+    st.reported = counts_of(st);
+    self->send(metrics, attachment_activity{std::move(st.notes.recorded), st.reported});
   }
   if (!st.notes.events.empty())
     self->send(st.events, volume_events{std::move(st.notes.events)});
@@ -734,10 +736,10 @@ bool time_remains(self_pointer self, request_deadline deadline,
 /// Runs `go` when the volume may be used: the catalog knows it (at once if it told so already),
 /// or cannot tell (the RDS is down or slow: attaching needs only the driver's own state, and a
 /// live migration must not wait for the RDS's REST API). NOT_FOUND only when the RDS says so.
-/// The question gets at most half of
-/// the time left, so that the rest remains for the work itself: the catalog answers from what it
-/// knows at once, else by that deadline from its own request to the rds actor (so no CAF timeout
-/// here, which would wake the clock thread on every publish).
+/// The question gets at most half of the time left, so that the rest remains for the work
+/// itself: the catalog answers from what it knows at once, else by that deadline from its own
+/// request to the rds actor (so no CAF timeout here, which would wake the clock thread on every
+/// publish).
 template <class Promise, class Go>
 void when_volume_exists(self_pointer self, const volume_catalog_actor& catalog,
                         std::string volume_id, request_deadline deadline,
@@ -1028,11 +1030,9 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       st.known_volumes = {};
       return;
     }
-    // Only the supervisor tells its volume actors to exit (retired ones are no longer watched,
-    // and on its own exit it quits at once): nothing to do. Otherwise the entry is looked for
-    // among all (no map from actor to volume: 32 bytes a volume for a rare event).
-    if (msg.reason == caf::exit_reason::user_shutdown)
-      return;
+    // A volume actor that ended: its entry is looked for among all (no map from actor to
+    // volume: 32 bytes a volume for a rare event). Retired ones are no longer watched, and on its
+    // own exit the supervisor quits at once, so a down message is never a retirement.
     auto entry = std::find_if(st.volumes.begin(), st.volumes.end(), [&](const auto& v) {
       return v.second.handle.address() == msg.source;
     });
@@ -1175,7 +1175,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
             },
             [rp](caf::error& failure) mutable { rp.deliver(std::move(failure)); });
       };
-      if (!when_ready(self, *cfg, describe))
+      if (!when_ready(self, *cfg, std::move(describe)))
         rp.deliver(still_rebuilding(), volume_info{}, attachment_state{});
       return rp;
     },

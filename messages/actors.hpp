@@ -109,7 +109,8 @@ constexpr trim_atom trim_atom_v{};
 using notes_atom = caf::atom_constant<caf::atom("notes")>;
 constexpr notes_atom notes_atom_v{};
 
-/// The volume catalog's news for its listener (the volume supervisor): what it learned.
+/// The volume catalog's listener (the volume supervisor) subscribes with it, and is told with it
+/// what the catalog learned and forgot.
 using known_atom = caf::atom_constant<caf::atom("known")>;
 constexpr known_atom known_atom_v{};
 

@@ -191,8 +191,9 @@ template <class Inspector> typename Inspector::result_type inspect(Inspector& f,
   return f(caf::meta::type_name("rds.state_changes"), x.changes, x.dropped, x.last_sequence);
 }
 
-/// state_feed: a bounded ring of the latest state changes, filled by the volume actors and the
-/// supervisor with plain sends (never waits), read by the inspector's stream readers.
+/// state_feed: a bounded ring of the latest state changes, filled by the volume supervisor (its
+/// own changes and its volume actors') with plain sends (never waits), read by the inspector's
+/// stream readers.
 using state_feed_actor = caf::typed_actor<
   // Record changes, in order (their sequence, and their time if unset, are assigned here).
   caf::reacts_to<state_change_batch>,

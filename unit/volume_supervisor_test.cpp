@@ -31,6 +31,23 @@ template <class Handle> caf::resumable* job_of(const Handle& actor) {
   return dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(actor));
 }
 
+/// Publishes `volume_id` (single node, to node "a") while every actor but `catalog` runs: its
+/// outcome, or none while it waits (for the catalog).
+std::optional<outcome> publish_while_catalog_waits(test::actor_fixture& fx,
+                                                   const volume_supervisor_actor& supervisor,
+                                                   const volume_catalog_actor& catalog,
+                                                   const std::string& volume_id) {
+  publish_capability cap{access_kind::single_node, 1, false, false};
+  fx.self->send(supervisor, publish_atom_v, publish_request{volume_id, "a", cap, 300s});
+  auto stuck = job_of(catalog);
+  fx.sched.run_jobs_filtered([stuck](caf::resumable* job) { return job != stuck; });
+  std::optional<outcome> got;
+  fx.self->receive([&](outcome& o) { got = std::move(o); },
+                   [&](caf::error& e) { FAIL("unexpected error: ", to_string(e)); },
+                   caf::after(0s) >> [] {});
+  return got;
+}
+
 struct supervisor_fixture : test::actor_fixture {
   test::fake_rds_world_ptr world = world_of_every_volume();
   rds_actor rds = sys.spawn(test::fake_rds, world);
@@ -555,13 +572,9 @@ TEST_CASE_FIXTURE(supervisor_fixture, "a publish of a volume the catalog told of
   CHECK(create("vol-new").ok());
   // The catalog told the supervisor what it learned: the publish goes on while the catalog does
   // not run at all.
-  publish_capability cap{access_kind::single_node, 1, false, false};
-  self->send(supervisor, publish_atom_v, publish_request{"vol-new", "a", cap, 300s});
-  run_all_but(job_of(catalog));
-  auto published = answer();
+  auto published = publish_while_catalog_waits(*this, supervisor, catalog, "vol-new");
   REQUIRE(published);
-  REQUIRE(std::holds_alternative<outcome>(*published));
-  CHECK(std::get<outcome>(*published).ok());
+  CHECK(published->ok());
   CHECK(volume("vol-new").attached());
   CHECK(unpublish("vol-new", "a").ok());
   auto finds = world->finds;
@@ -572,9 +585,7 @@ TEST_CASE_FIXTURE(supervisor_fixture, "a publish of a volume the catalog told of
   sched.run();
   CHECK(world->deletes == 1);
   CHECK(world->held.size() == 1);
-  self->send(supervisor, publish_atom_v, publish_request{"vol-new", "a", cap, 300s});
-  run_all_but(job_of(catalog));
-  CHECK_FALSE(answer());
+  CHECK_FALSE(publish_while_catalog_waits(*this, supervisor, catalog, "vol-new"));
   // The RDS answers the delete, and the catalog asks it about the volume, which is gone.
   world->silent = false;
   for (auto& held : std::exchange(world->held, {}))
@@ -598,71 +609,66 @@ TEST_CASE_FIXTURE(supervisor_fixture, "a publish of a volume the catalog told of
   CHECK(publish("vol-found", "a", false).ok());
   CHECK(world->finds == finds + 2);
   CHECK(unpublish("vol-found", "a").ok());
-  self->send(supervisor, publish_atom_v, publish_request{"vol-found", "a", cap, 300s});
-  run_all_but(job_of(catalog));
-  auto again = answer();
+  auto again = publish_while_catalog_waits(*this, supervisor, catalog, "vol-found");
   REQUIRE(again);
-  REQUIRE(std::holds_alternative<outcome>(*again));
-  CHECK(std::get<outcome>(*again).ok());
+  CHECK(again->ok());
 }
 
-TEST_CASE("the catalog tells a supervisor that subscribed before its first list every volume "
-          "listed, as the plugin starts them") {
-  test::actor_fixture fx;
-  auto world = std::make_shared<test::fake_rds_world>();
-  world->volumes = {"vol-1", "vol-2"};
-  auto rds = fx.sys.spawn(test::fake_rds, world);
-  auto catalog = fx.sys.spawn(actors::volume_catalog, rds, 15000ms);
-  auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
-                                 fx.metrics, fx.events, catalog, fx.feed);
+/// A catalog over a fake RDS that has vol-1 and vol-2, and a supervisor the test spawns when it
+/// wants (before or after the catalog's first list).
+struct listed_catalog_fixture : test::actor_fixture {
+  test::fake_rds_world_ptr world = std::make_shared<test::fake_rds_world>();
+  rds_actor rds = sys.spawn(test::fake_rds, world);
+  volume_catalog_actor catalog = sys.spawn(actors::volume_catalog, rds, 15000ms);
+  volume_supervisor_actor supervisor;
+
+  listed_catalog_fixture() { world->volumes = {"vol-1", "vol-2"}; }
+
+  ~listed_catalog_fixture() {
+    for (auto h : {caf::actor_cast<caf::actor>(supervisor), caf::actor_cast<caf::actor>(catalog),
+                   caf::actor_cast<caf::actor>(rds)})
+      if (h)
+        self->send_exit(h, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  void spawn_supervisor() {
+    supervisor = sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{}, metrics,
+                           events, catalog, feed);
+  }
+};
+
+TEST_CASE_FIXTURE(listed_catalog_fixture, "the catalog tells a supervisor that subscribed before "
+                                          "its first list every volume listed, as the plugin "
+                                          "starts them") {
+  spawn_supervisor();
   // The supervisor's subscription reaches the catalog before the RDS answers its list.
   auto rds_job = job_of(rds);
-  fx.sched.run_jobs_filtered([rds_job](caf::resumable* job) { return job != rds_job; });
+  sched.run_jobs_filtered([rds_job](caf::resumable* job) { return job != rds_job; });
   CHECK(world->lists == 0);
-  fx.sched.run();
+  sched.run();
   CHECK(world->lists == 1);
-  publish_capability cap{access_kind::single_node, 1, false, false};
-  auto catalog_job = job_of(catalog);
-  fx.self->send(supervisor, publish_atom_v, publish_request{"vol-2", "a", cap, 300s});
-  fx.sched.run_jobs_filtered([catalog_job](caf::resumable* job) { return job != catalog_job; });
-  bool ok = false;
-  fx.self->receive([&](outcome& o) { ok = o.ok(); }, caf::after(0s) >> [] {});
-  CHECK(ok);
-  for (auto h : {caf::actor_cast<caf::actor>(supervisor), caf::actor_cast<caf::actor>(catalog),
-                 caf::actor_cast<caf::actor>(rds)})
-    fx.self->send_exit(h, caf::exit_reason::user_shutdown);
-  fx.sched.run();
+  auto published = publish_while_catalog_waits(*this, supervisor, catalog, "vol-2");
+  REQUIRE(published);
+  CHECK(published->ok());
 }
 
-TEST_CASE("a supervisor spawned after the catalog's first list is told every volume listed") {
-  test::actor_fixture fx;
-  auto world = std::make_shared<test::fake_rds_world>();
-  world->volumes = {"vol-1", "vol-2"};
-  auto rds = fx.sys.spawn(test::fake_rds, world);
-  auto catalog = fx.sys.spawn(actors::volume_catalog, rds, 15000ms);
-  fx.sched.run();
+TEST_CASE_FIXTURE(listed_catalog_fixture, "a supervisor spawned after the catalog's first list "
+                                          "is told every volume listed") {
+  sched.run();
   auto finds = world->finds;
-  auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
-                                 fx.metrics, fx.events, catalog, fx.feed);
-  fx.sched.run();
-  publish_capability cap{access_kind::single_node, 1, false, false};
-  auto catalog_job = job_of(catalog);
+  spawn_supervisor();
+  sched.run();
   for (auto id : {"vol-1", "vol-2"}) {
-    fx.self->send(supervisor, publish_atom_v, publish_request{id, "a", cap, 300s});
-    fx.sched.run_jobs_filtered([catalog_job](caf::resumable* job) { return job != catalog_job; });
-    bool ok = false;
-    fx.self->receive([&](outcome& o) { ok = o.ok(); }, caf::after(0s) >> [] {});
-    CHECK_MESSAGE(ok, id);
+    auto published = publish_while_catalog_waits(*this, supervisor, catalog, id);
+    REQUIRE_MESSAGE(published, id);
+    CHECK_MESSAGE(published->ok(), id);
   }
-  auto refused =
-    fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"vol-3", "a", cap, 300s});
+  publish_capability cap{access_kind::single_node, 1, false, false};
+  auto refused = ask<outcome>(supervisor, publish_atom_v, publish_request{"vol-3", "a", cap, 300s});
   REQUIRE(refused);
   CHECK(refused->code == ec::not_found);
   CHECK(world->finds == finds + 1);
-  for (auto h : {caf::actor_cast<caf::actor>(supervisor), caf::actor_cast<caf::actor>(catalog),
-                 caf::actor_cast<caf::actor>(rds)})
-    fx.self->send_exit(h, caf::exit_reason::user_shutdown);
-  fx.sched.run();
 }
 
 TEST_CASE_FIXTURE(supervisor_fixture, "inspect a volume during a migration and after its timer") {

@@ -27,9 +27,6 @@ bool parse_level(const std::string& text, level& out);
 /// Parses "text" or "json"; false for anything else.
 bool parse_format(const std::string& text, format& out);
 
-/// One key and its value, written as a JSON member of its own (always a string) or as
-/// key=value after a text message. "time", "level" and "message" are the record's own keys: a
-/// field named so, or a second field with the same key, is left out of the line.
 /// A field whose value is not copied unless the record is written: what volume() and node()
 /// give, for records that are mostly below the threshold. It refers to its value, so it lives
 /// only as long as the logging call (it is made in the call's arguments).
@@ -38,6 +35,9 @@ struct field_view {
   std::string_view value;
 };
 
+/// One key and its value, written as a JSON member of its own (always a string) or as
+/// key=value after a text message. "time", "level" and "message" are the record's own keys: a
+/// field named so, or a second field with the same key, is left out of the line.
 struct field {
   field(std::string k, std::string v)
     : key(std::move(k))

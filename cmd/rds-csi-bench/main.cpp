@@ -238,14 +238,21 @@ run_result bare_publish(const std::string& endpoint, const std::vector<std::stri
   return r;
 }
 
-/// CPU time (user + system) the process `pid` has used so far, in microseconds; 0 if unknown.
-double cpu_micros(pid_t pid) {
+/// CPU time a process has used so far, in microseconds: in user space and in the kernel.
+struct cpu_time {
+  double user = 0;
+  double system = 0;
+  double total() const { return user + system; }
+};
+
+/// The CPU time the process `pid` has used so far; zero if unknown.
+cpu_time cpu_of(pid_t pid) {
   std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
   // Fields after the command name, which is in parentheses and may contain spaces.
   auto close = text.rfind(')');
   if (close == std::string::npos)
-    return 0;
+    return {};
   std::istringstream fields{text.substr(close + 2)};
   std::string field;
   double utime = 0, stime = 0;
@@ -257,7 +264,8 @@ double cpu_micros(pid_t pid) {
       break;
     }
   }
-  return (utime + stime) * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  auto tick = 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return {utime * tick, stime * tick};
 }
 
 /// CPU time (user + system) this process (the clients) has used so far, in microseconds.
@@ -291,34 +299,38 @@ double context_switches(pid_t pid) {
 bool compare_with_bare(const plugin_process& plugin, const bare_server& bare_process,
                        const std::vector<std::string>& ids, int concurrency) {
   int volumes = static_cast<int>(ids.size());
-  auto bare_cpu_before = cpu_micros(bare_process.pid());
+  auto bare_cpu_before = cpu_of(bare_process.pid());
   auto bare_switches_before = context_switches(bare_process.pid());
   auto bare_clients_before = own_cpu_micros();
   auto bare = bare_publish(bare_process.endpoint(), ids, 2 * volumes, concurrency);
   auto bare_clients_per_call = (own_cpu_micros() - bare_clients_before) / (2 * volumes);
-  auto bare_cpu_per_call = (cpu_micros(bare_process.pid()) - bare_cpu_before) / (2 * volumes);
+  auto bare_cpu = cpu_of(bare_process.pid());
+  auto bare_cpu_per_call = (bare_cpu.total() - bare_cpu_before.total()) / (2 * volumes);
+  auto bare_kernel_per_call = (bare_cpu.system - bare_cpu_before.system) / (2 * volumes);
   auto bare_switches_per_call =
     (context_switches(bare_process.pid()) - bare_switches_before) / (2 * volumes);
-  auto cpu_before = cpu_micros(plugin.pid());
+  auto cpu_before = cpu_of(plugin.pid());
   auto switches_before = context_switches(plugin.pid());
   auto clients_before = own_cpu_micros();
   auto r = publish_unpublish(plugin.endpoint(), ids, concurrency);
   auto clients_per_rpc = (own_cpu_micros() - clients_before) / (2 * volumes);
-  auto cpu_per_rpc = (cpu_micros(plugin.pid()) - cpu_before) / (2 * volumes);
+  auto cpu = cpu_of(plugin.pid());
+  auto cpu_per_rpc = (cpu.total() - cpu_before.total()) / (2 * volumes);
+  auto kernel_per_rpc = (cpu.system - cpu_before.system) / (2 * volumes);
   auto switches_per_rpc = (context_switches(plugin.pid()) - switches_before) / (2 * volumes);
   double bare_rate = 2 * volumes / bare.seconds, plugin_rate = 2 * volumes / r.seconds;
   std::printf("%d concurrent clients, %d calls each side:\n", concurrency, 2 * volumes);
-  std::printf("  bare gRPC server:  %.0f calls/s (%d failed), %.0f us of its CPU per call, %.1f "
-              "context switches per call; clients %.0f us of CPU per call\n",
-              bare_rate, bare.failures, bare_cpu_per_call, bare_switches_per_call,
-              bare_clients_per_call);
+  std::printf("  bare gRPC server:  %.0f calls/s (%d failed), %.0f us of its CPU per call (%.0f in "
+              "the kernel), %.1f context switches per call; clients %.0f us of CPU per call\n",
+              bare_rate, bare.failures, bare_cpu_per_call, bare_kernel_per_call,
+              bare_switches_per_call, bare_clients_per_call);
   print("bare ControllerPublishVolume", bare.publish);
   std::printf(
     "  plugin: %.0f RPC/s (%d publish + %d unpublish in %.2f s, %d failed), "
-    "%.0f us of plugin CPU per RPC, %.1f context switches per RPC; clients %.0f us of CPU "
-    "per RPC\n",
-    plugin_rate, volumes, volumes, r.seconds, r.failures, cpu_per_rpc, switches_per_rpc,
-    clients_per_rpc);
+    "%.0f us of plugin CPU per RPC (%.0f in the kernel), %.1f context switches per RPC; clients "
+    "%.0f us of CPU per RPC\n",
+    plugin_rate, volumes, volumes, r.seconds, r.failures, cpu_per_rpc, kernel_per_rpc,
+    switches_per_rpc, clients_per_rpc);
   print("ControllerPublishVolume", r.publish);
   print("ControllerUnpublishVolume", r.unpublish);
   std::printf("  => publish p50 %.2fx bare, plugin throughput %.0f%% of bare\n",

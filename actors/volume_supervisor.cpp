@@ -190,24 +190,34 @@ void pass_on_notes(self_pointer self, const metrics_actor& metrics) {
   if (!st.notes.changes.empty())
     self->send(st.feed, state_change_batch{std::move(st.notes.changes)});
   st.notes = volume_notes{};
+  st.notes_next = clock_now(self) + st.config.notes_interval;
 }
 
-/// Called after the notes or the counts changed: passes them on now when no other message waits
-/// (so that one request at a time sees them go out at once), else once the messages waiting now
-/// are handled (their answers' notes join them), or at once when many are gathered.
+/// Called after the notes or the counts changed. The first change after a quiet spell (no pass
+/// within notes_interval) goes out now when no other message waits (their answers' notes join
+/// it otherwise, once they are handled); later ones wait for the interval to end, so that a
+/// busy supervisor passes on the notes of many answers at once; many gathered go at once.
 void notes_changed(self_pointer self, const metrics_actor& metrics) {
   auto& st = self->state;
   if (!news(st))
     return;
   auto gathered = st.notes.recorded.size() + st.notes.events.size() + st.notes.changes.size();
-  if (self->mailbox().empty() || gathered >= notes_batch) {
+  if (gathered >= notes_batch) {
     pass_on_notes(self, metrics);
     return;
   }
-  if (!st.notes_pending) {
-    st.notes_pending = true;
-    self->send(self, notes_atom_v);
+  if (st.notes_pending)
+    return;
+  auto wait = st.notes_next - clock_now(self);
+  if (wait <= caf::timespan{0} && self->mailbox().empty()) {
+    pass_on_notes(self, metrics);
+    return;
   }
+  st.notes_pending = true;
+  if (wait <= caf::timespan{0})
+    self->send(self, notes_atom_v);
+  else
+    self->delayed_send(self, wait, notes_atom_v);
 }
 
 /// Takes a volume actor's notes into those to pass on.
@@ -1065,6 +1075,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     entry->second.handle = spawn_volume(self, last_known, *cfg, metrics, /*restarted=*/true);
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
+    // What waits for the next pass is not lost.
+    pass_on_notes(self, metrics);
     retire_now(self);
     for (auto& [id, entry] : self->state.volumes)
       if (!entry.dormant())

@@ -84,6 +84,12 @@ struct volume_supervisor_config {
   /// (a node with few volumes) ends its page there, with fewer volumes and a `continue`, so
   /// that no page holds the supervisor (and the CSI calls behind it) for a scan of them all.
   uint32_t page_scan_budget = 20000;
+  /// The volume actors' notes (metrics, Kubernetes Events, the live feed) are passed on at most
+  /// this often: the first after a quiet spell at once, the next ones gathered until this long
+  /// after the last pass (or sooner when many are gathered). Each pass costs a message and a turn
+  /// of each of three actors, which every publish paid before. 0: whenever the supervisor has no
+  /// other message waiting.
+  caf::timespan notes_interval = std::chrono::milliseconds{10};
   hibernation_settings hibernation;
   volume_test_faults faults;
 };
@@ -173,9 +179,11 @@ struct volume_supervisor_state {
   events_actor events;
   state_feed_actor feed;
   /// The notes of the volume actors' answers not passed on yet (passed on with `reported`, the
-  /// counts the metrics actor has); `notes_pending`: a notes_atom message is on its way.
+  /// counts the metrics actor has); `notes_pending`: a notes_atom message is on its way;
+  /// `notes_next`: the next pass waits until then (volume_supervisor_config::notes_interval).
   volume_notes notes;
   bool notes_pending = false;
+  clock_offset notes_next{0};
   /// Volumes already counted as attached to more than two nodes.
   std::unordered_set<std::string> anomalies;
   /// Requests that arrived before the rebuild, answered in order once it is done.

@@ -23,6 +23,7 @@ namespace {
 
 using services::csi::call_desk;
 using services::csi::deadline_sweep;
+using services::csi::record_interval;
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 
@@ -209,13 +210,20 @@ rpc_recorded probe_finished() {
   return rpc_recorded{"/csi.v1.Identity/Probe", "OK", std::chrono::microseconds{50}};
 }
 
-TEST_CASE("call desk: a finished RPC is recorded at once when no request waits, else with the "
-          "others when none waits any more or at the next sweep") {
+TEST_CASE("call desk: a finished RPC is recorded at once after a quiet spell; later ones with "
+          "the others once no request waits and the interval has passed, or at the next sweep") {
   desk_fixture fx;
   fx.desk.record(probe_finished(), nullptr);
   fx.sched.run();
   CHECK(fx.metric(probes) == 1);
-  // A request waits: what finishes meanwhile is gathered.
+  // Within the interval: kept, and the sweep armed for it takes it.
+  fx.desk.record(probe_finished(), nullptr);
+  fx.sched.run();
+  CHECK(fx.metric(probes) == 1);
+  fx.advance(deadline_sweep);
+  CHECK(fx.metric(probes) == 2);
+  // A request waits: what finishes meanwhile is gathered, even after the interval.
+  fx.advance(record_interval);
   replies held;
   fx.desk.ask(fx.to(), caf::make_message(hold_atom::value), in(std::chrono::seconds{30}),
               held.handler(), nullptr);
@@ -223,17 +231,15 @@ TEST_CASE("call desk: a finished RPC is recorded at once when no request waits, 
   fx.desk.record(probe_finished(), nullptr);
   fx.desk.record(probe_finished(), nullptr);
   fx.sched.run();
-  CHECK(fx.metric(probes) == 1);
+  CHECK(fx.metric(probes) == 2);
   // The sweep passes them on.
   fx.advance(deadline_sweep);
-  CHECK(fx.metric(probes) == 3);
-  // And so does the first record after the last request was answered.
-  fx.desk.record(probe_finished(), nullptr);
-  fx.sched.run();
-  CHECK(fx.metric(probes) == 3);
+  CHECK(fx.metric(probes) == 4);
+  // Once the request is answered and the interval has passed, a record goes at once again.
   fx.self->send(fx.actor, release_atom::value);
   fx.sched.run();
   REQUIRE(held.texts.size() == 1);
+  fx.advance(record_interval);
   fx.desk.record(probe_finished(), nullptr);
   fx.sched.run();
   CHECK(fx.metric(probes) == 5);

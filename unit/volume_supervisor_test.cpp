@@ -75,6 +75,10 @@ struct supervisor_fixture : test::actor_fixture {
 
   request_deadline in(caf::timespan t) { return deadline_after(sys.clock(), t); }
 
+  /// Lets the notes gathered since the last pass go to the metrics, the events and the feed
+  /// (volume_supervisor_config::notes_interval).
+  void pass_notes() { advance(actors::volume_supervisor_config{}.notes_interval); }
+
   /// Runs every actor that has work except `stuck`.
   void run_all_but(caf::resumable* stuck) {
     sched.run_jobs_filtered([stuck](caf::resumable* job) { return job != stuck; });
@@ -968,6 +972,7 @@ TEST_CASE_FIXTURE(supervisor_fixture, "a restarted volume actor shows its state,
   REQUIRE(p.volumes.size() == 2);
   CHECK(p.volumes[0].restarts == 2);
   CHECK(p.volumes[1].restarts == 0);
+  pass_notes();
   auto changes = feed_changes();
   REQUIRE(!changes.empty());
   CHECK(changes.back().kind == "actor_restarted");
@@ -1183,6 +1188,7 @@ TEST_CASE_FIXTURE(hibernation_fixture, "an unpublish and a followed detach reviv
   CHECK(s.volume_actors == 0);
   CHECK(s.attached == 0);
   CHECK(s.revivals == 2);
+  pass_notes();
   CHECK(metric("rds_csi_attachment_attached_volumes") == 0);
   CHECK(metric("rds_csi_attachment_detach_total{status=\"success\"}") == 1);
   CHECK(inspect("vol-1").first.code == ec::not_found);
@@ -1286,6 +1292,7 @@ TEST_CASE_FIXTURE(hibernation_fixture, "hibernation changes no count, gauge or p
     return std::make_pair(metric("rds_csi_attachment_attached_volumes"),
                           metric("rds_csi_migration_active_migrations"));
   };
+  pass_notes();
   auto gauges_before = gauges();
   CHECK(gauges_before == std::make_pair(100.0, 25.0));
   advance(61s);
@@ -1310,6 +1317,7 @@ TEST_CASE_FIXTURE(hibernation_fixture, "hibernation changes no count, gauge or p
   CHECK(s.dormant == 0);
   CHECK(s.volume_actors == 100);
   CHECK(s.revivals == 75);
+  pass_notes();
   CHECK(gauges() == gauges_before);
   CHECK(metric("rds_csi_attachment_attach_total{status=\"success\"}") == volumes);
 }
@@ -1499,13 +1507,14 @@ feed_recorder(state_feed_actor::stateful_pointer<feed_recorder_state> self) {
 
 } // namespace
 
-TEST_CASE("the notes of answers that come while requests wait go out together, each volume's in "
-          "order; one request's go out at once") {
+TEST_CASE("the notes of answers go out together: the first after a quiet spell at once, later "
+          "ones once the interval has passed or when many are gathered, each volume's in order") {
   test::actor_fixture fx;
   auto feed = fx.sys.spawn(feed_recorder);
   auto catalog = test::catalog_of_every_volume(fx.sys, fx.metrics);
-  auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
-                                 fx.metrics, fx.events, catalog, feed);
+  actors::volume_supervisor_config cfg;
+  auto supervisor =
+    fx.sys.spawn(actors::volume_supervisor, cfg, fx.metrics, fx.events, catalog, feed);
   fx.sched.run();
   auto recorded = [&] {
     auto got = fx.ask<state_changes>(feed, feed_atom_v, uint64_t{0}, caf::timespan{0});
@@ -1513,7 +1522,7 @@ TEST_CASE("the notes of answers that come while requests wait go out together, e
     return *got;
   };
   publish_capability rwx{access_kind::multi_node_block, 5, true, false};
-  // One request: its notes go out when it is answered, in one message.
+  // One request after a quiet spell: its notes go out when it is answered, in one message.
   auto one = fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"solo", "a", rwx, 300s});
   REQUIRE(one);
   CHECK(one->ok());
@@ -1521,7 +1530,19 @@ TEST_CASE("the notes of answers that come while requests wait go out together, e
   REQUIRE(first.changes.size() == 1);
   CHECK(first.changes[0].kind == "attach");
   CHECK(first.last_sequence == 1);
-  // Fifty volumes attached and migrated at once: a hundred answers, far fewer messages.
+  CHECK(fx.metric("rds_csi_attachment_attach_total{status=\"success\"}") == 1);
+  // The next one within the interval: gathered until it ends.
+  auto two = fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"duo", "a", rwx, 300s});
+  REQUIRE(two);
+  CHECK(recorded().changes.size() == 1);
+  CHECK(fx.metric("rds_csi_attachment_attach_total{status=\"success\"}") == 1);
+  fx.advance(cfg.notes_interval);
+  CHECK(recorded().changes.size() == 2);
+  CHECK(recorded().last_sequence == 2);
+  CHECK(fx.metric("rds_csi_attachment_attach_total{status=\"success\"}") == 2);
+  // Fifty volumes attached and migrated at once: a hundred answers, far fewer messages; the
+  // notes of about eighty answers fill a batch, which goes at once, the rest when the interval
+  // ends.
   constexpr int volumes = 50;
   auto id = [](int i) { return "vol-" + std::to_string(i); };
   for (int i = 0; i < volumes; ++i) {
@@ -1532,9 +1553,13 @@ TEST_CASE("the notes of answers that come while requests wait go out together, e
   for (int i = 0; i < 2 * volumes; ++i)
     fx.self->receive([](outcome& o) { CHECK(o.ok()); },
                      caf::after(std::chrono::seconds{0}) >> [] { FAIL("an answer is missing"); });
+  auto batch = recorded();
+  CHECK(batch.changes.size() > 2);
+  CHECK(batch.changes.size() < 2 + 3 * volumes);
+  fx.advance(cfg.notes_interval);
   auto all = recorded();
   // Per volume: attach (a), attach (b), migration_started, in that order.
-  REQUIRE(all.changes.size() == 1 + 3 * volumes);
+  REQUIRE(all.changes.size() == 2 + 3 * volumes);
   for (int i = 0; i < volumes; ++i) {
     std::vector<std::string> kinds;
     for (auto& c : all.changes)
@@ -1543,15 +1568,45 @@ TEST_CASE("the notes of answers that come while requests wait go out together, e
     CHECK(kinds == std::vector<std::string>{"attach:a", "attach:b", "migration_started"});
   }
   auto messages = all.last_sequence - first.last_sequence;
-  CHECK(messages >= 1);
-  CHECK(messages < volumes);
+  CHECK(messages >= 2);
+  CHECK(messages <= 4);
   CHECK(fx.recorded_events("MigrationStarted") == volumes);
-  CHECK(fx.metric("rds_csi_attachment_attach_total{status=\"success\"}") == 1 + volumes);
+  CHECK(fx.metric("rds_csi_attachment_attach_total{status=\"success\"}") == 2 + volumes);
   CHECK(
     fx.metric("rds_csi_attachment_operation_duration_seconds_count{operation=\"attach_secondary\"}")
     == volumes);
   CHECK(fx.metric("rds_csi_migration_active_migrations") == volumes);
   fx.self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+  fx.self->send_exit(catalog, caf::exit_reason::user_shutdown);
+  fx.self->send_exit(feed, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+}
+
+TEST_CASE("notes that wait for the interval are passed on when the supervisor ends") {
+  test::actor_fixture fx;
+  auto feed = fx.sys.spawn(feed_recorder);
+  auto catalog = test::catalog_of_every_volume(fx.sys, fx.metrics);
+  auto supervisor = fx.sys.spawn(actors::volume_supervisor, actors::volume_supervisor_config{},
+                                 fx.metrics, fx.events, catalog, feed);
+  fx.sched.run();
+  publish_capability rwx{access_kind::multi_node_block, 5, true, false};
+  for (auto node : {"a", "b"}) {
+    auto r = fx.ask<outcome>(supervisor, publish_atom_v, publish_request{"vol", node, rwx, 300s});
+    REQUIRE(r);
+    CHECK(r->ok());
+  }
+  // The second publish's notes (an attach and a migration) wait for the interval.
+  CHECK(fx.recorded_events("MigrationStarted") == 0);
+  fx.self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+  fx.sched.run();
+  CHECK(fx.recorded_events("MigrationStarted") == 1);
+  CHECK(
+    fx.metric("rds_csi_attachment_operation_duration_seconds_count{operation=\"attach_secondary\"}")
+    == 1);
+  CHECK(fx.metric("rds_csi_migration_active_migrations") == 1);
+  auto got = fx.ask<state_changes>(feed, feed_atom_v, uint64_t{0}, caf::timespan{0});
+  REQUIRE(got);
+  CHECK(got->changes.size() == 3);
   fx.self->send_exit(catalog, caf::exit_reason::user_shutdown);
   fx.self->send_exit(feed, caf::exit_reason::user_shutdown);
   fx.sched.run();

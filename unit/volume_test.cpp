@@ -208,6 +208,8 @@ TEST_CASE("volume state machine") {
           CHECK(state->migration.timed_out == s.timed_out_after);
         ++index;
       }
+      // The last answers' notes wait for the interval (see volume_supervisor_config).
+      fx.advance(actors::volume_supervisor_config{}.notes_interval);
       for (auto& [series, value] : sc.metrics_after) {
         CAPTURE(series);
         CHECK(fx.metric(series) == doctest::Approx(value));
@@ -367,6 +369,7 @@ TEST_CASE("the state feed shows a migration storyline in order") {
   CHECK(publish("a").ok()); // a second migration, rolled back
   CHECK(unpublish("a").ok());
   CHECK(unpublish("b").ok());
+  fx.advance(actors::volume_supervisor_config{}.notes_interval);
   auto feed = fx.ask<state_changes>(fx.feed, feed_atom_v, uint64_t{0}, caf::timespan{0});
   REQUIRE(feed);
   struct expected {

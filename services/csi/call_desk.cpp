@@ -5,6 +5,7 @@
 #include "services/log/log.hpp"
 
 #include <caf/actor_cast.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/actor_companion.hpp>
 #include <caf/atom.hpp>
 #include <caf/event_based_actor.hpp>
@@ -56,14 +57,24 @@ struct call_desk::book {
   /// Finished RPCs not passed on yet, and where they go (never changes).
   rpcs_recorded finished;
   const metrics_actor metrics;
+  /// The actor system's clock (the tests' own in unit tests), and when the finished RPCs may go
+  /// again without being many.
+  caf::actor_clock& time;
+  caf::actor_clock::time_point pass_after{};
 
-  explicit book(metrics_actor to)
-    : metrics(std::move(to)) {}
+  book(metrics_actor to, caf::actor_clock& clock)
+    : metrics(std::move(to))
+    , time(clock) {}
 
-  /// The finished RPCs to pass on now (empty if none), taken out; under the lock.
+  /// The finished RPCs to pass on now (empty if none), taken out; under the lock. `all`: the
+  /// sweep, or the desk closing.
   rpcs_recorded take_finished(bool all) {
-    if (finished.rpcs.empty() || !(all || asks.empty() || finished.rpcs.size() >= rpc_batch))
+    if (finished.rpcs.empty())
       return {};
+    auto now = time.now();
+    if (!(all || finished.rpcs.size() >= rpc_batch || (asks.empty() && now >= pass_after)))
+      return {};
+    pass_after = now + record_interval;
     return std::exchange(finished, rpcs_recorded{});
   }
 
@@ -191,7 +202,7 @@ caf::behavior sweeper(caf::event_based_actor* self, std::shared_ptr<call_desk::b
 } // namespace
 
 call_desk::call_desk(caf::actor_system& sys, metrics_actor metrics)
-  : book_(std::make_shared<book>(std::move(metrics)))
+  : book_(std::make_shared<book>(std::move(metrics), sys.clock()))
   , reply_actor_(caf::actor_cast<caf::strong_actor_ptr>(sys.spawn<reply_actor>(book_)))
   , sweeper_(sys.spawn(sweeper, book_)) {}
 
@@ -218,11 +229,17 @@ void call_desk::ask(caf::abstract_actor* to, caf::message request, clock::time_p
 
 void call_desk::record(rpc_recorded finished, caf::execution_unit* host) {
   rpcs_recorded rpcs;
+  bool arm = false;
   {
     std::lock_guard<std::mutex> guard{book_->lock};
     book_->finished.rpcs.push_back(std::move(finished));
     rpcs = book_->take_finished(false);
+    // Kept: the sweep takes it, if no later call does.
+    if (rpcs.rpcs.empty() && !book_->sweep_armed)
+      arm = book_->sweep_armed = true;
   }
+  if (arm)
+    caf::delayed_anon_send(sweeper_, deadline_sweep, sweep_atom::value);
   book_->pass_on(std::move(rpcs), host);
 }
 

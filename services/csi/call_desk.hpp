@@ -15,8 +15,8 @@
 // `sec::request_timeout` as their reply, exactly as a CAF request timeout would. A reply that
 // comes later is dropped: each request's handler runs exactly once.
 //
-// The desk also passes the finished calls' metric records on to the metrics actor: at once when
-// no request waits, else together with those that finish meanwhile (see record()).
+// The desk also passes the finished calls' metric records on to the metrics actor, many calls'
+// records in one message while calls keep coming (see record()).
 #pragma once
 
 #include <caf/abstract_actor.hpp>
@@ -36,6 +36,10 @@ namespace rds::services::csi {
 /// How often the desk looks for requests past their deadline (so a deadline is kept to within
 /// this).
 constexpr auto deadline_sweep = std::chrono::milliseconds{50};
+
+/// The finished calls' records go to the metrics actor at most this often while calls keep
+/// coming (a message and a turn of the metrics actor each time; many gathered go at once).
+constexpr auto record_interval = std::chrono::milliseconds{10};
 
 class call_desk {
  public:
@@ -61,9 +65,10 @@ class call_desk {
   void ask(caf::abstract_actor* to, caf::message request, clock::time_point deadline,
            reply_handler done, caf::execution_unit* unit);
 
-  /// Passes a finished RPC's record on to the metrics actor: at once when no request waits (so one
-  /// call at a time sees it go at once), else with those of the calls that finish meanwhile, when
-  /// no request waits any more, when many are gathered, or at the next sweep (`deadline_sweep`).
+  /// Passes a finished RPC's record on to the metrics actor: at once when no request waits and
+  /// none was passed on within `record_interval` (a lone call sees its record go at once), else
+  /// with those of the calls that finish meanwhile: when no request waits once the interval has
+  /// passed, when many are gathered, or at the next sweep (`deadline_sweep`, armed for it).
   /// `host` as for ask().
   void record(rpc_recorded finished, caf::execution_unit* host);
 

@@ -604,6 +604,17 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
         h.ring = std::make_shared<operation_ring>(state.operations);
       return {std::move(h), state.attachment};
     },
+    [self](reuse_atom, attachment_state& initial) {
+      auto& state = self->state;
+      state.attachment = std::move(initial);
+      state.notes = volume_notes{};
+      state.operations = operation_ring{};
+      state.config = volume_config{};
+      state.publishes = 0;
+      // A timer armed for the volume it served before is ignored when it fires.
+      state.timer_pending = false;
+      ++state.timer_number;
+    },
   };
 }
 

@@ -88,6 +88,14 @@ volume_actor spawn_volume(self_pointer self, const attachment_state& state,
       && state.volume_id == faults.crash_volume
       && st.crash_volume_publishes < faults.crash_on_publish)
     cfg.crash_on_publish = faults.crash_on_publish - st.crash_volume_publishes;
+  // A spare actor serves a new volume (nothing to hand over but the state, no timer to arm).
+  if (!restarted && cfg.crash_on_publish == 0 && operations.size() == 0 && !state.migrating
+      && !st.spare.empty()) {
+    auto handle = std::move(st.spare.back());
+    st.spare.pop_back();
+    self->send(handle, reuse_atom_v, state);
+    return handle;
+  }
   auto listener = caf::actor_cast<volume_state_listener>(self);
   auto handle =
     self->spawn<caf::monitored>(volume, cfg, state, std::move(operations), listener, metrics);
@@ -300,9 +308,16 @@ void retire_now(self_pointer self) {
   st.retiring.clear();
 }
 
-/// Retires a volume's actor.
+/// Retired actors kept for new volumes at most.
+constexpr size_t spare_actors = 64;
+
+/// Retires a volume's actor: kept as a spare, or ended.
 void retire(self_pointer self, volume_actor handle) {
   auto& st = self->state;
+  if (st.spare.size() < spare_actors) {
+    st.spare.push_back(std::move(handle));
+    return;
+  }
   st.retiring.push_back(std::move(handle));
   if (st.retiring.size() >= retire_batch) {
     retire_now(self);
@@ -1046,8 +1061,13 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     auto entry = std::find_if(st.volumes.begin(), st.volumes.end(), [&](const auto& v) {
       return v.second.handle.address() == msg.source;
     });
-    if (entry == st.volumes.end())
+    if (entry == st.volumes.end()) {
+      // A spare that ended (killed: it never fails on its own while it waits).
+      st.spare.erase(std::remove_if(st.spare.begin(), st.spare.end(),
+                                    [&](const auto& h) { return h.address() == msg.source; }),
+                     st.spare.end());
       return;
+    }
     auto volume_id = entry->first;
     if (!is_crash(msg.reason)) {
       remove_entry(self, entry);
@@ -1078,6 +1098,8 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
     // What waits for the next pass is not lost.
     pass_on_notes(self, metrics);
     retire_now(self);
+    for (auto& handle : self->state.spare)
+      self->send_exit(handle, msg.reason);
     for (auto& [id, entry] : self->state.volumes)
       if (!entry.dormant())
         self->send_exit(entry.handle, msg.reason);
@@ -1260,6 +1282,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
         s.revivals = st.revivals;
         s.hibernations_abandoned = st.hibernations_abandoned;
         s.retiring = st.retiring.size();
+        s.spare = st.spare.size();
         return s;
       });
     },

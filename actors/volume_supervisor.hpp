@@ -218,6 +218,9 @@ struct volume_supervisor_state {
   /// thread), and exits in a burst wake it about once. No message reaches them meanwhile: their
   /// entry has no handle to them any more.
   std::vector<volume_actor> retiring;
+  /// Retired actors kept to serve the next new volumes (reuse_atom) instead of being ended: a
+  /// spawn and an exit less for each (at most spare_actors; still watched).
+  std::vector<volume_actor> spare;
   bool retire_pending = false;
   /// Hibernations since the heap was last trimmed, and whether a trim_atom is on its way.
   uint64_t hibernated_since_trim = 0;

@@ -94,6 +94,9 @@ constexpr post_atom post_atom_v{};
 /// The supervisor asks an idle volume actor to hand over what it keeps, before retiring it.
 using hibernate_atom = caf::atom_constant<caf::atom("hibernate")>;
 constexpr hibernate_atom hibernate_atom_v{};
+/// The supervisor gives a retired volume actor a new volume to serve instead of spawning one.
+using reuse_atom = caf::atom_constant<caf::atom("reuse")>;
+constexpr reuse_atom reuse_atom_v{};
 /// The supervisor's own delayed message: the idle volumes whose time has come may hibernate.
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 constexpr idle_atom idle_atom_v{};
@@ -172,13 +175,17 @@ struct supervisor_status {
   /// Actors of volumes that no longer need one (detached, or hibernated), not counted in
   /// volume_actors, waiting to exit together with others (at most 64, for at most 100 ms).
   uint64_t retiring = 0;
+  /// Retired actors kept to serve the next new volumes instead of exiting (at most 64), not
+  /// counted in volume_actors.
+  uint64_t spare = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
            x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored, x.mailbox, x.volumes,
-           x.dormant, x.hibernations, x.revivals, x.hibernations_abandoned, x.retiring);
+           x.dormant, x.hibernations, x.revivals, x.hibernations_abandoned, x.retiring,
+           x.spare);
 }
 
 /// One RouterOS request of the rds actor that has not been answered yet.
@@ -572,7 +579,10 @@ using volume_actor = caf::typed_actor<
   caf::replies_to<inspect_atom>::with<volume_inspection>,
   // Idle: hand over the ring of operations (accepted unless migrating), and the state; the
   // supervisor then retires the actor, or gives up if anything was forwarded meanwhile.
-  caf::replies_to<hibernate_atom>::with<volume_hibernation, attachment_state>>;
+  caf::replies_to<hibernate_atom>::with<volume_hibernation, attachment_state>,
+  // Serve another, new volume from now on (the state given, an empty ring): the supervisor
+  // keeps a few retired actors for this instead of ending them and spawning new ones.
+  caf::reacts_to<reuse_atom, attachment_state>>;
 
 /// rds: the RouterOS REST session of the controller. Its requests run one at a time in its
 /// session worker (detached: they block the worker's thread, never the scheduler) and copies in

@@ -231,16 +231,84 @@ TEST_CASE_FIXTURE(supervisor_fixture, "volume actors are spawned on demand and r
   CHECK(status().volume_actors == 1);
   CHECK(status().attached == 1);
   CHECK(!lookup("vol-1"));
-  // The detached volume's actor exits with others, or after a while.
-  CHECK(status().retiring == 1);
-  CHECK_FALSE(exited());
-  advance(100ms);
-  CHECK(status().retiring == 0);
-  CHECK(exited());
   CHECK(lookup("vol-2"));
   // A refused publish on an unknown volume leaves no actor behind.
   CHECK(unpublish("vol-3", "a").ok());
   CHECK(status().volume_actors == 1);
+  // The detached volume's actor is kept as a spare: it does not exit...
+  CHECK(status().spare == 1);
+  CHECK(status().retiring == 0);
+  advance(100ms);
+  CHECK_FALSE(exited());
+  // ... and serves the next new volume, from that volume's state and an empty ring.
+  CHECK(publish("vol-4", "b", false).ok());
+  CHECK(status().spare == 0);
+  CHECK(status().volume_actors == 2);
+  auto [result, x] = inspect("vol-4");
+  CHECK(result.ok());
+  CHECK(x.state.volume_id == "vol-4");
+  REQUIRE(x.state.nodes.size() == 1);
+  CHECK(x.state.nodes[0].node_id == "b");
+  REQUIRE(x.recent.size() == 1);
+  CHECK(x.recent[0].kind == "publish");
+  CHECK(x.restarts == 0);
+  CHECK(unpublish("vol-4", "b").ok());
+  CHECK(unpublish("vol-2", "a").ok());
+  CHECK(status().spare == 2);
+  CHECK(status().volume_actors == 0);
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "a spare volume actor ignores the migration timer of the "
+                                      "volume it served before") {
+  REQUIRE(publish_rwx("vol-1", "a", 300s).ok());
+  REQUIRE(publish_rwx("vol-1", "b", 300s).ok());
+  REQUIRE(volume("vol-1").migrating);
+  // The migration ends and the volume is detached: its actor, timer still pending, is a spare.
+  REQUIRE(unpublish("vol-1", "a").ok());
+  REQUIRE(unpublish("vol-1", "b").ok());
+  REQUIRE(status().spare == 1);
+  // It serves vol-2, which migrates too; vol-1's timer fires meanwhile and changes nothing.
+  REQUIRE(publish_rwx("vol-2", "a", 300s).ok());
+  advance(100s);
+  REQUIRE(publish_rwx("vol-2", "b", 300s).ok());
+  advance(200s);
+  auto state = volume("vol-2");
+  CHECK(state.migrating);
+  CHECK_FALSE(state.migration.timed_out);
+  pass_notes();
+  CHECK(metric("rds_csi_migration_migrations_total{result=\"timeout\"}") == 0);
+  // Its own timer, 300 s after its own migration started, still counts.
+  advance(100s);
+  CHECK(volume("vol-2").migration.timed_out);
+  pass_notes();
+  CHECK(metric("rds_csi_migration_migrations_total{result=\"timeout\"}") == 1);
+}
+
+TEST_CASE_FIXTURE(supervisor_fixture, "a spare volume actor that ends is not used again, and "
+                                      "spares end with the supervisor") {
+  CHECK(publish("vol-1", "a", false).ok());
+  auto first = lookup("vol-1");
+  CHECK(publish("vol-2", "a", false).ok());
+  auto second = lookup("vol-2");
+  CHECK(unpublish("vol-1", "a").ok());
+  CHECK(unpublish("vol-2", "a").ok());
+  REQUIRE(status().spare == 2);
+  // The spare that would serve next is killed: the supervisor drops it.
+  self->send_exit(second, caf::exit_reason::kill);
+  sched.run();
+  CHECK(status().spare == 1);
+  CHECK(publish("vol-3", "a", false).ok());
+  CHECK(lookup("vol-3") == first);
+  CHECK(status().spare == 0);
+  CHECK(unpublish("vol-3", "a").ok());
+  REQUIRE(status().spare == 1);
+  self->monitor(first);
+  self->send_exit(supervisor, caf::exit_reason::user_shutdown);
+  sched.run();
+  bool down = false;
+  self->receive([&](const caf::down_msg& msg) { down = msg.source == first.address(); },
+                caf::after(std::chrono::seconds{0}) >> [] {});
+  CHECK(down);
 }
 
 TEST_CASE_FIXTURE(supervisor_fixture, "a crashed volume actor restarts from its last state") {
@@ -302,8 +370,9 @@ TEST_CASE_FIXTURE(supervisor_fixture, "a thousand volumes at once keep exact sta
     self->receive([&](outcome&) {}, caf::after(std::chrono::seconds{0}) >> [] {});
   auto s = status();
   CHECK(s.volume_actors == 0);
-  // Retired 64 at a time: what is left goes after a while.
-  CHECK(s.retiring == volumes % 64);
+  // 64 kept as spares, the others retired 64 at a time: what is left goes after a while.
+  CHECK(s.spare == 64);
+  CHECK(s.retiring == (volumes - 64) % 64);
   CHECK(s.attached == 0);
   CHECK(s.migrating == 0);
   CHECK(s.in_flight == 0);

@@ -104,6 +104,7 @@ void render(json_writer& w, const supervisor_status& s) {
   field(w, "revivals", s.revivals);
   field(w, "hibernations_abandoned", s.hibernations_abandoned);
   field(w, "retiring", s.retiring);
+  field(w, "spare", s.spare);
   w.EndObject();
 }
 

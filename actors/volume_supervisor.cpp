@@ -189,6 +189,8 @@ bool news(const volume_supervisor_state& st) {
 /// events actor and the feed, for however many answers they came with.
 void pass_on_notes(self_pointer self, const metrics_actor& metrics) {
   auto& st = self->state;
+  if (!news(st))
+    return;
   if (!st.notes.recorded.empty() || counts_changed(st)) {
     st.reported = counts_of(st);
     self->send(metrics, attachment_activity{std::move(st.notes.recorded), st.reported});
@@ -311,10 +313,11 @@ void retire_now(self_pointer self) {
 /// Retired actors kept for new volumes at most.
 constexpr size_t spare_actors = 64;
 
-/// Retires a volume's actor: kept as a spare, or ended.
-void retire(self_pointer self, volume_actor handle) {
+/// Retires a volume's actor: kept as a spare, or ended. `reusable`: it answered normally (one
+/// whose request failed may have ended: it is never a spare).
+void retire(self_pointer self, volume_actor handle, bool reusable = true) {
   auto& st = self->state;
-  if (st.spare.size() < spare_actors) {
+  if (reusable && st.spare.size() < spare_actors) {
     st.spare.push_back(std::move(handle));
     return;
   }
@@ -330,7 +333,8 @@ void retire(self_pointer self, volume_actor handle) {
 /// Called when a forwarded request is answered: a volume that no node uses and that has no
 /// request pending has nothing to own any more; an attached one is idle from now on.
 /// `touched`: see became_idle.
-void settle(self_pointer self, const std::string& volume_id, bool touched = true) {
+void settle(self_pointer self, const std::string& volume_id, bool touched = true,
+            bool reusable = true) {
   auto& st = self->state;
   --st.in_flight;
   auto i = st.volumes.find(volume_id);
@@ -347,7 +351,7 @@ void settle(self_pointer self, const std::string& volume_id, bool touched = true
   auto handle = entry.handle;
   remove_entry(self, i);
   if (handle)
-    retire(self, std::move(handle));
+    retire(self, std::move(handle), reusable);
 }
 
 /// A dormant volume gets its actor back, from the record: the same state (a migration never
@@ -424,7 +428,7 @@ void ask_to_hibernate(self_pointer self, const std::string& volume_id, volume_en
         ++st.hibernated_since_trim;
         trim_later(self);
       },
-      [=](caf::error&) { settle(self, volume_id, false); });
+      [=](caf::error&) { settle(self, volume_id, false, /*reusable=*/false); });
 }
 
 /// The idle_atom message: every volume whose idle time has passed by now is asked to hibernate;
@@ -487,7 +491,7 @@ void forward(self_pointer self, volume_entry& entry, Atom atom, Request req,
         rp.deliver(std::move(result));
       },
       [=](caf::error& err) mutable {
-        settle(self, volume_id);
+        settle(self, volume_id, true, /*reusable=*/false);
         rp.deliver(std::move(err));
       });
 }
@@ -513,7 +517,7 @@ void follow(self_pointer self, volume_entry& entry, const Change& change,
       },
       [=](caf::error& err) {
         log::warning(log::volume(volume_id), "could not follow Kubernetes: ", to_string(err));
-        settle(self, volume_id);
+        settle(self, volume_id, true, /*reusable=*/false);
       });
 }
 
@@ -993,7 +997,7 @@ void inspect_volume(self_pointer self, const std::string& volume_id,
           x.state.volume_id = volume_id;
         }
         add_counts(x);
-        settle(self, volume_id, false);
+        settle(self, volume_id, false, /*reusable=*/false);
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(bound).count();
         rp.deliver(outcome::failure(ec::unavailable, "the volume actor did not answer within "
                                                        + std::to_string(ms) + " ms ("
@@ -1056,8 +1060,9 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
       return;
     }
     // A volume actor that ended: its entry is looked for among all (no map from actor to
-    // volume: 32 bytes a volume for a rare event). Retired ones are no longer watched, and on its
-    // own exit the supervisor quits at once, so a down message is never a retirement.
+    // volume: 32 bytes a volume for a rare event), then among the spares. Retired ones are no
+    // longer watched, and on its own exit the supervisor quits at once, so a down message is
+    // never a retirement.
     auto entry = std::find_if(st.volumes.begin(), st.volumes.end(), [&](const auto& v) {
       return v.second.handle.address() == msg.source;
     });
@@ -1203,7 +1208,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
                     rp.deliver(result, info, state);
                   },
                   [=](caf::error& failure) mutable {
-                    settle(self, req.volume_id, false);
+                    settle(self, req.volume_id, false, /*reusable=*/false);
                     rp.deliver(std::move(failure));
                   });
             },
@@ -1307,7 +1312,7 @@ volume_supervisor(volume_supervisor_actor::stateful_pointer<volume_supervisor_st
             rp.deliver(state);
           },
           [=](caf::error& failure) mutable {
-            settle(self, volume_id, false);
+            settle(self, volume_id, false, /*reusable=*/false);
             rp.deliver(std::move(failure));
           });
       return rp;

@@ -1092,6 +1092,32 @@ TEST_CASE_FIXTURE(supervisor_fixture, "test fault crash-volume: the actor exits 
   CHECK(status().restarts == 1);
 }
 
+TEST_CASE_FIXTURE(supervisor_fixture, "a volume actor whose request failed is never a spare") {
+  // vol-1's actor exits on its first publish: a fresh volume, detached, with nothing in flight.
+  actors::volume_supervisor_config cfg;
+  REQUIRE(actors::add_test_fault("crash-volume:vol-1", cfg.faults).empty());
+  respawn(cfg);
+  publish_capability cap{access_kind::single_node, 1, false, false};
+  // Its error answer comes before its down message; a new volume's publish that came between
+  // the two (a narrow race the deterministic scheduler cannot stage) would have got the dead
+  // actor as a spare. Here: the crash path leaves no spare and costs no restart.
+  self->send(supervisor, publish_atom_v, publish_request{"vol-1", "a", cap, 300s});
+  self->send(supervisor, publish_atom_v, publish_request{"vol-2", "a", cap, 300s});
+  sched.run();
+  auto first = answer();
+  REQUIRE(first);
+  CHECK(std::holds_alternative<caf::error>(*first));
+  auto second = answer();
+  REQUIRE(second);
+  REQUIRE(std::holds_alternative<outcome>(*second));
+  CHECK(std::get<outcome>(*second).ok());
+  CHECK(status().spare == 0);
+  CHECK(status().restarts == 0);
+  CHECK(volume("vol-2").nodes.size() == 1);
+  // vol-1 again: a new actor, and the fault happened once.
+  CHECK(publish("vol-1", "a", false).ok());
+}
+
 TEST_CASE_FIXTURE(supervisor_fixture, "test fault slow-status: status and inspection answers "
                                       "come late, and nothing else waits") {
   actors::volume_supervisor_config cfg;

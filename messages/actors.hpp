@@ -184,8 +184,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, supervisor_status& x) {
   return f(caf::meta::type_name("rds.supervisor_status"), x.volume_actors, x.attached, x.migrating,
            x.restarts, x.in_flight, x.ready, x.deferred, x.stale_ignored, x.mailbox, x.volumes,
-           x.dormant, x.hibernations, x.revivals, x.hibernations_abandoned, x.retiring,
-           x.spare);
+           x.dormant, x.hibernations, x.revivals, x.hibernations_abandoned, x.retiring, x.spare);
 }
 
 /// One RouterOS request of the rds actor that has not been answered yet.

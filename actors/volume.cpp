@@ -611,9 +611,8 @@ volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> 
       state.operations = operation_ring{};
       state.config = volume_config{};
       state.publishes = 0;
-      // A timer armed for the volume it served before is ignored when it fires.
-      state.timer_pending = false;
-      ++state.timer_number;
+      // A timer still pending for the volume it served before stays counted as pending: when it
+      // fires it times out nothing (no migration, or one not yet due: it re-arms for that).
     },
   };
 }

@@ -123,8 +123,8 @@ struct volume_state {
 /// timer message carries the number of the timer (volume_state::timer_number), and every
 /// migration carries its generation in its state, so a timer of a migration that ended is
 /// ignored (DESIGN rule 5). A retired actor may be given another, new volume (reuse_atom): it
-/// starts over from that volume's state with an empty ring, and a timer still pending for the
-/// volume it served before is ignored by its number.
+/// starts over from that volume's state with an empty ring; a timer still pending for the
+/// volume it served before fires as any superseded timer does, timing out nothing.
 volume_actor::behavior_type volume(volume_actor::stateful_pointer<volume_state> self,
                                    volume_config config, attachment_state initial,
                                    operation_ring operations, volume_state_listener listener,
